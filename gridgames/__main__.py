@@ -1,0 +1,6 @@
+"""``python -m gridgames`` runs the command line."""
+import sys
+
+from gridgames.cli import main
+
+sys.exit(main())

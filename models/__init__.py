@@ -1,0 +1,10 @@
+"""Market models declared as Pyomo models, built from instance files.
+
+Importing this package registers the built-in model families with
+:func:`gridgames.models.instance.register_model`.
+"""
+from gridgames.models import economic_dispatch  # noqa: F401  (registers "economic_dispatch")
+from gridgames.models.instance import Instance, InstanceError, load_instance, registered_models
+from gridgames.models.report import RunReport
+
+__all__ = ["Instance", "InstanceError", "RunReport", "load_instance", "registered_models"]

@@ -1,0 +1,356 @@
+"""Instance files: TOML documents that name a model, its parameters and its data.
+
+An instance looks like::
+
+    model = "economic_dispatch"          # a registered model name
+    name  = "three generators, one day"  # free text, optional
+
+    [data]
+    load = { file = "data/eia930_bpat_2019_hourly.csv", time = "hour_ending_utc", value = "demand_mw_cleaned" }
+
+    [generators]
+    a = [0.002, 0.001, 0.004]
+
+Paths are relative to the instance file.  Loading never stops at the first
+problem: every check adds to a list, and one :class:`InstanceError` reports
+them all, each with the field's path (``[users].theta: must be > 0, got -1``)
+or, for data files, the file and row.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridgames.solvers.errors import GridGamesError
+
+_MISSING = object()
+
+
+class InstanceError(GridGamesError, ValueError):
+    """An instance file (or parameter set) with one or more problems.
+
+    Attributes
+    ----------
+    problems : list of str
+        One line per problem, each starting with the field path or file name.
+    source : str
+        The instance file (or a description of where the values came from).
+    """
+
+    def __init__(self, problems: Iterable[str], source: str = "instance") -> None:
+        self.problems = list(problems)
+        self.source = str(source)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        n = len(self.problems)
+        super().__init__(f"{self.source}: {n} problem{'s' if n != 1 else ''}\n{lines}")
+
+
+def _field_path(section: str | None, key: str) -> str:
+    return f"[{section}].{key}" if section else key
+
+
+class Checker:
+    """Collects validation problems instead of raising at the first one.
+
+    Parameters
+    ----------
+    data : dict
+        The parsed TOML document (or any nested dict of parameters).
+    source : str
+        Named in the final error message.
+
+    Examples
+    --------
+    >>> chk = Checker({"users": {"theta": -1}}, "demo.toml")
+    >>> theta = chk.number("users", "theta", gt=0)
+    >>> chk.problems
+    ['[users].theta: must be > 0, got -1']
+    """
+
+    def __init__(self, data: dict[str, Any], source: str = "instance") -> None:
+        self.data = data
+        self.source = source
+        self.problems: list[str] = []
+        self._seen: set[tuple[str | None, str]] = set()
+
+    # -- low level ---------------------------------------------------------
+    def fail(self, path: str, message: str) -> None:
+        """Record one problem at ``path``."""
+        self.problems.append(f"{path}: {message}")
+
+    def section(self, name: str | None, *, required: bool = True) -> dict[str, Any]:
+        """The table ``[name]`` (the document itself for ``None``)."""
+        if name is None:
+            return self.data
+        value = self.data.get(name, _MISSING)
+        if value is _MISSING:
+            if required:
+                self.fail(f"[{name}]", "section is missing")
+            return {}
+        if not isinstance(value, dict):
+            self.fail(f"[{name}]", f"must be a table, got {type(value).__name__}")
+            return {}
+        return value
+
+    def raw(self, section: str | None, key: str, default: Any = _MISSING) -> Any:
+        """The value at ``[section].key``; a missing required value is a problem."""
+        self._seen.add((section, key))
+        table = self.section(section, required=default is _MISSING)
+        if key in table:
+            return table[key]
+        if default is _MISSING:
+            if section is None or section in self.data:
+                self.fail(_field_path(section, key), "is required")
+            return None
+        return default
+
+    # -- typed getters -------------------------------------------------------
+    def number(self, section: str | None, key: str, default: Any = _MISSING, *,
+               gt: float | None = None, ge: float | None = None,
+               lt: float | None = None, le: float | None = None,
+               integer: bool = False) -> Any:
+        """A finite number with optional bounds; returns None when invalid."""
+        value = self.raw(section, key, default)
+        if value is None:
+            return None
+        path = _field_path(section, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(path, f"must be a number, got {value!r}")
+            return None
+        if integer and not float(value).is_integer():
+            self.fail(path, f"must be an integer, got {value!r}")
+            return None
+        if not math.isfinite(value):
+            self.fail(path, f"must be finite, got {value!r}")
+            return None
+        for bound, ok, word in ((gt, lambda v, b: v > b, ">"), (ge, lambda v, b: v >= b, ">="),
+                                (lt, lambda v, b: v < b, "<"), (le, lambda v, b: v <= b, "<=")):
+            if bound is not None and not ok(value, bound):
+                self.fail(path, f"must be {word} {bound:g}, got {value:g}")
+                return None
+        return int(value) if integer else value
+
+    def numbers(self, section: str | None, key: str, default: Any = _MISSING, *,
+                length: int | None = None, ge: float | None = None,
+                gt: float | None = None) -> np.ndarray | None:
+        """A list of finite numbers (optionally of a given length and sign)."""
+        value = self.raw(section, key, default)
+        if value is None:
+            return None
+        path = _field_path(section, key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            self.fail(path, f"must be a list of numbers, got {value!r}")
+            return None
+        arr = np.asarray(value, dtype=float)
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            self.fail(path, f"entry {bad[0]} is not finite ({float(arr[bad[0]])})")
+            return None
+        if length is not None and arr.size != length:
+            self.fail(path, f"must have {length} entries, got {arr.size}")
+            return None
+        for bound, mask, word in ((ge, arr < (ge if ge is not None else 0), ">="),
+                                  (gt, arr <= (gt if gt is not None else 0), ">")):
+            if bound is not None and mask.any():
+                i = int(np.flatnonzero(mask)[0])
+                self.fail(path, f"entry {i} must be {word} {bound:g}, got {arr[i]:g}")
+                return None
+        return arr
+
+    def string(self, section: str | None, key: str, default: Any = _MISSING, *,
+               choices: Iterable[str] | None = None) -> Any:
+        """A string, optionally one of ``choices``."""
+        value = self.raw(section, key, default)
+        if value is None:
+            return None
+        path = _field_path(section, key)
+        if not isinstance(value, str):
+            self.fail(path, f"must be a string, got {value!r}")
+            return None
+        if choices is not None:
+            choices = list(choices)
+            if value not in choices:
+                self.fail(path, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+                return None
+        return value
+
+    def check(self, condition: bool, path: str, message: str) -> bool:
+        """Record ``message`` at ``path`` unless ``condition`` holds."""
+        if not condition:
+            self.fail(path, message)
+        return condition
+
+    def unknown_keys(self, section: str | None, allowed: Iterable[str]) -> None:
+        """Flag keys of ``[section]`` that no model reads (typos must not pass silently)."""
+        table = self.section(section, required=False)
+        allowed = set(allowed)
+        for key in table:
+            if key not in allowed:
+                self.fail(_field_path(section, key),
+                          f"unknown key (known: {', '.join(sorted(allowed))})")
+
+    def raise_if_any(self) -> None:
+        """Raise one :class:`InstanceError` listing every problem recorded."""
+        if self.problems:
+            raise InstanceError(self.problems, self.source)
+
+
+# --------------------------------------------------------------------------
+# Time series from CSV files
+# --------------------------------------------------------------------------
+def read_series_csv(path: str | Path, time_column: str, value_column: str, *,
+                    freq: str | None = "h", field_name: str = "data",
+                    utc: bool = True) -> pd.Series:
+    """Read one regular time series from a CSV file, checking every row.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file.
+    time_column, value_column : str
+        Column names of the timestamps and the values.
+    freq : str or None
+        Expected spacing (pandas offset alias); ``None`` skips the gap check.
+    field_name : str
+        The instance field that named this file, used in error messages.
+    utc : bool
+        Parse timestamps as UTC (``...Z`` strings) or leave them naive.
+
+    Returns
+    -------
+    pandas.Series
+        Float values on a sorted :class:`~pandas.DatetimeIndex` named ``time_column``.
+
+    Raises
+    ------
+    InstanceError
+        Naming the file and the CSV row (1-based, header = row 1) of a NaN,
+        an unparsable timestamp, a duplicate or a gap; or a missing file or column.
+    """
+    path = Path(path)
+    where = f"{field_name} ({path.name})"
+    if not path.is_file():
+        raise InstanceError([f"{where}: file not found: {path}"], field_name)
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InstanceError([f"{where}: not a readable CSV file ({exc})"], field_name) from None
+    missing = [c for c in (time_column, value_column) if c not in frame.columns]
+    if missing:
+        raise InstanceError([f"{where}: no column {c!r} (columns: {', '.join(frame.columns)})"
+                             for c in missing], field_name)
+    problems: list[str] = []
+    stamps = pd.to_datetime(frame[time_column], errors="coerce", utc=utc)
+    values = pd.to_numeric(frame[value_column], errors="coerce")
+    for i in np.flatnonzero(stamps.isna().to_numpy())[:5]:
+        problems.append(f"{path.name} row {i + 2}: unparsable timestamp {frame[time_column].iloc[i]!r}")
+    for i in np.flatnonzero(values.isna().to_numpy())[:5]:
+        problems.append(f"{path.name} row {i + 2}: missing or non-numeric {value_column!r} "
+                        f"({frame[value_column].iloc[i]!r}) at {frame[time_column].iloc[i]}")
+    n_nan = int(values.isna().sum())
+    if n_nan > 5:
+        problems.append(f"{path.name}: {n_nan} missing values in {value_column!r} in all")
+    if problems:
+        raise InstanceError(problems, where)
+    series = pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(stamps, name=time_column),
+                       name=value_column)
+    order = np.argsort(series.index.to_numpy(), kind="stable")
+    series = series.iloc[order]
+    dup = series.index.duplicated()
+    if dup.any():
+        rows = order[np.flatnonzero(dup)] + 2
+        problems.append(f"{path.name} row {rows[0]}: duplicate timestamp {series.index[dup][0]}"
+                        + (f" ({dup.sum()} duplicates in all)" if dup.sum() > 1 else ""))
+    if freq is not None and len(series) > 1:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).to_timedelta64()
+        deltas = np.diff(series.index.to_numpy())
+        gaps = np.flatnonzero((deltas != step) & (deltas != np.timedelta64(0)))  # dups reported above
+        if gaps.size:
+            i = gaps[0]
+            problems.append(f"{path.name} row {order[i + 1] + 2}: gap in the {freq} series between "
+                            f"{series.index[i]} and {series.index[i + 1]}"
+                            + (f" ({gaps.size} gaps in all)" if gaps.size > 1 else ""))
+    if problems:
+        raise InstanceError(problems, where)
+    return series
+
+
+# --------------------------------------------------------------------------
+# Instance documents and the model registry
+# --------------------------------------------------------------------------
+@dataclass
+class Instance:
+    """A parsed instance file: which model, its raw parameters, where it lives."""
+
+    model: str
+    path: Path
+    data: dict[str, Any]
+    name: str = ""
+
+    def resolve(self, relative: str) -> Path:
+        """A data-file path relative to the instance file."""
+        return (self.path.parent / relative).resolve()
+
+    def checker(self) -> Checker:
+        return Checker(self.data, str(self.path))
+
+
+@dataclass
+class ModelEntry:
+    """How the CLI runs one model family from an instance."""
+
+    name: str
+    run: Callable[..., Any]
+    description: str = ""
+    methods: tuple[str, ...] = field(default_factory=tuple)
+
+
+_MODELS: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str, run: Callable[..., Any], description: str = "",
+                   methods: Iterable[str] = ()) -> None:
+    """Make ``model = "<name>"`` in an instance file run ``run(instance, **opts)``."""
+    _MODELS[name] = ModelEntry(name, run, description, tuple(methods))
+
+
+def registered_models() -> dict[str, ModelEntry]:
+    """All model families an instance can name (imports the built-in ones)."""
+    import gridgames.models  # noqa: F401  (registers the built-in families)
+    return dict(_MODELS)
+
+
+def load_instance(path: str | Path) -> Instance:
+    """Parse and check the envelope of an instance file.
+
+    Only ``model`` and ``name`` are checked here; the model family validates
+    its own sections (all problems reported at once).
+
+    Raises
+    ------
+    InstanceError
+        Missing file, invalid TOML (with line and column), or an unknown model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InstanceError([f"file not found: {path}"], str(path))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InstanceError([f"not valid TOML: {exc}"], str(path)) from None
+    chk = Checker(data, str(path))
+    models = registered_models()
+    model = chk.string(None, "model", choices=sorted(models))
+    name = chk.string(None, "name", default=path.stem)
+    chk.raise_if_any()
+    return Instance(model=model, path=path.resolve(), data=data, name=name)

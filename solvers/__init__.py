@@ -1,0 +1,27 @@
+"""Solvers: the registry of backends and the game engine.
+
+Public API
+----------
+available_solvers, get_solver, register_solver, list_solvers
+    The solver registry (``highs``, ``ipopt``, ``scip``, ``scipy``, ``pyomo:<name>``).
+SolveResult, SolveStatus
+    The one result type every backend returns.
+solve_bilevel, verify, BilevelResult
+    Bilevel (Stackelberg) models: follower blocks inside a Pyomo model.
+solve_nash, nash_gap, NashResult
+    Nash games: one block per player.
+"""
+from gridgames.solvers.errors import (GridGamesError, ModelError, SolverNotAvailableError,
+                                      UnknownSolverError, UnsupportedModelError)
+from gridgames.solvers.games.bilevel import solve_bilevel, verify
+from gridgames.solvers.games.nash import nash_gap, solve_nash
+from gridgames.solvers.games.results import AgentCheck, BilevelResult, NashResult
+from gridgames.solvers.registry import available_solvers, get_solver, list_solvers, register_solver
+from gridgames.solvers.result import SolveResult, SolveStatus
+
+__all__ = [
+    "AgentCheck", "BilevelResult", "GridGamesError", "ModelError", "NashResult", "SolveResult",
+    "SolveStatus", "SolverNotAvailableError", "UnknownSolverError", "UnsupportedModelError",
+    "available_solvers", "get_solver", "list_solvers", "nash_gap", "register_solver", "solve_bilevel",
+    "solve_nash", "verify",
+]

@@ -1,0 +1,45 @@
+"""Registers the built-in backends (imported once by the registry)."""
+from __future__ import annotations
+
+from typing import Any
+
+from gridgames.solvers.pyomo_backend import HighsSolver, ScipSolver
+from gridgames.solvers.registry import register_solver
+
+
+def _ipopt(**options: Any):
+    from gridgames.solvers.ipopt import IpoptSolver
+    return IpoptSolver(**options)
+
+
+def _ipopt_available() -> bool:
+    try:
+        from gridgames.solvers.ipopt import IpoptSolver
+    except ImportError:
+        return False
+    return IpoptSolver.available()
+
+
+def _scipy(**options: Any):
+    from gridgames.solvers.scipy_backend import ScipySolver
+    return ScipySolver(**options)
+
+
+def _scipy_available() -> bool:
+    try:
+        import scipy.optimize  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+register_solver("highs", HighsSolver, package=HighsSolver.package, features=HighsSolver.features,
+                description="HiGHS via highspy (Pyomo contrib interface): LP, convex QP, MILP")
+register_solver("ipopt", _ipopt, package="cyipopt-wheels",
+                features={"lp", "qp", "nlp", "duals"}, is_available=_ipopt_available,
+                description="Ipopt via cyipopt, gridgames' own Pyomo bridge: continuous NLP, local")
+register_solver("scip", ScipSolver, package=ScipSolver.package, features=ScipSolver.features,
+                description="SCIP via pyscipopt (Pyomo scip_direct): MILP, MIQP, MINLP, global")
+register_solver("scipy", _scipy, package="scipy", features={"lp", "qp", "milp", "nlp"},
+                is_available=_scipy_available,
+                description="scipy.optimize (HiGHS LP/MILP, SLSQP NLP): the papers' baseline")

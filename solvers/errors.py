@@ -1,0 +1,32 @@
+"""Exceptions of the solver layer, each with a message that names the fix."""
+from __future__ import annotations
+
+
+class GridGamesError(Exception):
+    """Base class of every error gridgames raises on purpose."""
+
+
+class SolverNotAvailableError(GridGamesError):
+    """The solver's Python package (or binary) is not installed."""
+
+    def __init__(self, name: str, package: str, detail: str = "") -> None:
+        msg = f"solver '{name}' is not available: install the '{package}' package (pip install {package})"
+        if detail:
+            msg += f" [{detail}]"
+        super().__init__(msg)
+        self.name, self.package = name, package
+
+
+class UnknownSolverError(GridGamesError, KeyError):
+    """A solver name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+class UnsupportedModelError(GridGamesError):
+    """The model needs a feature the chosen solver does not have."""
+
+
+class ModelError(GridGamesError):
+    """The model cannot be solved as stated (infeasible, unbounded, malformed)."""

@@ -1,0 +1,1 @@
+"""Game engine: bilevel (Stackelberg) and Nash solution methods on plain Pyomo models."""

@@ -1,0 +1,70 @@
+"""Solving one agent's problem alone, with everything else held fixed.
+
+Used by ``verify``, by ``nash_gap``, by best-response iterations and by the
+nested bilevel search.  The other agents' and the leader's variables are
+fixed at their current values (they become constants for the solver); the
+agent's block is solved as a model of its own with a solver that is created
+once per agent and re-used (HiGHS and SCIP through Pyomo are persistent; the
+Ipopt bridge caches its translation).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyomo.environ as pyo
+
+from gridgames.solvers.games.structure import Agent, FixedVariables
+from gridgames.solvers.model_class import classify
+from gridgames.solvers.registry import available_solvers, get_solver
+from gridgames.solvers.result import SolveResult
+
+
+def default_solver_for(block: pyo.Block, *, global_: bool = False) -> str:
+    """HiGHS for LP/QP/MILP, SCIP for MIQP/MINLP (or when ``global_``), Ipopt for NLP."""
+    kind = classify(block).kind
+    have = set(available_solvers())
+    if global_ or kind in ("miqp", "minlp") or (kind == "nlp" and "ipopt" not in have):
+        return "scip"
+    if kind in ("lp", "qp", "milp") and "highs" in have:
+        return "highs"
+    return "ipopt" if "ipopt" in have else "scip"
+
+
+@dataclass
+class AgentSolver:
+    """Solves one agent's block repeatedly with a persistent backend."""
+
+    agent: Agent
+    solver_name: str | None = None
+    options: dict | None = None
+
+    def __post_init__(self) -> None:
+        self.target = self._target()
+        with FixedVariables(self.agent.parameters):
+            name = self.solver_name or default_solver_for(self.target)
+        self.solver_name = name
+        self._solver = get_solver(name, **(self.options or {}))
+        self.solves = 0
+
+    def _target(self) -> pyo.Block:
+        """The agent's block, or a view adding the shared constraints that bind it."""
+        if not self.agent.shared:
+            return self.agent.block
+        view = pyo.Block(concrete=True)
+        view.agent = pyo.Reference(self.agent.block)
+        view.shared = pyo.Reference(self.agent.shared)
+        return view
+
+    def solve(self) -> SolveResult:
+        """Best response at the current parameter values (loaded into the block)."""
+        with FixedVariables(self.agent.parameters):
+            self.solves += 1
+            return self._solver.solve(self.target)
+
+    def best_response_value(self) -> tuple[float, SolveResult]:
+        """The agent's optimal value at the current parameters; its variables are restored."""
+        saved = self.agent.snapshot()
+        result = self.solve()
+        best = float(pyo.value(self.agent.objective.expr)) if result.ok else float("nan")
+        self.agent.restore(saved)
+        return best, result

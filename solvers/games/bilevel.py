@@ -1,0 +1,202 @@
+"""``solve_bilevel``: one entry point, five methods, one result type.
+
+Example (a price-setting leader and a quadratic follower)::
+
+    m = pyo.ConcreteModel()
+    m.p = pyo.Var(bounds=(0, 10))                      # leader: price
+    m.f = pyo.Block()
+    m.f.q = pyo.Var(bounds=(0, 8))                     # follower: quantity
+    m.f.obj = pyo.Objective(expr=10*m.f.q - m.f.q**2/2 - m.p*m.f.q, sense=pyo.maximize)
+    m.obj = pyo.Objective(expr=m.p*m.f.q, sense=pyo.maximize)
+    res = solve_bilevel(m, m.f, method="kkt")          # p = 5, q = 5, revenue 25
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import pyomo.environ as pyo
+from pyomo.common.modeling import unique_component_name
+from pyomo.core.base.block import BlockData
+
+from gridgames.solvers.errors import ModelError
+from gridgames.solvers.games.agent_solve import AgentSolver
+from gridgames.solvers.games.kkt_methods import (solve_kkt_bigm, solve_kkt_regularised,
+                                                 solve_strong_duality)
+from gridgames.solvers.games.nested import solve_nested
+from gridgames.solvers.games.results import AgentCheck, BilevelResult
+from gridgames.solvers.games.structure import Agent, analyse_agents, leader_part
+from gridgames.solvers.registry import get_solver
+from gridgames.solvers.result import SolveResult, SolveStatus
+
+log = logging.getLogger(__name__)
+
+BILEVEL_METHODS = ("kkt", "kkt-bigm", "strong-duality", "nested", "analytic")
+
+
+def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], method: str = "kkt",
+                  solver: str | None = None, *, verify: bool = True, **options: Any) -> BilevelResult:
+    """Solve a bilevel (Stackelberg) model declared as a plain Pyomo model.
+
+    Parameters
+    ----------
+    model : pyomo Block
+        The whole model: leader objective, variables and constraints at any level
+        outside the follower blocks.
+    followers : Block or iterable of Blocks
+        Each holds its own variables, constraints and exactly one active Objective.
+        An indexed Block counts as one follower per index.
+    method : {'kkt', 'kkt-bigm', 'strong-duality', 'nested', 'analytic'}
+        ``kkt``: followers' KKT conditions, Scholtes-regularised NLPs solved by
+        Ipopt (local). ``kkt-bigm``: the same with binaries and derived big-M
+        bounds, MILP for HiGHS or MIQP/MINLP for SCIP (global). ``strong-duality``:
+        linear followers only. ``nested``: a pymoo algorithm over the leader's
+        variables, followers re-solved per candidate. ``analytic``: the caller
+        supplies the answer (``equilibrium=``) or the followers' closed-form
+        response (``response=``).
+    solver : str, optional
+        Registry name of the solver for the single-level problem (``kkt``,
+        ``kkt-bigm``, ``strong-duality``, ``analytic`` with ``response``) or for the
+        followers (``nested``).  Defaults are chosen per method.
+    verify : bool
+        Re-solve every follower at the returned leader decision and record its
+        optimality gap (:func:`verify`); on by default because it is the honest check.
+    **options
+        Method options: ``eps_start``, ``eps_final``, ``eps_factor`` (kkt); ``bigm``,
+        ``multiplier_bound`` (kkt-bigm); ``algorithm``, ``n_gen``, ``pop_size``, ``seed``,
+        ``termination``, ``workers``, ``map_fn``, ``progress``, ``initial`` (nested);
+        ``equilibrium`` or ``response`` (analytic: callables returning ``(var, value)``
+        pairs); ``solver_options`` for all.
+
+    Returns
+    -------
+    BilevelResult
+        Values are loaded into ``model``.
+
+    Raises
+    ------
+    UnsupportedModelError
+        A KKT method on a follower that is not convex or has integer variables
+        (the message names the block and the term and suggests ``nested``).
+    ModelError
+        A model that does not follow the block convention, unknown options.
+    """
+    if method not in BILEVEL_METHODS:
+        raise ModelError(f"unknown bilevel method {method!r}; choose one of {', '.join(BILEVEL_METHODS)}")
+    agents = analyse_agents(model, followers, role="follower")
+    leader = leader_part(model, agents)
+    start = time.perf_counter()
+    allowed = _OPTIONS[method]
+    unknown = set(options) - allowed
+    if unknown:
+        raise ModelError(f"unknown option(s) for method '{method}': {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(sorted(allowed)) or 'none'}")
+    stats: dict[str, Any] = {}
+    if method == "kkt":
+        base = solve_kkt_regularised(model, agents, solver=solver or "ipopt", **options)
+    elif method == "kkt-bigm":
+        base = solve_kkt_bigm(model, agents, solver=solver, **options)
+    elif method == "strong-duality":
+        base = solve_strong_duality(model, agents, solver=solver, **options)
+    elif method == "nested":
+        base, stats = solve_nested(model, leader, agents, follower_solver=solver, **options)
+    else:
+        base = _solve_analytic(model, leader, agents, solver=solver, **options)
+    result = BilevelResult(**{**base.__dict__, "solve_time": time.perf_counter() - start}, method=method)
+    result.upper_evaluations = stats.get("upper_evaluations", 1)
+    result.lower_evaluations = stats.get("lower_evaluations", 0)
+    if stats.get("history"):
+        result.extra["history"] = stats["history"]
+    if result.status.is_ok or result.status in (SolveStatus.ITERATION_LIMIT, SolveStatus.TIME_LIMIT):
+        result.objective = float(pyo.value(leader.objective.expr))
+        result.follower_objectives = {a.name: a.value() for a in agents}
+        if verify:
+            result.follower_checks = verify_followers(model, agents)
+            result.lower_evaluations += len(agents)
+    return result
+
+
+_OPTIONS: dict[str, set[str]] = {
+    "kkt": {"eps_start", "eps_final", "eps_factor", "solver_options"},
+    "kkt-bigm": {"bigm", "multiplier_bound", "solver_options"},
+    "strong-duality": {"multiplier_bound", "solver_options"},
+    "nested": {"algorithm", "n_gen", "pop_size", "seed", "termination", "workers", "map_fn",
+               "progress", "initial", "solver_options"},
+    "analytic": {"equilibrium", "response", "solver_options"},
+}
+
+
+def _solve_analytic(model: pyo.Block, leader, agents: list[Agent], *, solver: str | None,
+                    equilibrium: Callable[[pyo.Block], Mapping] | None = None,
+                    response: Callable[[pyo.Block], Mapping] | None = None,
+                    solver_options: dict | None = None) -> SolveResult:
+    """Load a closed-form equilibrium, or optimise the leader over a closed-form response.
+
+    ``equilibrium(model)`` returns ``(variable, value)`` pairs (or a Pyomo
+    ``ComponentMap``) for the leader and follower variables.
+    ``response(model)`` returns ``(follower variable, Pyomo expression of leader
+    variables)`` pairs: the followers' best response; the followers are then
+    replaced by those equalities and the leader's single-level problem is
+    solved (``solver``, Ipopt by default).  (Pyomo variables are not hashable,
+    hence pairs rather than a dict.)
+    """
+    start = time.perf_counter()
+    if (equilibrium is None) == (response is None):
+        raise ModelError("method='analytic' needs exactly one of equilibrium=<fn(model) -> values> "
+                         "or response=<fn(model) -> follower expressions>")
+    if equilibrium is not None:
+        for var, value in _pairs(equilibrium(model)):
+            var.set_value(float(value), skip_validation=True)
+        missing = [v.name for a in agents for v in a.variables if v.value is None]
+        if missing:
+            raise ModelError(f"equilibrium() left follower variables without values: {missing[:5]}")
+        return SolveResult(SolveStatus.OPTIMAL, float(pyo.value(leader.objective.expr)),
+                           time.perf_counter() - start, 0, "analytic", "closed-form equilibrium loaded")
+    items = _pairs(response(model))
+    blk_name = unique_component_name(model, "_gg_response")
+    model.add_component(blk_name, pyo.Block())
+    blk = model.component(blk_name)
+    blk.fix = pyo.Constraint(range(len(items)), rule=lambda _, i: items[i][0] == items[i][1])
+    for a in agents:
+        for con in a.constraints:
+            con.deactivate()
+        a.objective.deactivate()
+    try:
+        result = get_solver(solver or "ipopt", **(solver_options or {})).solve(model)
+    finally:
+        for a in agents:
+            for con in a.constraints:
+                con.activate()
+            a.objective.activate()
+        model.del_component(blk)
+    result.solve_time = time.perf_counter() - start
+    return result
+
+
+def _pairs(values: Any) -> list[tuple[Any, Any]]:
+    """``(var, value)`` pairs from a ComponentMap, a mapping or an iterable of pairs."""
+    return list(values.items()) if hasattr(values, "items") else list(values)
+
+
+def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None = None) -> list[AgentCheck]:
+    """Re-solve every follower at the current leader values; report each optimality gap.
+
+    The gap is ``(best − current)`` in the follower's own sense (for a
+    minimiser, ``current − best``), so a positive gap means the returned point
+    is not bilevel feasible: that follower would move.
+    """
+    checks = []
+    for agent in agents:
+        current = agent.value()
+        best, res = AgentSolver(agent, solver).best_response_value()
+        gap = (current - best) if agent.sense > 0 else (best - current)
+        checks.append(AgentCheck(agent.name, current, best, gap, str(res.status)))
+    return checks
+
+
+def verify(model: pyo.Block, followers: BlockData | Iterable[BlockData], solver: str | None = None
+           ) -> list[AgentCheck]:
+    """Public form of :func:`verify_followers` taking the follower blocks."""
+    return verify_followers(model, analyse_agents(model, followers), solver)

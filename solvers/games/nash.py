@@ -1,0 +1,349 @@
+"""``solve_nash`` and ``nash_gap``: Nash equilibria of games declared as Pyomo blocks.
+
+Each player is a Block with its own variables, constraints and one objective,
+which may reference other players' variables.  Constraints *outside* every
+player block that involve players' variables are **shared constraints**: each
+involved player must respect them given the others' strategies, which makes
+the game a generalized Nash equilibrium problem (GNEP).  What each method
+returns:
+
+* ``gauss-seidel`` / ``jacobi`` — best-response iteration.  A fixed point is a
+  Nash equilibrium; with shared constraints it is a generalized Nash
+  equilibrium (each player optimal within the shared set given the others),
+  not necessarily the *variational* one.
+* ``kkt`` — all players' KKT conditions stacked into one complementarity system.
+  Each player has its own multiplier on a shared constraint, so the solution is
+  a GNE; ``variational=True`` forces the players' multipliers of each shared
+  constraint to be equal, which selects the variational equilibrium.  Solved by
+  Ipopt through a Scholtes sequence, or by SCIP as a big-M feasibility MINLP
+  (``solver="scip"``) for a global answer.
+* ``pso`` — pymoo's PSO minimising the sum of players' regrets (the microgrid
+  paper's approach), kept as a baseline; the inertia weight schedule can be
+  passed in.
+
+``nash_gap`` is the honest check for all of them: each player's gain from its
+best response against the others' current strategies.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.core.base.block import BlockData
+from pyomo.core.expr.visitor import identify_variables
+
+from gridgames.solvers.errors import ModelError
+from gridgames.solvers.games.agent_solve import AgentSolver
+from gridgames.solvers.games.kkt_methods import Reformulation, add_bigm, run_scholtes, solve_reformulated
+from gridgames.solvers.games.results import NashResult
+from gridgames.solvers.games.structure import Agent, analyse_agents
+from gridgames.solvers.result import SolveResult, SolveStatus
+
+log = logging.getLogger(__name__)
+
+NASH_METHODS = ("gauss-seidel", "jacobi", "kkt", "pso")
+
+
+def players_of(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> list[Agent]:
+    """Analyse the player blocks and attach the shared constraints that bind each."""
+    agents = analyse_agents(model, players, role="player")
+    ids = {id(a.block) for a in agents}
+    owner = {id(v): a for a in agents for v in a.variables}
+
+    def inside_player(con) -> bool:
+        parent = con.parent_block()
+        while parent is not None:
+            if id(parent) in ids:
+                return True
+            parent = parent.parent_block()
+        return False
+
+    for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
+        if inside_player(con):
+            continue
+        involved = {id(owner[id(v)]): owner[id(v)] for v in identify_variables(con.body, include_fixed=False)
+                    if id(v) in owner}
+        for agent in involved.values():
+            agent.shared.append(con)
+            own = {id(v) for v in agent.variables}
+            known = {id(v) for v in agent.parameters}
+            for v in identify_variables(con.body, include_fixed=False):
+                if id(v) not in own and id(v) not in known:
+                    agent.parameters.append(v)
+                    known.add(id(v))
+    return agents
+
+
+class _BestResponses:
+    """One persistent solver per player; best responses and regrets."""
+
+    def __init__(self, agents: Sequence[Agent], solver: str | None, options: dict | None) -> None:
+        self.agents = list(agents)
+        self.solvers = [AgentSolver(a, solver, options) for a in agents]
+
+    @property
+    def solves(self) -> int:
+        return sum(s.solves for s in self.solvers)
+
+    def respond(self, i: int) -> tuple[np.ndarray, SolveResult]:
+        """Player i's best response (values returned; the player's variables restored)."""
+        agent = self.agents[i]
+        saved = agent.snapshot()
+        result = self.solvers[i].solve()
+        response = np.array([v.value for v in agent.variables], dtype=float)
+        agent.restore(saved)
+        return response, result
+
+    def gaps(self) -> dict[str, float]:
+        out = {}
+        for agent, solver in zip(self.agents, self.solvers):
+            current = agent.value()
+            best, res = solver.best_response_value()
+            if not res.ok:
+                raise ModelError(f"player '{agent.name}' has no best response at the current point "
+                                 f"({res.status}: {res.message})")
+            out[agent.name] = (current - best) if agent.sense > 0 else (best - current)
+        return out
+
+
+def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver: str | None = None
+             ) -> dict[str, float]:
+    """Each player's gain from deviating alone to its best response.
+
+    Parameters
+    ----------
+    model : Block
+        The game, with the strategies to check loaded as variable values.
+    players : Block or iterable of Blocks
+    solver : str, optional
+        Solver for the best responses (default chosen per player class).
+
+    Returns
+    -------
+    dict
+        Player name → gain (≥ 0 up to solver tolerance; 0 at a Nash equilibrium).
+        ``max(nash_gap(...).values())`` is the equilibrium gap reported by
+        :func:`solve_nash`.
+    """
+    return _BestResponses(players_of(model, players), solver, None).gaps()
+
+
+def _set(agent: Agent, values: np.ndarray) -> None:
+    for v, x in zip(agent.variables, values):
+        v.set_value(float(x), skip_validation=True)
+
+
+def _initial_values(agents: Sequence[Agent]) -> None:
+    for a in agents:
+        for v in a.variables:
+            if v.value is None:
+                lo, hi = v.bounds
+                v.set_value(lo if lo is not None else (hi if hi is not None else 0.0), skip_validation=True)
+
+
+def _best_response_iteration(agents: Sequence[Agent], br: _BestResponses, *, jacobi: bool, tol: float,
+                             max_iter: int, damping: float) -> tuple[SolveStatus, int, list[float], str]:
+    """Gauss-Seidel (players update in turn) or Jacobi (all from the same profile)."""
+    history: list[float] = []
+    for it in range(1, max_iter + 1):
+        change = 0.0
+        responses = []
+        for i, agent in enumerate(agents):
+            response, res = br.respond(i)
+            if not res.ok:
+                return SolveStatus.ERROR, it, history, (f"player '{agent.name}' best response failed at "
+                                                        f"iteration {it}: {res.status} {res.message}")
+            current = np.array([v.value for v in agent.variables], dtype=float)
+            new = (1.0 - damping) * current + damping * response
+            change = max(change, float(np.max(np.abs(new - current) / (1.0 + np.abs(current)))))
+            if jacobi:
+                responses.append(new)
+            else:
+                _set(agent, new)
+        if jacobi:
+            for agent, new in zip(agents, responses):
+                _set(agent, new)
+        history.append(change)
+        log.debug("iteration %d: max relative strategy change %.3e", it, change)
+        if change <= tol:
+            return SolveStatus.OPTIMAL, it, history, f"strategy change {change:.2e} <= tol after {it} iterations"
+    return SolveStatus.ITERATION_LIMIT, max_iter, history, f"no convergence in {max_iter} iterations"
+
+
+def _solve_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None, *, variational: bool,
+               eps_start: float, eps_final: float, eps_factor: float, bigm: float | None,
+               multiplier_bound: float | None, solver_options: dict | None) -> SolveResult:
+    """Stack all players' KKT systems; Scholtes/Ipopt or big-M/SCIP."""
+    from pyomo.common.modeling import unique_component_name
+
+    others = [o for o in model.component_data_objects(pyo.Objective, active=True, descend_into=True)
+              if all(o is not a.objective for a in agents)]
+    for o in others:
+        o.deactivate()
+    # shared constraints are primal constraints of the game: they stay active once, in the model
+    name = unique_component_name(model, "_gg_nash_objective")
+    model.add_component(name, pyo.Objective(expr=0.0))
+    try:
+        with Reformulation(model, agents, [a.shared for a in agents]) as blocks:
+            if variational:
+                _tie_shared_multipliers(blocks)
+            if solver == "scip":
+                for kkt in blocks:
+                    add_bigm(kkt, bigm=bigm, multiplier_bound=multiplier_bound)
+                return solve_reformulated(model, blocks, "scip", solver_options)
+            return run_scholtes(model, blocks, solver or "ipopt", eps_start=eps_start, eps_final=eps_final,
+                                eps_factor=eps_factor, solver_options=solver_options)
+    finally:
+        model.del_component(name)
+        for o in others:
+            o.activate()
+
+
+def _tie_shared_multipliers(blocks: Sequence[Any]) -> None:
+    """Variational equilibrium: one multiplier per shared constraint side for all players."""
+    by_label: dict[str, list] = {}
+    for kkt in blocks:
+        shared_names = {c.name for c in kkt.agent.shared}
+        for pair in kkt.pairs:
+            base = pair.label.rsplit(" (", 1)[0]
+            if base in shared_names:
+                by_label.setdefault(pair.label, []).append(pair.multiplier)
+    rows = [(ms[0], m) for ms in by_label.values() for m in ms[1:]]
+    if rows:  # lives in the first KKT block, so it is removed with it
+        blocks[0].block.variational = pyo.Constraint(range(len(rows)), rule=lambda _, r: rows[r][0] == rows[r][1])
+
+
+def _solve_pso(agents: Sequence[Agent], br: _BestResponses, *, pop_size: int, n_gen: int,
+               seed: int | None, algorithm: Any) -> tuple[SolveResult, list[float]]:
+    """pymoo PSO over all strategies, minimising Σ_i regret_i (the paper's baseline)."""
+    from pymoo.algorithms.soo.nonconvex.pso import PSO
+    from pymoo.core.problem import ElementwiseProblem
+    from pymoo.optimize import minimize
+
+    variables = [v for a in agents for v in a.variables]
+    lo = np.array([v.lb if v.lb is not None else np.nan for v in variables], float)
+    hi = np.array([v.ub if v.ub is not None else np.nan for v in variables], float)
+    if np.isnan(lo).any() or np.isnan(hi).any():
+        raise ModelError("method='pso' searches a box: every player variable needs finite bounds")
+    sizes = np.cumsum([0] + [len(a.variables) for a in agents])
+
+    def regret(x: np.ndarray) -> tuple[float, float]:
+        for k, agent in enumerate(agents):
+            _set(agent, x[sizes[k]:sizes[k + 1]])
+        violation = 0.0
+        for agent in agents:
+            for con in list(agent.constraints) + agent.shared:
+                body = pyo.value(con.body)
+                if con.has_lb():
+                    violation = max(violation, pyo.value(con.lower) - body)
+                if con.has_ub():
+                    violation = max(violation, body - pyo.value(con.upper))
+        return float(sum(max(g, 0.0) for g in br.gaps().values())), violation
+
+    class RegretProblem(ElementwiseProblem):
+        def __init__(self) -> None:
+            super().__init__(n_var=len(variables), n_obj=1, n_ieq_constr=1, xl=lo, xu=hi)
+
+        def _evaluate(self, x: np.ndarray, out: dict, *args: Any, **kwargs: Any) -> None:
+            f, g = regret(x)
+            out["F"], out["G"] = f, g - 1e-9
+
+    history: list[float] = []
+    from pymoo.core.callback import Callback
+
+    class _History(Callback):
+        def notify(self, algorithm: Any) -> None:
+            history.append(float(algorithm.opt.get("F").min()))
+
+    start = time.perf_counter()
+    res = minimize(RegretProblem(), algorithm or PSO(pop_size=pop_size), ("n_gen", n_gen), seed=seed,
+                   callback=_History(), verbose=False)
+    if res.X is None:
+        return SolveResult(SolveStatus.INFEASIBLE, None, time.perf_counter() - start, n_gen, "pso",
+                           "PSO found no point satisfying the players' constraints"), history
+    regret(np.atleast_1d(res.X))
+    return SolveResult(SolveStatus.LOCALLY_OPTIMAL, float(np.atleast_1d(res.F)[0]), time.perf_counter() - start,
+                       n_gen, "pso", f"pymoo PSO, {n_gen} generations"), history
+
+
+_OPTIONS: dict[str, set[str]] = {
+    "gauss-seidel": {"tol", "max_iter", "damping", "solver_options"},
+    "jacobi": {"tol", "max_iter", "damping", "solver_options"},
+    "kkt": {"variational", "eps_start", "eps_final", "eps_factor", "bigm", "multiplier_bound",
+            "solver_options"},
+    "pso": {"pop_size", "n_gen", "seed", "algorithm", "solver_options"},
+}
+
+
+def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], method: str = "gauss-seidel",
+               solver: str | None = None, **options: Any) -> NashResult:
+    """Find a Nash equilibrium of a game declared as one Pyomo block per player.
+
+    Parameters
+    ----------
+    model : Block
+        The game.  Variables' current values are the starting point.
+    players : Block or iterable of Blocks
+        One block per player (an indexed Block counts as one player per index).
+    method : {'gauss-seidel', 'jacobi', 'kkt', 'pso'}
+        See the module docstring for the equilibrium concept each returns.
+    solver : str, optional
+        Best-response solver (iterations, ``pso``, and the gap check) or the
+        ``kkt`` system's solver (``ipopt`` default, ``scip`` for a global check).
+    **options
+        ``tol`` (1e-8), ``max_iter`` (500), ``damping`` (1.0 = plain best
+        response; ``x ← (1−ω)x + ω·BR``) for the iterations; ``variational``,
+        ``eps_*``, ``bigm``, ``multiplier_bound`` for ``kkt``; ``pop_size``,
+        ``n_gen``, ``seed``, ``algorithm`` for ``pso``; ``solver_options``.
+
+    Returns
+    -------
+    NashResult
+        Values loaded into the model; ``gap`` from :func:`nash_gap`.
+    """
+    if method not in NASH_METHODS:
+        raise ModelError(f"unknown Nash method {method!r}; choose one of {', '.join(NASH_METHODS)}")
+    unknown = set(options) - _OPTIONS[method]
+    if unknown:
+        raise ModelError(f"unknown option(s) for method '{method}': {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(sorted(_OPTIONS[method]))}")
+    start = time.perf_counter()
+    agents = players_of(model, players)
+    _initial_values(agents)
+    solver_options = options.get("solver_options")
+    br_solver = None if method == "kkt" else solver
+    history: list[float] = []
+    if method in ("gauss-seidel", "jacobi"):
+        damping = float(options.get("damping", 1.0))
+        if not 0.0 < damping <= 1.0:
+            raise ModelError(f"damping must be in (0, 1], got {damping}")
+        br = _BestResponses(agents, br_solver, solver_options)
+        status, iterations, history, message = _best_response_iteration(
+            agents, br, jacobi=method == "jacobi", tol=float(options.get("tol", 1e-8)),
+            max_iter=int(options.get("max_iter", 500)), damping=damping)
+        base = SolveResult(status, None, 0.0, iterations, br.solvers[0].solver_name, message)
+    elif method == "kkt":
+        base = _solve_kkt(model, agents, solver, variational=bool(options.get("variational", False)),
+                          eps_start=options.get("eps_start", 1e-2), eps_final=options.get("eps_final", 1e-10),
+                          eps_factor=options.get("eps_factor", 0.01), bigm=options.get("bigm"),
+                          multiplier_bound=options.get("multiplier_bound"), solver_options=solver_options)
+        br = _BestResponses(agents, None, None)
+    else:
+        br = _BestResponses(agents, br_solver, solver_options)
+        base, history = _solve_pso(agents, br, pop_size=options.get("pop_size", 40),
+                                   n_gen=options.get("n_gen", 100), seed=options.get("seed", 1),
+                                   algorithm=options.get("algorithm"))
+    result = NashResult(**{**base.__dict__}, method=method, history=history)
+    if base.status.is_ok or base.status is SolveStatus.ITERATION_LIMIT:
+        gaps = br.gaps()
+        result.player_gaps = gaps
+        result.gap = max(gaps.values())
+        result.player_objectives = {a.name: a.value() for a in agents}
+        result.objective = sum(result.player_objectives.values())
+    result.best_response_solves = br.solves
+    result.solve_time = time.perf_counter() - start
+    return result

@@ -1,0 +1,292 @@
+"""The ``nested`` bilevel method: a pymoo algorithm over the leader's variables.
+
+Each candidate leader decision ``x`` is evaluated by fixing the leader's
+variables at ``x``, solving every follower to optimality (each follower's
+block is solved by a persistent backend built once, see
+:class:`~gridgames.solvers.games.agent_solve.AgentSolver`), then reading the
+leader's objective and constraint violations.  That evaluation is
+:class:`LeaderEvaluator`, a plain callable on a numpy vector, so it can be
+mapped over processes here or over a Dask cluster by the caller
+(``map_fn=client.map``-style adapters).
+
+Candidates are evaluated in parallel with ``workers > 1``: a fork-based
+process pool, each worker holding its own copy of the model and its own
+solver objects (built lazily inside the worker).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+from pymoo.algorithms.soo.nonconvex.ga import GA
+from pymoo.core.callback import Callback
+from pymoo.core.problem import Problem
+from pymoo.optimize import minimize
+
+from gridgames.solvers.errors import ModelError
+from gridgames.solvers.games.agent_solve import AgentSolver
+from gridgames.solvers.games.structure import Agent, LeaderPart
+from gridgames.solvers.result import SolveResult, SolveStatus
+
+log = logging.getLogger(__name__)
+
+#: Objective given to a candidate at which some follower has no optimal answer.
+INFEASIBLE_PENALTY = 1e20
+
+
+class LeaderEvaluator:
+    """Leader objective and constraint violations at a leader decision ``x``.
+
+    Parameters
+    ----------
+    model : Block
+        The bilevel model.
+    leader : LeaderPart
+        The leader's variables (their order defines ``x``), objective, constraints.
+    followers : list of Agent
+        The follower blocks.
+    follower_solver : str, optional
+        Registry name for the followers (default: chosen per follower class).
+    feasibility_tol : float
+        Constraint violations below this count as satisfied.
+    """
+
+    def __init__(self, model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent],
+                 follower_solver: str | None = None, solver_options: dict | None = None,
+                 feasibility_tol: float = 1e-6) -> None:
+        self.model = model
+        self.leader = leader
+        self.followers = list(followers)
+        self.follower_solver = follower_solver
+        self.solver_options = solver_options
+        self.tol = feasibility_tol
+        self._solvers: list[AgentSolver] | None = None
+        self.lower_evaluations = 0
+        self.integer_mask = np.array([not v.is_continuous() for v in leader.variables])
+        self.n_constraints = sum(_n_rows(c) for c in leader.constraints) + 1  # +1: follower feasibility
+
+    @property
+    def solvers(self) -> list[AgentSolver]:
+        if self._solvers is None:  # built lazily: inside each worker process after a fork
+            self._solvers = [AgentSolver(f, self.follower_solver, self.solver_options) for f in self.followers]
+        return self._solvers
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Finite bounds of the leader's variables (the search box)."""
+        lo, hi, missing = [], [], []
+        for v in self.leader.variables:
+            lb, ub = v.bounds
+            if lb is None or ub is None or not (math.isfinite(lb) and math.isfinite(ub)):
+                missing.append(v.name)
+            lo.append(lb if lb is not None else -np.inf)
+            hi.append(ub if ub is not None else np.inf)
+        if missing:
+            raise ModelError("method='nested' searches a box: give finite bounds to the leader variables "
+                             + ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else ""))
+        return np.asarray(lo, float), np.asarray(hi, float)
+
+    def set_leader(self, x: np.ndarray) -> None:
+        x = np.where(self.integer_mask, np.round(x), x)
+        for v, value in zip(self.leader.variables, x):
+            v.set_value(float(value), skip_validation=True)
+
+    def solve_followers(self) -> list[SolveResult]:
+        """Solve every follower at the current leader values (loaded into the model)."""
+        results = [s.solve() for s in self.solvers]
+        self.lower_evaluations += len(results)
+        return results
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(F, G)``: the leader objective to minimise and violations (≤ 0 is feasible)."""
+        self.set_leader(np.asarray(x, dtype=float))
+        results = self.solve_followers()
+        g = np.zeros(self.n_constraints)
+        if not all(r.ok for r in results):
+            g[-1] = 1.0
+            return INFEASIBLE_PENALTY, g
+        sense = 1.0 if self.leader.objective.sense == pyo.minimize else -1.0
+        f = sense * float(pyo.value(self.leader.objective.expr))
+        i = 0
+        for con in self.leader.constraints:
+            body = float(pyo.value(con.body))
+            lo = None if con.lower is None else float(pyo.value(con.lower))
+            hi = None if con.upper is None else float(pyo.value(con.upper))
+            if con.equality:
+                g[i] = abs(body - hi) - self.tol
+                i += 1
+                continue
+            if lo is not None:
+                g[i] = lo - body - self.tol
+                i += 1
+            if hi is not None:
+                g[i] = body - hi - self.tol
+                i += 1
+        g[-1] = -1.0
+        return f, g
+
+
+def _n_rows(con) -> int:
+    if con.equality:
+        return 1
+    return int(con.lower is not None) + int(con.upper is not None)
+
+
+# --- process pool plumbing (fork: the model is inherited, not pickled) ------
+_WORKER_EVALUATOR: LeaderEvaluator | None = None
+
+
+def _worker_init(evaluator: LeaderEvaluator) -> None:
+    global _WORKER_EVALUATOR
+    _WORKER_EVALUATOR = evaluator
+
+
+def _worker_eval(x: np.ndarray) -> tuple[float, np.ndarray, int]:
+    assert _WORKER_EVALUATOR is not None
+    before = _WORKER_EVALUATOR.lower_evaluations
+    f, g = _WORKER_EVALUATOR(x)
+    return f, g, _WORKER_EVALUATOR.lower_evaluations - before
+
+
+class NestedBilevelProblem(Problem):
+    """The leader's problem as a pymoo ``Problem``; followers solved inside ``_evaluate``.
+
+    Parameters
+    ----------
+    evaluator : LeaderEvaluator
+    map_fn : callable, optional
+        ``map_fn(func, list_of_x) -> iterable of (F, G, lower_solves)``; defaults to
+        the built-in map (serial).  Inject a process pool's or a cluster's map here.
+    """
+
+    def __init__(self, evaluator: LeaderEvaluator,
+                 map_fn: Callable[[Callable, Iterable], Iterable] | None = None) -> None:
+        xl, xu = evaluator.bounds()
+        super().__init__(n_var=len(xl), n_obj=1, n_ieq_constr=evaluator.n_constraints, xl=xl, xu=xu)
+        self.evaluator = evaluator
+        self.map_fn = map_fn
+        self.upper_evaluations = 0
+        self.lower_evaluations = 0
+
+    def _evaluate(self, X: np.ndarray, out: dict, *args: Any, **kwargs: Any) -> None:
+        if self.map_fn is None:
+            rows = []
+            for x in X:
+                before = self.evaluator.lower_evaluations
+                f, g = self.evaluator(x)
+                rows.append((f, g, self.evaluator.lower_evaluations - before))
+        else:
+            rows = list(self.map_fn(_worker_eval, list(X)))
+        self.upper_evaluations += len(rows)
+        self.lower_evaluations += sum(r[2] for r in rows)
+        out["F"] = np.array([[r[0]] for r in rows])
+        out["G"] = np.array([r[1] for r in rows])
+
+
+class _Progress(Callback):
+    def __init__(self, total: int | None) -> None:
+        super().__init__()
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=total, desc="nested search", unit="gen", leave=False)
+
+    def notify(self, algorithm: Any) -> None:
+        best = algorithm.opt.get("F")
+        self.bar.set_postfix(best=f"{float(best.min()):.6g}" if best is not None and len(best) else "-")
+        self.bar.update(1)
+
+
+def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent], *,
+                 algorithm: Any = None, n_gen: int = 100, pop_size: int = 40, seed: int | None = 1,
+                 termination: Any = None, workers: int = 1, follower_solver: str | None = None,
+                 solver_options: dict | None = None, map_fn: Callable | None = None,
+                 progress: bool = False, initial: np.ndarray | None = None) -> tuple[SolveResult, dict]:
+    """Run a pymoo algorithm over the leader's variables; load the best point into the model.
+
+    Parameters
+    ----------
+    algorithm : pymoo Algorithm, optional
+        Default: ``GA(pop_size)`` (elitist (μ+λ) survival).  PSO, DE or any
+        single-objective pymoo algorithm object may be passed.
+    n_gen, termination :
+        Generations, or any pymoo termination object (takes precedence).
+    workers : int
+        Processes evaluating candidates in parallel (fork start method).
+    map_fn : callable, optional
+        Overrides ``workers``: a map over candidates, e.g. a Dask client's.
+    initial : array, optional
+        A leader point to seed the population with (e.g. a KKT solution).
+
+    Returns
+    -------
+    (SolveResult, stats)
+        ``stats`` has ``upper_evaluations``, ``lower_evaluations`` and the
+        convergence ``history`` (best leader objective per generation).
+    """
+    start = time.perf_counter()
+    evaluator = LeaderEvaluator(model, leader, followers, follower_solver, solver_options)
+    if algorithm is None:
+        algorithm = GA(pop_size=pop_size, eliminate_duplicates=True)
+    if initial is not None:
+        from pymoo.core.population import Population
+        xl, xu = evaluator.bounds()
+        rng = np.random.default_rng(seed)
+        size = getattr(algorithm, "pop_size", pop_size) or pop_size
+        X = rng.uniform(xl, xu, (size, len(xl)))
+        X[0] = np.clip(initial, xl, xu)
+        algorithm.initialization.sampling = Population.new(X=X)
+    pool = None
+    if map_fn is None and workers > 1:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                                   initializer=_worker_init, initargs=(evaluator,))
+        map_fn = lambda fn, xs: pool.map(fn, xs, chunksize=max(1, len(xs) // (4 * workers)))  # noqa: E731
+    elif map_fn is not None:
+        _worker_init(evaluator)
+    problem = NestedBilevelProblem(evaluator, map_fn)
+    history: list[float] = []
+
+    class _History(Callback):
+        def notify(self, algorithm: Any) -> None:
+            history.append(float(algorithm.opt.get("F").min()))
+
+    callbacks = [_History()]
+    if progress:
+        callbacks.append(_Progress(n_gen if termination is None else None))
+    try:
+        res = minimize(problem, algorithm, termination or ("n_gen", n_gen), seed=seed, verbose=False,
+                       callback=_Chain(callbacks))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        if progress:
+            callbacks[-1].bar.close()
+    stats = {"upper_evaluations": problem.upper_evaluations, "history": history,
+             "lower_evaluations": problem.lower_evaluations + evaluator.lower_evaluations}
+    if res.X is None:
+        return SolveResult(SolveStatus.INFEASIBLE, None, time.perf_counter() - start, res.algorithm.n_gen,
+                           "nested", "no feasible leader decision found"), stats
+    x_best = np.atleast_1d(res.X)
+    f_best, g_best = evaluator(x_best)   # re-evaluate here so the point is loaded into this model
+    stats["lower_evaluations"] = problem.lower_evaluations + evaluator.lower_evaluations
+    sense = 1.0 if leader.objective.sense == pyo.minimize else -1.0
+    feasible = f_best < INFEASIBLE_PENALTY and np.all(g_best <= 0)
+    status = SolveStatus.LOCALLY_OPTIMAL if feasible else SolveStatus.INFEASIBLE
+    return SolveResult(status, sense * f_best if feasible else None, time.perf_counter() - start,
+                       res.algorithm.n_gen, "nested",
+                       f"pymoo {type(algorithm).__name__}: {res.algorithm.n_gen} generations, "
+                       f"{problem.upper_evaluations} leader candidates"), stats
+
+
+class _Chain(Callback):
+    def __init__(self, callbacks: list[Callback]) -> None:
+        super().__init__()
+        self.callbacks = callbacks
+
+    def notify(self, algorithm: Any) -> None:
+        for cb in self.callbacks:
+            cb.notify(algorithm)

@@ -1,0 +1,195 @@
+"""Who owns what in a bilevel model or a game.
+
+The convention (the contract with users):
+
+* a **follower** (bilevel) or **player** (Nash) is a Pyomo ``Block`` holding its
+  own variables, its own constraints and exactly one active ``Objective``;
+* every variable declared inside that block is the agent's decision;
+* every other unfixed variable its expressions reference is a parameter to it
+  (the leader's decision, or the other players' strategies);
+* everything outside the agent blocks belongs to the leader (bilevel) or is a
+  shared constraint (Nash).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import pyomo.environ as pyo
+from pyomo.core.base.block import BlockData
+from pyomo.core.base.constraint import ConstraintData
+from pyomo.core.base.objective import ObjectiveData
+from pyomo.core.base.var import VarData
+from pyomo.core.expr.visitor import identify_variables
+
+from gridgames.solvers.errors import ModelError
+
+
+@dataclass
+class Agent:
+    """One follower or player block, analysed.
+
+    Attributes
+    ----------
+    block : BlockData
+        The Pyomo block.
+    variables : list of VarData
+        Its own unfixed decision variables (declared inside the block).
+    objective : ObjectiveData
+        Its one active objective.
+    constraints : list of ConstraintData
+        Its active constraints (inside the block), plus shared constraints the
+        caller attaches.
+    parameters : list of VarData
+        Unfixed variables outside the block that its expressions reference.
+    """
+
+    block: BlockData
+    variables: list[VarData]
+    objective: ObjectiveData
+    constraints: list[ConstraintData]
+    parameters: list[VarData] = field(default_factory=list)
+    #: constraints outside the block that also bind this agent (generalized Nash)
+    shared: list[ConstraintData] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.block.name
+
+    @property
+    def sense(self) -> int:
+        """+1 for minimisation, -1 for maximisation."""
+        return 1 if self.objective.sense == pyo.minimize else -1
+
+    def value(self) -> float:
+        """Current objective value in the agent's own sense."""
+        return float(pyo.value(self.objective.expr))
+
+    def snapshot(self) -> list[float | None]:
+        return [v.value for v in self.variables]
+
+    def restore(self, values: Sequence[float | None]) -> None:
+        for v, x in zip(self.variables, values):
+            v.set_value(x, skip_validation=True)
+
+
+def _as_blocks(agents: BlockData | Iterable[BlockData]) -> list[BlockData]:
+    if isinstance(agents, (BlockData, pyo.Block)):
+        agents = [agents]
+    blocks: list[BlockData] = []
+    for item in agents:
+        if isinstance(item, pyo.Block) and item.is_indexed():
+            blocks.extend(item.values())
+        elif isinstance(item, BlockData):
+            blocks.append(item)
+        else:
+            raise ModelError(f"agents must be Pyomo Blocks, got {type(item).__name__} ({item!r})")
+    if not blocks:
+        raise ModelError("no follower/player blocks were given")
+    return blocks
+
+
+def _active_objectives(block: BlockData, *, descend_into: bool = True) -> list[ObjectiveData]:
+    return list(block.component_data_objects(pyo.Objective, active=True, descend_into=descend_into))
+
+
+def analyse_agents(model: BlockData, agents: BlockData | Iterable[BlockData],
+                   role: str = "follower") -> list[Agent]:
+    """Split ``model`` into agent blocks and check the convention.
+
+    Raises
+    ------
+    ModelError
+        An agent block without exactly one active objective, without variables,
+        or nested inside another agent.
+    """
+    blocks = _as_blocks(agents)
+    ids = {id(b) for b in blocks}
+    result = []
+    for block in blocks:
+        parent = block.parent_block()
+        while parent is not None:
+            if id(parent) in ids:
+                raise ModelError(f"{role} block '{block.name}' is nested inside {role} '{parent.name}'")
+            parent = parent.parent_block()
+        objectives = _active_objectives(block)
+        if len(objectives) != 1:
+            raise ModelError(f"{role} block '{block.name}' must hold exactly one active Objective, "
+                             f"found {len(objectives)}")
+        own = [v for v in block.component_data_objects(pyo.Var, descend_into=True) if not v.fixed]
+        if not own:
+            raise ModelError(f"{role} block '{block.name}' declares no unfixed variables")
+        constraints = list(block.component_data_objects(pyo.Constraint, active=True, descend_into=True))
+        own_ids = {id(v) for v in own}
+        params: dict[int, VarData] = {}
+        for expr in [objectives[0].expr] + [c.body for c in constraints]:
+            for v in identify_variables(expr, include_fixed=False):
+                if id(v) not in own_ids:
+                    params[id(v)] = v
+        result.append(Agent(block, own, objectives[0], constraints, list(params.values())))
+    return result
+
+
+@dataclass
+class LeaderPart:
+    """Everything outside the follower blocks."""
+
+    variables: list[VarData]
+    objective: ObjectiveData
+    constraints: list[ConstraintData]
+
+
+def leader_part(model: BlockData, followers: Sequence[Agent]) -> LeaderPart:
+    """The leader's objective, constraints and variables.
+
+    Leader variables are the unfixed variables that appear outside the follower
+    blocks or as parameters of a follower, minus the followers' own variables.
+    """
+    follower_blocks = {id(f.block) for f in followers}
+    follower_vars = {id(v) for f in followers for v in f.variables}
+
+    def outside(component) -> bool:
+        parent = component.parent_block()
+        while parent is not None:
+            if id(parent) in follower_blocks:
+                return False
+            parent = parent.parent_block()
+        return True
+
+    objectives = [o for o in _active_objectives(model) if outside(o)]
+    if len(objectives) != 1:
+        raise ModelError(f"the leader (everything outside the follower blocks) must have exactly one "
+                         f"active Objective, found {len(objectives)}")
+    constraints = [c for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True)
+                   if outside(c)]
+    found: dict[int, VarData] = {}
+    for expr in [objectives[0].expr] + [c.body for c in constraints]:
+        for v in identify_variables(expr, include_fixed=False):
+            if id(v) not in follower_vars:
+                found[id(v)] = v
+    for f in followers:
+        for v in f.parameters:
+            if id(v) in follower_vars:
+                raise ModelError(f"follower '{f.name}' uses variable '{v.name}' of another follower; "
+                                 "followers must be independent of each other (use solve_nash for that)")
+            found[id(v)] = v
+    return LeaderPart(list(found.values()), objectives[0], constraints)
+
+
+class FixedVariables:
+    """Context manager: fix ``variables`` (at current values) and unfix them on exit."""
+
+    def __init__(self, variables: Iterable[VarData]) -> None:
+        self.variables = [v for v in variables if not v.fixed]
+
+    def __enter__(self) -> FixedVariables:
+        for v in self.variables:
+            if v.value is None:
+                lo, hi = v.bounds
+                v.set_value(lo if lo is not None else (hi if hi is not None else 0.0), skip_validation=True)
+            v.fix()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for v in self.variables:
+            v.unfix()

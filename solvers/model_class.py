@@ -1,0 +1,75 @@
+"""What kind of problem a Pyomo model is (LP, QP, MILP, NLP ...), cheaply.
+
+Used to refuse a model a backend cannot handle before any work is done and
+to pick a default solver.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyomo.environ as pyo
+from pyomo.core.expr.visitor import identify_variables
+
+
+@dataclass(frozen=True)
+class ModelClass:
+    """Summary of a model's structure.
+
+    Attributes
+    ----------
+    degree : int or None
+        Highest polynomial degree over the active objective and constraints
+        (None when some expression is not polynomial, e.g. ``exp``).
+    has_integers : bool
+        Some unfixed variable in an active component is binary or integer.
+    n_vars, n_constraints : int
+        Sizes of the active part.
+    """
+
+    degree: int | None
+    has_integers: bool
+    n_vars: int
+    n_constraints: int
+
+    @property
+    def kind(self) -> str:
+        """``lp``, ``qp``, ``nlp`` with an ``mi`` prefix when integers appear."""
+        if self.degree is not None and self.degree <= 1:
+            base = "lp"
+        elif self.degree == 2:
+            base = "qp"
+        else:
+            base = "nlp"
+        return ("mi" + base) if self.has_integers else base
+
+    @property
+    def features(self) -> set[str]:
+        """The backend features (see ``registry.FEATURES``) a solver needs."""
+        return {self.kind}
+
+
+def classify(model: pyo.Block) -> ModelClass:
+    """Classify the active part of ``model``.
+
+    Quadratic *constraints* make the model an NLP for our purposes (HiGHS
+    accepts quadratic objectives only), so ``qp`` means quadratic objective and
+    linear constraints.
+    """
+    degree = 0
+    variables = {}
+    objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    constraints = list(model.component_data_objects(pyo.Constraint, active=True, descend_into=True))
+    for obj in objectives:
+        d = obj.expr.polynomial_degree()
+        degree = None if d is None or degree is None else max(degree, d)
+        for v in identify_variables(obj.expr, include_fixed=False):
+            variables[id(v)] = v
+    for con in constraints:
+        d = con.body.polynomial_degree()
+        if d is None or d > 1:
+            d = 3 if d is not None else None  # quadratic constraints: NLP class
+        degree = None if d is None or degree is None else max(degree, d)
+        for v in identify_variables(con.body, include_fixed=False):
+            variables[id(v)] = v
+    has_int = any(not v.is_continuous() for v in variables.values())
+    return ModelClass(degree, has_int, len(variables), len(constraints))

@@ -1,0 +1,145 @@
+"""``scipy``: scipy.optimize as a backend, the baseline the papers used.
+
+* LP and MILP go to :func:`scipy.optimize.milp` (HiGHS inside scipy) with the
+  rows read from Pyomo's standard representation.
+* QP and NLP go to :func:`scipy.optimize.minimize` with SLSQP, driven by the
+  same compiled callbacks as the Ipopt bridge (:mod:`gridgames.solvers.nlp_compile`),
+  so gradients and Jacobians are exact.  SLSQP is dense: meant for small models.
+
+No duals are reported (``milp`` and SLSQP do not return them in a form we can
+trust for every case); the ``dual`` Suffix, if any, is cleared.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.repn.standard_repn import generate_standard_repn
+from scipy import optimize, sparse
+
+from gridgames.solvers.errors import UnsupportedModelError
+from gridgames.solvers.model_class import classify
+from gridgames.solvers.result import SolveResult, SolveStatus
+
+# scipy.optimize.milp status codes
+_MILP_STATUS = {0: SolveStatus.OPTIMAL, 1: SolveStatus.ITERATION_LIMIT, 2: SolveStatus.INFEASIBLE,
+                3: SolveStatus.UNBOUNDED, 4: SolveStatus.ERROR}
+# SLSQP exit modes (scipy/optimize/_slsqp_py.py)
+_SLSQP_STATUS = {0: SolveStatus.LOCALLY_OPTIMAL, 2: SolveStatus.INFEASIBLE, 4: SolveStatus.INFEASIBLE,
+                 9: SolveStatus.ITERATION_LIMIT}
+
+
+class ScipySolver:
+    """scipy.optimize for small LP / MILP / NLP models.
+
+    Parameters
+    ----------
+    time_limit : float, optional
+        Passed to ``milp``; SLSQP has none (use ``maxiter``).
+    maxiter : int
+        SLSQP iteration limit.
+    ftol : float
+        SLSQP precision goal.
+    """
+
+    name = "scipy"
+    features = frozenset({"lp", "qp", "milp", "nlp"})
+
+    def __init__(self, time_limit: float | None = None, maxiter: int = 500, ftol: float = 1e-10) -> None:
+        self.time_limit, self.maxiter, self.ftol = time_limit, maxiter, ftol
+
+    def solve(self, model: pyo.Block, *, tee: bool = False, **_: Any) -> SolveResult:
+        start = time.perf_counter()
+        kind = classify(model).kind
+        if kind in ("miqp", "minlp"):
+            raise UnsupportedModelError(f"solver 'scipy' cannot solve a {kind.upper()}; use 'scip'")
+        suffix = model.component("dual")
+        if isinstance(suffix, pyo.Suffix):
+            suffix.clear()
+        if kind in ("lp", "milp"):
+            status, objective, message, iters = self._solve_linear(model, tee)
+        else:
+            status, objective, message, iters = self._solve_nonlinear(model, tee)
+        return SolveResult(status, objective, time.perf_counter() - start, iters, self.name, message)
+
+    # ------------------------------------------------------------------ LP / MILP
+    def _solve_linear(self, model: pyo.Block, tee: bool) -> tuple[SolveStatus, float | None, str, int | None]:
+        obj = next(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+        sense = 1.0 if obj.sense == pyo.minimize else -1.0
+        index: dict[int, int] = {}
+        variables: list[Any] = []
+
+        def col(v: Any) -> int:
+            if id(v) not in index:
+                index[id(v)] = len(variables)
+                variables.append(v)
+            return index[id(v)]
+
+        orepn = generate_standard_repn(obj.expr)
+        c_entries = [(col(v), float(a)) for v, a in zip(orepn.linear_vars, orepn.linear_coefs)]
+        rows, cols, vals, lo, hi = [], [], [], [], []
+        for r, con in enumerate(model.component_data_objects(pyo.Constraint, active=True, descend_into=True)):
+            repn = generate_standard_repn(con.body)
+            for v, a in zip(repn.linear_vars, repn.linear_coefs):
+                rows.append(r)
+                cols.append(col(v))
+                vals.append(float(a))
+            const = float(repn.constant)
+            lo.append(-np.inf if con.lower is None else float(pyo.value(con.lower)) - const)
+            hi.append(np.inf if con.upper is None else float(pyo.value(con.upper)) - const)
+        n = len(variables)
+        cvec = np.zeros(n)
+        for j, a in c_entries:
+            cvec[j] += sense * a
+        bounds = optimize.Bounds([-np.inf if v.lb is None else v.lb for v in variables],
+                                 [np.inf if v.ub is None else v.ub for v in variables])
+        integrality = np.array([0 if v.is_continuous() else 1 for v in variables])
+        constraints = []
+        if lo:
+            a_mat = sparse.csr_array((vals, (rows, cols)), shape=(len(lo), n))
+            constraints = [optimize.LinearConstraint(a_mat, lo, hi)]
+        options = {"disp": tee}
+        if self.time_limit:
+            options["time_limit"] = self.time_limit
+        res = optimize.milp(cvec, integrality=integrality, bounds=bounds, constraints=constraints,
+                            options=options)
+        status = _MILP_STATUS.get(res.status, SolveStatus.ERROR)
+        if res.x is None or not status.is_ok:
+            return status, None, res.message, None
+        for v, x in zip(variables, res.x):
+            v.set_value(float(round(x)) if not v.is_continuous() else float(x), skip_validation=True)
+        return status, float(pyo.value(obj.expr)), res.message, None
+
+    # ------------------------------------------------------------------ NLP
+    def _solve_nonlinear(self, model: pyo.Block, tee: bool) -> tuple[SolveStatus, float | None, str, int | None]:
+        from gridgames.solvers.nlp_compile import compile_model
+        from gridgames.solvers.nlp_eval import NLPEvaluator
+
+        nlp = compile_model(model)
+        ev = NLPEvaluator(nlp)
+        sense = 1.0 if nlp.objective.is_minimizing() else -1.0
+        ev.bind(sense)
+        lb = np.array([-np.inf if v.lb is None else v.lb for v in nlp.variables], float)
+        ub = np.array([np.inf if v.ub is None else v.ub for v in nlp.variables], float)
+        const = nlp.con_const.evaluate()
+        cl, cu = nlp.con_lower.evaluate() - const, nlp.con_upper.evaluate() - const
+        x0 = np.array([0.0 if v.value is None else v.value for v in nlp.variables], float)
+        x0 = np.clip(x0, lb, ub)
+        constraints = []
+        if nlp.m:
+            constraints = [optimize.NonlinearConstraint(ev.constraints, cl, cu, jac=ev.dense_jacobian)]
+        res = optimize.minimize(ev.objective, x0, jac=ev.gradient, method="SLSQP",
+                                bounds=optimize.Bounds(lb, ub), constraints=constraints,
+                                options={"maxiter": self.maxiter, "ftol": self.ftol, "disp": tee})
+        status = _SLSQP_STATUS.get(int(res.status), SolveStatus.ERROR)
+        if status is SolveStatus.LOCALLY_OPTIMAL and nlp.m:
+            g = ev.constraints(res.x)
+            if np.any(g < cl - 1e-6) or np.any(g > cu + 1e-6):
+                status = SolveStatus.INFEASIBLE
+        if not status.is_ok and status is not SolveStatus.ITERATION_LIMIT:
+            return status, None, str(res.message), int(res.nit)
+        for v, x in zip(nlp.variables, res.x):
+            v.set_value(float(x), skip_validation=True)
+        return status, sense * float(res.fun), str(res.message), int(res.nit)

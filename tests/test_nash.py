@@ -1,0 +1,112 @@
+"""solve_nash and nash_gap on games with textbook closed forms."""
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+
+from gridgames.solvers import ModelError, SolveStatus, nash_gap, solve_nash
+
+# ---------------------------------------------------------------------------
+# n-firm Cournot oligopoly, inverse demand P = a - b Q, constant marginal
+# costs c_i.  Firm i maximises (a - b Q) q_i - c_i q_i; first-order condition
+# a - b Q - b q_i - c_i = 0.  Summing over i: n a - (n + 1) b Q - Σc = 0, so
+# Q = (n a - Σc) / ((n + 1) b) and q_i = (a - c_i) / b - Q
+#   = (a - (n + 1) c_i + Σc) / ((n + 1) b)            (all positive here).
+# ---------------------------------------------------------------------------
+A, B = 100.0, 1.0
+COSTS = np.array([10.0, 20.0, 30.0, 15.0])
+Q_STAR = (A - (len(COSTS) + 1) * COSTS + COSTS.sum()) / ((len(COSTS) + 1) * B)   # 25, 15, 5, 20
+
+
+def cournot(costs=COSTS) -> pyo.ConcreteModel:
+    n = len(costs)
+    m = pyo.ConcreteModel()
+    m.F = pyo.Block(range(n))
+    for i in range(n):
+        m.F[i].q = pyo.Var(bounds=(0, 200), initialize=0.0)
+    total = sum(m.F[j].q for j in range(n))
+    for i in range(n):
+        m.F[i].profit = pyo.Objective(expr=(A - B * total) * m.F[i].q - costs[i] * m.F[i].q,
+                                      sense=pyo.maximize)
+    return m
+
+
+def quantities(m) -> np.ndarray:
+    return np.array([m.F[i].q.value for i in m.F])
+
+
+@pytest.mark.parametrize("method,options,tol", [
+    ("gauss-seidel", {}, 1e-5),
+    ("jacobi", {"damping": 0.5}, 1e-5),
+    ("kkt", {}, 1e-6),
+    ("kkt", {"multiplier_bound": 1e3}, 1e-5),   # with solver="scip" below
+    ("pso", {"n_gen": 40, "pop_size": 24, "seed": 2}, 0.1),
+])
+def test_cournot_closed_form(method, options, tol):
+    m = cournot()
+    solver = "scip" if "multiplier_bound" in options else None
+    result = solve_nash(m, m.F, method=method, solver=solver, **options)
+    assert result.ok or (method == "pso" and result.status is SolveStatus.LOCALLY_OPTIMAL), result.message
+    np.testing.assert_allclose(quantities(m), Q_STAR, atol=tol * 100 if method == "pso" else tol * 25)
+    assert result.gap == pytest.approx(0.0, abs=1e-6 if method != "pso" else 0.5)
+    assert set(result.player_gaps) == {f"F[{i}]" for i in range(4)}
+
+
+def test_jacobi_oscillates_without_damping_and_converges_with_it():
+    # Jacobi's best-response map for Cournot is q <- (a - c - b Σ_{j≠i} q_j) / 2b with
+    # iteration matrix -(J - I)/2: eigenvalue -(n-1)/2 = -1.5 for n = 4, so plain
+    # Jacobi diverges (clipped at the bounds it cycles); damping ω = 0.5 maps the
+    # eigenvalue to 1 - ω + ω(-1.5) = -0.25: a contraction.
+    m = cournot()
+    plain = solve_nash(m, m.F, method="jacobi", max_iter=60)
+    assert plain.status is SolveStatus.ITERATION_LIMIT
+    assert plain.gap > 1.0
+    m = cournot()
+    damped = solve_nash(m, m.F, method="jacobi", damping=0.5, max_iter=200)
+    assert damped.status is SolveStatus.OPTIMAL
+    assert damped.gap < 1e-6
+    assert damped.iterations < 200
+
+
+def test_nash_gap_is_positive_away_from_equilibrium_and_zero_at_it():
+    m = cournot()
+    for i, q in enumerate(Q_STAR):
+        m.F[i].q.value = q
+    gaps = nash_gap(m, m.F)
+    assert max(gaps.values()) == pytest.approx(0.0, abs=1e-7)
+    m.F[0].q.value = Q_STAR[0] + 5.0
+    gaps = nash_gap(m, m.F)
+    # firm 0 moving back from q0* + 5 gains b * 5^2 = 25 (its profit is concave with curvature 2b)
+    assert gaps["F[0]"] == pytest.approx(25.0, rel=1e-6)
+    assert all(g > 0 for g in gaps.values())
+
+
+def test_shared_constraint_generalized_and_variational_equilibria():
+    # Two players min (x_i - 8)^2 subject to the shared cap x_1 + x_2 <= 10.
+    # Every point on x_1 + x_2 = 10 with x_i <= 8 is a generalized Nash
+    # equilibrium; the variational one (equal multipliers) is symmetric: (5, 5).
+    m = pyo.ConcreteModel()
+    m.P = pyo.Block([1, 2])
+    for i in (1, 2):
+        m.P[i].x = pyo.Var(bounds=(0, 10), initialize=0.0)
+        m.P[i].cost = pyo.Objective(expr=(m.P[i].x - 8) ** 2)
+    m.cap = pyo.Constraint(expr=m.P[1].x + m.P[2].x <= 10)
+    gs = solve_nash(m, m.P, method="gauss-seidel")
+    assert gs.ok and gs.gap == pytest.approx(0.0, abs=1e-7)
+    assert m.P[1].x.value + m.P[2].x.value == pytest.approx(10.0, abs=1e-6)
+    assert m.P[1].x.value == pytest.approx(8.0, abs=1e-6)   # player 1 moved first and took 8
+    ve = solve_nash(m, m.P, method="kkt", variational=True)
+    assert ve.ok
+    assert (m.P[1].x.value, m.P[2].x.value) == pytest.approx((5.0, 5.0), abs=1e-5)
+    assert ve.gap == pytest.approx(0.0, abs=1e-6)
+
+
+def test_bad_nash_calls():
+    m = cournot()
+    with pytest.raises(ModelError, match="unknown Nash method"):
+        solve_nash(m, m.F, method="newton")
+    with pytest.raises(ModelError, match="damping must be in"):
+        solve_nash(m, m.F, method="jacobi", damping=1.5)
+    with pytest.raises(ModelError, match="unknown option.*tolerance"):
+        solve_nash(m, m.F, method="jacobi", tolerance=1e-3)
