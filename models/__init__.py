@@ -4,6 +4,7 @@ Importing this package registers the built-in model families with
 :func:`gridgames.models.instance.register_model`.
 """
 from gridgames.models import economic_dispatch  # noqa: F401  (registers "economic_dispatch")
+from gridgames.models import stackelberg_pricing  # noqa: F401  (registers "stackelberg_pricing")
 from gridgames.models.instance import Instance, InstanceError, load_instance, registered_models
 from gridgames.models.report import RunReport
 

@@ -15,7 +15,10 @@ that was fixed stays fixed.  New values of mutable Params, of fixed Vars, of
 variable bounds and a new objective sense are simply read at the next solve.
 Anything else (activate/deactivate, add/delete a constraint, ``set_value``,
 ``fix``/``unfix``) triggers a fresh translation.  ``result.extra["translated"]``
-says which happened; :func:`clear_cache` drops a model's entry by hand.
+says which happened; :func:`clear_cache` drops a model's entry by hand - needed
+only after changes the check cannot see, such as a new domain (e.g. Binary) on
+an already translated variable or a rebuilt named ``Expression`` inside a
+constraint whose own expression object is unchanged.
 """
 from __future__ import annotations
 
@@ -190,9 +193,10 @@ class IpoptSolver:
         SolverNotAvailableError
             cyipopt is not installed.
         ModelError, UnsupportedModelError
-            Malformed model (objective count, variables in bounds) or one Ipopt
-            cannot take (integer variables, non-smooth functions).  Solver
-            failures never raise: they come back as a status.
+            Malformed model (no or several active objectives, a mutable Param
+            or fixed Var without a value) or one Ipopt cannot take (unfixed
+            integer variables, non-smooth functions).  Solver failures never
+            raise: they come back as a status.
         """
         if not self.available():
             raise SolverNotAvailableError("ipopt", "cyipopt-wheels")
@@ -243,7 +247,13 @@ class IpoptSolver:
             for key, val in opts.items():
                 problem.add_option(key, val)
             t1 = time.perf_counter()
-            x, info = problem.solve(x0, **multipliers)
+            try:
+                x, info = problem.solve(x0, **multipliers)
+            except Exception as exc:  # a failure inside Ipopt/cyipopt is a status, not a crash
+                logger.exception("cyipopt failed")
+                return SolveResult(SolveStatus.ERROR, None, time.perf_counter() - t0, ev.iterations,
+                                   self.name, f"cyipopt raised {type(exc).__name__}: {exc}",
+                                   {"translated": translated, "translation_time": t_translate})
             t_ipopt = time.perf_counter() - t1
         finally:
             problem.close()

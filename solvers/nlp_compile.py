@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pyomo.common.gc_manager import PauseGC
 from pyomo.common.numeric_types import native_numeric_types
 from pyomo.core import Constraint, Objective, Var
 from pyomo.core.expr.numvalue import value as pyo_value
@@ -253,7 +254,7 @@ class _Builder:
     def __init__(self) -> None:
         self.var_index: dict[int, int] = {}
         self.variables: list[Any] = []
-        self.lin = defaultdict(list)     # key "obj" / "con" -> rows, cols, coefs
+        self.lin = defaultdict(list)     # "obj_lin_cols", "con_quad_coef", ... -> list
         self.terms: dict[tuple[Any, bool], list[tuple[int, list[int], list[Any]]]] = defaultdict(list)
 
     def col(self, var: Any, owner: Any) -> int:
@@ -350,6 +351,13 @@ def compile_model(model: Any) -> CompiledNLP:
         An unfixed integer/binary variable, or an expression Ipopt cannot take
         (non-smooth function, unknown node type), naming the component.
     """
+    # the cyclic garbage collector would otherwise run over the model's
+    # millions of live objects again and again while we allocate (as Pyomo's writers do)
+    with PauseGC():
+        return _compile_model(model)
+
+
+def _compile_model(model: Any) -> CompiledNLP:
     t0 = time.perf_counter()
     objs = _active_objectives(model)
     if len(objs) != 1:
@@ -386,7 +394,11 @@ def compile_model(model: Any) -> CompiledNLP:
 
     groups: list[TermGroup] = []
     for (key, is_obj), entries in b.terms.items():
-        fn = compile_template(key)
+        try:
+            fn = compile_template(key)
+        except UnsupportedExpressionError as exc:
+            owner = obj if is_obj else constraints[entries[0][0]]
+            raise UnsupportedModelError(f"{_describe(owner)}: {exc}") from None
         rows = np.fromiter((e[0] for e in entries), dtype=np.int64, count=len(entries))
         cols = np.array([e[1] for e in entries], dtype=np.int64).reshape(len(entries), fn.n_x)
         data_items = [d for e in entries for d in e[2]]

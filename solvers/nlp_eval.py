@@ -168,6 +168,7 @@ class NLPEvaluator:
 
     # ------------------------------------------------------------------ derivatives
     def jacobianstructure(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cols) of the Jacobian nonzeros, fixed for the compiled structure."""
         return self.jac_rows, self.jac_cols
 
     def jacobian(self, x: np.ndarray) -> np.ndarray:
@@ -185,6 +186,7 @@ class NLPEvaluator:
         return out
 
     def hessianstructure(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cols) of the lower-triangle Hessian nonzeros (rows >= cols)."""
         return self.hess_rows, self.hess_cols
 
     def hessian(self, x: np.ndarray, lagrange: np.ndarray, obj_factor: float) -> np.ndarray:

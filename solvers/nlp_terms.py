@@ -335,6 +335,11 @@ class TemplateFunctions:
 _TEMPLATE_CACHE: dict[Key, TemplateFunctions] = {}
 
 
+def clear_template_cache() -> None:
+    """Forget every compiled template (they are otherwise kept for the process)."""
+    _TEMPLATE_CACHE.clear()
+
+
 def compile_template(key: Key) -> TemplateFunctions:
     """Differentiate a template symbolically and lambdify it for numpy (cached).
 
@@ -351,8 +356,10 @@ def compile_template(key: Key) -> TemplateFunctions:
     if hit is not None:
         return hit
     n_x, n_p = _max_x(key), _count(key, "p")
-    xs = list(sympy.symbols(f"x0:{n_x}", real=True)) if n_x else []
-    ps = list(sympy.symbols(f"p0:{n_p}", real=True)) if n_p else []
+    # plain (complex) symbols on purpose: with real=True sympy rewrites
+    # sqrt(x**2) as Abs(x), whose derivatives are not smooth
+    xs = list(sympy.symbols(f"x0:{n_x}")) if n_x else []
+    ps = list(sympy.symbols(f"p0:{n_p}")) if n_p else []
     expr = _key_to_sympy(key, xs, ps, [0])
     args = xs + ps
     grads = [sympy.diff(expr, x) for x in xs]
@@ -363,6 +370,9 @@ def compile_template(key: Key) -> TemplateFunctions:
             if d2 != 0:
                 pairs.append((a, b))
                 second.append(d2)
+    kinks = (sympy.Abs, sympy.sign, sympy.DiracDelta, sympy.Heaviside, sympy.Piecewise)
+    if any(e.has(*kinks) for e in [expr, *grads, *second]):
+        raise UnsupportedExpressionError(f"term {expr} is not twice differentiable")
     value = sympy.lambdify(args, expr, modules="numpy")
     grad = sympy.lambdify(args, grads, modules="numpy", cse=True)
     hess = sympy.lambdify(args, second, modules="numpy", cse=True) if second else None

@@ -7,11 +7,11 @@ from pathlib import Path
 from gridgames.cli.run import run_instance
 
 #: The instance the demo solves, relative to the repository root.
-DEMO_INSTANCE = Path(__file__).resolve().parents[2] / "instances" / "dispatch_small.toml"
+DEMO_INSTANCE = Path(__file__).resolve().parents[2] / "instances" / "stackelberg_bpat.toml"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="solve the built-in demo instance with every available solver")
+    p = sub.add_parser("demo", help="the Stackelberg pricing case on real BPAT data: Tables 7-9 beside the paper, plots")
     p.add_argument("--out", type=Path, default=Path("results/demo"), help="output folder")
     p.set_defaults(func=run)
 

@@ -66,7 +66,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     **options
         Method options: ``eps_start``, ``eps_final``, ``eps_factor`` (kkt); ``bigm``,
         ``multiplier_bound`` (kkt-bigm); ``algorithm``, ``n_gen``, ``pop_size``, ``seed``,
-        ``termination``, ``workers``, ``map_fn``, ``progress``, ``initial`` (nested);
+        ``termination``, ``workers``, ``map_fn``, ``progress``, ``initial``,
+        ``search_bounds``, ``polish_evaluations`` (nested: GA then a bounded Powell polish);
         ``equilibrium`` or ``response`` (analytic: callables returning ``(var, value)``
         pairs); ``solver_options`` for all.
 
@@ -123,7 +124,7 @@ _OPTIONS: dict[str, set[str]] = {
     "kkt-bigm": {"bigm", "multiplier_bound", "solver_options"},
     "strong-duality": {"multiplier_bound", "solver_options"},
     "nested": {"algorithm", "n_gen", "pop_size", "seed", "termination", "workers", "map_fn",
-               "progress", "initial", "solver_options"},
+               "progress", "initial", "search_bounds", "polish_evaluations", "solver_options"},
     "analytic": {"equilibrium", "response", "solver_options"},
 }
 

@@ -37,14 +37,32 @@ from gridgames.solvers.games.structure import Agent, FixedVariables
 _CONVEXITY_TOL = 1e-9
 
 
+_KIND_TEXT = {"lower": "{} (lower)", "upper": "{} (upper)", "lb": "{} >= lower bound",
+              "ub": "{} <= upper bound"}
+
+
 @dataclass
 class Pair:
-    """One complementarity pair ``0 ≤ slack ⟂ multiplier ≥ 0``."""
+    """One complementarity pair ``0 ≤ slack ⟂ multiplier ≥ 0``.
+
+    ``source`` is the constraint (``kind`` lower/upper side) or the variable
+    (``kind`` lb/ub) the pair comes from; the label is built only when a
+    message needs it (Pyomo names are slow to compute for 10⁵ pairs).
+    """
 
     slack: object          # Pyomo expression, ≥ 0 when feasible
     multiplier: VarData
-    label: str
-    constant_part: object = 0.0   # the slack's bound term (for the dual objective)
+    source: object
+    kind: str
+    bound_term: object = 0.0   # t_k in σ_k = a_kᵀy − t_k (for the dual objective)
+
+    @property
+    def label(self) -> str:
+        return _KIND_TEXT[self.kind].format(self.source.name)
+
+    @property
+    def is_variable_bound(self) -> bool:
+        return self.kind in ("lb", "ub")
 
 
 @dataclass
@@ -71,58 +89,85 @@ def _unsupported(agent: Agent, what: str) -> UnsupportedModelError:
         f"use method='nested' instead")
 
 
-def check_kkt_applicable(agent: Agent) -> None:
-    """Refuse integer variables and non-convex or non-quadratic agents, naming the term."""
+def analyse_quadratic_agent(agent: Agent, constraints: list | None = None) -> tuple[object, list]:
+    """Standard representations of the agent's objective and constraints, checked.
+
+    With the agent's parameters fixed, the objective must be linear or quadratic
+    and the constraints linear in the agent's own variables (coefficients may
+    depend on the parameters), with no integer variables and a convex objective.
+
+    Returns
+    -------
+    (objective repn, [(constraint, repn), ...])
+        Coefficients are Pyomo expressions of the parameters (``compute_values=False``).
+
+    Raises
+    ------
+    UnsupportedModelError
+        Naming the agent, the offending variable or term, and suggesting ``nested``.
+    """
     for v in agent.variables:
         if not v.is_continuous():
             raise _unsupported(agent, f"variable '{v.name}' is integer")
+    constraints = agent.constraints if constraints is None else constraints
     with FixedVariables(agent.parameters):
         repn = generate_standard_repn(agent.objective.expr, quadratic=True, compute_values=False)
         if repn.nonlinear_expr is not None:
             raise _unsupported(agent, f"objective term '{repn.nonlinear_expr}' is not linear or quadratic "
                                       "in the agent's own variables")
-        for con in agent.constraints:
+        con_repns = []
+        for con in constraints:
             crepn = generate_standard_repn(con.body, quadratic=False, compute_values=False)
             if crepn.nonlinear_expr is not None:
                 raise _unsupported(agent, f"constraint '{con.name}' is nonlinear in the agent's own "
                                           f"variables ('{crepn.nonlinear_expr}')")
-        _check_convex(agent, repn)
+            con_repns.append((con, crepn))
+    _check_convex(agent, repn)
+    return repn, con_repns
+
+
+def check_kkt_applicable(agent: Agent) -> None:
+    """Refuse integer variables and non-convex or non-quadratic agents, naming the term."""
+    analyse_quadratic_agent(agent)
 
 
 def _check_convex(agent: Agent, repn) -> None:
+    """The Hessian of s·f in the agent's variables must be positive semidefinite."""
     if not repn.quadratic_vars:
         return
     index = {id(v): i for i, v in enumerate(agent.variables)}
-    n = len(agent.variables)
-    rows, cols, vals, terms = [], [], [], []
-    for (a, b), coef in zip(repn.quadratic_vars, repn.quadratic_coefs):
-        if not _is_constant(coef):
-            raise _unsupported(agent, f"the quadratic coefficient '{coef}' of {a.name}*{b.name} depends on "
+    n_terms = len(repn.quadratic_vars)
+    rows, cols, coef = np.empty(n_terms, int), np.empty(n_terms, int), np.empty(n_terms)
+    for t, ((a, b), c) in enumerate(zip(repn.quadratic_vars, repn.quadratic_coefs)):
+        if not _is_constant(c):
+            raise _unsupported(agent, f"the quadratic coefficient '{c}' of {a.name}*{b.name} depends on "
                                       "other agents' variables, so convexity cannot be certified")
-        c = agent.sense * float(pyo.value(coef))
-        i, j = index[id(a)], index[id(b)]
-        rows += [i, j]
-        cols += [j, i]
-        vals += [c, c]  # Hessian of c*y_i*y_j: c off-diagonal (twice for i == j)
-        terms.append((c, a.name, b.name))
-    hess = np.zeros((n, n)) if n <= 2000 else None
-    if hess is not None:
-        np.add.at(hess, (rows, cols), vals)
-        eig = np.linalg.eigvalsh(hess)
-        smallest = float(eig[0])
+        rows[t], cols[t], coef[t] = index[id(a)], index[id(b)], agent.sense * float(pyo.value(c))
+    n = len(agent.variables)
+    diagonal = rows == cols
+    if diagonal.all():                       # separable: Hessian entries 2c on the diagonal
+        hdiag = np.zeros(n)
+        np.add.at(hdiag, rows, 2.0 * coef)
+        smallest = float(hdiag.min())
     else:
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.linalg import eigsh
-
-        h = coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsr()
-        diag_only = (h - coo_matrix((h.diagonal(), (range(n), range(n))), shape=(n, n))).count_nonzero() == 0
-        smallest = float(h.diagonal().min()) if diag_only else float(eigsh(h, k=1, which="SA")[0][0])
-    scale = max(1.0, float(np.max(np.abs(vals))))
-    if smallest < -_CONVEXITY_TOL * scale:
-        worst = min(terms, key=lambda t: t[0] if t[1] == t[2] else -abs(t[0]))
+        # Hessian of c*y_i*y_j: c at (i, j) and (j, i); 2c on the diagonal for i == j
+        r = np.concatenate([rows, cols])
+        k = np.concatenate([cols, rows])
+        v = np.concatenate([coef, coef])
+        if n <= 2000:
+            hess = np.zeros((n, n))
+            np.add.at(hess, (r, k), v)
+            smallest = float(np.linalg.eigvalsh(hess)[0])
+        else:
+            from scipy.sparse import coo_matrix
+            from scipy.sparse.linalg import eigsh
+            smallest = float(eigsh(coo_matrix((v, (r, k)), shape=(n, n)).tocsr(), k=1, which="SA")[0][0])
+    if smallest < -_CONVEXITY_TOL * max(1.0, float(np.abs(coef).max())):
+        t = int(np.argmin(np.where(diagonal, coef, -np.abs(coef))))
+        a, b = repn.quadratic_vars[t]
         sense = "minimisation" if agent.sense > 0 else "maximisation"
         raise _unsupported(agent, f"the objective is not convex for a {sense}: its Hessian has eigenvalue "
-                                  f"{smallest:.4g} (look at the term {worst[0] * agent.sense:+.4g}*{worst[1]}*{worst[2]})")
+                                  f"{smallest:.4g} (look at the term {coef[t] * agent.sense:+.4g}*{a.name}*{b.name})")
 
 
 def _is_constant(expr) -> bool:
@@ -144,34 +189,25 @@ def build_kkt_block(model: pyo.Block, agent: Agent, name: str,
     Complementarity is *not* added here; each method adds it its own way
     from :attr:`KKTBlock.pairs`.
     """
-    check_kkt_applicable(agent)
+    constraints = list(agent.constraints) + list(shared_constraints or [])
+    repn, con_repns = analyse_quadratic_agent(agent, constraints)
     blk = pyo.Block(concrete=True)
     model.add_component(name, blk)
     kkt = KKTBlock(agent, blk)
     n = len(agent.variables)
     index = {id(v): i for i, v in enumerate(agent.variables)}
     grad: list[list] = [[] for _ in range(n)]   # terms of ∂(s·f)/∂y_j
-
-    constraints = list(agent.constraints) + list(shared_constraints or [])
-    with FixedVariables(agent.parameters):
-        repn = generate_standard_repn(agent.objective.expr, quadratic=True, compute_values=False)
-        for v, coef in zip(repn.linear_vars, repn.linear_coefs):
-            grad[index[id(v)]].append(agent.sense * coef)
-        for (a, b), coef in zip(repn.quadratic_vars, repn.quadratic_coefs):
-            i, j = index[id(a)], index[id(b)]
-            grad[i].append(agent.sense * coef * b)
-            grad[j].append(agent.sense * coef * a)
-        kkt.linear_agent = not repn.quadratic_vars
-        kkt.objective_constant = agent.sense * repn.constant
-        con_repns = []
-        for con in constraints:
-            crepn = generate_standard_repn(con.body, quadratic=False, compute_values=False)
-            if crepn.nonlinear_expr is not None:
-                raise _unsupported(agent, f"constraint '{con.name}' is nonlinear in the agent's variables")
-            con_repns.append((con, crepn))
+    for v, coef in zip(repn.linear_vars, repn.linear_coefs):
+        grad[index[id(v)]].append(agent.sense * coef)
+    for (a, b), coef in zip(repn.quadratic_vars, repn.quadratic_coefs):
+        i, j = index[id(a)], index[id(b)]
+        grad[i].append(agent.sense * coef * b)
+        grad[j].append(agent.sense * coef * a)
+    kkt.linear_agent = not repn.quadratic_vars
+    kkt.objective_constant = agent.sense * repn.constant
 
     # One slack/multiplier pair per one-sided inequality and per finite variable bound.
-    specs: list[tuple[object, list[tuple[int, object]], str, object]] = []  # slack, gradient, label, bound
+    specs: list[tuple[object, list[tuple[int, object]], object, str, object]] = []  # slack, grad, source, kind, t
     eq_specs: list[tuple[object, list[tuple[int, object]], object]] = []
     for con, crepn in con_repns:
         coefs = [(index[id(v)], c) for v, c in zip(crepn.linear_vars, crepn.linear_coefs) if id(v) in index]
@@ -183,27 +219,27 @@ def build_kkt_block(model: pyo.Block, agent: Agent, name: str,
             eq_specs.append((con.body - con.upper, coefs, con.upper - rest))
             continue
         if con.has_lb():
-            specs.append((con.body - con.lower, coefs, f"{con.name} (lower)", con.lower - rest))
+            specs.append((con.body - con.lower, coefs, con, "lower", con.lower - rest))
         if con.has_ub():
-            specs.append((con.upper - con.body, [(i, -c) for i, c in coefs], f"{con.name} (upper)",
+            specs.append((con.upper - con.body, [(i, -c) for i, c in coefs], con, "upper",
                           -(con.upper - rest)))
     for i, v in enumerate(agent.variables):
         if v.has_lb():
-            specs.append((v - v.lower, [(i, 1.0)], f"{v.name} >= lower bound", v.lower))
+            specs.append((v - v.lower, [(i, 1.0)], v, "lb", v.lower))
         if v.has_ub():
-            specs.append((v.upper - v, [(i, -1.0)], f"{v.name} <= upper bound", -v.upper))
+            specs.append((v.upper - v, [(i, -1.0)], v, "ub", -v.upper))
 
     blk.mu = pyo.Var(range(len(specs)), within=pyo.NonNegativeReals, initialize=0.0)
     blk.pi = pyo.Var(range(len(eq_specs)), initialize=0.0)
-    for k, (slack, coefs, label, bound_term) in enumerate(specs):
+    for k, (slack, coefs, source, kind, bound_term) in enumerate(specs):
         for i, c in coefs:
             grad[i].append(-c * blk.mu[k])
-        kkt.pairs.append(Pair(slack, blk.mu[k], label, bound_term))
+        kkt.pairs.append(Pair(slack, blk.mu[k], source, kind, bound_term))
     for e, (_, coefs, rhs) in enumerate(eq_specs):
         for i, c in coefs:
             grad[i].append(-c * blk.pi[e])
         kkt.equality_multipliers.append(blk.pi[e])
-    kkt.dual_objective = _sum([blk.mu[k] * spec[3] for k, spec in enumerate(specs)]) + \
+    kkt.dual_objective = _sum([blk.mu[k] * spec[4] for k, spec in enumerate(specs)]) + \
         _sum([blk.pi[e] * spec[2] for e, spec in enumerate(eq_specs)])
     blk.stationarity = pyo.Constraint(range(n), rule=lambda _, j: (_sum(grad[j]), 0.0))
     kkt.stationarity_rows = grad

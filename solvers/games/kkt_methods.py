@@ -88,7 +88,8 @@ def add_scholtes(kkt: KKTBlock, eps: float) -> None:
 
 
 def run_scholtes(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str, *, eps_start: float,
-                 eps_final: float, eps_factor: float, solver_options: dict | None) -> SolveResult:
+                 eps_final: float, eps_factor: float, solver_options: dict | None,
+                 warm_refinement: bool = True) -> SolveResult:
     """Solve the regularised NLPs for ε = eps_start, eps_start·factor, ... eps_final.
 
     The model is translated once (the NLP solver caches it) and each solve is
@@ -98,6 +99,13 @@ def run_scholtes(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str, *, e
     """
     start = time.perf_counter()
     nlp = get_solver(solver, **(solver_options or {}))
+    refine = nlp
+    if solver == "ipopt" and warm_refinement:
+        # later steps start next to the previous solution: keep its multipliers
+        # and start the barrier small instead of at mu = 0.1
+        refine = get_solver(solver, **{"warm_start_bound_push": 1e-9, "warm_start_mult_bound_push": 1e-9,
+                                       "mu_init": 1e-6, **(solver_options or {}),
+                                       "warm_start_multipliers": True})
     for kkt in blocks:
         add_scholtes(kkt, eps_start)
     results: list[SolveResult] = []
@@ -106,7 +114,7 @@ def run_scholtes(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str, *, e
     while True:
         for kkt in blocks:
             kkt.block.eps.set_value(eps)
-        result = nlp.solve(model)
+        result = (refine if saved is not None else nlp).solve(model)
         results.append(result)
         log.info("scholtes eps=%.1e status=%s objective=%s", eps, result.status, result.objective)
         if not result.ok:
@@ -129,7 +137,7 @@ def run_scholtes(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str, *, e
 
 
 def solve_kkt_regularised(model: pyo.Block, followers: Sequence[Agent], *, solver: str = "ipopt",
-                          eps_start: float = 1e-2, eps_final: float = 1e-10, eps_factor: float = 0.01,
+                          eps_start: float = 1e-2, eps_final: float = 1e-10, eps_factor: float = 1e-4,
                           solver_options: dict | None = None) -> SolveResult:
     """Solve the MPEC by a sequence of NLPs with ``μ_k σ_k ≤ ε``, ε → ``eps_final``."""
     with Reformulation(model, followers) as blocks:
@@ -196,8 +204,8 @@ def derive_multiplier_bounds(kkt: KKTBlock, *, max_rounds: int = 5) -> dict[int,
 
 def _bound_partners(kkt: KKTBlock, a: int, b: int) -> bool:
     """True for the lower- and upper-bound multipliers of one variable."""
-    la, lb = kkt.pairs[a].label, kkt.pairs[b].label
-    return la.endswith("bound") and lb.endswith("bound") and la.split(" ")[0] == lb.split(" ")[0]
+    pa, pb = kkt.pairs[a], kkt.pairs[b]
+    return pa.is_variable_bound and pb.is_variable_bound and pa.source is pb.source
 
 
 def _vars(expr: Any) -> list:
@@ -255,10 +263,17 @@ def add_bigm(kkt: KKTBlock, *, bigm: float | None = None, multiplier_bound: floa
 
 def solve_reformulated(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str | None,
                        solver_options: dict | None) -> SolveResult:
-    """Solve a reformulated model: HiGHS when it is (MI)LP, SCIP otherwise."""
+    """Solve a reformulated model: HiGHS when it is (MI)LP, SCIP otherwise.
+
+    The relative MIP gap defaults to 1e-9 (HiGHS and SCIP use 1e-4): these
+    methods are the global references the others are checked against.
+    """
     start = time.perf_counter()
     name = solver or ("highs" if classify(model).kind in ("lp", "milp") else "scip")
-    result = get_solver(name, **(solver_options or {})).solve(model)
+    options = dict(solver_options or {})
+    if name in ("highs", "scip"):
+        options.setdefault("mip_gap", 1e-9)
+    result = get_solver(name, **options).solve(model)
     result.extra["complementarity_residual"] = max((complementarity_residual(k) for k in blocks),
                                                    default=0.0)
     ratios = [pyo.value(p.multiplier) / M for k in blocks for p, M in zip(k.pairs, getattr(k, "big_mu", []))

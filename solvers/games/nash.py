@@ -205,14 +205,13 @@ def _solve_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None, *,
 
 def _tie_shared_multipliers(blocks: Sequence[Any]) -> None:
     """Variational equilibrium: one multiplier per shared constraint side for all players."""
-    by_label: dict[str, list] = {}
+    by_side: dict[tuple[int, str], list] = {}
     for kkt in blocks:
-        shared_names = {c.name for c in kkt.agent.shared}
+        shared = {id(c) for c in kkt.agent.shared}
         for pair in kkt.pairs:
-            base = pair.label.rsplit(" (", 1)[0]
-            if base in shared_names:
-                by_label.setdefault(pair.label, []).append(pair.multiplier)
-    rows = [(ms[0], m) for ms in by_label.values() for m in ms[1:]]
+            if id(pair.source) in shared:
+                by_side.setdefault((id(pair.source), pair.kind), []).append(pair.multiplier)
+    rows = [(ms[0], m) for ms in by_side.values() for m in ms[1:]]
     if rows:  # lives in the first KKT block, so it is removed with it
         blocks[0].block.variational = pyo.Constraint(range(len(rows)), rule=lambda _, r: rows[r][0] == rows[r][1])
 
@@ -329,7 +328,7 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
     elif method == "kkt":
         base = _solve_kkt(model, agents, solver, variational=bool(options.get("variational", False)),
                           eps_start=options.get("eps_start", 1e-2), eps_final=options.get("eps_final", 1e-10),
-                          eps_factor=options.get("eps_factor", 0.01), bigm=options.get("bigm"),
+                          eps_factor=options.get("eps_factor", 1e-4), bigm=options.get("bigm"),
                           multiplier_bound=options.get("multiplier_bound"), solver_options=solver_options)
         br = _BestResponses(agents, None, None)
     else:

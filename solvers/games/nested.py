@@ -68,6 +68,7 @@ class LeaderEvaluator:
         self.solver_options = solver_options
         self.tol = feasibility_tol
         self._solvers: list[AgentSolver] | None = None
+        self._box: tuple[np.ndarray, np.ndarray] | None = None
         self.lower_evaluations = 0
         self.integer_mask = np.array([not v.is_continuous() for v in leader.variables])
         self.n_constraints = sum(_n_rows(c) for c in leader.constraints) + 1  # +1: follower feasibility
@@ -78,8 +79,20 @@ class LeaderEvaluator:
             self._solvers = [AgentSolver(f, self.follower_solver, self.solver_options) for f in self.followers]
         return self._solvers
 
+    def narrow(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Search a smaller box than the variables' bounds (clipped to them)."""
+        lo, hi = self.bounds()
+        lower = np.maximum(np.broadcast_to(np.asarray(lower, float), lo.shape), lo)
+        upper = np.minimum(np.broadcast_to(np.asarray(upper, float), hi.shape), hi)
+        if np.any(lower > upper):
+            raise ModelError("search_bounds: a lower bound exceeds the upper bound (after clipping to "
+                             "the variables' own bounds)")
+        self._box = (lower, upper)
+
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Finite bounds of the leader's variables (the search box)."""
+        if self._box is not None:
+            return self._box
         lo, hi, missing = [], [], []
         for v in self.leader.variables:
             lb, ub = v.bounds
@@ -201,11 +214,37 @@ class _Progress(Callback):
         self.bar.update(1)
 
 
+def polish(evaluator: LeaderEvaluator, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+           max_evaluations: int) -> tuple[np.ndarray, float, int]:
+    """Derivative-free local refinement of a leader point (bounded Powell).
+
+    Every evaluation re-solves the followers, so this stays a *nested* method:
+    no follower derivative is used.  Infeasible points get a penalty
+    proportional to their violation.  Returns ``(x, F, evaluations)``.
+    """
+    from scipy.optimize import minimize as scipy_minimize
+
+    count = 0
+
+    def penalised(x: np.ndarray) -> float:
+        nonlocal count
+        count += 1
+        f, g = evaluator(np.clip(x, lo, hi))
+        violation = float(np.maximum(g, 0.0).sum())
+        return f + (1e6 * (1.0 + abs(f)) * violation if violation > 0 else 0.0)
+
+    res = scipy_minimize(penalised, np.clip(x0, lo, hi), method="Powell", bounds=list(zip(lo, hi)),
+                         options={"maxfev": max_evaluations, "xtol": 1e-8, "ftol": 1e-12})
+    return np.clip(res.x, lo, hi), float(res.fun), count
+
+
 def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent], *,
                  algorithm: Any = None, n_gen: int = 100, pop_size: int = 40, seed: int | None = 1,
                  termination: Any = None, workers: int = 1, follower_solver: str | None = None,
                  solver_options: dict | None = None, map_fn: Callable | None = None,
-                 progress: bool = False, initial: np.ndarray | None = None) -> tuple[SolveResult, dict]:
+                 progress: bool = False, initial: np.ndarray | None = None,
+                 search_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+                 polish_evaluations: int | None = None) -> tuple[SolveResult, dict]:
     """Run a pymoo algorithm over the leader's variables; load the best point into the model.
 
     Parameters
@@ -221,6 +260,12 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
         Overrides ``workers``: a map over candidates, e.g. a Dask client's.
     initial : array, optional
         A leader point to seed the population with (e.g. a KKT solution).
+    search_bounds : (lower, upper) arrays, optional
+        A narrower box for the search than the leader variables' bounds (e.g.
+        prices between cost and the followers' choke price).
+    polish_evaluations : int, optional
+        Budget of the local Powell refinement run from the algorithm's best
+        point (default ``200 * n_var``; 0 switches it off).
 
     Returns
     -------
@@ -230,6 +275,8 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
     """
     start = time.perf_counter()
     evaluator = LeaderEvaluator(model, leader, followers, follower_solver, solver_options)
+    if search_bounds is not None:
+        evaluator.narrow(*search_bounds)
     if algorithm is None:
         algorithm = GA(pop_size=pop_size, eliminate_duplicates=True)
     if initial is not None:
@@ -270,7 +317,17 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
     if res.X is None:
         return SolveResult(SolveStatus.INFEASIBLE, None, time.perf_counter() - start, res.algorithm.n_gen,
                            "nested", "no feasible leader decision found"), stats
-    x_best = np.atleast_1d(res.X)
+    x_best = np.atleast_1d(res.X).astype(float)
+    budget = 200 * len(x_best) if polish_evaluations is None else polish_evaluations
+    if budget > 0:
+        f_ga = float(np.atleast_1d(res.F)[0])
+        xl, xu = evaluator.bounds()
+        x_pol, f_pol, n_pol = polish(evaluator, x_best, xl, xu, budget)
+        stats["polish_evaluations"] = n_pol
+        stats["upper_evaluations"] += n_pol
+        stats["ga_objective"] = f_ga
+        if f_pol < f_ga:
+            x_best = x_pol
     f_best, g_best = evaluator(x_best)   # re-evaluate here so the point is loaded into this model
     stats["lower_evaluations"] = problem.lower_evaluations + evaluator.lower_evaluations
     sense = 1.0 if leader.objective.sense == pyo.minimize else -1.0

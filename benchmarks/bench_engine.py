@@ -1,0 +1,91 @@
+"""Benchmark of the bilevel methods on the quadratic-follower pricing family.
+
+For T periods (24, 168, 720, 8760) and K followers (1, 10, 100), time and
+leader objective of ``kkt``, ``kkt-bigm`` and ``nested`` against ``analytic``
+(the closed form of :mod:`gridgames.benchmarks.pricing_family`).  Cells too
+large for a method within this machine's budget are skipped with the reason
+recorded (``nested`` is a GA over T prices; ``kkt-bigm`` is a global MINLP).
+
+Run: ``python -m gridgames.benchmarks.bench_engine [--quick] [--out DIR]``.
+Results go to ``benchmarks/results/engine.csv`` as each cell finishes
+(rewritten atomically), so an interrupted run keeps what it measured.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from gridgames.benchmarks.pricing_family import analytic_solution, analytic_values, build_model, make_data
+from gridgames.models.report import atomic_write_text
+from gridgames.solvers import solve_bilevel
+
+SIZES_T = (24, 168, 720, 8760)
+SIZES_K = (1, 10, 100)
+#: largest number of follower variables (T*K) each method is run on here
+BUDGET = {"kkt": 100_000, "kkt-bigm": 240, "nested": 240}
+METHOD_OPTIONS = {
+    "kkt": {},
+    "kkt-bigm": {"solver_options": {"time_limit": 300}},
+    "nested": {"n_gen": 60, "pop_size": 40, "seed": 1},
+}
+
+
+def run_cell(T: int, K: int, method: str) -> dict:
+    """Build, solve and compare one (T, K, method) cell."""
+    data = make_data(T, K)
+    _, _, reference = analytic_solution(data)
+    t0 = time.perf_counter()
+    model = build_model(data)
+    build = time.perf_counter() - t0
+    options = dict(METHOD_OPTIONS.get(method, {}))
+    if method == "analytic":
+        options = {"equilibrium": analytic_values(data)}
+    t0 = time.perf_counter()
+    result = solve_bilevel(model, model.buyers, method=method, verify=True, **options)
+    solve = time.perf_counter() - t0
+    objective = result.objective if result.objective is not None else float("nan")
+    return {
+        "T": T, "K": K, "method": method, "status": str(result.status),
+        "leader_objective": objective, "analytic_objective": reference,
+        "rel_gap_to_analytic": abs(objective - reference) / abs(reference),
+        "follower_gap": result.follower_gap, "build_s": build, "solve_s": solve,
+        "total_s": build + solve, "upper_evals": result.upper_evaluations,
+        "lower_evals": result.lower_evaluations, "solver": result.solver,
+    }
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="T in (24, 168), K in (1, 10) only")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    args = parser.parse_args(argv)
+    sizes_t = SIZES_T[:2] if args.quick else SIZES_T
+    sizes_k = SIZES_K[:2] if args.quick else SIZES_K
+    rows: list[dict] = []
+    out = args.out / "engine.csv"
+    for T in sizes_t:
+        for K in sizes_k:
+            for method in ("analytic", "kkt", "kkt-bigm", "nested"):
+                if method in BUDGET and T * K > BUDGET[method]:
+                    rows.append({"T": T, "K": K, "method": method, "status": "skipped",
+                                 "note": f"T*K = {T * K} > budget {BUDGET[method]} for {method}"})
+                    continue
+                row = run_cell(T, K, method)
+                rows.append(row)
+                print(f"T={T:5d} K={K:3d} {method:9s} {row['status']:16s} total {row['total_s']:8.2f}s "
+                      f"rel gap {row['rel_gap_to_analytic']:.2e}", flush=True)
+                atomic_write_text(out, pd.DataFrame(rows).to_csv(index=False))
+    table = pd.DataFrame(rows)
+    print(f"\nmachine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
+    cols = ["T", "K", "method", "status", "rel_gap_to_analytic", "follower_gap", "total_s"]
+    print(table[[c for c in cols if c in table]].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(f"\nwritten: {out}")
+    return table
+
+
+if __name__ == "__main__":
+    main()

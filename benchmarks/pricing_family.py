@@ -1,0 +1,77 @@
+"""The engine's scaling family: a seller pricing T periods for K quadratic followers.
+
+Leader: prices ``p_t ∈ [0, p_max]`` maximising revenue ``Σ_t p_t Σ_k q_kt``.
+Follower k: quantities ``q_kt ∈ [0, q_max]`` maximising
+``Σ_t a_kt q_kt − q_kt² / (2 b_k) − p_t q_kt`` (a_kt: willingness to pay,
+b_k: price sensitivity).
+
+Closed form.  Follower k's response is ``q_kt = b_k (a_kt − p_t)`` while it
+stays inside ``[0, q_max]``.  Revenue ``p_t Σ_k b_k (a_kt − p_t)`` is concave
+in ``p_t``, maximised at ``p_t* = Σ_k b_k a_kt / (2 Σ_k b_k)``.  The instance
+data are drawn so that ``p_t* < min_k a_kt`` and ``b_k (a_kt − p_t*) < q_max``:
+no bound binds, and the closed form is the global optimum (checked in
+:func:`analytic_solution`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+
+
+@dataclass(frozen=True)
+class PricingData:
+    a: np.ndarray        # (K, T) willingness to pay
+    b: np.ndarray        # (K,) price sensitivity
+    p_max: float = 20.0
+    q_max: float = 100.0
+
+
+def make_data(T: int, K: int, seed: int = 0) -> PricingData:
+    """Seeded data with a daily shape in the willingness to pay."""
+    rng = np.random.default_rng(seed)
+    hours = np.arange(T)
+    shape = 1.0 + 0.2 * np.sin(2 * np.pi * (hours % 24) / 24.0)
+    a = 10.0 * shape[None, :] * rng.uniform(0.9, 1.1, size=(K, 1)) + rng.uniform(-0.5, 0.5, size=(K, T))
+    b = rng.uniform(0.5, 2.0, size=K)
+    return PricingData(a=a, b=b)
+
+
+def analytic_solution(data: PricingData) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(p*, q*, revenue*)`` from the closed form; asserts no bound binds."""
+    p = (data.b[:, None] * data.a).sum(axis=0) / (2.0 * data.b.sum())
+    q = data.b[:, None] * (data.a - p[None, :])
+    if not (np.all(q > 0) and np.all(q < data.q_max) and np.all(p < data.p_max)):
+        raise ValueError("the closed form needs interior responses; these data make a bound bind")
+    return p, q, float((p * q.sum(axis=0)).sum())
+
+
+def build_model(data: PricingData) -> pyo.ConcreteModel:
+    """The bilevel model: leader prices on the model, one follower block per k."""
+    K, T = data.a.shape
+    m = pyo.ConcreteModel(name=f"pricing_T{T}_K{K}")
+    m.T = pyo.RangeSet(0, T - 1)
+    m.p = pyo.Var(m.T, bounds=(0.0, data.p_max), initialize=1.0)
+    m.buyers = pyo.Block(range(K))
+    for k in range(K):
+        blk = m.buyers[k]
+        blk.q = pyo.Var(m.T, bounds=(0.0, data.q_max), initialize=0.0)
+        a, inv2b = data.a[k], 1.0 / (2.0 * data.b[k])
+        blk.surplus = pyo.Objective(
+            expr=sum(a[t] * blk.q[t] - inv2b * blk.q[t] ** 2 - m.p[t] * blk.q[t] for t in m.T),
+            sense=pyo.maximize)
+    m.revenue = pyo.Objective(expr=sum(m.p[t] * m.buyers[k].q[t] for k in range(K) for t in m.T),
+                              sense=pyo.maximize)
+    return m
+
+
+def analytic_values(data: PricingData):
+    """An ``equilibrium=`` callable for ``solve_bilevel(method="analytic")``."""
+    p, q, _ = analytic_solution(data)
+
+    def values(m: pyo.ConcreteModel):
+        yield from ((m.p[t], p[t]) for t in m.T)
+        for k in m.buyers:
+            yield from ((m.buyers[k].q[t], q[k, t]) for t in m.T)
+    return values

@@ -1,0 +1,182 @@
+"""``gridgames forecast``: rolling backtests and the paper's Table 6 from the command line.
+
+Examples::
+
+    gridgames forecast instances/data/eia930_bpat_2019_hourly.csv --model sarima
+    gridgames forecast instances/data/eia930_bpat_2019_hourly.csv --model all --horizon both --out out/
+    gridgames forecast my.csv --time-column ts --value-column load --model naive-24,random-forest
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+
+from gridgames.forecasting.api import available_forecasters
+from gridgames.forecasting.comparison import TABLE6_MODELS, compare_models, format_comparison, plot_comparison
+from gridgames.forecasting.data import is_bpat_csv, load_bpat
+from gridgames.forecasting.validation import ForecastError
+from gridgames.models.instance import InstanceError, read_series_csv
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``forecast`` subcommand."""
+    p = subparsers.add_parser(
+        "forecast", help="rolling forecast backtest; Table 6 comparison with the paper",
+        description="Rolling-origin backtest of one or more forecasters on an hourly series, "
+                    "printed beside the Stackelberg paper's Table 6. The input is a CSV file "
+                    "(BPAT EIA-930 files are recognised) or an instance TOML whose [data] table "
+                    "names a series file.")
+    p.add_argument("source", metavar="INSTANCE_OR_CSV", help="CSV file or instance TOML")
+    p.add_argument("--model", default="table6",
+                   help="forecaster name, comma list, 'table6' (ARIMA, SARIMA, SARIMA-ANN, naive) "
+                        f"or 'all'; known: {', '.join(available_forecasters())}")
+    p.add_argument("--horizon", choices=("day", "hour", "both"), default="day",
+                   help="day-ahead (24 h issued at 00:00) or hour-ahead (rolling each hour)")
+    p.add_argument("--out", metavar="DIR", help="write forecasts, metrics and a plot here")
+    p.add_argument("--test-start", help="first forecast hour (default: --test-days before the end)")
+    p.add_argument("--test-days", type=int, default=30, help="days in the test period (default 30)")
+    p.add_argument("--window-days", type=int, default=42,
+                   help="rolling window in days of the ARIMA family and naive models (default 42)")
+    p.add_argument("--ml-window-days", type=int, default=120,
+                   help="rolling window of lstm and random-forest in days (default 120)")
+    p.add_argument("--cycle", type=int, default=0,
+                   help="rolling cycle: refit every N forecasts (default 0: fit once, then update)")
+    p.add_argument("--series", help="[data] key of the series in an instance TOML")
+    p.add_argument("--time-column", help="time column of a generic CSV")
+    p.add_argument("--value-column", help="value column of a generic CSV")
+    p.add_argument("--param", action="append", default=[], metavar="MODEL.KEY=VALUE",
+                   help="forecaster parameter, e.g. sarima-ann.epochs=500 (JSON value)")
+    p.set_defaults(func=run)
+
+
+def _models(spec: str) -> list[str]:
+    if spec == "table6":
+        return list(TABLE6_MODELS)
+    if spec == "all":
+        return ["arima", "sarima", "sarima-ann", "lstm", "random-forest", "naive-24", "naive-168"]
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    unknown = [n for n in names if n not in available_forecasters()]
+    if unknown or not names:
+        raise ForecastError(f"--model: unknown forecaster {', '.join(map(repr, unknown)) or repr(spec)} "
+                            f"(available: {', '.join(available_forecasters())}, table6, all)")
+    return names
+
+
+def _params(items: list[str]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        model, dot, name = key.partition(".")
+        if not sep or not dot or not name:
+            raise ForecastError(f"--param {item!r}: expected MODEL.KEY=VALUE")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        if isinstance(parsed, list):
+            parsed = tuple(parsed)
+        out.setdefault(model, {})[name] = parsed
+    return out
+
+
+def load_source(args: argparse.Namespace) -> tuple[pd.Series, pd.Series | None, pd.Series | None, str]:
+    """The training series, scoring series, published reference forecast and a label."""
+    path = Path(args.source)
+    if not path.is_file():
+        raise ForecastError(f"{path}: no such file")
+    if path.suffix.lower() == ".toml":
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InstanceError([f"not valid TOML: {exc}"], str(path)) from None
+        data = doc.get("data", {})
+        if not isinstance(data, dict):
+            raise InstanceError(["[data]: must be a table"], str(path))
+        if "files" in data:  # the Stackelberg instances' layout
+            return _files_source(path, data)
+        entries = {k: v for k, v in data.items() if isinstance(v, dict) and "file" in v}
+        if not entries:
+            raise InstanceError(["[data]: no series: expected 'files' + 'time_column' + 'load_column', "
+                                 "or a table with a 'file' key"], str(path))
+        key = args.series or next(iter(entries))
+        if key not in entries:
+            raise InstanceError([f"[data].{key}: no such series (have: {', '.join(entries)})"], str(path))
+        entry = entries[key]
+        csv = (path.parent / entry["file"]).resolve()
+        if is_bpat_csv(csv):
+            return _bpat(csv)
+        series = read_series_csv(csv, entry.get("time", ""), entry.get("value", ""),
+                                 field_name=f"[data].{key}")
+        return series, None, None, f"{path.name} [data].{key}"
+    if is_bpat_csv(path):
+        return _bpat(path)
+    if not (args.time_column and args.value_column):
+        raise ForecastError(f"{path.name}: not a BPAT file; give --time-column and --value-column")
+    series = read_series_csv(path, args.time_column, args.value_column, field_name=path.name)
+    return series, None, None, path.name
+
+
+def _files_source(path: Path, data: dict) -> tuple[pd.Series, None, pd.Series | None, str]:
+    """``[data] files = [...]``, ``time_column``, ``load_column``, optional ``forecast_column``."""
+    files = data["files"] if isinstance(data["files"], list) else [data["files"]]
+    problems = [f"[data].{k}: is required" for k in ("time_column", "load_column") if k not in data]
+    if problems or not files or not all(isinstance(f, str) for f in files):
+        raise InstanceError(problems or ["[data].files: must be a list of file names"], str(path))
+    loads, refs = [], []
+    for name in files:
+        csv = (path.parent / name).resolve()
+        loads.append(read_series_csv(csv, data["time_column"], data["load_column"], field_name="[data].files"))
+        fc_col = data.get("forecast_column")
+        if fc_col and fc_col in pd.read_csv(csv, nrows=0).columns:
+            frame = pd.read_csv(csv, usecols=[data["time_column"], fc_col])
+            refs.append(pd.Series(pd.to_numeric(frame[fc_col], errors="coerce").to_numpy(),
+                                  index=pd.DatetimeIndex(pd.to_datetime(frame[data["time_column"]], utc=True))))
+    series = pd.concat(loads).sort_index()
+    ref = pd.concat(refs).sort_index() if refs else None
+    label = f"{path.name} [data] {data['load_column']} from {len(files)} file(s)"
+    return series.rename("demand"), None, ref, label
+
+
+def _bpat(path: Path) -> tuple[pd.Series, pd.Series, pd.Series | None, str]:
+    frame = load_bpat(path)
+    actual = frame["actual"]
+    train = actual if actual.notna().all() else frame["cleaned"]
+    ref = frame["bpa_forecast"] if frame["bpa_forecast"].notna().any() else None
+    which = "raw" if train is actual else "cleaned"
+    return train.rename("demand"), actual, ref, f"{path.name} ({which} demand, MW)"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the backtests and print the comparison table(s)."""
+    models = _models(args.model)
+    params = _params(args.param)
+    series, actual, reference, label = load_source(args)
+    horizons = ("day", "hour") if args.horizon == "both" else (args.horizon,)
+    out = Path(args.out) if args.out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    print(f"series: {label}, {len(series)} observations {series.index[0]} .. {series.index[-1]}")
+    for horizon in horizons:
+        comp = compare_models(series, models, horizon=horizon, test_start=args.test_start,
+                              test_days=args.test_days, window_days=args.window_days, cycle=args.cycle,
+                              model_windows={"lstm": args.ml_window_days,
+                                             "random-forest": args.ml_window_days},
+                              reference=reference, actual=actual, params=params,
+                              progress=args.verbose)
+        print(format_comparison(comp))
+        print()
+        if out:
+            comp.forecasts.to_csv(out / f"forecast_{horizon}.csv")
+            comp.table.to_csv(out / f"metrics_{horizon}.csv")
+            png = plot_comparison(comp, out / f"forecast_{horizon}.png")
+            print(f"wrote {out / f'forecast_{horizon}.csv'}, {out / f'metrics_{horizon}.csv'}, {png}")
+    print("Paper values: Table 6 of Symmetry 2023, 15, 443 (split not published); "
+          "see docs/forecasting.md for why ours differ.")
+    return 0

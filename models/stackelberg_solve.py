@@ -1,0 +1,149 @@
+"""Solving the pricing game for one day, an ir sweep or many days.
+
+``method="analytic"`` is :func:`~gridgames.models.stackelberg_analytic.solve_periods`
+(numpy, vectorised over periods and days); ``"kkt"``, ``"kkt-bigm"`` and
+``"nested"`` hand the Pyomo model of :func:`~gridgames.models.stackelberg_model.build_model`
+to :func:`gridgames.solvers.solve_bilevel`, re-using one model (mutable
+Params) across a sweep or across days of equal length.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridgames.models.stackelberg_analytic import response_coefficients, solve_periods
+from gridgames.models.stackelberg_model import (build_model, follower_blocks, model_solution, set_day,
+                                                set_params)
+from gridgames.models.stackelberg_params import DayData, StackelbergParams
+from gridgames.models.stackelberg_report import game_metrics
+from gridgames.solvers.errors import GridGamesError, ModelError
+
+log = logging.getLogger(__name__)
+
+METHODS = ("analytic", "kkt", "kkt-bigm", "nested")
+
+
+def _engine():
+    try:
+        from gridgames.solvers import solve_bilevel  # noqa: PLC0415 (the lead's re-export)
+    except ImportError:
+        try:
+            from gridgames.solvers.games.bilevel import solve_bilevel  # noqa: PLC0415
+        except ImportError as exc:
+            raise GridGamesError("methods other than 'analytic' need gridgames.solvers.solve_bilevel "
+                                 f"(the game engine), which cannot be imported: {exc}") from None
+    return solve_bilevel
+
+
+def solve_day(params: StackelbergParams, day: DayData, *, method: str = "analytic",
+              solver: str | None = None, model: Any = None, **options: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Equilibrium prices (N,) and per-class loads (C, N) on one day.
+
+    Parameters
+    ----------
+    params : StackelbergParams
+    day : DayData
+    method : {'analytic', 'kkt', 'kkt-bigm', 'nested'}
+        ``analytic`` is :func:`solve_periods`; the others go through
+        :func:`gridgames.solvers.solve_bilevel` on :func:`build_model`'s model.
+    solver : str, optional
+        Passed to ``solve_bilevel``.
+    model : pyomo model, optional
+        A model from :func:`build_model` to re-use (its Params are updated).
+    **options
+        Method options of ``solve_bilevel``.
+    """
+    if method not in METHODS:
+        raise ModelError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "analytic":
+        if options:
+            log.warning("analytic method ignores options %s", sorted(options))
+        return solve_periods(params, day.orl, day.d)
+    solve_bilevel = _engine()
+    if model is None:
+        model = build_model(params, day)
+    else:
+        set_day(model, day)
+        set_params(model, ir=params.ir, mu=params.mu, a1=params.a1, a2=params.a2, a3=params.a3,
+                   r=params.r, l_min=params.l_min, p_max=params.p_max)
+    if method == "nested" and "search_bounds" not in options:
+        options = {**options, "search_bounds": (np.zeros(len(day.orl)), choke_prices(params, day))}
+    result = solve_bilevel(model, follower_blocks(model), method=method, solver=solver, **options)
+    if not result.ok:
+        raise ModelError(f"{method} on {day.label} (ir = {params.ir:g}) stopped with status "
+                         f"{result.status}: {result.message}")
+    return model_solution(model)
+
+
+def choke_prices(params: StackelbergParams, day: DayData) -> np.ndarray:
+    """Per period, the price above which every user class buys only ``l_min``.
+
+    Prices beyond it change nothing for the users and only lose the company
+    revenue, so it bounds the ``nested`` search box (the GA otherwise spends
+    most samples on prices where demand is zero).  Solves ``A_c + B_c p = l_min``
+    for each class's unclipped response line and takes the largest.
+    """
+    A, B = response_coefficients(params, day.orl, day.sign)
+    choke = (params.l_min - A) / B
+    return np.minimum(choke.max(axis=0), params.p_max)
+
+
+def sweep_ir(params: StackelbergParams, day: DayData, ir_values: Sequence[float], *,
+             method: str = "analytic", solver: str | None = None, **options: Any
+             ) -> tuple[pd.DataFrame, dict[float, tuple[np.ndarray, np.ndarray]]]:
+    """Metrics for every incentive rate; one Pyomo model is re-used for non-analytic methods.
+
+    Returns
+    -------
+    table : DataFrame
+        Index ``ir``, columns of :func:`game_metrics`.
+    solutions : dict
+        ``ir -> (p, l)``.
+    """
+    model = None if method == "analytic" else build_model(params, day)
+    rows, sols = {}, {}
+    for ir in ir_values:
+        ir = round(float(ir), 10)
+        pr = replace(params, ir=ir)
+        p, l = solve_day(pr, day, method=method, solver=solver, model=model, **options)
+        rows[ir] = game_metrics(pr, day, p, l, ir)
+        sols[ir] = (p, l)
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "ir"
+    return table, sols
+
+
+def multi_day(params: StackelbergParams, days: Sequence[DayData], *, method: str = "analytic",
+              solver: str | None = None, **options: Any) -> pd.DataFrame:
+    """One game per day; the analytic method is vectorised over the days.
+
+    Returns
+    -------
+    DataFrame
+        Index day label, columns of :func:`game_metrics`.
+    """
+    rows: dict[str, dict[str, float]] = {}
+    if method == "analytic":
+        by_n: dict[int, list[DayData]] = {}
+        for d in days:
+            by_n.setdefault(d.n, []).append(d)
+        for group in by_n.values():  # DST days (23 or 25 h) form their own stacks
+            p, l = solve_periods(params, np.stack([d.orl for d in group]), np.stack([d.d for d in group]))
+            for i, d in enumerate(group):
+                rows[d.label] = game_metrics(params, d, p[i], l[:, i, :])
+    else:
+        from tqdm import tqdm  # noqa: PLC0415
+        models: dict[int, Any] = {}
+        for d in tqdm(days, desc=f"days ({method})", unit="day", leave=False):
+            if d.n not in models:
+                models[d.n] = build_model(params, d)
+            p, l = solve_day(params, d, method=method, solver=solver, model=models[d.n], **options)
+            rows[d.label] = game_metrics(params, d, p, l)
+    table = pd.DataFrame.from_dict(rows, orient="index").loc[[d.label for d in days]]
+    table.index.name = "day"
+    return table
