@@ -26,6 +26,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m gridgames.benchmarks.bench_ipopt_bridge
+	$(PY) -m gridgames.benchmarks.bench_engine
+	$(PY) -m gridgames.benchmarks.bench_forecast
 
 clean:
 	rm -rf $(VENV) build *.egg-info

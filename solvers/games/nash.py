@@ -40,7 +40,7 @@ from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.agent_solve import AgentSolver
 from gridgames.solvers.games.kkt_methods import Reformulation, add_bigm, run_scholtes, solve_reformulated
 from gridgames.solvers.games.results import NashResult
-from gridgames.solvers.games.structure import Agent, analyse_agents
+from gridgames.solvers.games.structure import Agent, analyse_agents, inside_any
 from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
@@ -53,17 +53,8 @@ def players_of(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> li
     agents = analyse_agents(model, players, role="player")
     ids = {id(a.block) for a in agents}
     owner = {id(v): a for a in agents for v in a.variables}
-
-    def inside_player(con) -> bool:
-        parent = con.parent_block()
-        while parent is not None:
-            if id(parent) in ids:
-                return True
-            parent = parent.parent_block()
-        return False
-
     for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
-        if inside_player(con):
+        if inside_any(con, ids):
             continue
         involved = {id(owner[id(v)]): owner[id(v)] for v in identify_variables(con.body, include_fixed=False)
                     if id(v) in owner}

@@ -89,6 +89,16 @@ def _as_blocks(agents: BlockData | Iterable[BlockData]) -> list[BlockData]:
     return blocks
 
 
+def inside_any(component, block_ids: set[int]) -> bool:
+    """True when ``component`` sits (at any depth) inside a block whose id is in ``block_ids``."""
+    parent = component.parent_block()
+    while parent is not None:
+        if id(parent) in block_ids:
+            return True
+        parent = parent.parent_block()
+    return False
+
+
 def _active_objectives(block: BlockData, *, descend_into: bool = True) -> list[ObjectiveData]:
     return list(block.component_data_objects(pyo.Objective, active=True, descend_into=descend_into))
 
@@ -107,11 +117,8 @@ def analyse_agents(model: BlockData, agents: BlockData | Iterable[BlockData],
     ids = {id(b) for b in blocks}
     result = []
     for block in blocks:
-        parent = block.parent_block()
-        while parent is not None:
-            if id(parent) in ids:
-                raise ModelError(f"{role} block '{block.name}' is nested inside {role} '{parent.name}'")
-            parent = parent.parent_block()
+        if inside_any(block, ids):
+            raise ModelError(f"{role} block '{block.name}' is nested inside another {role} block")
         objectives = _active_objectives(block)
         if len(objectives) != 1:
             raise ModelError(f"{role} block '{block.name}' must hold exactly one active Objective, "
@@ -147,21 +154,12 @@ def leader_part(model: BlockData, followers: Sequence[Agent]) -> LeaderPart:
     """
     follower_blocks = {id(f.block) for f in followers}
     follower_vars = {id(v) for f in followers for v in f.variables}
-
-    def outside(component) -> bool:
-        parent = component.parent_block()
-        while parent is not None:
-            if id(parent) in follower_blocks:
-                return False
-            parent = parent.parent_block()
-        return True
-
-    objectives = [o for o in _active_objectives(model) if outside(o)]
+    objectives = [o for o in _active_objectives(model) if not inside_any(o, follower_blocks)]
     if len(objectives) != 1:
         raise ModelError(f"the leader (everything outside the follower blocks) must have exactly one "
                          f"active Objective, found {len(objectives)}")
     constraints = [c for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True)
-                   if outside(c)]
+                   if not inside_any(c, follower_blocks)]
     found: dict[int, VarData] = {}
     for expr in [objectives[0].expr] + [c.body for c in constraints]:
         for v in identify_variables(expr, include_fixed=False):
