@@ -8,7 +8,8 @@ recorded (``nested`` is a GA over T prices; ``kkt-bigm`` is a global MINLP).
 
 Run: ``python -m gridgames.benchmarks.bench_engine [--quick] [--out DIR]``.
 Results go to ``benchmarks/results/engine.csv`` as each cell finishes
-(rewritten atomically), so an interrupted run keeps what it measured.
+(rewritten atomically); a rerun skips the cells already in the file, so an
+interrupted run resumes where it stopped (``--fresh`` starts over).
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ SIZES_K = (1, 10, 100)
 BUDGET = {
     "kkt": (lambda T, K: T * K <= 100_000, "T*K > 100,000 follower variables"),
     "kkt-bigm": (lambda T, K: T * K <= 24, "T*K > 24: 2 binaries per follower variable, global MINLP"),
-    "nested": (lambda T, K: T <= 24, "T > 24 leader prices for a GA"),
+    "nested": (lambda T, K: T <= 24 and K <= 10,
+               "T > 24 leader prices for a GA, or K > 10 follower re-solves per candidate"),
 }
 METHOD_OPTIONS = {
     "kkt": {},
@@ -62,18 +64,34 @@ def run_cell(T: int, K: int, method: str) -> dict:
     }
 
 
+METHODS = ("analytic", "kkt", "kkt-bigm", "nested")
+
+
+def _sorted(rows: list[dict]) -> pd.DataFrame:
+    """Rows in (T, K, method) order, whatever order resumed runs produced them in."""
+    table = pd.DataFrame(rows)
+    order = table["method"].map({m: i for i, m in enumerate(METHODS)})
+    return table.assign(_o=order).sort_values(["T", "K", "_o"]).drop(columns="_o").reset_index(drop=True)
+
+
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="T in (24, 168), K in (1, 10) only")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    parser.add_argument("--fresh", action="store_true", help="ignore results already written")
     args = parser.parse_args(argv)
     sizes_t = SIZES_T[:2] if args.quick else SIZES_T
     sizes_k = SIZES_K[:2] if args.quick else SIZES_K
-    rows: list[dict] = []
     out = args.out / "engine.csv"
+    rows: list[dict] = []
+    if out.is_file() and not args.fresh:
+        rows = [r for r in pd.read_csv(out).to_dict("records") if r["status"] != "skipped"]
+    done = {(r["T"], r["K"], r["method"]) for r in rows}
     for T in sizes_t:
         for K in sizes_k:
-            for method in ("analytic", "kkt", "kkt-bigm", "nested"):
+            for method in METHODS:
+                if (T, K, method) in done:
+                    continue
                 if method in BUDGET and not BUDGET[method][0](T, K):
                     rows.append({"T": T, "K": K, "method": method, "status": "skipped",
                                  "note": BUDGET[method][1]})
@@ -82,8 +100,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                 rows.append(row)
                 print(f"T={T:5d} K={K:3d} {method:9s} {row['status']:16s} total {row['total_s']:8.2f}s "
                       f"rel gap {row['rel_gap_to_analytic']:.2e}", flush=True)
-                atomic_write_text(out, pd.DataFrame(rows).to_csv(index=False))
-    table = pd.DataFrame(rows)
+                atomic_write_text(out, _sorted(rows).to_csv(index=False))
+    table = _sorted(rows)
+    atomic_write_text(out, table.to_csv(index=False))
     print(f"\nmachine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
     cols = ["T", "K", "method", "status", "rel_gap_to_analytic", "follower_gap", "total_s"]
     print(table[[c for c in cols if c in table]].to_string(index=False, float_format=lambda v: f"{v:.3g}"))

@@ -100,6 +100,8 @@ def compare_solvers(data: DispatchData, solvers: list[str]) -> tuple[pd.DataFram
     """Solve the same dispatch with each solver; one table row per solver."""
     rows, dispatch = [], {}
     for name in solvers:
+        # a fresh model per solver on purpose: re-using one would hand each solver the
+        # previous one's optimum as a warm start and make the timing comparison unfair
         model = build_dispatch_model(data)
         result = get_solver(name).solve(model)
         prices = [model.dual.get(model.balance[t]) for t in model.T]

@@ -41,7 +41,8 @@ from gridgames.models.stackelberg_params import DayData, StackelbergParams, User
 from gridgames.models.stackelberg_plots import (plot_daily_peaks, plot_ir_sweep, plot_load_and_price,
                                                 plot_load_by_ir)
 from gridgames.models.stackelberg_report import comparison_table, paper_table
-from gridgames.models.stackelberg_solve import METHODS, multi_day, solve_day, sweep_ir
+from gridgames.models.stackelberg_data import day_data
+from gridgames.models.stackelberg_solve import METHODS, forecast_effect, multi_day, solve_day, sweep_ir
 from gridgames.solvers.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,13 @@ def _run_single(cfg: StackelbergConfig, day: DayData, method: str, solver: str |
     ]
     if sweep_method != method:
         report.notes.append(f"the ir sweep (Figures 11-14) used the {sweep_method} method, not {method}")
+    if cfg.demand_forecast != "actual":
+        truth = day_data(cfg.data, cfg.days[0], "actual")
+        report.tables["forecast_effect"] = forecast_effect(params, day, truth, cfg.study_ir)
+        report.printed.append("forecast_effect")
+        report.notes.append(f"forecast_effect: the equilibrium priced on d = {cfg.demand_forecast!r} vs on "
+                            "perfect foresight (d = actual load), analytic method; peaks are the users' realised "
+                            "response, gains are as planned (scored on each side's own d_avg)")
     loads = {ir: np.atleast_2d(l).sum(axis=0) for ir, (_, l) in sols.items()}
 
     def plots(out: Path) -> list[Path]:

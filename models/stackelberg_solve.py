@@ -93,6 +93,48 @@ def choke_prices(params: StackelbergParams, day: DayData) -> np.ndarray:
     return np.minimum(choke.max(axis=0), params.p_max)
 
 
+def forecast_effect(params: StackelbergParams, forecast_day: DayData, actual_day: DayData,
+                    ir_values: Sequence[float]) -> pd.DataFrame:
+    """How the equilibrium moves when the utility prices on a forecast instead of the truth.
+
+    Solves each incentive rate twice with the exact analytic method: with the
+    instance's demand forecast ``d`` (what the utility knows the day before) and
+    with perfect foresight ``d = orl``.  The forecast enters the game through
+    ``d_avg`` (the fluctuation target) and the incentive signs ``s_k``.
+
+    Returns
+    -------
+    DataFrame
+        Index ``ir``; the forecast's MAPE on the day, the mean absolute price
+        change, the users' peak load under each scheme (their response to the
+        announced prices and incentive signs: realised), and the company and
+        welfare gains *as planned*: each scored against its own ``d_avg``, so
+        the forecast column is what the utility expected, not what it got.
+    """
+    from gridgames.models.stackelberg_report import game_metrics  # noqa: PLC0415
+
+    mape = float(np.mean(np.abs(forecast_day.d - actual_day.orl) / actual_day.orl) * 100.0)
+    rows = {}
+    for ir in ir_values:
+        pr = replace(params, ir=float(ir))
+        pf, lf = solve_periods(pr, forecast_day.orl, forecast_day.d)
+        pa, la = solve_periods(pr, actual_day.orl, actual_day.d)
+        mf, ma = game_metrics(pr, forecast_day, pf, lf, ir), game_metrics(pr, actual_day, pa, la, ir)
+        rows[float(ir)] = {
+            "forecast_mape_pct": mape,
+            "mean_abs_price_change": float(np.mean(np.abs(pf - pa))),
+            "peak_load_forecast": float(np.atleast_2d(lf).sum(axis=0).max()),
+            "peak_load_perfect": float(np.atleast_2d(la).sum(axis=0).max()),
+            "company_gain_planned_forecast": mf["company_utility_increase"],
+            "company_gain_perfect": ma["company_utility_increase"],
+            "welfare_gain_planned_forecast": mf["welfare_increase"],
+            "welfare_gain_perfect": ma["welfare_increase"],
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "ir"
+    return table
+
+
 def sweep_ir(params: StackelbergParams, day: DayData, ir_values: Sequence[float], *,
              method: str = "analytic", solver: str | None = None, **options: Any
              ) -> tuple[pd.DataFrame, dict[float, tuple[np.ndarray, np.ndarray]]]:

@@ -128,8 +128,12 @@ class ScipySolver:
         x0 = np.array([0.0 if v.value is None else v.value for v in nlp.variables], float)
         x0 = np.clip(x0, lb, ub)
         constraints = []
-        if nlp.m:
-            constraints = [optimize.NonlinearConstraint(ev.constraints, cl, cu, jac=ev.dense_jacobian)]
+        equal = cl == cu
+        for rows in (equal, ~equal):   # SLSQP wants equalities and inequalities apart
+            if rows.any():
+                constraints.append(optimize.NonlinearConstraint(
+                    lambda x, r=rows: ev.constraints(x)[r], cl[rows], cu[rows],
+                    jac=lambda x, r=rows: ev.dense_jacobian(x)[r]))
         res = optimize.minimize(ev.objective, x0, jac=ev.gradient, method="SLSQP",
                                 bounds=optimize.Bounds(lb, ub), constraints=constraints,
                                 options={"maxiter": self.maxiter, "ftol": self.ftol, "disp": tee})

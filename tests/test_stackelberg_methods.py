@@ -90,3 +90,17 @@ def test_heterogeneous_user_classes_by_kkt_match_the_analytic_solution(game):
     p, l = solve_day(params, day, method="kkt", model=model)
     np.testing.assert_allclose(p, p_ref, rtol=1e-6)
     np.testing.assert_allclose(l, l_ref, rtol=1e-6, atol=1e-6 * np.abs(l_ref).max())
+
+
+def test_forecast_effect_is_zero_for_a_perfect_forecast_and_not_otherwise():
+    from gridgames.models.stackelberg_data import day_data
+    from gridgames.models.stackelberg_solve import forecast_effect
+
+    cfg = load_config(load_instance(TOML), day="2019-06-12", demand_forecast="eia")
+    truth = day_data(cfg.data, cfg.days[0], "actual")
+    same = forecast_effect(cfg.params, truth, truth, (0.0, 2.0))
+    assert (same["mean_abs_price_change"] == 0).all() and (same["forecast_mape_pct"] == 0).all()
+    eia = forecast_effect(cfg.params, cfg.day(cfg.days[0]), truth, (0.0, 2.0))
+    # BPA's forecast misses the day by ~1.2 % (MAPE), and the equilibrium prices move with it
+    assert 0.5 < eia["forecast_mape_pct"].iloc[0] < 3.0
+    assert (eia["mean_abs_price_change"] > 0).all()
