@@ -127,3 +127,11 @@ def test_cli_reports_user_errors_without_traceback(tmp_path, capsys):
     assert main(["run", str(tmp_path / "missing.toml")]) == 1
     err = capsys.readouterr().err
     assert "error:" in err and "file not found" in err and "Traceback" not in err
+
+
+def test_cli_rejects_methods_a_model_does_not_have(capsys):
+    assert main(["run", str(DISPATCH), "--method", "kkt"]) == 1
+    assert "--method does not apply" in capsys.readouterr().err
+    stackelberg = ROOT / "instances" / "stackelberg_bpat.toml"
+    assert main(["run", str(stackelberg), "--method", "kkkt"]) == 1
+    assert "choose one of analytic, kkt, kkt-bigm, nested" in capsys.readouterr().err

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from gridgames.models.instance import load_instance, registered_models
+from gridgames.solvers.errors import ModelError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,8 +37,10 @@ def run_instance(path: Path, *, solver: str | None = None, method: str | None = 
     entry = registered_models()[instance.model]
     options = {"solver": solver, "out": out, **extra}
     if method:
-        if entry.methods and method not in entry.methods:
-            from gridgames.solvers.errors import ModelError
+        if not entry.methods:
+            raise ModelError(f"model '{instance.model}' has one solution path; --method does not apply "
+                             "(use --solver to pick the solver)")
+        if method not in entry.methods:
             raise ModelError(f"model '{instance.model}' has no method {method!r}; "
                              f"choose one of {', '.join(entry.methods)}")
         options["method"] = method
