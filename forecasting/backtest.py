@@ -145,7 +145,16 @@ def rolling_backtest(series: pd.Series, forecaster: Forecaster, *, start: object
     if n_origins <= 0:
         raise ForecastError(f"backtest: no {config.horizon}-step forecast fits between {start} and "
                             f"{y.index[last]}")
-    truth = y if actual is None else actual.reindex(y.index)
+    if actual is None:
+        truth = y
+    else:
+        if not isinstance(actual, pd.Series) or not isinstance(actual.index, pd.DatetimeIndex):
+            raise ForecastError("backtest: 'actual' must be a pandas Series on a DatetimeIndex")
+        if (actual.index.tz is None) != (y.index.tz is None):
+            raise ForecastError(f"backtest: 'actual' is indexed {'naive' if actual.index.tz is None else 'tz-aware'}"
+                                f" but the series {'naive' if y.index.tz is None else 'tz-aware'}: "
+                                "no timestamp would match")
+        truth = pd.to_numeric(actual, errors="coerce").reindex(y.index)
     fit_s = upd_s = pred_s = 0.0
     n_fits = 0
     fitted = None
@@ -171,6 +180,9 @@ def rolling_backtest(series: pd.Series, forecaster: Forecaster, *, start: object
     frame = pd.concat(rows)
     frame.insert(0, "actual", truth.reindex(frame.index).to_numpy())
     scored = frame.dropna(subset=["actual"])
+    if scored.empty:
+        raise ForecastError(f"backtest: no actual value at any of the {len(frame)} forecast timestamps "
+                            f"({frame.index[0]} .. {frame.index[-1]})")
     if len(scored) < len(frame):
         logger.warning("backtest: %d forecasts without an actual value are not scored",
                        len(frame) - len(scored))

@@ -178,7 +178,10 @@ class FittedSarimaAnn(FittedForecaster):
     errors : pandas.DataFrame
         SARIMA forecasts, their lead within the issued block and errors.
     train_loss : float
-        Final training MSE (scaled units).
+        Training MSE of the kept weights (scaled units; the validation samples
+        excluded).
+    val_loss : float
+        Validation MSE of the kept weights (NaN without early stopping).
     """
 
     def __init__(self, forecaster: SarimaAnnForecaster, history: pd.Series, base: FittedSarima,
@@ -196,8 +199,11 @@ class FittedSarimaAnn(FittedForecaster):
                   future: pd.Series | None = None) -> np.ndarray:
         """Table 5 inputs for targets at ``times`` issued with the given ``leads``.
 
-        ``future`` holds SARIMA forecasts of hours not yet in :attr:`errors`
-        (their error is unknown and enters as 0, the expected error).
+        ``future`` holds SARIMA forecasts of hours not yet in :attr:`errors`;
+        it only places the target hours on the time axis.  No input is ever
+        taken from a target hour or a later one: a lag that is not observed at
+        issue time (``lag <= lead``) is replaced by the latest observed hour
+        (``lead + 1`` back), so unknown errors are never used.
         """
         fc = self.errors["forecast"]
         err = self.errors["error"]
@@ -261,7 +267,9 @@ class FittedSarimaAnn(FittedForecaster):
         if best_state is not None:
             self.net.load_state_dict(best_state)
         self.val_loss = best if n_val else float("nan")
-        self.train_loss = float(loss.detach())
+        self.net.eval()
+        with torch.no_grad():  # the loss of the weights kept, not of the last epoch
+            self.train_loss = float(loss_fn(self.net(xt), yt))
         logger.info("sarima-ann: trained %d epochs on %d samples, MSE %.4g, validation MSE %.4g (scaled)",
                     self.epochs_run, len(yv), self.train_loss, self.val_loss)
         return self.train_loss

@@ -81,6 +81,8 @@ class LstmForecaster(Forecaster):
         self.output_len = check_positive_int(output_len, "output_len")
         self.hidden = check_positive_int(hidden, "hidden")
         self.layers = check_positive_int(layers, "layers")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ForecastError(f"parameter 'dropout' must be a number in [0, 1), got {dropout!r}")
         self.dropout = float(dropout)
         self.epochs = check_positive_int(epochs, "epochs")
         self.batch_size = check_positive_int(batch_size, "batch_size")

@@ -80,7 +80,10 @@ def r2(actual: object, forecast: object) -> float:
 
 
 def evaluate(actual: object, forecast: object) -> dict[str, float]:
-    """All five metrics, keyed ``MAE, MAPE, MSE, RMSE, R2`` (MAPE in percent)."""
+    """All five metrics, keyed ``MAE, MAPE, MSE, RMSE, R2`` (MAPE in percent).
+
+    MAPE is NaN (not an error) when an actual value is 0; :func:`mape` raises there.
+    """
     a, f = _pair(actual, forecast)
     out = {"MAE": mae(a, f), "MSE": mse(a, f), "R2": r2(a, f)}
     out["RMSE"] = float(np.sqrt(out["MSE"]))

@@ -43,7 +43,9 @@ from gridgames.forecasting.validation import ForecastError, check_positive_float
 
 logger = logging.getLogger(__name__)
 
-_ORDER_CACHE: dict[tuple, tuple[tuple[int, int, int], tuple[int, int, int, int], pd.DataFrame]] = {}
+#: Orders selected per (data, parameters): identification, best orders and the BIC table.
+_ORDER_CACHE: dict[tuple, tuple[Identification, tuple[int, int, int], tuple[int, int, int, int],
+                                pd.DataFrame]] = {}
 
 
 @dataclass
@@ -247,17 +249,17 @@ class SarimaForecaster(Forecaster):
         tail = y.iloc[-self.search_length:]
         key = (hashlib.sha1(tail.to_numpy().tobytes()).hexdigest(), tail.index[0], type(self).__name__,
                tuple(sorted((k, str(v)) for k, v in self.params().items())))
-        ident = identify(tail.to_numpy(), alpha=self.alpha, max_d=self.max_d, name=self.name,
-                         white_noise_check=self.white_noise_check)
-        if key in _ORDER_CACHE:
-            order, sorder, table = _ORDER_CACHE[key]
+        if key in _ORDER_CACHE:  # same data and parameters: the tests and the grid give the same
+            ident, order, sorder, table = _ORDER_CACHE[key]
             logger.info("%s: orders from cache %s%s", self.name, order, sorder)
             return order, sorder, ident, table
+        ident = identify(tail.to_numpy(), alpha=self.alpha, max_d=self.max_d, name=self.name,
+                         white_noise_check=self.white_noise_check)
         order, sorder, table = bic_grid_search(
             tail.to_numpy(), self.exog(tail.index), d=ident.d, seasonal_period=self.seasonal_period,
             max_p=self.max_p, max_q=self.max_q, max_P=self.max_P, max_D=self.max_D,
             max_Q=self.max_Q, maxiter=self.search_maxiter)
-        _ORDER_CACHE[key] = (order, sorder, table)
+        _ORDER_CACHE[key] = (ident, order, sorder, table)
         return order, sorder, ident, table
 
     def _fit(self, y: pd.Series) -> FittedSarima:

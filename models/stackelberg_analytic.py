@@ -117,9 +117,7 @@ def company_utility(params: StackelbergParams, p: np.ndarray, L: np.ndarray, orl
     """Per-period U1 terms ``p L − C(L) − μ (L − d_avg)² − E`` (vectorised, d_avg over the last axis)."""
     ir = params.ir if ir is None else ir
     d_avg = d.mean(axis=-1, keepdims=True)
-    s = np.where(d < d_avg, 1.0, -1.0)
-    cost = params.a1 * L ** 2 + params.a2 * L + params.a3
-    return p * L - cost - params.mu * (L - d_avg) ** 2 - ir * s * (L - orl)
+    return _period_u1(params, p, L, orl, d_avg, np.where(d < d_avg, 1.0, -1.0), ir)
 
 
 def user_utility(params: StackelbergParams, p: np.ndarray, l: np.ndarray, orl: np.ndarray,

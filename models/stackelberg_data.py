@@ -213,8 +213,14 @@ def forecaster_forecast(data: LoadData, hours: pd.DatetimeIndex, name: str) -> n
             raise InstanceError([f"[data].demand_forecast: {name!r} names a forecaster, but "
                                  "gridgames.forecasting.day_ahead_forecast is not available; use "
                                  "'eia' or 'actual'"]) from None
+    from gridgames.solvers.errors import GridGamesError  # noqa: PLC0415
+
     history = data.frame["load"].loc[:hours[0] - pd.Timedelta(hours=1)]
-    fc = day_ahead_forecast(history, hours[0].tz_convert(data.tz), name)
+    try:
+        fc = day_ahead_forecast(history, hours[0].tz_convert(data.tz), name)
+    except GridGamesError as exc:  # e.g. too little history before the first days of the data
+        raise InstanceError([f"[data].demand_forecast: forecaster {name!r} cannot forecast the day "
+                             f"starting {hours[0].tz_convert(data.tz)}: {exc}"], data.source) from None
     if isinstance(fc, pd.Series) and isinstance(fc.index, pd.DatetimeIndex):
         fc = fc.reindex(hours)
     values = np.asarray(fc, dtype=float)[: len(hours)]

@@ -20,9 +20,12 @@ Layout (the contract with :func:`gridgames.solvers.solve_bilevel`):
 The price bound ``p_max`` (default 1000 $/MWh = 10 r) never binds at the
 optimum when ``l_min = 0``: above the users' choke price (about 330 $/MWh with
 the paper's values) their load is 0 and U1_k = −a3 − μ d_avg², far below the
-interior optimum.  With ``l_min > 0`` the demand becomes inelastic below the
-choke price and the company gains by raising the price up to ``p_max``; the
-equilibrium then sits at ``p_max`` and every method reports it there.
+interior optimum.  With ``l_min > 0`` the load stays at ``l_min`` above the
+choke price, where the revenue ``p l_min`` grows with p: in a period where
+that beats the interior optimum (``l_min`` close to the load) the equilibrium
+sits at ``p_max``, otherwise it stays interior (the analytic method handles
+both; the ``nested`` search box then reaches ``p_max``, see
+:func:`~gridgames.models.stackelberg_solve.choke_prices`).
 """
 from __future__ import annotations
 
@@ -116,6 +119,8 @@ def build_model(params: StackelbergParams, day: DayData) -> pyo.ConcreteModel:
                    for k in m_.K)
 
     m.company = pyo.Objective(rule=u1, sense=pyo.maximize)
+    # The floor's form is fixed at build time; load_params/set_params refuse changes to it.
+    m.floor_has_a3 = params.price_floor == "average" and params.a3 > 0
     if params.price_floor == "average":
         # p_k L_k >= C(L_k) divided by L_k > 0 (linear when a3 = 0).
         if params.a3 > 0:
@@ -143,8 +148,44 @@ def set_params(m: pyo.ConcreteModel, **values: float) -> None:
     unknown = set(values) - allowed
     if unknown:
         raise ModelError(f"set_params: unknown parameter(s) {sorted(unknown)}; known: {sorted(allowed)}")
+    if "a3" in values and float(values["a3"]) > 0 and m.price_floor_kind == "average" \
+            and not m.floor_has_a3:
+        raise ModelError("set_params: a3 > 0 changes the form of the 'average' price floor "
+                         "(p >= a1 L + a2 + a3/L); build a new model for it")
     for name, value in values.items():
         getattr(m, name).set_value(float(value))
+
+
+def load_params(m: pyo.ConcreteModel, params: StackelbergParams) -> None:
+    """Load every coefficient of ``params`` into a model built by :func:`build_model`.
+
+    Sets the scalar Params (:func:`set_params`), each class's coefficients and
+    ``d_max``; call :func:`set_day` afterwards so that ``l_max`` follows.
+
+    Raises
+    ------
+    ModelError
+        When ``params`` needs another model structure: a different number of
+        user classes or price floor reading, or ``a3 > 0`` on an ``average``
+        floor built without the ``a3/L`` term.
+    """
+    validate_params(params)
+    blocks = follower_blocks(m)
+    problems = []
+    if len(blocks) != params.n_classes:
+        problems.append(f"{params.n_classes} user classes, the model has {len(blocks)}")
+    if params.price_floor != m.price_floor_kind:
+        problems.append(f"price_floor {params.price_floor!r}, the model has {m.price_floor_kind!r}")
+    if problems:
+        raise ModelError(f"load_params: the parameters need another model ({'; '.join(problems)}); "
+                         "build a new model for them")
+    set_params(m, ir=params.ir, mu=params.mu, a1=params.a1, a2=params.a2, a3=params.a3, r=params.r,
+               l_min=params.l_min, p_max=params.p_max)
+    for b, u in zip(blocks, params.users):
+        for name in _CLASS_FIELDS:
+            getattr(b, name).set_value(float(getattr(u, name)))
+    m.user_names = [u.name for u in params.users]
+    m.d_max_given = params.d_max
 
 
 def set_day(m: pyo.ConcreteModel, day: DayData) -> None:

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from gridgames.models.stackelberg_analytic import response_coefficients, solve_periods
-from gridgames.models.stackelberg_model import (build_model, follower_blocks, model_solution, set_day,
-                                                set_params)
+from gridgames.models.stackelberg_model import (build_model, follower_blocks, load_params, model_solution,
+                                                set_day)
 from gridgames.models.stackelberg_params import DayData, StackelbergParams
 from gridgames.models.stackelberg_report import game_metrics
 from gridgames.solvers.errors import GridGamesError, ModelError
@@ -54,7 +54,8 @@ def solve_day(params: StackelbergParams, day: DayData, *, method: str = "analyti
     solver : str, optional
         Passed to ``solve_bilevel``.
     model : pyomo model, optional
-        A model from :func:`build_model` to re-use (its Params are updated).
+        A model from :func:`build_model` to re-use: every Param is reloaded
+        from ``params`` and ``day`` (:func:`load_params`, :func:`set_day`).
     **options
         Method options of ``solve_bilevel``.
     """
@@ -67,10 +68,9 @@ def solve_day(params: StackelbergParams, day: DayData, *, method: str = "analyti
     solve_bilevel = _engine()
     if model is None:
         model = build_model(params, day)
-    else:
+    else:  # every coefficient, not only the scalars: the classes and d_max may differ too
+        load_params(model, params)
         set_day(model, day)
-        set_params(model, ir=params.ir, mu=params.mu, a1=params.a1, a2=params.a2, a3=params.a3,
-                   r=params.r, l_min=params.l_min, p_max=params.p_max)
     if method == "nested" and "search_bounds" not in options:
         options = {**options, "search_bounds": (np.zeros(len(day.orl)), choke_prices(params, day))}
     result = solve_bilevel(model, follower_blocks(model), method=method, solver=solver, **options)
@@ -81,16 +81,24 @@ def solve_day(params: StackelbergParams, day: DayData, *, method: str = "analyti
 
 
 def choke_prices(params: StackelbergParams, day: DayData) -> np.ndarray:
-    """Per period, the price above which every user class buys only ``l_min``.
+    """Per period, an upper bound of the leader's optimal price for the ``nested`` search box.
 
-    Prices beyond it change nothing for the users and only lose the company
-    revenue, so it bounds the ``nested`` search box (the GA otherwise spends
-    most samples on prices where demand is zero).  Solves ``A_c + B_c p = l_min``
-    for each class's unclipped response line and takes the largest.
+    With ``l_min = 0`` this is the choke price, above which every user class
+    buys nothing: higher prices change nothing for the users and earn the
+    company no revenue, so the GA need not sample them (it otherwise spends
+    most samples on prices where demand is zero).  Solves ``A_c + B_c p = 0``
+    for each class's unclipped response line and takes the largest, clipped to
+    ``[0, p_max]``.
+
+    With ``l_min > 0`` the load above the choke price stays at ``l_min`` and
+    the revenue ``p l_min`` keeps growing, so the optimum can sit at ``p_max``
+    (it does in some periods): the bound is then ``p_max`` itself.
     """
+    if params.l_min > 0:
+        return np.full(day.n, float(params.p_max))
     A, B = response_coefficients(params, day.orl, day.sign)
     choke = (params.l_min - A) / B
-    return np.minimum(choke.max(axis=0), params.p_max)
+    return np.clip(choke.max(axis=0), 0.0, params.p_max)
 
 
 def forecast_effect(params: StackelbergParams, forecast_day: DayData, actual_day: DayData,
@@ -111,8 +119,6 @@ def forecast_effect(params: StackelbergParams, forecast_day: DayData, actual_day
         welfare gains *as planned*: each scored against its own ``d_avg``, so
         the forecast column is what the utility expected, not what it got.
     """
-    from gridgames.models.stackelberg_report import game_metrics  # noqa: PLC0415
-
     mape = float(np.mean(np.abs(forecast_day.d - actual_day.orl) / actual_day.orl) * 100.0)
     rows = {}
     for ir in ir_values:

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 from statsmodels.tsa.arima_process import arma_generate_sample
+from threadpoolctl import threadpool_limits
 
 from gridgames.forecasting.api import (UnknownForecasterError, available_forecasters, day_ahead_forecast,
                                        get_forecaster)
@@ -18,6 +19,14 @@ from gridgames.forecasting.validation import ForecastError, check_series
 from gridgames.solvers.errors import GridGamesError
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    # OpenBLAS's spinning worker threads make statsmodels' small state-space fits about 10x
+    # slower when the other core is busy (test_bic_search: 3 s idle, 50-70 s under load).
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def hourly(values, start="2021-01-04", tz=None) -> pd.Series:
@@ -293,3 +302,39 @@ def test_bpat_loader_and_bpa_forecast_mape():
     assert later["cleaned"].notna().all()
     with pytest.raises(ForecastError, match="no BPAT file for year 2018"):
         load_bpat(2018)
+
+
+# --------------------------------------------------------------------------- review fixes
+def test_review_parameter_and_scoring_errors_are_clear():
+    with pytest.raises(ForecastError, match=r"'dropout' must be a number in \[0, 1\), got 1.5"):
+        get_forecaster("lstm", dropout=1.5)
+    y = daily_cycle(24 * 6, seed=2)
+    with pytest.raises(ForecastError, match="'actual' is indexed tz-aware but the series naive"):
+        rolling_backtest(y, get_forecaster("naive-24"), start=y.index[48], config=RollingConfig(48, 24),
+                         actual=y.tz_localize("UTC"))
+    with pytest.raises(ForecastError, match="no actual value at any of the 24 forecast timestamps"):
+        rolling_backtest(y, get_forecaster("naive-24"), start=y.index[48], config=RollingConfig(48, 24),
+                         periods=1, actual=y.iloc[:48])
+
+
+def test_sarima_order_cache_returns_the_identification_of_the_first_search():
+    y = daily_cycle(24 * 15, seed=6)
+    f = SarimaForecaster(max_p=1, max_q=0, max_P=0, max_D=0, max_Q=0, weekly_fourier=0, search_length=200)
+    first = f.select_orders(y)
+    again = f.select_orders(y)
+    assert again[2] is first[2] and again[:2] == first[:2]
+    assert first[2].ljung_box_pvalue < 0.01  # a daily cycle is not white noise
+
+
+def test_hybrid_train_loss_is_that_of_the_kept_weights():
+    y = daily_cycle(24 * 40, seed=8)
+    sar = dict(order=(1, 0, 0), seasonal_order=(0, 0, 0, 24), weekly_fourier=0)
+    fitted = get_forecaster("sarima-ann", train_days=14, epochs=400, hidden=8, validation_fraction=0.25,
+                            patience=2, learning_rate=0.05, **sar).fit(y)
+    rows = fitted.errors.iloc[-14 * 24:]
+    x = fitted._features(rows.index, rows["lead"].to_numpy())
+    n_fit = len(rows) - int(round(0.25 * len(rows)))
+    pred = fitted.ys.transform(fitted.predict_error(x)[:, None]).ravel()
+    target = fitted.ys.transform(rows["error"].to_numpy()[:, None]).ravel()
+    assert fitted.train_loss == pytest.approx(np.mean((pred[:n_fit] - target[:n_fit]) ** 2), rel=1e-4)
+    assert fitted.val_loss == pytest.approx(np.mean((pred[n_fit:] - target[n_fit:]) ** 2), rel=1e-4)

@@ -437,3 +437,12 @@ def test_forecaster_demand_is_aligned_to_the_day():
     yesterday = day_data(data, dt.date(2019, 6, 11), "actual")
     assert today.n == 24
     np.testing.assert_array_equal(today.d, yesterday.orl)
+
+
+def test_forecaster_without_enough_history_names_the_field():
+    from gridgames.models.stackelberg_data import day_data
+
+    data = load_bpat([DATA / "eia930_bpat_2019_hourly.csv"], tz="America/Los_Angeles", convention="interval")
+    with pytest.raises(InstanceError, match=r"\[data\]\.demand_forecast: forecaster 'naive-168' cannot "
+                                            r"forecast the day starting 2019-01-02 01:00:00-08:00: .*too short"):
+        day_data(data, dt.date(2019, 1, 2), "naive-168")

@@ -104,3 +104,40 @@ def test_forecast_effect_is_zero_for_a_perfect_forecast_and_not_otherwise():
     # BPA's forecast misses the day by ~1.2 % (MAPE), and the equilibrium prices move with it
     assert 0.5 < eia["forecast_mape_pct"].iloc[0] < 3.0
     assert (eia["mean_abs_price_change"] > 0).all()
+
+
+def test_reused_model_takes_every_coefficient_of_the_new_parameters(game):
+    # A model built for one user class re-used for other class coefficients and d_max:
+    # solve_day must load them all, not only the scalar game coefficients.
+    from gridgames.models.stackelberg_analytic import analytic_equilibrium
+    from gridgames.models.stackelberg_params import UserClass
+    from gridgames.solvers.errors import ModelError
+
+    params, day = game
+    model = build_model(params, day)
+    other = replace(params, ir=1.0, d_max=float(np.sort(day.d)[-3]),
+                    users=(UserClass(eta=150.0, theta=0.02, w1=0.6, w2=0.4, alpha=8.0),))
+    p_ref, l_ref = analytic_equilibrium(other, day)
+    p_old, _ = analytic_equilibrium(replace(params, ir=1.0), day)
+    assert np.max(np.abs(p_ref - p_old)) > 1.0  # the new coefficients do move the equilibrium
+    p, l = solve_day(other, day, method="kkt", model=model)
+    np.testing.assert_allclose(p, p_ref, rtol=1e-5)
+    np.testing.assert_allclose(l[0], l_ref, rtol=1e-5)
+    with pytest.raises(ModelError, match="price_floor 'none', the model has 'average'"):
+        solve_day(replace(params, price_floor="none"), day, method="kkt", model=model)
+    with pytest.raises(ModelError, match="a3 > 0 changes the form"):
+        solve_day(replace(params, a3=5.0, l_min=100.0), day, method="kkt", model=model)
+
+
+def test_nested_search_box_contains_the_equilibrium(game):
+    from gridgames.models.stackelberg_analytic import analytic_equilibrium
+
+    params, day = game
+    for p_game in (params, replace(params, price_floor="none", l_min=6550.0, d_max=6720.0, p_max=80.0)):
+        p, _ = analytic_equilibrium(p_game, day)
+        box = choke_prices(p_game, day)
+        assert np.all(p <= box + 1e-9) and np.all(box >= 0)
+    # with l_min > 0 the load stays at l_min above the choke price and one period is priced at p_max
+    assert np.any(np.isclose(p, 80.0))
+    # a huge incentive rate makes some response lines negative at p = 0: the box stays valid
+    assert np.all(choke_prices(replace(params, ir=1000.0), day) >= 0)
