@@ -5,7 +5,13 @@ Importing this package registers the built-in model families with
 """
 from gridgames.models import economic_dispatch  # noqa: F401  (registers "economic_dispatch")
 from gridgames.models import stackelberg_pricing  # noqa: F401  (registers "stackelberg_pricing")
+from gridgames.models.household import (Household, HouseholdInfeasibleError, household_block,
+                                        household_schedule, solve_household)
+from gridgames.models.household_data import household_from_dict, load_household
+from gridgames.models.household_time import TimeGrid
 from gridgames.models.instance import Instance, InstanceError, load_instance, registered_models
 from gridgames.models.report import RunReport
 
-__all__ = ["Instance", "InstanceError", "RunReport", "load_instance", "registered_models"]
+__all__ = ["Household", "HouseholdInfeasibleError", "Instance", "InstanceError", "RunReport", "TimeGrid",
+           "household_block", "household_from_dict", "household_schedule", "load_household",
+           "load_instance", "registered_models", "solve_household"]

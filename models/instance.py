@@ -330,6 +330,17 @@ def registered_models() -> dict[str, ModelEntry]:
     return dict(_MODELS)
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing file or a syntax error is an :class:`InstanceError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InstanceError([f"file not found: {path}"], str(path))
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InstanceError([f"not valid TOML: {exc}"], str(path)) from None
+
+
 def load_instance(path: str | Path) -> Instance:
     """Parse and check the envelope of an instance file.
 
@@ -342,12 +353,7 @@ def load_instance(path: str | Path) -> Instance:
         Missing file, invalid TOML (with line and column), or an unknown model.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InstanceError([f"file not found: {path}"], str(path))
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InstanceError([f"not valid TOML: {exc}"], str(path)) from None
+    data = read_toml(path)
     chk = Checker(data, str(path))
     models = registered_models()
     model = chk.string(None, "model", choices=sorted(models))
