@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench bench-smoke
 
 # The venv is rebuilt only when pyproject.toml changes (editable install, so
 # code edits need no reinstall). torch is installed first, pinned, so that no
@@ -23,6 +23,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The benchmark suite's smoke mode (smallest size of every case, on a 2-worker
+# Dask LocalCluster); CI runs it after the tests.
+bench-smoke: $(STAMP)
+	$(VENV)/bin/gridgames bench --suite smoke --workers 2 --no-progress --out results/bench-smoke
 
 bench: $(STAMP)
 	$(PY) -m gridgames.benchmarks.bench_ipopt_bridge

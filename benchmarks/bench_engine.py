@@ -40,18 +40,22 @@ METHOD_OPTIONS = {
 }
 
 
-def run_cell(T: int, K: int, method: str) -> dict:
-    """Build, solve and compare one (T, K, method) cell."""
+def run_cell(T: int, K: int, method: str, *, solver: str | None = None, options: dict | None = None) -> dict:
+    """Build, solve and compare one (T, K, method) cell.
+
+    ``solver`` is passed to ``solve_bilevel`` (the followers' solver for
+    ``nested``); ``options`` replace the method's default options.
+    """
     data = make_data(T, K)
     _, _, reference = analytic_solution(data)
     t0 = time.perf_counter()
     model = build_model(data)
     build = time.perf_counter() - t0
-    options = dict(METHOD_OPTIONS.get(method, {}))
+    options = dict(METHOD_OPTIONS.get(method, {}) if options is None else options)
     if method == "analytic":
         options = {"equilibrium": analytic_values(data)}
     t0 = time.perf_counter()
-    result = solve_bilevel(model, model.buyers, method=method, verify=True, **options)
+    result = solve_bilevel(model, model.buyers, method=method, solver=solver, verify=True, **options)
     solve = time.perf_counter() - t0
     objective = result.objective if result.objective is not None else float("nan")
     return {

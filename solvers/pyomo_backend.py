@@ -85,9 +85,9 @@ class PyomoContribSolver:
     def available(cls) -> bool:
         return _contrib_available(cls._factory_path)
 
-    def check_model(self, model: pyo.Block) -> None:
+    def check_model(self, model: pyo.Block, mc: Any = None) -> None:
         """Refuse a model class this backend cannot solve, naming an alternative."""
-        mc = classify(model)
+        mc = classify(model) if mc is None else mc
         if mc.kind not in self.features:
             raise UnsupportedModelError(
                 f"solver '{self.name}' cannot solve this model: it is {mc.kind.upper()} "
@@ -183,6 +183,24 @@ class HighsSolver(PyomoContribSolver):
     package = "highspy"
     features = frozenset({"lp", "qp", "milp", "duals"})
     _factory_path = ("pyomo.contrib.solver.solvers.highs", "Highs")
+
+    def solve(self, model: pyo.Block, *, tee: bool = False, check: bool = True, **kwargs: Any) -> SolveResult:
+        # HiGHS' active-set QP solver can cycle on degenerate QPs whose Hessian
+        # has low rank (a household's comfort term touches 24 of ~200 variables):
+        # with no iteration limit it then runs until the time limit.  A default
+        # limit of 50 iterations per row and column reports the cycling as
+        # ITERATION_LIMIT in a fraction of a second, so a caller can switch to
+        # Ipopt (the game engine does, see agent_solve.AgentSolver).
+        if check:
+            mc = classify(model)
+            if mc.kind == "qp" and "qp_iteration_limit" not in {**self.options, **kwargs}:
+                kwargs["qp_iteration_limit"] = max(10_000, 50 * (mc.n_vars + mc.n_constraints))
+            self.check_model(model, mc)
+        result = super().solve(model, tee=tee, check=False, **kwargs)
+        if result.status is SolveStatus.ITERATION_LIMIT and "qp_iteration_limit" in kwargs:
+            result.message += ("; HiGHS' QP solver hit its iteration limit (cycling on a degenerate QP?): "
+                               "try solver='ipopt'")
+        return result
 
 
 class ScipSolver(PyomoContribSolver):

@@ -4,6 +4,7 @@ Reference values are derived by hand in the comments.
 """
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
 import pytest
 
@@ -173,3 +174,46 @@ def test_solve_result_repr_is_readable():
     result = get_solver("highs").solve(lp_for_duals())
     text = repr(result)
     assert "status=optimal" in text and "objective=8" in text and "solver='highs'" in text
+
+
+def test_highs_qp_cycling_is_reported_fast_and_the_engine_falls_back_to_ipopt():
+    # A relaxed household with a large comfort weight: a degenerate QP (the Hessian touches 24 of
+    # ~200 variables) on which HiGHS' active-set QP solver cycles.  Without an iteration limit it
+    # ran to any time limit; now it stops at the default limit with a hint, and the engine's
+    # default follower solver switches to Ipopt and returns the optimum.
+    import pyomo.environ as pyo
+
+    from gridgames.models.household import Household, household_block
+    from gridgames.models.household_devices import EV, PV, Battery, InterruptibleAppliance, Thermostat
+    from gridgames.solvers.games.agent_solve import AgentSolver
+    from gridgames.solvers.games.structure import analyse_agents
+
+    devices = [EV("car", arrival=0, departure=8, energy_arrival=8), Battery("bat"), PV("roof"),
+               Thermostat("ac", t_out=np.full(24, 31.0)),
+               InterruptibleAppliance("pump", energy=3, start=0, end=24, p_max=1.5)]
+    house = Household("h", devices, base_load=np.full(24, 0.6), comfort=400, feed_in=0.3)
+    prices = [0.5] * 8 + [1.0] * 4 + [1.5] * 6 + [1.0] * 6
+    m = pyo.ConcreteModel()
+    m.T = pyo.RangeSet(0, 23)
+    m.p = pyo.Var(m.T, initialize=lambda _, t: prices[t])
+    block = household_block(m, house, m.p, "hh", relax=True)
+    agent = analyse_agents(m, [block])[0]
+    m.p.fix()
+    reference = get_solver("ipopt").solve(block)
+    m.p.unfix()
+    assert reference.ok
+    ipopt_value = reference.objective
+
+    m.p.fix()
+    direct = get_solver("highs", time_limit=60).solve(block)
+    m.p.unfix()
+    assert direct.status in (SolveStatus.OPTIMAL, SolveStatus.ITERATION_LIMIT), direct.message
+    if direct.status is SolveStatus.ITERATION_LIMIT:
+        assert "try solver='ipopt'" in direct.message
+    else:
+        assert direct.objective == pytest.approx(ipopt_value, rel=1e-6)
+
+    engine = AgentSolver(agent)
+    result = engine.solve()
+    assert result.ok and engine.solver_name in ("highs", "ipopt")
+    assert pyo.value(agent.objective.expr) == pytest.approx(ipopt_value, rel=1e-6)

@@ -14,7 +14,7 @@ import sys
 from gridgames.solvers.errors import GridGamesError
 
 #: Subcommand modules, in the order ``gridgames --help`` lists them.
-SUBCOMMANDS = ("solvers", "run", "demo", "forecast")
+SUBCOMMANDS = ("solvers", "run", "demo", "forecast", "bench", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ Ipopt bridge caches its translation).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import pyomo.environ as pyo
@@ -16,7 +17,7 @@ import pyomo.environ as pyo
 from gridgames.solvers.games.structure import Agent, FixedVariables
 from gridgames.solvers.model_class import classify
 from gridgames.solvers.registry import available_solvers, get_solver
-from gridgames.solvers.result import SolveResult
+from gridgames.solvers.result import SolveResult, SolveStatus
 
 
 #: Continuous QPs larger than this go to Ipopt rather than HiGHS.  HiGHS' QP
@@ -24,6 +25,8 @@ from gridgames.solvers.result import SolveResult
 #: the engine benchmark it took 0.15 s at 720 variables, 3.7 s at 2,190 and
 #: ~166 s at 8,760, where Ipopt (interior point, translation cached) takes
 #: 0.3 s and re-solves a 720-variable block in 12 ms.
+log = logging.getLogger(__name__)
+
 LARGE_QP = 500
 
 
@@ -52,6 +55,8 @@ class AgentSolver:
 
     def __post_init__(self) -> None:
         self.target = self._target()
+        #: the solver was chosen here, so it may be changed here (never a caller's choice)
+        self._chosen_by_default = self.solver_name is None
         with FixedVariables(self.agent.parameters):
             name = self.solver_name or default_solver_for(self.target)
         self.solver_name = name
@@ -68,10 +73,22 @@ class AgentSolver:
         return view
 
     def solve(self) -> SolveResult:
-        """Best response at the current parameter values (loaded into the block)."""
+        """Best response at the current parameter values (loaded into the block).
+
+        When HiGHS was picked by default and its QP solver stops at the
+        iteration limit (it can cycle on degenerate QPs), this agent switches
+        to Ipopt for this and every later solve.
+        """
         with FixedVariables(self.agent.parameters):
             self.solves += 1
-            return self._solver.solve(self.target)
+            result = self._solver.solve(self.target)
+            if (self._chosen_by_default and self.solver_name == "highs"
+                    and result.status is SolveStatus.ITERATION_LIMIT and "ipopt" in available_solvers()):
+                log.info("agent %s: HiGHS QP hit its iteration limit; switching to ipopt", self.agent.block.name)
+                self.solver_name = "ipopt"
+                self._solver = get_solver("ipopt", **(self.options or {}))
+                result = self._solver.solve(self.target)
+            return result
 
     def best_response_value(self) -> tuple[float, SolveResult]:
         """The agent's optimal value at the current parameters; its variables are restored."""

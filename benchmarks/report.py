@@ -1,0 +1,196 @@
+"""Turn a results folder of the benchmark suite into ``report.md`` with tables and plots.
+
+One section per case family: a table of every case (method, solver, size,
+status, gap to the reference, equilibrium/follower gap, times, evaluation
+counts), the failures with their errors, and PNG plots where the rows allow:
+
+* time vs size per method (log-log) when a family has several sizes;
+* gap to the reference vs wall time (log-log) when rows have a ``leader_gap``;
+* convergence (``history``: a list of gap or objective values per iteration);
+* Pareto fronts (``pareto_front``: a list of objective pairs).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from gridgames.benchmarks.runner import read_record, results_frame  # noqa: E402
+from gridgames.benchmarks.suite import BenchmarkError  # noqa: E402
+from gridgames.models.report import atomic_write_text  # noqa: E402
+
+TABLE_COLUMNS = ("case", "method", "solver", "size", "status", "objective", "reference", "leader_gap",
+                 "eq_gap", "wall_time", "upper_evals", "lower_evals")
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if value == 0:
+            return "0"
+        return f"{value:.3g}" if abs(value) < 1e-3 or abs(value) >= 1e5 else f"{value:.4g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured markdown table (no extra dependency)."""
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
+    return pd.to_numeric(frame[column], errors="coerce") if column in frame else pd.Series(dtype=float)
+
+
+def _plot_time_vs_size(family: str, frame: pd.DataFrame, figures: Path) -> Path | None:
+    size, wall = _numeric(frame, "size"), _numeric(frame, "wall_time")
+    ok = size.notna() & wall.notna() & (size > 0) & (wall > 0)
+    sizes_per_method = frame[ok].assign(_s=size[ok]).groupby("method", dropna=False)["_s"].nunique()
+    if sizes_per_method.empty or sizes_per_method.max() < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, group in frame[ok].assign(_s=size[ok], _w=wall[ok]).groupby("method", dropna=False):
+        group = group.groupby("_s")["_w"].median()
+        ax.loglog(group.index, group.values, "o-", label=str(method))
+    ax.set(xlabel="size", ylabel="wall time (s)", title=f"{family}: time vs size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, figures / f"{family}-time-vs-size.png")
+
+
+def _plot_gap_vs_time(family: str, frame: pd.DataFrame, figures: Path) -> Path | None:
+    gap, wall = _numeric(frame, "leader_gap"), _numeric(frame, "wall_time")
+    ok = gap.notna() & wall.notna() & (wall > 0)
+    if ok.sum() < 2:
+        return None
+    floor = 1e-16
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, group in frame[ok].assign(_g=gap[ok].abs().clip(lower=floor), _w=wall[ok]).groupby(
+            "method", dropna=False):
+        ax.scatter(group["_w"], group["_g"], label=str(method), s=18)
+    ax.set(xscale="log", yscale="log", xlabel="wall time (s)", ylabel="relative gap to reference",
+           title=f"{family}: gap vs time (gaps below {floor:g} drawn at {floor:g})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, figures / f"{family}-gap-vs-time.png")
+
+
+def _plot_series(family: str, records: list[dict], key: str, figures: Path) -> Path | None:
+    series = [(r["case"], r["row"][key]) for r in records if isinstance((r.get("row") or {}).get(key), list)
+              and r["row"][key]]
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, values in series[:12]:
+        if key == "pareto_front":
+            pts = np.asarray(values, dtype=float)
+            if pts.ndim == 2 and pts.shape[1] >= 2:
+                ax.scatter(pts[:, 0], pts[:, 1], s=10, label=name)
+        else:
+            vals = np.abs(np.asarray(values, dtype=float))
+            ax.semilogy(np.arange(1, len(vals) + 1), np.maximum(vals, 1e-16), label=name)
+    if key == "pareto_front":
+        ax.set(xlabel="objective 1", ylabel="objective 2", title=f"{family}: Pareto fronts")
+    else:
+        ax.set(xlabel="iteration", ylabel="|value|", title=f"{family}: convergence")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, figures / f"{family}-{'pareto' if key == 'pareto_front' else 'convergence'}.png")
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.tight_layout()
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def _records(results: Path) -> dict[str, list[dict]]:
+    by_family: dict[str, list[dict]] = {}
+    for path in sorted(results.glob("cases/*/*.json")):
+        record = read_record(path)
+        if record is not None:
+            by_family.setdefault(record["family"], []).append(record)
+    return by_family
+
+
+def write_report(results_dir: str | Path, markdown: str | Path | None = None, *,
+                 title: str = "gridgames benchmark results") -> Path:
+    """Write ``report.md`` (and ``figures/*.png``) for a results folder.
+
+    Parameters
+    ----------
+    results_dir : path
+        A folder written by :func:`gridgames.benchmarks.runner.run_suite`.
+    markdown : path, optional
+        Where to write the markdown (default ``results_dir/report.md``); the
+        figures go to a ``figures/`` folder beside it.
+    title : str
+        First heading.
+
+    Returns
+    -------
+    Path
+        The markdown file.
+
+    Raises
+    ------
+    BenchmarkError
+        The folder holds no case results.
+    """
+    results = Path(results_dir)
+    frame = results_frame(results)
+    if frame.empty:
+        raise BenchmarkError(f"{results}: no case results (expected cases/<family>/<case>.json; "
+                             "run `gridgames bench --out` first)")
+    target = Path(markdown) if markdown else results / "report.md"
+    figures = target.parent / "figures"
+    if figures.exists() and markdown:
+        shutil.rmtree(figures)
+    machine = read_record(results / "machine.json") or {}
+    records = _records(results)
+    ok = (frame["outcome"] == "ok").sum()
+    lines = [f"# {title}", "",
+             f"Written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from `{results}`: "
+             f"{len(frame)} cases, {ok} ok, {len(frame) - ok} failed.", ""]
+    if machine:
+        lines += [f"Machine: {machine.get('cpus')} CPUs, {machine.get('memory_gib')} GiB, "
+                  f"{machine.get('processor')}, Python {machine.get('python')}, {machine.get('platform')}.", ""]
+    lines += ["Columns: `leader_gap` = relative gap of the objective to the reference (closed form, second "
+              "solver, known optimum or scipy baseline, per family); `eq_gap` = the equilibrium's `nash_gap` or "
+              "the followers' optimality gap from `verify()`; times in seconds.", ""]
+    for family, group in frame.groupby("family", sort=True):
+        group = group.sort_values("case")
+        lines += [f"## {family}", ""]
+        done = group[group["outcome"] == "ok"]
+        if not done.empty:
+            cols = [c for c in TABLE_COLUMNS if c in done and done[c].notna().any()]
+            lines += [markdown_table(done[cols]), ""]
+        failed = group[group["outcome"] != "ok"]
+        if not failed.empty:
+            lines += ["Failed cases:", ""] + [f"- `{r.case}`: {r.error}" for r in failed.itertuples()] + [""]
+        plots = [_plot_time_vs_size(family, done, figures), _plot_gap_vs_time(family, done, figures),
+                 _plot_series(family, records.get(family, []), "history", figures),
+                 _plot_series(family, records.get(family, []), "pareto_front", figures)]
+        for plot in plots:
+            if plot is not None:
+                lines += [f"![{plot.stem}]({plot.relative_to(target.parent).as_posix()})", ""]
+    atomic_write_text(target, "\n".join(lines))
+    return target
+
