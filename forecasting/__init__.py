@@ -3,7 +3,8 @@
 Public API
 ----------
 get_forecaster, available_forecasters, register_forecaster
-    ``arima``, ``sarima``, ``sarima-ann``, ``lstm``, ``random-forest``, ``naive-24``, ``naive-168``.
+    ``arima``, ``sarima``, ``sarima-ann``, ``lstm``, ``random-forest``, ``naive-24``, ``naive-168``,
+    ``bpa-corrected`` (BPA's published forecast + a SARIMA of its error).
 Forecaster, FittedForecaster
     ``Forecaster.fit(series) -> FittedForecaster``; ``.predict(horizon)``, ``.update(new)``.
 day_ahead_forecast
@@ -12,7 +13,7 @@ rolling_backtest, RollingConfig, day_ahead, hour_ahead
     Rolling-origin evaluation (``forecasting/backtest.py``).
 evaluate, mae, mape, mse, rmse, r2
     Metrics (``forecasting/metrics.py``).
-compare_models, load_bpat
+compare_models, load_bpat_eia930
     The paper's Table 6 comparison on the BPAT data.
 """
 from gridgames.forecasting.api import (UnknownForecasterError, available_forecasters, day_ahead_forecast,
@@ -20,13 +21,13 @@ from gridgames.forecasting.api import (UnknownForecasterError, available_forecas
 from gridgames.forecasting.backtest import RollingConfig, day_ahead, hour_ahead, rolling_backtest
 from gridgames.forecasting.base import FittedForecaster, Forecaster, register_forecaster
 from gridgames.forecasting.comparison import compare_models
-from gridgames.forecasting.data import load_bpat
+from gridgames.forecasting.data import load_bpat_eia930
 from gridgames.forecasting.metrics import evaluate, mae, mape, mse, r2, rmse
 from gridgames.forecasting.validation import ForecastError
 
 __all__ = [
     "FittedForecaster", "ForecastError", "Forecaster", "RollingConfig", "UnknownForecasterError",
     "available_forecasters", "compare_models", "day_ahead", "day_ahead_forecast", "evaluate",
-    "get_forecaster", "hour_ahead", "load_bpat", "mae", "mape", "mse", "r2", "register_forecaster",
+    "get_forecaster", "hour_ahead", "load_bpat_eia930", "mae", "mape", "mse", "r2", "register_forecaster",
     "rmse", "rolling_backtest",
 ]

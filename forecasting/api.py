@@ -6,12 +6,13 @@ one call the price models make (``demand_forecast = "<model name>"``).
 """
 from __future__ import annotations
 
+import inspect
 import logging
 
 import pandas as pd
 
 # importing the method modules registers them
-from gridgames.forecasting import forest, hybrid, lstm, naive, sarima  # noqa: F401
+from gridgames.forecasting import corrected, forest, hybrid, lstm, naive, sarima  # noqa: F401
 from gridgames.forecasting.base import Forecaster, FittedForecaster, registered
 from gridgames.forecasting.validation import ForecastError, check_positive_int, check_series
 
@@ -30,6 +31,22 @@ def available_forecasters() -> list[str]:
     return sorted(registered())
 
 
+def needs_reference(name: str) -> bool:
+    """True when forecaster ``name`` corrects a published forecast (``reference=`` parameter)."""
+    return bool(getattr(registered().get(name), "needs_reference", False))
+
+
+def accepts(name: str, parameter: str) -> bool:
+    """True when forecaster ``name``'s constructor takes the keyword ``parameter``."""
+    factory = registered().get(name)
+    if factory is None:
+        return False
+    try:
+        return parameter in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def get_forecaster(name: str, **params) -> Forecaster:
     """Build the forecaster ``name`` with its parameters.
 
@@ -37,7 +54,8 @@ def get_forecaster(name: str, **params) -> Forecaster:
     ----------
     name : str
         One of :func:`available_forecasters` (``arima``, ``sarima``,
-        ``sarima-ann``, ``lstm``, ``random-forest``, ``naive-24``, ``naive-168``).
+        ``sarima-ann``, ``lstm``, ``random-forest``, ``naive-24``, ``naive-168``,
+        ``bpa-corrected``; the last needs ``reference=`` the published forecast).
     **params
         Keyword parameters of the method's class; an unknown keyword is an error.
 
@@ -78,7 +96,8 @@ def day_ahead_forecast(series: pd.Series, day: object, model: str, *, history_da
         model; ``sarima-ann`` needs at least 32 with its defaults, ``lstm`` and
         ``random-forest`` do better with 120).
     **params
-        Parameters of the forecaster.
+        Parameters of the forecaster (``bpa-corrected`` needs
+        ``reference=`` the published forecast covering the history and the day).
 
     Returns
     -------

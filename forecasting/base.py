@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from gridgames.forecasting.threads import blas_threads
 from gridgames.forecasting.validation import ForecastError, check_positive_int, check_series
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ class Forecaster(ABC):
         """
         y = check_series(series, min_length=self.min_history, name=self.name,
                          why=self._min_history_reason())
-        return self._fit(y)
+        with blas_threads():
+            return self._fit(y)
 
     @abstractmethod
     def _fit(self, y: pd.Series) -> FittedForecaster:
@@ -99,7 +101,8 @@ class FittedForecaster(ABC):
             ``horizon`` values indexed by the future timestamps.
         """
         horizon = check_positive_int(horizon, "horizon")
-        values = np.asarray(self._predict(horizon), dtype=float)
+        with blas_threads():
+            values = np.asarray(self._predict(horizon), dtype=float)
         if values.shape != (horizon,) or not np.all(np.isfinite(values)):
             raise ForecastError(f"{self.forecaster.name}: the model produced an invalid forecast "
                                 f"(shape {values.shape}, finite: {bool(np.all(np.isfinite(values)))})")
@@ -129,7 +132,8 @@ class FittedForecaster(ABC):
         if len(new) > 1 and pd.Timedelta(new.index[1] - new.index[0]) != self.step:
             raise ForecastError(f"{name}: new observations have step {new.index[1] - new.index[0]}, "
                                 f"the series has {self.step}")
-        self._update(new)
+        with blas_threads():
+            self._update(new)
         hist = pd.concat([self.history, new])
         if self.keep_history is not None and len(hist) > self.keep_history:
             hist = hist.iloc[-self.keep_history:]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridgames.forecasting.api import get_forecaster
+from gridgames.forecasting.api import accepts, get_forecaster, needs_reference
 from gridgames.forecasting.backtest import BacktestResult, day_ahead, hour_ahead, rolling_backtest, stamp
 from gridgames.forecasting.metrics import METRICS, evaluate
 from gridgames.forecasting.validation import ForecastError, check_series
@@ -33,8 +33,8 @@ PAPER_TABLE6: dict[str, dict[str, float]] = {
 #: structure and need more days per similar-day group / more training windows.
 ML_WINDOW_DAYS: dict[str, int] = {"random-forest": 120, "lstm": 120}
 
-#: Rows of the Table 6 comparison by default.
-TABLE6_MODELS = ("arima", "sarima", "sarima-ann", "naive-24", "naive-168")
+#: Rows of the Table 6 comparison by default (``bpa-corrected`` needs the published forecast).
+TABLE6_MODELS = ("arima", "sarima", "sarima-ann", "bpa-corrected", "naive-24", "naive-168")
 
 
 @dataclass
@@ -64,20 +64,22 @@ class Comparison:
     split: dict = field(default_factory=dict)
 
 
-def compare_models(series: pd.Series, models: list[str] | tuple[str, ...] = TABLE6_MODELS, *,
+def compare_models(series: pd.Series, models: list[str] | tuple[str, ...] | None = None, *,
                    horizon: str = "day", test_start: object = None, test_days: int = 30,
                    window_days: int = 42, model_windows: dict[str, int] | None = None,
                    cycle: int = 0, reference: pd.Series | None = None,
                    reference_name: str = "bpa-published", actual: pd.Series | None = None,
-                   params: dict[str, dict] | None = None, progress: bool = False) -> Comparison:
+                   params: dict[str, dict] | None = None, calendar_tz: str | None = None,
+                   progress: bool = False) -> Comparison:
     """Rolling backtest of each model over the same test period.
 
     Parameters
     ----------
     series : pandas.Series
         Hourly observations (training input).
-    models : sequence of str
-        Forecaster names.
+    models : sequence of str, optional
+        Forecaster names; default :data:`TABLE6_MODELS` (without ``bpa-corrected``
+        when there is no ``reference``).
     horizon : {"day", "hour"}
         Day-ahead (moving step 24) or hour-ahead (moving step 1).
     test_start : timestamp-like, optional
@@ -92,12 +94,24 @@ def compare_models(series: pd.Series, models: list[str] | tuple[str, ...] = TABL
     cycle : int
         Rolling cycle (refit every ``cycle`` origins; 0 = fit once, then update).
     reference : pandas.Series, optional
-        A published forecast (BPA's day-ahead forecast) scored on the same hours.
+        A published forecast (BPA's day-ahead forecast) scored on the same hours,
+        and passed as ``reference`` to the models that correct it
+        (``bpa-corrected``) unless their ``params`` give one.
     actual : pandas.Series, optional
         Values to score against (default ``series``).
     params : dict, optional
         Per-model parameters, e.g. ``{"sarima-ann": {"epochs": 500}}``.
         ``sarima-ann`` gets ``mode=horizon`` unless given.
+    calendar_tz : str, optional
+        Local time zone of the calendar features (hour, weekday, similar-day
+        groups), given to every model that has a ``calendar_tz`` parameter
+        unless ``params`` set it (BPAT: ``America/Los_Angeles``).
+
+    Raises
+    ------
+    ForecastError
+        Bad horizon or series, no models, or a model that corrects a published
+        forecast without one (``reference`` None).
     """
     if horizon not in ("day", "hour"):
         raise ForecastError(f"horizon must be 'day' or 'hour', got {horizon!r}")
@@ -122,6 +136,13 @@ def compare_models(series: pd.Series, models: list[str] | tuple[str, ...] = TABL
     n_targets = test_days * per_day
     periods = test_days if horizon == "day" else n_targets
     params = {k: dict(v) for k, v in (params or {}).items()}
+    if models is None:
+        models = [m for m in TABLE6_MODELS if reference is not None or not needs_reference(m)]
+    for name in models:
+        if needs_reference(name) and reference is None and "reference" not in params.get(name, {}):
+            raise ForecastError(f"{name}: corrects a published forecast, but the data has none "
+                                "(for BPAT: column 'demand_forecast_mw' of the 2019 file); "
+                                "pass reference= or drop the model")
     results: dict[str, BacktestResult] = {}
     rows = []
     truth = y if actual is None else actual
@@ -130,6 +151,10 @@ def compare_models(series: pd.Series, models: list[str] | tuple[str, ...] = TABL
         kw = params.get(name, {})
         if name == "sarima-ann":
             kw.setdefault("mode", horizon)
+        if needs_reference(name) and reference is not None:
+            kw.setdefault("reference", reference)
+        if calendar_tz is not None and accepts(name, "calendar_tz"):
+            kw.setdefault("calendar_tz", calendar_tz)
         cfg = config(name)
         res = rolling_backtest(y, get_forecaster(name, **kw), start=test_start, config=cfg,
                                periods=periods, actual=truth, progress=progress)
@@ -158,6 +183,7 @@ def compare_models(series: pd.Series, models: list[str] | tuple[str, ...] = TABL
         table[f"paper_{m}"] = [PAPER_TABLE6.get(name, {}).get(m, np.nan) for name in table.index]
     split = {"horizon": horizon, "test_start": str(forecasts.index[0]), "test_end": str(forecasts.index[-1]),
              "test_days": test_days, "window_days": window_days, "cycle": cycle, "n_forecasts": len(forecasts),
+             "calendar_tz": calendar_tz,
              "model_windows": {k: v for k, v in windows.items() if k in results}}
     return Comparison(horizon=horizon, table=table, results=results, forecasts=forecasts, split=split)
 

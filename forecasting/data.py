@@ -21,11 +21,16 @@ logger = logging.getLogger(__name__)
 #: Folder with the real data files shipped with the repository.
 DATA_DIR = Path(__file__).resolve().parent.parent / "instances" / "data"
 
+TIME_COLUMN = "hour_ending_utc"
+#: Column of BPA's published day-ahead forecast in the EIA-930 extract.
+FORECAST_COLUMN = "demand_forecast_mw"
+#: BPAT's local time zone (calendar features of the similar-day models).
+BPAT_TZ = "America/Los_Angeles"
+
 _FILES = {2019: "eia930_bpat_2019_hourly.csv", 2020: "eia930_bpat_2020_2022_hourly.csv",
           2021: "eia930_bpat_2020_2022_hourly.csv", 2022: "eia930_bpat_2020_2022_hourly.csv"}
-_RENAME = {"demand_mw_raw": "actual", "demand_forecast_mw": "bpa_forecast",
+_RENAME = {"demand_mw_raw": "actual", FORECAST_COLUMN: "bpa_forecast",
            "demand_mw_cleaned": "cleaned", "category": "category"}
-TIME_COLUMN = "hour_ending_utc"
 
 
 def is_bpat_csv(path: str | Path) -> bool:
@@ -37,7 +42,7 @@ def is_bpat_csv(path: str | Path) -> bool:
     return TIME_COLUMN in header and "demand_mw_raw" in header and "demand_mw_cleaned" in header
 
 
-def load_bpat(path_or_year: str | Path | int) -> pd.DataFrame:
+def load_bpat_eia930(path_or_year: str | Path | int) -> pd.DataFrame:
     """Load a BPAT hourly demand file.
 
     Parameters
@@ -65,13 +70,13 @@ def load_bpat(path_or_year: str | Path | int) -> pd.DataFrame:
     if isinstance(path_or_year, (int, np.integer)) and not isinstance(path_or_year, bool):
         year = int(path_or_year)
         if year not in _FILES:
-            raise ForecastError(f"load_bpat: no BPAT file for year {year} "
+            raise ForecastError(f"load_bpat_eia930: no BPAT file for year {year} "
                                 f"(available: {', '.join(map(str, sorted(_FILES)))})")
         path = DATA_DIR / _FILES[year]
     else:
         path = Path(path_or_year)
     if not path.is_file():
-        raise InstanceError([f"file not found: {path}"], "load_bpat")
+        raise InstanceError([f"file not found: {path}"], "load_bpat_eia930")
     if not is_bpat_csv(path):
         raise ForecastError(f"{path.name}: not a BPAT EIA-930 extract (needs columns "
                             f"{TIME_COLUMN}, demand_mw_raw, demand_mw_cleaned)")
@@ -80,7 +85,7 @@ def load_bpat(path_or_year: str | Path | int) -> pd.DataFrame:
     bad = np.flatnonzero(stamps.isna().to_numpy())
     if bad.size:
         raise InstanceError([f"{path.name} row {bad[0] + 2}: unparsable timestamp "
-                             f"{frame[TIME_COLUMN].iloc[bad[0]]!r}"], "load_bpat")
+                             f"{frame[TIME_COLUMN].iloc[bad[0]]!r}"], "load_bpat_eia930")
     frame.index = pd.DatetimeIndex(stamps, name=TIME_COLUMN)
     frame = frame.drop(columns=[TIME_COLUMN]).rename(columns=_RENAME)
     if "bpa_forecast" not in frame:
@@ -100,7 +105,7 @@ def load_bpat(path_or_year: str | Path | int) -> pd.DataFrame:
     if nan_clean.size:
         problems.append(f"{path.name}: missing cleaned demand at {frame.index[nan_clean[0]]}")
     if problems:
-        raise InstanceError(problems, "load_bpat")
+        raise InstanceError(problems, "load_bpat_eia930")
     if year is not None:
         frame = frame.loc[str(year)]
     frame.index = pd.DatetimeIndex(frame.index, freq="h", name=TIME_COLUMN)

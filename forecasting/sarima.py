@@ -39,6 +39,7 @@ from statsmodels.tsa.stattools import adfuller
 
 from gridgames.forecasting.base import FittedForecaster, Forecaster, register_forecaster
 from gridgames.forecasting.features import weekly_fourier
+from gridgames.forecasting.threads import blas_threads
 from gridgames.forecasting.validation import ForecastError, check_positive_float, check_positive_int
 
 logger = logging.getLogger(__name__)
@@ -253,12 +254,13 @@ class SarimaForecaster(Forecaster):
             ident, order, sorder, table = _ORDER_CACHE[key]
             logger.info("%s: orders from cache %s%s", self.name, order, sorder)
             return order, sorder, ident, table
-        ident = identify(tail.to_numpy(), alpha=self.alpha, max_d=self.max_d, name=self.name,
-                         white_noise_check=self.white_noise_check)
-        order, sorder, table = bic_grid_search(
-            tail.to_numpy(), self.exog(tail.index), d=ident.d, seasonal_period=self.seasonal_period,
-            max_p=self.max_p, max_q=self.max_q, max_P=self.max_P, max_D=self.max_D,
-            max_Q=self.max_Q, maxiter=self.search_maxiter)
+        with blas_threads():  # also when called directly, outside fit()
+            ident = identify(tail.to_numpy(), alpha=self.alpha, max_d=self.max_d, name=self.name,
+                             white_noise_check=self.white_noise_check)
+            order, sorder, table = bic_grid_search(
+                tail.to_numpy(), self.exog(tail.index), d=ident.d, seasonal_period=self.seasonal_period,
+                max_p=self.max_p, max_q=self.max_q, max_P=self.max_P, max_D=self.max_D,
+                max_Q=self.max_Q, maxiter=self.search_maxiter)
         _ORDER_CACHE[key] = (ident, order, sorder, table)
         return order, sorder, ident, table
 

@@ -199,25 +199,23 @@ def day_data(data: LoadData, day: dt.date, demand_forecast: str = "eia") -> DayD
 def forecaster_forecast(data: LoadData, hours: pd.DatetimeIndex, name: str) -> np.ndarray:
     """d_k from one of our forecasters, fitted on the load strictly before the day.
 
+    A forecaster that corrects a published forecast (``bpa-corrected``) gets
+    the data's forecast column (BPA's, 2019 file only) as ``reference``.
+
     Calls ``gridgames.forecasting.day_ahead_forecast(history, start, name)`` with
     the UTC load history before the day and ``start`` = the day's first
     hour-ending stamp as a local tz-aware timestamp (so DST days get 23 or 25
     steps), and takes the values at the day's hours.
     """
-    try:
-        from gridgames.forecasting import day_ahead_forecast  # noqa: PLC0415 (parallel helper's module)
-    except ImportError:
-        try:
-            from gridgames.forecasting.api import day_ahead_forecast  # noqa: PLC0415
-        except ImportError:
-            raise InstanceError([f"[data].demand_forecast: {name!r} names a forecaster, but "
-                                 "gridgames.forecasting.day_ahead_forecast is not available; use "
-                                 "'eia' or 'actual'"]) from None
+    from gridgames.forecasting.api import day_ahead_forecast, needs_reference  # noqa: PLC0415 (lazy: torch)
     from gridgames.solvers.errors import GridGamesError  # noqa: PLC0415
 
+    params = {}
+    if needs_reference(name):  # e.g. bpa-corrected: BPA's published forecast is its input
+        params["reference"] = data.frame["forecast"]
     history = data.frame["load"].loc[:hours[0] - pd.Timedelta(hours=1)]
     try:
-        fc = day_ahead_forecast(history, hours[0].tz_convert(data.tz), name)
+        fc = day_ahead_forecast(history, hours[0].tz_convert(data.tz), name, **params)
     except GridGamesError as exc:  # e.g. too little history before the first days of the data
         raise InstanceError([f"[data].demand_forecast: forecaster {name!r} cannot forecast the day "
                              f"starting {hours[0].tz_convert(data.tz)}: {exc}"], data.source) from None

@@ -7,26 +7,17 @@ import pandas as pd
 import pytest
 import torch
 from statsmodels.tsa.arima_process import arma_generate_sample
-from threadpoolctl import threadpool_limits
 
 from gridgames.forecasting.api import (UnknownForecasterError, available_forecasters, day_ahead_forecast,
                                        get_forecaster)
 from gridgames.forecasting.backtest import RollingConfig, day_ahead, rolling_backtest
-from gridgames.forecasting.data import load_bpat
+from gridgames.forecasting.data import load_bpat_eia930
 from gridgames.forecasting.metrics import evaluate, mae, mape, mse, r2, rmse
 from gridgames.forecasting.sarima import SarimaForecaster, identify
 from gridgames.forecasting.validation import ForecastError, check_series
 from gridgames.solvers.errors import GridGamesError
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    # OpenBLAS's spinning worker threads make statsmodels' small state-space fits about 10x
-    # slower when the other core is busy (test_bic_search: 3 s idle, 50-70 s under load).
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def hourly(values, start="2021-01-04", tz=None) -> pd.Series:
@@ -112,8 +103,8 @@ def test_update_must_continue_the_series():
 
 
 def test_registry_and_parameter_errors():
-    assert available_forecasters() == sorted(["arima", "sarima", "sarima-ann", "lstm", "random-forest",
-                                              "naive-24", "naive-168"])
+    assert available_forecasters() == sorted(["arima", "sarima", "sarima-ann", "bpa-corrected", "lstm",
+                                              "random-forest", "naive-24", "naive-168"])
     with pytest.raises(UnknownForecasterError, match="unknown forecaster 'prophet'"):
         get_forecaster("prophet")
     with pytest.raises(ForecastError, match="unexpected keyword argument 'epoch'"):
@@ -294,14 +285,14 @@ def test_day_ahead_forecast_naive_and_time_zones():
 
 # --------------------------------------------------------------------------- BPAT data
 def test_bpat_loader_and_bpa_forecast_mape():
-    frame = load_bpat(2019)
+    frame = load_bpat_eia930(2019)
     assert len(frame) == 8760 and str(frame.index.tz) == "UTC" and frame.index.freq == "h"
     assert mape(frame["actual"], frame["bpa_forecast"]) == pytest.approx(1.8976, abs=5e-4)
-    later = load_bpat(2021)
+    later = load_bpat_eia930(2021)
     assert later.index[0] == pd.Timestamp("2021-01-01", tz="UTC") and later["bpa_forecast"].isna().all()
     assert later["cleaned"].notna().all()
     with pytest.raises(ForecastError, match="no BPAT file for year 2018"):
-        load_bpat(2018)
+        load_bpat_eia930(2018)
 
 
 # --------------------------------------------------------------------------- review fixes

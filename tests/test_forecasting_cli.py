@@ -7,7 +7,7 @@ import torch
 
 import gridgames.cli as cli
 from gridgames.forecasting.comparison import PAPER_TABLE6, compare_models, format_comparison
-from gridgames.forecasting.data import DATA_DIR, load_bpat
+from gridgames.forecasting.data import DATA_DIR, load_bpat_eia930
 
 torch.set_num_threads(1)
 BPAT = str(DATA_DIR / "eia930_bpat_2019_hourly.csv")
@@ -71,7 +71,7 @@ def test_cli_reads_the_stackelberg_instance_layout(tmp_path, capsys):
 
 
 def test_comparison_scores_bpa_forecast_over_the_test_hours():
-    frame = load_bpat(2019)
+    frame = load_bpat_eia930(2019)
     comp = compare_models(frame["actual"], ["naive-24"], test_start="2019-06-01", test_days=3,
                           window_days=7, reference=frame["bpa_forecast"])
     sl = frame.loc["2019-06-01":"2019-06-03"]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from gridgames.forecasting.api import available_forecasters
+from gridgames.forecasting.api import available_forecasters, needs_reference
 from gridgames.forecasting.comparison import TABLE6_MODELS, compare_models, format_comparison, plot_comparison
-from gridgames.forecasting.data import is_bpat_csv, load_bpat
+from gridgames.forecasting.data import BPAT_TZ, FORECAST_COLUMN, is_bpat_csv, load_bpat_eia930
 from gridgames.forecasting.validation import ForecastError
 from gridgames.models.instance import InstanceError, read_series_csv
 
@@ -35,8 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "names a series file.")
     p.add_argument("source", metavar="INSTANCE_OR_CSV", help="CSV file or instance TOML")
     p.add_argument("--model", default="table6",
-                   help="forecaster name, comma list, 'table6' (ARIMA, SARIMA, SARIMA-ANN, naive) "
-                        f"or 'all'; known: {', '.join(available_forecasters())}")
+                   help="forecaster name, comma list, 'table6' (ARIMA, SARIMA, SARIMA-ANN, BPA-corrected, "
+                        f"naive) or 'all'; known: {', '.join(available_forecasters())}")
     p.add_argument("--horizon", choices=("day", "hour", "both"), default="day",
                    help="day-ahead (24 h issued at 00:00) or hour-ahead (rolling each hour)")
     p.add_argument("--out", metavar="DIR", help="write forecasts, metrics and a plot here")
@@ -51,6 +51,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--series", help="[data] key of the series in an instance TOML")
     p.add_argument("--time-column", help="time column of a generic CSV")
     p.add_argument("--value-column", help="value column of a generic CSV")
+    p.add_argument("--reference-column",
+                   help="column of a published forecast in a generic CSV (scored, and corrected by "
+                        "bpa-corrected)")
+    p.add_argument("--calendar-tz",
+                   help=f"local time zone of the calendar features (default {BPAT_TZ} for BPAT files, "
+                        "else the series' own)")
     p.add_argument("--param", action="append", default=[], metavar="MODEL.KEY=VALUE",
                    help="forecaster parameter, e.g. sarima-ann.epochs=500 (JSON value)")
     p.set_defaults(func=run)
@@ -60,7 +66,8 @@ def _models(spec: str) -> list[str]:
     if spec == "table6":
         return list(TABLE6_MODELS)
     if spec == "all":
-        return ["arima", "sarima", "sarima-ann", "lstm", "random-forest", "naive-24", "naive-168"]
+        return ["arima", "sarima", "sarima-ann", "bpa-corrected", "lstm", "random-forest", "naive-24",
+                "naive-168"]
     names = [s.strip() for s in spec.split(",") if s.strip()]
     unknown = [n for n in names if n not in available_forecasters()]
     if unknown or not names:
@@ -120,7 +127,11 @@ def load_source(args: argparse.Namespace) -> tuple[pd.Series, pd.Series | None, 
     if not (args.time_column and args.value_column):
         raise ForecastError(f"{path.name}: not a BPAT file; give --time-column and --value-column")
     series = read_series_csv(path, args.time_column, args.value_column, field_name=path.name)
-    return series, None, None, path.name
+    ref = None
+    if args.reference_column:
+        ref = read_series_csv(path, args.time_column, args.reference_column,
+                              field_name=f"{path.name} --reference-column")
+    return series, None, ref, path.name
 
 
 def _files_source(path: Path, data: dict) -> tuple[pd.Series, None, pd.Series | None, str]:
@@ -145,10 +156,10 @@ def _files_source(path: Path, data: dict) -> tuple[pd.Series, None, pd.Series | 
 
 
 def _bpat(path: Path) -> tuple[pd.Series, pd.Series, pd.Series | None, str]:
-    frame = load_bpat(path)
+    frame = load_bpat_eia930(path)
     actual = frame["actual"]
     train = actual if actual.notna().all() else frame["cleaned"]
-    ref = frame["bpa_forecast"] if frame["bpa_forecast"].notna().any() else None
+    ref = frame["bpa_forecast"].rename(FORECAST_COLUMN) if frame["bpa_forecast"].notna().any() else None
     which = "raw" if train is actual else "cleaned"
     return train.rename("demand"), actual, ref, f"{path.name} ({which} demand, MW)"
 
@@ -158,6 +169,17 @@ def run(args: argparse.Namespace) -> int:
     models = _models(args.model)
     params = _params(args.param)
     series, actual, reference, label = load_source(args)
+    if reference is None:
+        lacking = [m for m in models if needs_reference(m)]
+        if lacking and args.model in ("table6", "all"):
+            print(f"note: {', '.join(lacking)} left out: {label} has no published forecast "
+                  f"(column {FORECAST_COLUMN!r} or --reference-column)")
+            models = [m for m in models if m not in lacking]
+        elif lacking:
+            raise ForecastError(f"--model {', '.join(lacking)}: corrects a published forecast, but {label} "
+                                f"has none (BPAT: column {FORECAST_COLUMN!r}, in the 2019 file only; "
+                                "other CSVs: --reference-column)")
+    calendar_tz = args.calendar_tz or (BPAT_TZ if actual is not None else None)
     horizons = ("day", "hour") if args.horizon == "both" else (args.horizon,)
     out = Path(args.out) if args.out else None
     if out:
@@ -169,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
                               model_windows={"lstm": args.ml_window_days,
                                              "random-forest": args.ml_window_days},
                               reference=reference, actual=actual, params=params,
-                              progress=args.verbose)
+                              calendar_tz=calendar_tz, progress=args.verbose)
         print(format_comparison(comp))
         print()
         if out:
