@@ -36,7 +36,7 @@ ROW_FIELDS = ("method", "solver", "size", "objective", "reference", "leader_gap"
               "wall_time", "solver_time", "upper_evals", "lower_evals", "status")
 
 #: Modules holding case families, imported by :func:`all_cases` (one per model family).
-FAMILY_MODULES = ("cases_instances", "cases_engine", "cases_forecast")
+FAMILY_MODULES = ("cases_instances", "cases_engine", "cases_forecast", "cases_microgrid", "cases_rtp", "cases_smd")
 
 SUITES = ("smoke", "full")
 

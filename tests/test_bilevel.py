@@ -176,3 +176,19 @@ def test_nested_parallel_workers_match_serial():
     b = solve_bilevel(parallel, parallel.f, method="nested", n_gen=8, pop_size=12, seed=7, workers=2)
     assert b.objective == pytest.approx(a.objective, rel=1e-9)
     assert b.upper_evaluations == a.upper_evaluations
+
+
+def test_local_follower_check_is_flagged_and_scip_certifies_it():
+    # SMD12 at its published optimum with the follower moved to another local optimum: Ipopt's
+    # re-solve stays there (gap ~0, not certified); SCIP finds the better response (gap 16).
+    from gridgames.benchmarks.smd import build_smd
+    from gridgames.solvers import verify
+
+    problem = build_smd(12, 1, 2, 1)
+    problem.load_optimum()
+    for i in (0, 1):
+        problem.follower.xl1[i].set_value(-1)
+    local = verify(problem.model, problem.follower)
+    assert not local[0].certified and abs(local[0].gap) < 1e-5
+    proven = verify(problem.model, problem.follower, solver="scip")
+    assert proven[0].certified and proven[0].gap == pytest.approx(16.0, rel=1e-3)

@@ -110,3 +110,20 @@ def test_bad_nash_calls():
         solve_nash(m, m.F, method="jacobi", damping=1.5)
     with pytest.raises(ModelError, match="unknown option.*tolerance"):
         solve_nash(m, m.F, method="jacobi", tolerance=1e-3)
+
+
+def test_gauss_seidel_with_ipopt_respects_a_binding_shared_cap():
+    # Log utilities (NLP: Ipopt best responses) and one shared cap that binds.  With Ipopt's default
+    # bound relaxation the first player overshot the cap by 5e-8 and the second player's problem was
+    # infeasible; the engine now solves agents with shared constraints with bound_relax_factor = 0.
+    m = pyo.ConcreteModel()
+    m.P = pyo.Block([1, 2, 3])
+    for i in (1, 2, 3):
+        m.P[i].x = pyo.Var(bounds=(0, 10), initialize=0.0)
+        m.P[i].u = pyo.Objective(expr=10 * pyo.log(1 + m.P[i].x) - m.P[i].x, sense=pyo.maximize)
+    m.cap = pyo.Constraint(expr=m.P[1].x + m.P[2].x + m.P[3].x <= 5)
+    result = solve_nash(m, m.P, method="gauss-seidel")
+    x = np.array([pyo.value(m.P[i].x) for i in (1, 2, 3)])
+    assert result.ok, result.message
+    assert x.sum() <= 5 + 1e-9 and x[0] == pytest.approx(5, abs=1e-6)   # the first mover takes the cap
+    assert abs(result.gap) < 1e-6

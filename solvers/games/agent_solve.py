@@ -60,8 +60,17 @@ class AgentSolver:
         with FixedVariables(self.agent.parameters):
             name = self.solver_name or default_solver_for(self.target)
         self.solver_name = name
-        self._solver = get_solver(name, **(self.options or {}))
+        self._solver = get_solver(name, **self._options_for(name))
         self.solves = 0
+
+    def _options_for(self, name: str) -> dict:
+        """The caller's options, plus ``bound_relax_factor = 0`` for Ipopt on an agent with shared
+        constraints: Ipopt otherwise relaxes bounds by 1e-8 and may return a point that overshoots
+        a shared cap, which leaves the next player of a Gauss-Seidel sweep with an infeasible problem."""
+        options = dict(self.options or {})
+        if name == "ipopt" and self.agent.shared:
+            options.setdefault("bound_relax_factor", 0.0)
+        return options
 
     def _target(self) -> pyo.Block:
         """The agent's block, or a view adding the shared constraints that bind it."""
@@ -86,7 +95,7 @@ class AgentSolver:
                     and result.status is SolveStatus.ITERATION_LIMIT and "ipopt" in available_solvers()):
                 log.info("agent %s: HiGHS QP hit its iteration limit; switching to ipopt", self.agent.block.name)
                 self.solver_name = "ipopt"
-                self._solver = get_solver("ipopt", **(self.options or {}))
+                self._solver = get_solver("ipopt", **self._options_for("ipopt"))
                 result = self._solver.solve(self.target)
             return result
 

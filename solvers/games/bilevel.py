@@ -186,14 +186,17 @@ def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None =
 
     The gap is ``(best − current)`` in the follower's own sense (for a
     minimiser, ``current − best``), so a positive gap means the returned point
-    is not bilevel feasible: that follower would move.
+    is not bilevel feasible: that follower would move.  Each check says whether
+    the re-solve was proven optimal (``certified``); a local (Ipopt) re-solve
+    of a non-convex follower can miss a better response — pass ``solver="scip"``.
     """
     checks = []
     for agent in agents:
         current = agent.value()
         best, res = AgentSolver(agent, solver).best_response_value()
         gap = (current - best) if agent.sense > 0 else (best - current)
-        checks.append(AgentCheck(agent.name, current, best, gap, str(res.status)))
+        checks.append(AgentCheck(agent.name, current, best, gap, str(res.status),
+                                 certified=res.status is SolveStatus.OPTIMAL))
     return checks
 
 

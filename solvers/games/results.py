@@ -12,6 +12,10 @@ class AgentCheck:
 
     ``gap`` is how much the agent could still gain (≥ 0 up to solver tolerance):
     its best-response objective minus its current objective, in its own sense.
+    ``certified`` is True when the re-solve was proven optimal (HiGHS on an
+    LP/QP/MILP, SCIP); False after a local solve (Ipopt), whose gap of 0 does
+    not rule out a better response elsewhere on a non-convex follower — re-run
+    :func:`~gridgames.solvers.verify` with ``solver="scip"`` to certify it.
     """
 
     name: str
@@ -19,6 +23,7 @@ class AgentCheck:
     best_value: float
     gap: float
     status: str
+    certified: bool = True
 
 
 @dataclass(repr=False)
@@ -53,6 +58,13 @@ class BilevelResult(SolveResult):
         if not self.follower_checks:
             return None
         return max(c.gap for c in self.follower_checks)
+
+    @property
+    def follower_gap_certified(self) -> bool | None:
+        """True when every follower check was a proven-optimal re-solve (None if not run)."""
+        if not self.follower_checks:
+            return None
+        return all(c.certified for c in self.follower_checks)
 
 
 @dataclass(repr=False)
