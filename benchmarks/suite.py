@@ -36,9 +36,12 @@ ROW_FIELDS = ("method", "solver", "size", "objective", "reference", "leader_gap"
               "wall_time", "solver_time", "upper_evals", "lower_evals", "status")
 
 #: Modules holding case families, imported by :func:`all_cases` (one per model family).
-FAMILY_MODULES = ("cases_instances", "cases_engine", "cases_forecast", "cases_microgrid", "cases_rtp", "cases_smd")
+FAMILY_MODULES = ("cases_instances", "cases_engine", "cases_forecast", "cases_microgrid", "cases_rtp", "cases_smd",
+                  "cases_tou")
 
-SUITES = ("smoke", "full")
+#: smoke: the smallest size of every case (CI); full: every case except the
+#: scale studies; scale: the large studies split into many cases (TOU city year)
+SUITES = ("smoke", "full", "scale")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _FAMILIES: dict[str, Callable[[], list["Case"]]] = {}
@@ -67,6 +70,9 @@ class Case:
     smoke : bool
         Part of the smoke suite (the smallest size of each case; the whole
         smoke suite runs in CI in under three minutes).
+    scale : bool
+        Part of the ``scale`` suite only (thousands of cases of one large
+        study, e.g. every seller-day of the TOU city year), not of ``full``.
     """
 
     family: str
@@ -74,6 +80,7 @@ class Case:
     func: Callable[..., dict]
     params: dict[str, Any] = field(default_factory=dict)
     smoke: bool = False
+    scale: bool = False
 
     def __post_init__(self) -> None:
         for what, value in (("family", self.family), ("name", self.name)):
@@ -120,8 +127,9 @@ def all_cases(suite: str = "full", pattern: str | None = None) -> list[Case]:
 
     Parameters
     ----------
-    suite : {'smoke', 'full'}
-        ``smoke`` keeps only cases marked ``smoke=True``.
+    suite : {'smoke', 'full', 'scale'}
+        ``smoke`` keeps only cases marked ``smoke=True``, ``scale`` only those
+        marked ``scale=True``; ``full`` is everything but the ``scale`` cases.
     pattern : str, optional
         Shell-style pattern matched against ``family/name`` (``"smd/*"``,
         ``"*kkt*"``); a comma separates alternatives.
@@ -145,6 +153,10 @@ def all_cases(suite: str = "full", pattern: str | None = None) -> list[Case]:
         raise BenchmarkError(f"duplicate case keys: {', '.join(duplicates)}")
     if suite == "smoke":
         cases = [c for c in cases if c.smoke]
+    elif suite == "scale":
+        cases = [c for c in cases if c.scale]
+    else:
+        cases = [c for c in cases if not c.scale]
     if pattern:
         alternatives = [p.strip() for p in pattern.split(",") if p.strip()]
         cases = [c for c in cases if any(fnmatch.fnmatchcase(c.key, p) for p in alternatives)]

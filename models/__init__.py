@@ -5,6 +5,9 @@ Importing this package registers the built-in model families with
 """
 from gridgames.models import economic_dispatch  # noqa: F401  (registers "economic_dispatch")
 from gridgames.models import stackelberg_pricing  # noqa: F401  (registers "stackelberg_pricing")
+from gridgames.models import microgrid_market  # noqa: F401  (registers "microgrid_market")
+from gridgames.models import tou_pricing  # noqa: F401  (registers "tou_pricing")
+from gridgames.models import rtp_study  # noqa: F401  (registers "rtp")
 from gridgames.models.household import (Household, HouseholdInfeasibleError, household_block,
                                         household_schedule, solve_household)
 from gridgames.models.household_data import household_from_dict, load_household
