@@ -29,6 +29,7 @@ def run_microgrid(*, n_buyers: int, method: str, seed: int = 7, pso_time: float 
 
 @case_family("microgrid")
 def microgrid_cases() -> list[Case]:
+    """Microgrid equilibrium cases: each size in ``SIZES`` × each method in ``METHODS`` within its budget."""
     cases = []
     for n in SIZES:
         for method in METHODS:

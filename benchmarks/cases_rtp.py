@@ -74,6 +74,7 @@ def run_rtp_front(*, method: str, pop_size: int = 40, n_gen: int = 100, seed: in
 
 @case_family("rtp")
 def rtp_cases() -> list[Case]:
+    """RTP cases: district runs (20-household one-day smoke row, 200, 1000) and the MOPSO/NSGA-II fronts."""
     cases = [Case(family="rtp", name="district-n20-d1", func=run_rtp_district,
                   params={"households": 20, "days": 1}, smoke=True)]
     cases += [Case(family="rtp", name=f"district-n{n}", func=run_rtp_district,

@@ -160,6 +160,7 @@ def _methods(number: int, size: str) -> list[str]:
 
 @case_family("smd")
 def smd_cases() -> list[Case]:
+    """The SMD1-12 bilevel benchmark cases (KKT where applicable, nested GA), smoke rows marked."""
     cases = []
     for number in range(1, 13):
         for size in _sizes(number):

@@ -171,6 +171,7 @@ def _run_local(cases: list[Case], out: Path, progress: _Progress) -> None:
 
 def _run_dask(cases: list[Case], out: Path, progress: _Progress, *, workers: int,
               scheduler: str | None) -> None:
+    import dask
     from dask.distributed import Client, LocalCluster, as_completed
 
     for name in ("distributed", "tornado"):  # the scheduler runs in this process: keep its INFO lines quiet
@@ -179,8 +180,10 @@ def _run_dask(cases: list[Case], out: Path, progress: _Progress, *, workers: int
         client = Client(scheduler)
         cluster = None
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
+        # non-daemonic workers: a case may start its own process pool (a model run end to end)
+        with dask.config.set({"distributed.worker.daemon": False}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
         by_key = {}

@@ -36,7 +36,7 @@ import pandas as pd
 
 from gridgames.models.instance import Checker, Instance, InstanceError
 from gridgames.models.microgrid_data import Market, MarketSpec, random_market
-from gridgames.models.microgrid_solve import buyer_payoffs, equilibrium
+from gridgames.models.microgrid_solve import MarketSolution, buyer_payoffs, equilibrium
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def scaled_market(market: Market, scale: float) -> Market:
     return market.with_(X=market.X * scale)
 
 
-def clearing_prices(market: Market, sol) -> np.ndarray:
+def clearing_prices(market: Market, sol: MarketSolution) -> np.ndarray:
     """What a buyer pays at the margin in equilibrium: ``p_m(r_m) + μ_m`` (price + scarcity surcharge)."""
     return market.price(sol.totals) + sol.mu
 

@@ -74,7 +74,17 @@ def load_config(instance: Instance) -> RTPConfig:
     cfg.price_week_start = chk.string(d, "price_week_start", cfg.price_week_start)
     cfg.days = chk.number(d, "days", cfg.days, integer=True, ge=1, le=7)
     cfg.eur_to_usd = chk.number(d, "eur_to_usd", cfg.eur_to_usd, gt=0)
+    for key in ("week_start", "price_week_start"):
+        try:
+            pd.Timestamp(getattr(cfg, key))
+        except (ValueError, TypeError):
+            chk.fail(f"[{d}].{key}", f"not a date: {getattr(cfg, key)!r} (use YYYY-MM-DD)")
     cfg.forecaster = chk.string(d, "forecaster", cfg.forecaster)
+    from gridgames.forecasting.api import available_forecasters, needs_reference
+
+    usable = [n for n in available_forecasters() if not needs_reference(n)]
+    chk.check(cfg.forecaster in usable, f"[{d}].forecaster",
+              f"unknown or unusable forecaster {cfg.forecaster!r} (use one of {', '.join(usable)})")
     cfg.history_days = chk.number(d, "history_days", cfg.history_days, integer=True, ge=14)
     cfg.n_estimators = chk.number(d, "n_estimators", cfg.n_estimators, integer=True, ge=1)
     chk.unknown_keys(d, ["load_file", "load_time", "load_column", "price_file", "price_time", "price_column",
@@ -209,6 +219,12 @@ def week_prices(cfg: RTPConfig) -> WeekPrices:
                                cfg.days, cfg.eur_to_usd)
     dates, fc, act = [], [], []
     params = {"n_estimators": cfg.n_estimators} if cfg.forecaster == "random-forest" else {}
+    first = pd.Timestamp(cfg.week_start) - pd.Timedelta(days=cfg.history_days)
+    last = pd.Timestamp(cfg.week_start) + pd.Timedelta(days=cfg.days) - pd.Timedelta(hours=1)
+    if load.empty or load.index[0] > first or load.index[-1] < last:
+        span = f"{load.index[0]} to {load.index[-1]}" if not load.empty else "no data"
+        raise InstanceError([f"[data].week_start: {cfg.week_start} with history_days = {cfg.history_days} needs "
+                             f"load from {first} to {last}; {cfg.load_file.name} covers {span}"], "RTP data")
     for d in pd.date_range(cfg.week_start, periods=cfg.days, freq="D"):
         f = day_ahead_forecast(load, d, cfg.forecaster, history_days=cfg.history_days, **params)
         dates.append(d.strftime("%Y-%m-%d"))

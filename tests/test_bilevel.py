@@ -192,3 +192,17 @@ def test_local_follower_check_is_flagged_and_scip_certifies_it():
     assert not local[0].certified and abs(local[0].gap) < 1e-5
     proven = verify(problem.model, problem.follower, solver="scip")
     assert proven[0].certified and proven[0].gap == pytest.approx(16.0, rel=1e-3)
+
+
+def test_nested_runs_the_callers_algorithm_object_in_place():
+    from pymoo.algorithms.soo.nonconvex.ga import GA
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 4), initialize=1.0)
+    m.f = pyo.Block()
+    m.f.y = pyo.Var(bounds=(0, 10))
+    m.f.obj = pyo.Objective(expr=(m.f.y - m.x) ** 2)
+    m.obj = pyo.Objective(expr=(m.x - 3) ** 2 + (m.f.y - 1) ** 2)
+    algorithm = GA(pop_size=6)
+    solve_bilevel(m, m.f, method="nested", algorithm=algorithm, n_gen=3, polish_evaluations=0)
+    assert algorithm.is_initialized and algorithm.n_gen >= 3

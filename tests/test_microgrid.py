@@ -95,7 +95,8 @@ def test_linear_inertia_schedule_is_eq23():
 def test_engine_pso_runs_with_the_eq23_algorithm():
     m = symmetric_market(2, X=50.0, A=(70.0,), B=(0.05,))
     sol = solve_engine(m, "pso", pso_generations=8, pso_pop=8)
-    assert np.isfinite(sol.nash_gap) and sol.nash_gap >= -1e-6
+    # seeded run: the gap left (about 11) is far below the regret at the zero start (11375 per buyer)
+    assert np.isfinite(sol.nash_gap) and sol.nash_gap < 0.05 * nash_gaps(m, np.zeros((2, 1))).max()
 
 
 def test_closed_form_refuses_asymmetric_case():

@@ -221,6 +221,24 @@ def test_instance_errors_name_the_field(tmp_path):
     with pytest.raises(InstanceError) as exc:
         load_config(load_instance(path))
     assert "[price].mu" in str(exc.value) and "[incentive].lambda1" in str(exc.value)
+    bad = text.replace('week_start = "2017-07-10"', 'week_start = "not-a-date"').replace(
+        'forecaster = "random-forest"', 'forecaster = "oracle"')
+    path.write_text(bad)
+    with pytest.raises(InstanceError) as exc:
+        load_config(load_instance(path))
+    assert "[data].week_start: not a date" in str(exc.value) and "[data].forecaster" in str(exc.value)
+
+
+def test_week_outside_the_load_file_names_the_field(tmp_path):
+    from gridgames.models.rtp_config import load_config, week_prices
+    text = (INSTANCES / "rtp_household.toml").read_text()
+    text = text.replace('load_file = "data/', f'load_file = "{INSTANCES}/data/').replace(
+        'price_file = "data/', f'price_file = "{INSTANCES}/data/').replace(
+        'week_start = "2017-07-10"', 'week_start = "1990-01-01"')
+    path = tmp_path / "early.toml"
+    path.write_text(text)
+    with pytest.raises(InstanceError, match=r"\[data\]\.week_start: 1990-01-01 with history_days"):
+        week_prices(load_config(load_instance(path)))
 
 
 def test_district_resumes_from_its_chunk_files(tmp_path):

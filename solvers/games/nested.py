@@ -251,7 +251,8 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
     ----------
     algorithm : pymoo Algorithm, optional
         Default: ``GA(pop_size)`` (elitist (μ+λ) survival).  PSO, DE or any
-        single-objective pymoo algorithm object may be passed.
+        single-objective pymoo algorithm object may be passed; it is run in
+        place (not copied), so its state can be read afterwards.
     n_gen, termination :
         Generations, or any pymoo termination object (takes precedence).
     workers : int
@@ -305,8 +306,10 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
     if progress:
         callbacks.append(_Progress(n_gen if termination is None else None))
     try:
+        # copy_algorithm=False: a caller's algorithm object is the one that runs, so its state
+        # (population, per-generation records of a subclass) is readable afterwards
         res = minimize(problem, algorithm, termination or ("n_gen", n_gen), seed=seed, verbose=False,
-                       callback=_Chain(callbacks))
+                       callback=_Chain(callbacks), copy_algorithm=False)
     finally:
         if pool is not None:
             pool.shutdown()
