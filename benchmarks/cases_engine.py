@@ -26,7 +26,8 @@ def run_pricing(*, T: int, K: int, method: str, ga: dict | None = None) -> dict:
             "objective": row["leader_objective"], "reference": row["analytic_objective"],
             "reference_kind": "closed form", "leader_gap": row["rel_gap_to_analytic"],
             "eq_gap": row["follower_gap"], "wall_time": row["total_s"], "solver_time": row["solve_s"],
-            "upper_evals": row["upper_evals"], "lower_evals": row["lower_evals"], "status": row["status"]}
+            "upper_evals": row["upper_evals"], "lower_evals": row["lower_evals"], "status": row["status"],
+            "history": row["history"] or None}
 
 
 def _runs(method: str, T: int, K: int) -> bool:

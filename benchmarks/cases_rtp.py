@@ -69,7 +69,9 @@ def run_rtp_front(*, method: str, pop_size: int = 40, n_gen: int = 100, seed: in
             "leader_gap": abs(cmp.hv[method] - cmp.hv["exact"]) / max(1.0, abs(cmp.hv["exact"])),
             "eq_gap": None, "wall_time": time.perf_counter() - start, "solver_time": cmp.times[method],
             "upper_evals": pop_size * n_gen, "lower_evals": None, "status": "optimal",
-            "exact_points": len(cmp.exact), "exact_time": cmp.times["exact"]}
+            "exact_points": len(cmp.exact), "exact_time": cmp.times["exact"],
+            "pareto_front": np.asarray(cmp.fronts[method])[:, :2].tolist(),
+            "exact_front": np.asarray(cmp.exact)[:, :2].tolist()}
 
 
 @case_family("rtp")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,11 @@ def _cell(value: Any) -> str:
             return "0"
         return f"{value:.3g}" if abs(value) < 1e-3 or abs(value) >= 1e5 else f"{value:.4g}"
     return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _natural_key(text: str) -> list:
+    """``t24`` before ``t168``: digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text))]
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -176,7 +182,7 @@ def write_report(results_dir: str | Path, markdown: str | Path | None = None, *,
               "solver, known optimum or scipy baseline, per family); `eq_gap` = the equilibrium's `nash_gap` or "
               "the followers' optimality gap from `verify()`; times in seconds.", ""]
     for family, group in frame.groupby("family", sort=True):
-        group = group.sort_values("case")
+        group = group.iloc[sorted(range(len(group)), key=lambda i: _natural_key(group["case"].iloc[i]))]
         lines += [f"## {family}", ""]
         done = group[group["outcome"] == "ok"]
         if not done.empty:
