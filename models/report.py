@@ -64,8 +64,20 @@ class RunReport:
             parts += [""] + [f"note: {line}" for line in self.notes]
         return "\n".join(parts)
 
+    _written: dict[str, list[Path]] = field(default_factory=dict, repr=False)
+
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write every table as CSV and every plot as PNG under ``out_dir``."""
+        """Write every table as CSV and every plot as PNG under ``out_dir``, once per folder.
+
+        A model's ``run(out=...)`` and the CLI may both call it; the second call
+        returns the files of the first instead of drawing the figures again.
+        """
+        key = str(Path(out_dir).resolve())
+        if key not in self._written:
+            self._written[key] = self._write(Path(out_dir))
+        return self._written[key]
+
+    def _write(self, out_dir: Path) -> list[Path]:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         written = []

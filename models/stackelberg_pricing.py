@@ -74,15 +74,6 @@ class StackelbergReport(RunReport):
     sweep: pd.DataFrame | None = None
     printed: list[str] = field(default_factory=list)
 
-    _written: dict[str, list[Path]] = field(default_factory=dict, repr=False)
-
-    def write(self, out_dir: str | Path) -> list[Path]:
-        """Write tables and figures once per folder (``run(out=...)`` and the CLI both call it)."""
-        key = str(Path(out_dir).resolve())
-        if key not in self._written:
-            self._written[key] = super().write(out_dir)
-        return self._written[key]
-
     def format(self) -> str:
         parts = [self.title, "=" * len(self.title)]
         for name in self.printed:

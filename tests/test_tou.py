@@ -146,6 +146,17 @@ def test_tou_params_name_bad_periods():
         TouParams({"valley": [0, 1], "peak": list(range(3, 24))})
 
 
+def _assert_edit_names_field(tmp_path, instance: str, loader, edit, field) -> None:
+    """Break one line of a shipped instance; the loader's error must name ``field``."""
+    text = (ROOT / "instances" / instance).read_text()
+    assert edit[0] in text
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(edit[0], edit[1], 1))
+    with pytest.raises(InstanceError) as err:
+        loader(load_instance(path))
+    assert field in str(err.value)
+
+
 @pytest.mark.parametrize("edit, field", [
     (("p_avg_max = 1.0", "p_avg_max = 0.2"), "[seller].p_avg_max"),
     (("valley_hours = [0, 1, 2, 3, 4, 5, 6, 7, 23]", "valley_hours = [0, 1, 2, 3, 4, 5, 6, 7, 8, 23]"),
@@ -157,13 +168,7 @@ def test_tou_params_name_bad_periods():
 ])
 def test_instance_errors_name_the_field(tmp_path, edit, field):
     from gridgames.models.tou_config import load_community
-    text = (ROOT / "instances" / "tou_community.toml").read_text()
-    assert edit[0] in text
-    path = tmp_path / "bad.toml"
-    path.write_text(text.replace(edit[0], edit[1], 1))
-    with pytest.raises(InstanceError) as err:
-        load_community(load_instance(path))
-    assert field in str(err.value)
+    _assert_edit_names_field(tmp_path, "tou_community.toml", load_community, edit, field)
 
 
 def test_city_seller_days_are_written_and_a_rerun_resumes(tmp_path):
@@ -201,13 +206,7 @@ def test_elitist_ga_trace_is_monotone_and_records_both_sides():
 ])
 def test_city_instance_errors_name_the_field(tmp_path, edit, field):
     from gridgames.models.tou_city import load_city
-    text = (ROOT / "instances" / "tou_city.toml").read_text()
-    assert edit[0] in text
-    path = tmp_path / "bad.toml"
-    path.write_text(text.replace(edit[0], edit[1], 1))
-    with pytest.raises(InstanceError) as err:
-        load_city(load_instance(path))
-    assert field in str(err.value)
+    _assert_edit_names_field(tmp_path, "tou_city.toml", load_city, edit, field)
 
 
 def test_grid_limits_follow_the_devices():
