@@ -29,7 +29,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pymoo.algorithms.soo.nonconvex.pso import PSO
 
-from gridgames.models.microgrid_data import Market, QuadraticSatisfaction
+from gridgames.models.microgrid_data import Market
 from gridgames.models.microgrid_solve import MarketSolution, attach_gap, buyer_payoffs, nash_gaps
 from gridgames.solvers.games.nash import solve_nash
 from gridgames.solvers.result import SolveStatus
@@ -127,11 +127,8 @@ def solve_engine(market: Market, method: str, *, start: np.ndarray | None = None
         options.update(n_gen=pso_generations, seed=seed)
     if method == "jacobi":
         options.setdefault("damping", 0.5)
-    if method != "kkt" and solver in (None, "ipopt") and (market.C.any() or not isinstance(
-            market.satisfaction, QuadraticSatisfaction)):
-        # Ipopt relaxes bounds by 1e-8 by default: a buyer may then overshoot a binding capacity by a hair,
-        # and the next buyer's best response (capacity left < 0) is infeasible
-        options.setdefault("solver_options", {"bound_relax_factor": 0.0})
+    # (Ipopt best responses keep the shared capacities exactly: the engine sets bound_relax_factor = 0
+    # for players with shared constraints.)
     res = solve_nash(model, model.buyer, method=method, solver=solver, **options)
     r = requests(market, model)
     status = res.status
