@@ -4,11 +4,14 @@ Usage::
 
     OMP_NUM_THREADS=1 nice -n 5 python -m gridgames.benchmarks.bench_tou_city \\
         [--instance instances/tou_city.toml] [--days 3] [--method strong-duality] [--out DIR] [--json FILE] [--year]
+        [--figure PNG]
 
 ``--days N`` solves the first N days for every seller with the instance's
 workers and extrapolates to the year (labelled as such); ``--year`` runs all
 days instead (resumable: existing seller-day files are skipped, so time only
-a fresh ``--out``).
+a fresh ``--out``).  ``--figure`` draws the run from the seller-day files in
+``--out`` (their modification times give the progress): seller-days done
+against wall time with the one-hour goal, and the time per seller-day.
 """
 from __future__ import annotations
 
@@ -55,6 +58,44 @@ def bench(instance: Path, days: int, method: str | None, out: Path, year: bool) 
     return result
 
 
+def plot_progress(out: Path, png: Path, goal_s: float = 3600.0) -> Path:
+    """Figure of a city run from its seller-day files: progress against wall time, time per seller-day.
+
+    Progress comes from the files' modification times (each is written atomically when its
+    seller-day finishes), counted from the first file minus that seller-day's own wall time.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    files = sorted(out.glob("seller_*/day_*.json"))
+    if not files:
+        raise FileNotFoundError(f"no seller-day results under {out}")
+    rows = [json.loads(f.read_text()) for f in files]
+    done = np.array(sorted(f.stat().st_mtime for f in files))
+    first = min(rows, key=lambda r: r.get("wall_time", 0.0))
+    t0 = done[0] - float(first.get("wall_time", 0.0))
+    minutes = (done - t0) / 60.0
+    walls = np.array([r.get("wall_time", np.nan) for r in rows], float)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    a.plot(minutes, np.arange(1, done.size + 1), lw=1.5, label="seller-days done")
+    a.axvline(goal_s / 60.0, color="tab:red", ls="--", label=f"goal {goal_s / 3600:g} h")
+    a.set_xlabel("wall time (min)")
+    a.set_ylabel("seller-days solved")
+    a.set_title(f"{done.size} seller-days in {minutes[-1]:.1f} min")
+    a.legend(loc="lower right")
+    b.hist(walls[np.isfinite(walls)], bins=40, color="tab:blue", log=True)
+    b.set_xlabel("time per seller-day in its worker (s): FCM + build + exact solve")
+    b.set_ylabel("seller-days")
+    b.set_title(f"median {np.nanmedian(walls):.2f} s, 99th pct {np.nanpercentile(walls, 99):.2f} s")
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    return png
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--instance", type=Path, default=ROOT / "instances" / "tou_city.toml")
@@ -63,7 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="results folder (default: a fresh temporary folder)")
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--year", action="store_true", help="run the whole year (resumable)")
+    p.add_argument("--figure", type=Path, help="draw the run in --out into this PNG (no solving)")
     args = p.parse_args(argv)
+    if args.figure:
+        if args.out is None:
+            p.error("--figure needs --out, the folder of a run")
+        print(plot_progress(args.out, args.figure))
+        return 0
     out = args.out or Path(tempfile.mkdtemp(prefix="tou_city_"))
     result = bench(args.instance, args.days, args.method, out, args.year)
     text = json.dumps(result, indent=2)

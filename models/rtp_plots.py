@@ -74,10 +74,14 @@ def plot_fronts(out: Path, fronts: dict[str, np.ndarray], weighted: tuple[float,
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
     styles = {"exact": dict(marker="o", ls="-", color="k"), "nsga2": dict(marker="x", ls="", color="tab:blue"),
-              "mopso": dict(marker="+", ls="", color="tab:orange")}
+              "nsga2-moves": dict(marker="1", ls="", color="tab:cyan"),
+              "mopso": dict(marker="+", ls="", color="tab:orange"),
+              "mopso-plain": dict(marker=".", ls="", color="tab:brown"),
+              "mopso-anchored": dict(marker="2", ls="", color="tab:green")}
     for name, F in fronts.items():
         F = F[np.argsort(F[:, 0])]
-        ax.plot(F[:, 0], F[:, 1], label=name, **styles.get(name, {}))
+        # heuristic fronts are point sets: markers only, unless a style says otherwise
+        ax.plot(F[:, 0], F[:, 1], label=name, **styles.get(name, dict(marker="^", ls="")))
     ax.plot(*weighted, marker="*", ms=16, color="red", ls="", label="weighted sum (eq. 13-15)")
     ax.set_xlabel("f1: bill − incentive + priority cost ($/day)")
     ax.set_ylabel("f2: social welfare ($/day)")

@@ -105,7 +105,7 @@ def lambda_sweep(plans: list[DayPlan], prices: np.ndarray, unit: PlanningUnit, c
 
 
 def _household_study(cfg: RTPConfig, week: WeekPrices, report: RunReport) -> None:
-    from gridgames.models.rtp_multiobjective import BiObjectiveModel, compare_fronts
+    from gridgames.models.rtp_multiobjective import FRONT_METHODS, BiObjectiveModel, compare_fronts
 
     unit = PlanningUnit(cfg.appliances, rho=cfg.rho)
     plans, prefs, rows = [], [], []
@@ -164,7 +164,10 @@ def _household_study(cfg: RTPConfig, week: WeekPrices, report: RunReport) -> Non
         "Σ_t [L(S) − C(S)] with the [welfare] parameters",
         f"front day {week.dates[fd]}: exact front = ε-constraint sweep, HiGHS MILP "
         f"({cfg.front_points or 'all'} ε values on the welfare), "
-        "thermostat held at its 25 °C power in the bi-objective problem",
+        "thermostat held at its 25 °C power in the bi-objective problem; with a grid of ε values the exact "
+        "front is an inner approximation, so a heuristic front filling its gaps can show a negative HV gap",
+        "fronts: " + "; ".join(f"{k} = {v}" for k, v in FRONT_METHODS.items()) + f"; {cfg.front_pop} evaluations "
+        f"per generation each, {cfg.front_gen} generations, seed {cfg.seed + 1}",
     ]
 
     def plots(out: Path) -> list[Path]:

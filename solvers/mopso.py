@@ -21,12 +21,29 @@ Use it like any pymoo algorithm::
     res.F  # the archive
 
 Constraints are handled by pymoo's constraint-domination (``CV``) in the dominance tests.
+
+Two options for hard combinatorial problems (both off by default, so the plain scheme above is
+what ``MOPSO()`` runs):
+
+* ``leaders="decomposition"``: particle i keeps a fixed weight vector λ_i (evenly spread) and
+  follows the archive member with the smallest Tchebycheff value
+  ``max_j (Z_j / λ_ij) / Σ_k 1/λ_ik`` on archive-normalised objectives Z (ideal → 0, nadir → 1;
+  the inverse weights put the optima of evenly spread λ on evenly spread rays), as in dMOPSO
+  (Martínez & Coello Coello, GECCO 2011).  Every particle has its own region of the front instead
+  of a random crowded-tournament leader, so the swarm spreads along the whole front;
+* ``archive_mutants=k``: each generation k archive members, chosen by a binary tournament on
+  crowding distance, are copied, mutated with ``mutation`` and evaluated; they compete for the
+  archive only (the leader-mutation / local-search step of archive-based MOPSOs such as OMOPSO,
+  Sierra & Coello Coello, EMO 2005).  With a problem-specific neighbourhood as ``mutation``
+  (e.g. :class:`gridgames.models.rtp_multiobjective.ScheduleMoves`) this is a memetic MOPSO.
+  The evaluations per generation are ``pop_size + archive_mutants``.
 """
 from __future__ import annotations
 
 import numpy as np
 from pymoo.core.algorithm import Algorithm
 from pymoo.core.initialization import Initialization
+from pymoo.core.mutation import Mutation
 from pymoo.core.population import Population
 from pymoo.operators.mutation.pm import PM
 from pymoo.operators.sampling.lhs import LHS
@@ -79,24 +96,39 @@ class MOPSO(Algorithm):
         Fraction of particles mutated in the first generation (falls to 0 at the end).
     mutation_eta : float
         Distribution index of the polynomial mutation (smaller = larger jumps).
-    sampling : pymoo Sampling
-        Initial positions (Latin hypercube by default).
+    sampling : pymoo Sampling, array or Population
+        Initial positions (Latin hypercube by default); an ``(pop_size, n_var)`` array seeds the swarm.
+    leaders : {'crowding', 'decomposition'}
+        Leader choice: binary tournament on crowding distance, or each particle's Tchebycheff
+        best archive member for its own weight vector (module docstring).
+    mutation : pymoo Mutation, optional
+        Operator for the turbulence and the archive mutants (default: polynomial mutation with
+        ``mutation_eta``).
+    archive_mutants : int
+        Archive members mutated and evaluated per generation (0: none).
     """
 
     def __init__(self, pop_size: int = 50, archive_size: int = 100, w_start: float = 0.7, w_end: float = 0.3,
                  c1: float = 1.5, c2: float = 1.5, v_max: float = 0.25, mutation_rate: float = 0.3,
-                 mutation_eta: float = 20.0, sampling=None, output=None, **kwargs) -> None:
+                 mutation_eta: float = 20.0, sampling=None, leaders: str = "crowding",
+                 mutation: Mutation | None = None, archive_mutants: int = 0, output=None, **kwargs) -> None:
         super().__init__(output=output or MultiObjectiveOutput(), **kwargs)
         bad = [f"{n}: must be > 0, got {v}" for n, v in (("pop_size", pop_size), ("archive_size", archive_size),
                                                         ("v_max", v_max)) if not v > 0]
         bad += [f"{n}: must be >= 0, got {v}" for n, v in (("c1", c1), ("c2", c2), ("w_end", w_end),
-                                                           ("mutation_rate", mutation_rate)) if not v >= 0]
+                                                           ("mutation_rate", mutation_rate),
+                                                           ("archive_mutants", archive_mutants)) if not v >= 0]
+        if leaders not in ("crowding", "decomposition"):
+            bad.append(f"leaders: must be 'crowding' or 'decomposition', got {leaders!r}")
         if bad:
             raise ModelError("MOPSO: " + "; ".join(bad))
         self.pop_size, self.archive_size = int(pop_size), int(archive_size)
         self.w_start, self.w_end, self.c1, self.c2 = w_start, w_end, c1, c2
         self.v_max, self.mutation_rate, self.mutation_eta = v_max, mutation_rate, mutation_eta
-        self.initialization = Initialization(sampling or LHS())
+        self.leader_mode, self.archive_mutants = leaders, int(archive_mutants)
+        self.mutation = mutation if mutation is not None else PM(prob=1.0, eta=mutation_eta)
+        self.initialization = Initialization(LHS() if sampling is None else sampling)
+        self.weights: np.ndarray | None = None
         self.particles: Population | None = None
         self.leaders: Population | None = None
         self.V: np.ndarray | None = None
@@ -140,20 +172,24 @@ class MOPSO(Algorithm):
         rate = self.mutation_rate * (1.0 - frac)
         chosen = np.flatnonzero(rng.random(len(Xn)) < rate)
         if chosen.size:
-            mut = PM(prob=1.0, eta=self.mutation_eta)
-            off = mut(self.problem, Population.new(X=Xn[chosen]), random_state=rng)
+            off = self.mutation(self.problem, Population.new(X=Xn[chosen]), random_state=rng)
             Xn[chosen] = off.get("X")
         self.V = V
-        return Population.new(X=Xn)
+        swarm = Population.new(X=Xn)
+        if not self.archive_mutants:
+            return swarm
+        pick = self._crowding_tournament(self.archive_mutants)
+        mutants = self.mutation(self.problem, Population.new(X=self.leaders.get("X")[pick].copy()), random_state=rng)
+        return Population.merge(swarm, mutants)
 
     def _advance(self, infills=None, **kwargs) -> None:
         if infills is None:
             raise ModelError("MOPSO uses the ask-and-tell interface: advance() needs the evaluated infills")
-        self.particles = infills
-        dom = _dominance(infills.get("F"), self.pop.get("F"), _cv(infills), _cv(self.pop))
+        self.particles = infills[:len(self.pop)]          # the rest are archive mutants
+        dom = _dominance(self.particles.get("F"), self.pop.get("F"), _cv(self.particles), _cv(self.pop))
         coin = self.random_state.random(len(dom)) < 0.5
         replace = (dom == 1) | ((dom == 0) & coin)
-        self.pop[replace] = infills[replace]
+        self.pop[replace] = self.particles[replace]
         self._update_archive(infills)
 
     def _set_optimum(self) -> None:
@@ -180,12 +216,37 @@ class MOPSO(Algorithm):
             merged, F = merged[keep], F[keep]
         self.leaders = merged
 
+    def _crowding_tournament(self, n: int) -> np.ndarray:
+        """Indices of ``n`` archive members, binary tournament on crowding distance (larger wins)."""
+        a = self.random_state.integers(0, len(self.leaders), n)
+        if len(self.leaders) <= 2:
+            return a
+        cd = calc_crowding_distance(self.leaders.get("F"))
+        b = self.random_state.integers(0, len(self.leaders), n)
+        return np.where(cd[a] >= cd[b], a, b)
+
     def _select_leaders(self, n: int) -> np.ndarray:
-        """Binary tournament on crowding distance over the archive (larger distance wins)."""
+        """Leader positions for ``n`` particles (crowding tournament or Tchebycheff decomposition)."""
         A = self.leaders.get("X")
         if len(A) == 1:
             return np.repeat(A, n, axis=0)
-        cd = calc_crowding_distance(self.leaders.get("F"))
-        a = self.random_state.integers(0, len(A), n)
-        b = self.random_state.integers(0, len(A), n)
-        return A[np.where(cd[a] >= cd[b], a, b)]
+        if self.leader_mode == "crowding":
+            return A[self._crowding_tournament(n)]
+        F = self.leaders.get("F")
+        ideal, nadir = F.min(axis=0), F.max(axis=0)
+        Z = (F - ideal) / np.where(nadir - ideal > 1e-12, nadir - ideal, 1.0)
+        if self.weights is None or len(self.weights) != n:
+            self.weights = _spread_weights(n, F.shape[1])
+        inv = 1.0 / np.maximum(self.weights, 1e-6)
+        inv /= inv.sum(axis=1, keepdims=True)
+        tcheby = np.max(inv[:, None, :] * Z[None, :, :], axis=2)          # (particles, archive)
+        return A[np.argmin(tcheby, axis=1)]
+
+
+def _spread_weights(n: int, n_obj: int) -> np.ndarray:
+    """``n`` weight vectors evenly spread on the simplex (a line for two objectives, Riesz energy above)."""
+    if n_obj == 2:
+        w = np.linspace(0.0, 1.0, n)
+        return np.column_stack([w, 1.0 - w])
+    from pymoo.util.ref_dirs import get_reference_directions
+    return get_reference_directions("energy", n_obj, n, seed=1)

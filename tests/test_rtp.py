@@ -263,7 +263,7 @@ def test_cli_run_of_a_one_day_household(tmp_path):
                 .replace('forecaster = "random-forest"', 'forecaster = "naive-168"')
                 .replace("days = 7", "days = 2")
                 .replace('appliances = "library"', 'appliances = ["lighting", "oven", "washer", "dispenser"]')
-                .replace("points = 12", "points = 4").replace("n_gen = 150", "n_gen = 10")
+                .replace("points = 12", "points = 4").replace("n_gen = 300", "n_gen = 10")
                 .replace("pop_size = 60", "pop_size = 10"))
     path = tmp_path / "tiny.toml"
     path.write_text(text)
