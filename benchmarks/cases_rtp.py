@@ -68,11 +68,17 @@ def run_rtp_front(*, method: str, pop_size: int = 40, n_gen: int = 100, seed: in
     bo = BiObjectiveModel(specs, rtp_prices(load, 0.08), Welfare(), lambda1=0.02)
     start = time.perf_counter()
     cmp = compare_fronts(bo, n_points=None, pop_size=pop_size, n_gen=n_gen, seed=seed, methods=(method,))
-    return {"method": method, "solver": "pymoo", "size": len(specs), "objective": cmp.hv[method],
-            "reference": cmp.hv["exact"], "reference_kind": "complete ε-constraint front (HiGHS MILP)",
+    return _front_record(method, cmp, size=len(specs), evaluations=pop_size * n_gen, start=start,
+                         reference_kind="complete ε-constraint front (HiGHS MILP)")
+
+
+def _front_record(method: str, cmp, *, size: int, evaluations: int, start: float, reference_kind: str) -> dict:
+    """A bench record of one heuristic front against the exact one (a ``FrontComparison``)."""
+    return {"method": method, "solver": "pymoo", "size": size, "objective": cmp.hv[method],
+            "reference": cmp.hv["exact"], "reference_kind": reference_kind,
             "leader_gap": abs(cmp.hv[method] - cmp.hv["exact"]) / max(1.0, abs(cmp.hv["exact"])),
             "eq_gap": None, "wall_time": time.perf_counter() - start, "solver_time": cmp.times[method],
-            "upper_evals": pop_size * n_gen, "lower_evals": None, "status": "optimal",
+            "upper_evals": evaluations, "lower_evals": None, "status": "optimal",
             "exact_points": len(cmp.exact), "exact_time": cmp.times["exact"],
             "pareto_front": np.asarray(cmp.fronts[method])[:, :2].tolist(),
             "exact_front": np.asarray(cmp.exact)[:, :2].tolist()}
@@ -90,15 +96,9 @@ def run_rtp_household_front(*, method: str, seed: int = 1) -> dict:
     start = time.perf_counter()
     cmp = compare_fronts(bo, n_points=cfg.front_points or None, pop_size=cfg.front_pop, n_gen=cfg.front_gen,
                          seed=seed, methods=(method,))
-    return {"method": method, "solver": "pymoo", "size": len(cfg.appliances), "objective": cmp.hv[method],
-            "reference": cmp.hv["exact"],
-            "reference_kind": f"ε-constraint front, {cfg.front_points or 'all'} ε values (HiGHS MILP)",
-            "leader_gap": abs(cmp.hv[method] - cmp.hv["exact"]) / max(1.0, abs(cmp.hv["exact"])),
-            "eq_gap": None, "wall_time": time.perf_counter() - start, "solver_time": cmp.times[method],
-            "upper_evals": cfg.front_pop * cfg.front_gen, "lower_evals": None, "status": "optimal",
-            "exact_points": len(cmp.exact), "exact_time": cmp.times["exact"],
-            "pareto_front": np.asarray(cmp.fronts[method])[:, :2].tolist(),
-            "exact_front": np.asarray(cmp.exact)[:, :2].tolist()}
+    return _front_record(method, cmp, size=len(cfg.appliances), evaluations=cfg.front_pop * cfg.front_gen,
+                         start=start,
+                         reference_kind=f"ε-constraint front, {cfg.front_points or 'all'} ε values (HiGHS MILP)")
 
 
 @case_family("rtp")
