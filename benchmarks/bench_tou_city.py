@@ -4,7 +4,7 @@ Usage::
 
     OMP_NUM_THREADS=1 nice -n 5 python -m gridgames.benchmarks.bench_tou_city \\
         [--instance instances/tou_city.toml] [--days 3] [--method strong-duality] [--out DIR] [--json FILE] [--year]
-        [--figure PNG]
+        [--comfort-linear W] [--figure PNG]
 
 ``--days N`` solves the first N days for every seller with the instance's
 workers and extrapolates to the year (labelled as such); ``--year`` runs all
@@ -30,11 +30,18 @@ from gridgames.models.tou_city import load_city, make_population, run_seller_day
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def bench(instance: Path, days: int, method: str | None, out: Path, year: bool) -> dict:
-    """Time one seller-day (serial) and ``days`` days × all sellers (pool); extrapolate to the year."""
+def bench(instance: Path, days: int, method: str | None, out: Path, year: bool,
+          comfort_linear: float | None = None) -> dict:
+    """Time one seller-day (serial) and ``days`` days × all sellers (pool); extrapolate to the year.
+
+    ``comfort_linear`` overrides the instance's ω_lin (how strongly households resist shifting;
+    lower = more response and a harder exact problem).
+    """
     cfg = load_city(load_instance(instance))
     if method:
         cfg = dataclasses.replace(cfg, method=method)
+    if comfort_linear is not None:
+        cfg = dataclasses.replace(cfg, comfort_linear=float(comfort_linear))
     pop = make_population(cfg)
     t = time.perf_counter()
     one = solve_seller_day(cfg, pop, seller=0, day=0)
@@ -47,6 +54,8 @@ def bench(instance: Path, days: int, method: str | None, out: Path, year: bool) 
     result = {
         "machine": f"{platform.node()} {os.cpu_count()} cpus (shared)", "method": cfg.method,
         "households": cfg.households, "sellers": cfg.sellers, "workers": cfg.workers,
+        "comfort_linear": cfg.comfort_linear,
+        "mean_shifted_kwh": sum(r["shifted_kwh"] for r in ok) / max(len(ok), 1),
         "one_seller_day_s": single, "one_seller_day_classes": one["classes"],
         "one_seller_day_solve_s": one["solve_time"], "measured_seller_days": solved,
         "measured_wall_s": wall, "wall_per_seller_day_s": per_game,
@@ -104,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="results folder (default: a fresh temporary folder)")
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--year", action="store_true", help="run the whole year (resumable)")
+    p.add_argument("--comfort-linear", type=float, help="override the instance's [followers].comfort_linear")
     p.add_argument("--figure", type=Path, help="draw the run in --out into this PNG (no solving)")
     args = p.parse_args(argv)
     if args.figure:
@@ -112,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print(plot_progress(args.out, args.figure))
         return 0
     out = args.out or Path(tempfile.mkdtemp(prefix="tou_city_"))
-    result = bench(args.instance, args.days, args.method, out, args.year)
+    result = bench(args.instance, args.days, args.method, out, args.year, args.comfort_linear)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
