@@ -4,7 +4,7 @@ Usage::
 
     OMP_NUM_THREADS=1 nice -n 5 python -m gridgames.benchmarks.bench_tou_city \\
         [--instance instances/tou_city.toml] [--days 3] [--method strong-duality] [--out DIR] [--json FILE] [--year]
-        [--comfort-linear W] [--figure PNG]
+        [--comfort-linear W] [--figure PNG [--label TEXT]]
 
 ``--days N`` solves the first N days for every seller with the instance's
 workers and extrapolates to the year (labelled as such); ``--year`` runs all
@@ -67,11 +67,12 @@ def bench(instance: Path, days: int, method: str | None, out: Path, year: bool,
     return result
 
 
-def plot_progress(out: Path, png: Path, goal_s: float = 3600.0) -> Path:
+def plot_progress(out: Path, png: Path, goal_s: float = 3600.0, label: str = "") -> Path:
     """Figure of a city run from its seller-day files: progress against wall time, time per seller-day.
 
     Progress comes from the files' modification times (each is written atomically when its
     seller-day finishes), counted from the first file minus that seller-day's own wall time.
+    ``label`` (e.g. the run's settings) goes above both panels.
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -98,6 +99,8 @@ def plot_progress(out: Path, png: Path, goal_s: float = 3600.0) -> Path:
     b.set_xlabel("time per seller-day in its worker (s): FCM + build + exact solve")
     b.set_ylabel("seller-days")
     b.set_title(f"median {np.nanmedian(walls):.2f} s, 99th pct {np.nanpercentile(walls, 99):.2f} s")
+    if label:
+        fig.suptitle(label)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=120)
@@ -115,11 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--year", action="store_true", help="run the whole year (resumable)")
     p.add_argument("--comfort-linear", type=float, help="override the instance's [followers].comfort_linear")
     p.add_argument("--figure", type=Path, help="draw the run in --out into this PNG (no solving)")
+    p.add_argument("--label", default="", help="title of the --figure (e.g. the run's settings)")
     args = p.parse_args(argv)
     if args.figure:
         if args.out is None:
             p.error("--figure needs --out, the folder of a run")
-        print(plot_progress(args.out, args.figure))
+        print(plot_progress(args.out, args.figure, label=args.label))
         return 0
     out = args.out or Path(tempfile.mkdtemp(prefix="tou_city_"))
     result = bench(args.instance, args.days, args.method, out, args.year, args.comfort_linear)

@@ -84,7 +84,7 @@ class CityConfig:
     ga: GAOptions = field(default_factory=lambda: GAOptions(12, 10))
     seller: dict[str, Any] = field(default_factory=dict)
     comfort: float = 400.0
-    comfort_linear: float = 2.0
+    comfort_linear: float = 1.0
     shift_limit: float = 0.15
     feed_in: float = 0.4
     shared_devices: list[Device] = field(default_factory=list)
@@ -131,7 +131,7 @@ def load_city(instance: Instance) -> CityConfig:
                              chk.number("city", "ga_generations", 10, integer=True, ge=1) or 10)
     seller = seller_params(chk)
     chk.unknown_keys("followers", ("comfort", "comfort_linear", "shift_limit", "feed_in", "devices"))
-    for key, default in (("comfort", 400.0), ("comfort_linear", 2.0), ("shift_limit", 0.15)):
+    for key, default in (("comfort", 400.0), ("comfort_linear", 1.0), ("shift_limit", 0.15)):
         values[key] = chk.number("followers", key, default, gt=0)
     values["feed_in"] = chk.number("followers", "feed_in", 0.4, ge=0)
     shared = chk.raw("followers", "devices", [])

@@ -190,7 +190,7 @@ def add_period_purchases(block: BlockData, prices: dict[str, pyo.Var], hour_peri
     bilinear products ``p_k · B_k`` per follower instead of 24 ``p_t · buy_t``: SCIP's spatial
     branch-and-bound then tightens the bounds of a few aggregate purchases instead of 24 hourly ones.
     Measured on city seller-days: 2.4-2.7 s instead of 9.6-12.9 s when households respond (ω_lin = 1),
-    1.1-1.2 s instead of 1.6-1.7 s at the instance's ω_lin = 2, same optima.
+    1.1-1.2 s instead of 1.6-1.7 s at ω_lin = 2, same optima.
     """
     household: Household = block._gg_household
     grid = household.grid

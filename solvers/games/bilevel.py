@@ -65,7 +65,9 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         optimality gap (:func:`verify`); on by default because it is the honest check.
     **options
         Method options: ``eps_start``, ``eps_final``, ``eps_factor`` (kkt); ``bigm``,
-        ``multiplier_bound`` (kkt-bigm); ``algorithm``, ``n_gen``, ``pop_size``, ``seed``,
+        ``multiplier_bound`` (kkt-bigm); ``multiplier_bound`` (strong-duality);
+        ``tighten_bounds`` (kkt-bigm and strong-duality, default True: bound the follower
+        variables that leader variables multiply by their feasible range, two LPs each); ``algorithm``, ``n_gen``, ``pop_size``, ``seed``,
         ``termination``, ``workers``, ``map_fn``, ``progress``, ``initial``,
         ``search_bounds``, ``polish_evaluations`` (nested: GA then a bounded Powell polish);
         ``equilibrium`` or ``response`` (analytic: callables returning ``(var, value)``
@@ -121,8 +123,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
 
 _OPTIONS: dict[str, set[str]] = {
     "kkt": {"eps_start", "eps_final", "eps_factor", "solver_options"},
-    "kkt-bigm": {"bigm", "multiplier_bound", "solver_options"},
-    "strong-duality": {"multiplier_bound", "solver_options"},
+    "kkt-bigm": {"bigm", "multiplier_bound", "solver_options", "tighten_bounds"},
+    "strong-duality": {"multiplier_bound", "solver_options", "tighten_bounds"},
     "nested": {"algorithm", "n_gen", "pop_size", "seed", "termination", "workers", "map_fn",
                "progress", "initial", "search_bounds", "polish_evaluations", "solver_options"},
     "analytic": {"equilibrium", "response", "solver_options"},

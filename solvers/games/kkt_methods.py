@@ -29,6 +29,7 @@ from pyomo.common.modeling import unique_component_name
 from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
 
 from gridgames.solvers.errors import ModelError
+from gridgames.solvers.games.coupled_bounds import coupled_variables, restore_bounds, tighten_coupled_bounds
 from gridgames.solvers.games.kkt import KKTBlock, build_kkt_block, complementarity_residual
 from gridgames.solvers.games.structure import Agent
 from gridgames.solvers.model_class import classify
@@ -43,7 +44,8 @@ class Reformulation:
 
     Agents' objectives are deactivated inside the ``with`` (their KKT
     conditions replace them) and restored afterwards, as is every multiplier
-    bound set on the way.  ``shared[i]`` lists constraints outside agent i's
+    bound set on the way and every variable bound :meth:`tighten_coupled_bounds`
+    tightened.  ``shared[i]`` lists constraints outside agent i's
     block that also bind it (generalized Nash games).
     """
 
@@ -52,6 +54,7 @@ class Reformulation:
         self.model, self.followers = model, agents
         self.shared = shared or [[] for _ in agents]
         self.blocks: list[KKTBlock] = []
+        self.saved_bounds: list = []
 
     def __enter__(self) -> list[KKTBlock]:
         for i, (f, shared) in enumerate(zip(self.followers, self.shared)):
@@ -67,6 +70,19 @@ class Reformulation:
             for p in kkt.pairs:
                 p.multiplier.setub(None)
             self.model.del_component(kkt.block)
+        restore_bounds(self.saved_bounds)
+
+    def tighten_coupled_bounds(self, solver: str = "highs") -> int:
+        """Bound every follower variable that multiplies a leader variable by its feasible range.
+
+        Call inside the ``with`` (the KKT blocks keep the original bounds; see
+        :mod:`gridgames.solvers.games.coupled_bounds`).  Returns the number of
+        variables bounded.
+        """
+        leader = [o.expr for o in self.model.component_data_objects(pyo.Objective, active=True)]
+        for agent in self.followers:
+            self.saved_bounds.extend(tighten_coupled_bounds(agent, coupled_variables(agent, leader), solver=solver))
+        return len(self.saved_bounds)
 
 
 def _combine(results: list[SolveResult], start: float, solver: str) -> SolveResult:
@@ -286,7 +302,7 @@ def solve_reformulated(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str
 
 def solve_kkt_bigm(model: pyo.Block, followers: Sequence[Agent], *, solver: str | None = None,
                    bigm: float | None = None, multiplier_bound: float | None = None,
-                   solver_options: dict | None = None) -> SolveResult:
+                   solver_options: dict | None = None, tighten_bounds: bool = True) -> SolveResult:
     """Solve the KKT reformulation with binary switches and derived big-M bounds.
 
     Parameters
@@ -299,8 +315,15 @@ def solve_kkt_bigm(model: pyo.Block, followers: Sequence[Agent], *, solver: str 
         whose dual polyhedron need not be bounded); derived bounds stay.
         A value that is too small cuts off the true optimum: check
         ``result.extra['max_multiplier_ratio']`` (largest μ / M, < 1 is safe).
+    tighten_bounds : bool
+        Bound the follower variables that leader variables multiply by their
+        feasible range first (:mod:`~gridgames.solvers.games.coupled_bounds`;
+        also shrinks the derived big-M constants).
     """
-    with Reformulation(model, followers) as blocks:
+    reformulation = Reformulation(model, followers)
+    with reformulation as blocks:
+        if tighten_bounds:
+            reformulation.tighten_coupled_bounds()
         for kkt in blocks:
             add_bigm(kkt, bigm=bigm, multiplier_bound=multiplier_bound)
         return solve_reformulated(model, blocks, solver, solver_options)
@@ -311,7 +334,7 @@ def solve_kkt_bigm(model: pyo.Block, followers: Sequence[Agent], *, solver: str 
 # ---------------------------------------------------------------------------
 def solve_strong_duality(model: pyo.Block, followers: Sequence[Agent], *, solver: str | None = None,
                          multiplier_bound: float | None = None,
-                         solver_options: dict | None = None) -> SolveResult:
+                         solver_options: dict | None = None, tighten_bounds: bool = True) -> SolveResult:
     """Replace each linear follower by primal feasibility, dual feasibility and equal objectives.
 
     With ``c`` the follower's cost and ``t`` the bound terms of its slacks, the
@@ -320,8 +343,17 @@ def solve_strong_duality(model: pyo.Block, followers: Sequence[Agent], *, solver
     has bilinear terms ``μ·x``; SCIP's spatial branch-and-bound needs bounded
     multipliers for those, so bounds are derived as for ``kkt-bigm`` and
     ``multiplier_bound`` fills in the rest.
+
+    With ``tighten_bounds`` (default) the follower variables that leader
+    variables multiply (``price × quantity``) are first bounded by their range
+    over the follower's feasible set, two LPs each: SCIP's McCormick
+    relaxation of those products is then much tighter
+    (:mod:`~gridgames.solvers.games.coupled_bounds`).
     """
-    with Reformulation(model, followers) as blocks:
+    reformulation = Reformulation(model, followers)
+    with reformulation as blocks:
+        if tighten_bounds:
+            reformulation.tighten_coupled_bounds()
         unbounded = 0
         for kkt in blocks:
             if not kkt.linear_agent:
