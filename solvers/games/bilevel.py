@@ -67,9 +67,10 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         Method options: ``eps_start``, ``eps_final``, ``eps_factor`` (kkt); ``bigm``,
         ``multiplier_bound`` (kkt-bigm); ``multiplier_bound`` (strong-duality);
         ``tighten_bounds`` (kkt-bigm and strong-duality, default True: bound the follower
-        variables that leader variables multiply by their feasible range, two LPs each); ``algorithm``, ``n_gen``, ``pop_size``, ``seed``,
-        ``termination``, ``workers``, ``map_fn``, ``progress``, ``initial``,
-        ``search_bounds``, ``polish_evaluations`` (nested: GA then a bounded Powell polish);
+        variables that leader variables multiply by their feasible range, two LPs each);
+        ``algorithm``, ``n_gen``, ``pop_size``, ``seed``, ``termination``, ``workers``,
+        ``map_fn``, ``progress``, ``initial``, ``search_bounds``, ``polish_evaluations``
+        (nested: GA then a bounded Powell polish);
         ``equilibrium`` or ``response`` (analytic: callables returning ``(var, value)``
         pairs); ``solver_options`` for all.
 

@@ -99,11 +99,11 @@ def tighten_coupled_bounds(agent: Agent, variables: Sequence[VarData], *, solver
             original.append((v, v.lb, v.ub))
             lo, hi = ends
             if lo is not None and math.isfinite(lo):
-                v.setlb(max(lo - BOUND_MARGIN * (1 + abs(lo)), v.lb) if v.lb is not None
-                        else lo - BOUND_MARGIN * (1 + abs(lo)))
+                lo -= BOUND_MARGIN * (1 + abs(lo))
+                v.setlb(lo if v.lb is None else max(lo, v.lb))
             if hi is not None and math.isfinite(hi):
-                v.setub(min(hi + BOUND_MARGIN * (1 + abs(hi)), v.ub) if v.ub is not None
-                        else hi + BOUND_MARGIN * (1 + abs(hi)))
+                hi += BOUND_MARGIN * (1 + abs(hi))
+                v.setub(hi if v.ub is None else min(hi, v.ub))
             log.debug("bounds of %s: %s -> %s", v.name, original[-1][1:], (v.lb, v.ub))
     finally:
         block.del_component(block._gg_bound_objective)
