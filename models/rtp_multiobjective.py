@@ -190,8 +190,8 @@ class BiObjectiveModel:
     def weighted_sum(self) -> tuple[ExactPoint, tuple[float, float]]:
         """The eq. 13-15 point and its weights (κ1, κ2)."""
         a, b = self.anchor_points()
-        r1, r2 = b.f1 - a.f1, a.f2 - b.f2   # f1' − f1*, f2* − f2'  (f2* = b.f2 ... see below)
-        r2 = b.f2 - a.f2
+        # a = (f1*, f2') minimises f1, b = (f1', f2*) maximises f2: the ranges f1' − f1* and f2* − f2'
+        r1, r2 = b.f1 - a.f1, b.f2 - a.f2
         if r1 <= 0 or r2 <= 0:
             raise ModelError("weighted sum: the two objectives do not conflict on this household-day "
                              f"(f1 range {r1:g}, f2 range {r2:g})")

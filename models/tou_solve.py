@@ -196,7 +196,9 @@ def solve_tou(households: Sequence[Household], weights: Sequence[float], params:
                                n_gen=ga.n_gen, seed=ga.seed, polish_evaluations=ga.polish, workers=workers,
                                **({"solver_options": solver_options} if solver_options else {}))
     else:
-        tuned = SCIP_EXACT_OPTIONS if solver in (None, "scip") else {}
+        if method in EXACT_METHODS:
+            solver = solver or "scip"   # the price × purchase products make these models nonlinear: SCIP
+        tuned = SCIP_EXACT_OPTIONS if solver == "scip" else {}
         opts = {"solver_options": {"mip_gap": 1e-4, **tuned, **(solver_options or {})}, **(method_options or {})}
         if method == "kkt":
             opts = {"solver_options": solver_options} if solver_options else {}
