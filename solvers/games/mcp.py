@@ -21,7 +21,7 @@ Reformulation.  With ``φ(a, b) = a + b − sqrt(a² + b²)`` (zero exactly when
 
 Newton's method uses an element ``H = D_z + D_F J`` of the generalized
 Jacobian (``D_z, D_F`` diagonal, ``J`` the Jacobian of F), solved by a sparse
-LU (:func:`scipy.sparse.linalg.splu`).  An Armijo line search on the merit
+LU (:func:`scipy.sparse.linalg.splu`, minimum-degree ordering on ``Hᵀ + H``: KKT matrices are nearly symmetric in structure, and it keeps the fill-in small).  An Armijo line search on the merit
 ``θ = ½‖Φ‖²`` makes it globally convergent to stationary points of θ; when
 the Newton direction is unavailable (singular ``H``) or not a sufficient
 descent direction, the step is the steepest descent ``−∇θ = −Hᵀ Φ`` instead
@@ -160,7 +160,7 @@ def _newton_direction(H: sp.csc_matrix, phi: np.ndarray) -> np.ndarray | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", MatrixRankWarning)
-            d = splu(H, permc_spec="COLAMD").solve(-phi)
+            d = splu(H, permc_spec="MMD_AT_PLUS_A").solve(-phi)
     except (RuntimeError, MatrixRankWarning, ValueError):
         return None
     return d if np.all(np.isfinite(d)) else None

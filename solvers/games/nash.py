@@ -45,7 +45,7 @@ from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
 
-NASH_METHODS = ("gauss-seidel", "jacobi", "kkt", "pso")
+NASH_METHODS = ("gauss-seidel", "jacobi", "kkt", "pso", "mcp")
 
 
 def players_of(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> list[Agent]:
@@ -266,6 +266,7 @@ _OPTIONS: dict[str, set[str]] = {
     "kkt": {"variational", "eps_start", "eps_final", "eps_factor", "bigm", "multiplier_bound",
             "solver_options"},
     "pso": {"pop_size", "n_gen", "seed", "algorithm", "solver_options"},
+    "mcp": {"tol", "max_iter", "verify", "gap_tol", "fallback", "solver_options"},
 }
 
 
@@ -301,6 +302,9 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
     if unknown:
         raise ModelError(f"unknown option(s) for method '{method}': {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(sorted(_OPTIONS[method]))}")
+    if method == "mcp":  # assembles its own structure in linear time (players_of walks every expression)
+        from gridgames.solvers.games.nash_mcp import solve_nash_mcp
+        return solve_nash_mcp(model, players, solver, **options)
     start = time.perf_counter()
     agents = players_of(model, players)
     _initial_values(agents)
