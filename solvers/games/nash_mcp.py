@@ -37,6 +37,7 @@ MCP_OPTIONS = {"tol", "max_iter", "verify", "gap_tol", "fallback", "solver_optio
 
 
 def _status(mcp: MCPResult, gap: float | None, gap_tol: float) -> tuple[SolveStatus, str]:
+    """``gap_tol`` is already scaled to the players' objective values."""
     if gap is None:
         return SolveStatus.LOCALLY_OPTIMAL, ("KKT point of every player (an equilibrium when the players' "
                                              "problems are convex); not verified (verify=False)")
@@ -66,7 +67,8 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
         Re-solve every player alone at the answer (:func:`nash_gap`); the
         result's ``gap`` stays NaN when False.
     gap_tol : float
-        Largest gain (in the players' objective units) accepted as an equilibrium.
+        Largest gain accepted as an equilibrium, relative to ``max(1, mean |f_i|)``
+        (the players' objectives at the answer).
     fallback : bool
         Run the Scholtes–Ipopt ``kkt`` method when Newton fails.
     solver_options : dict, optional
@@ -130,8 +132,9 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
         gaps = nash_gap(model, players, solver=solver)
         timings["verify"] = time.perf_counter() - t0
     gap = max(gaps.values()) if gaps else None
-    status, verdict = _status(mcp, gap, gap_tol) if mcp.ok else (mcp.status, "")
     values = system.player_values(mcp.x)
+    scale = max(1.0, sum(abs(v) for v in values.values()) / max(len(values), 1))
+    status, verdict = _status(mcp, gap, gap_tol * scale) if mcp.ok else (mcp.status, "")
     result = NashResult(status=status, objective=float(sum(values.values())), solve_time=0.0,
                         iterations=mcp.iterations, solver=method_solver,
                         message=f"{message}; {verdict}" if verdict else message, extra=extra, method="mcp",

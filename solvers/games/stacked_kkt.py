@@ -120,19 +120,30 @@ def find_players(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> 
 
 
 @dataclass
-class _Lifted:
-    """Linear aggregates replaced by variables: ``t = E x + e0``."""
+class Aggregates:
+    """Linear aggregates of several players' variables (named Expressions): ``e = E x + e0``.
+
+    Attributes
+    ----------
+    expressions : list of ExpressionData
+    rows, vars, coef : entries of E (aggregate index, variable, coefficient)
+    const : ndarray
+        ``e0``.
+    """
 
     expressions: list
-    rows: np.ndarray     # j of every E entry
-    vars: list           # VarData of every E entry
+    rows: np.ndarray
+    vars: list
     coef: np.ndarray
     const: np.ndarray
 
 
-def _lift_aggregates(model: pyo.Block, game: GamePlayers, owner: dict[int, int]) -> _Lifted:
-    """Named Expressions outside the players, linear, mixing at least two players' variables."""
-    ids = {id(b) for b in game.blocks}
+def find_aggregates(model: pyo.Block, blocks: list[BlockData], owner: dict[int, int]) -> Aggregates:
+    """Named Expressions outside the player ``blocks``, linear, mixing at least two players' variables.
+
+    ``owner`` maps ``id(var)`` to its player's index.
+    """
+    ids = {id(b) for b in blocks}
     exprs, rows, vars_, coef, const = [], [], [], [], []
     for e in model.component_data_objects(pyo.Expression, descend_into=True):
         if inside_any(e, ids) or e.expr is None:
@@ -146,7 +157,15 @@ def _lift_aggregates(model: pyo.Block, game: GamePlayers, owner: dict[int, int])
         vars_.extend(repn.linear_vars)
         coef.extend(float(c) for c in repn.linear_coefs)
         const.append(float(repn.constant))
-    return _Lifted(exprs, np.array(rows, dtype=np.int64), vars_, np.array(coef, float), np.array(const, float))
+    return Aggregates(exprs, np.array(rows, dtype=np.int64), vars_, np.array(coef, float), np.array(const, float))
+
+
+def lift(expr, substitution: dict[int, object]):
+    """``expr`` with the named Expressions whose ids are keys replaced by the mapped expressions."""
+    if not substitution:
+        return expr
+    return replace_expressions(expr, substitution, descend_into_named_expressions=True,
+                               remove_named_expressions=True)
 
 
 @dataclass
@@ -239,27 +258,21 @@ class StackedKKT:
         self.timings["analyse"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        lifted = _lift_aggregates(model, game, owner)
+        lifted = find_aggregates(model, game.blocks, owner)
         self.scratch = scratch = pyo.ConcreteModel(name="stacked KKT rows")
         scratch.t = pyo.Var(range(len(lifted.expressions)))
         sub = {id(e): scratch.t[j] for j, e in enumerate(lifted.expressions)}
 
-        def lift(expr):
-            if not sub:
-                return expr
-            return replace_expressions(expr, sub, descend_into_named_expressions=True,
-                                       remove_named_expressions=True)
-
         bodies, row_owner, con_rows, bounds = [], [], [], []
         for i, obj in enumerate(game.objectives):
-            bodies.append(lift(obj.expr))
+            bodies.append(lift(obj.expr, sub))
             row_owner.append(i)
         sources = [(i, c) for i, cs in enumerate(game.constraints) for c in cs] + [(SHARED, c) for c in game.shared]
         for who, con in sources:
             lower, body, upper = con.to_bounded_expression(evaluate_bounds=True)
             con_rows.append(len(bodies))
             bounds.append((-np.inf if lower is None else float(lower), np.inf if upper is None else float(upper)))
-            bodies.append(lift(body))
+            bodies.append(lift(body, sub))
             row_owner.append(who)
         self.constraints = [c for _, c in sources]
         scratch.rows = pyo.Constraint(range(len(bodies)), rule=lambda _, k: bodies[k] == 0.0)
@@ -278,7 +291,7 @@ class StackedKKT:
         self.timings["assemble"] = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ structure (once)
-    def _assemble(self, nlp, lifted: _Lifted, owner: dict[int, int], row_owner: np.ndarray,
+    def _assemble(self, nlp, lifted: Aggregates, owner: dict[int, int], row_owner: np.ndarray,
                   con_rows: np.ndarray, bounds: np.ndarray) -> None:
         columns = list(nlp.variables)
         index = {id(v): k for k, v in enumerate(columns)}
