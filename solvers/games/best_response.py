@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import pyomo.environ as pyo
 from pyomo.core.expr.visitor import identify_mutable_parameters, identify_variables
@@ -25,6 +26,7 @@ from pyomo.core.expr.visitor import identify_mutable_parameters, identify_variab
 from gridgames.solvers.games.agent_solve import AgentSolver
 from gridgames.solvers.games.stacked_kkt import Aggregates, lift
 from gridgames.solvers.games.structure import FixedVariables
+from gridgames.solvers.registry import get_solver
 from gridgames.solvers.result import SolveResult
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class AggregateAgentSolver(AgentSolver):
     """
 
     aggregates: Aggregates | None = None
+    _check_solver: Any = None
 
     def _target(self) -> pyo.Block:
         agg = self.aggregates
@@ -71,15 +74,26 @@ class AggregateAgentSolver(AgentSolver):
                                     if id(v) not in own}.values()]
         return view
 
-    def _options_for(self, name: str) -> dict:
-        """As :class:`AgentSolver`, but Ipopt relaxes bounds by ``1e-10 · max(1, |bound|)`` on a player with
-        shared constraints instead of not at all: a point that meets a shared cap up to rounding (the others'
-        share read back as ``e_j − own part``, an equilibrium from a Newton solve) would otherwise leave a
-        player at a zero request with an empty interior, where Ipopt cannot start."""
-        options = super()._options_for(name)
-        if name == "ipopt" and self.agent.shared and "bound_relax_factor" not in (self.options or {}):
-            options["bound_relax_factor"] = 1e-10
-        return options
+    def best_response_value(self) -> tuple[float, SolveResult]:
+        """As :class:`AgentSolver`, but Ipopt on a player with shared constraints relaxes bounds by
+        ``1e-10 · max(1, |bound|)`` here (unless the caller set ``bound_relax_factor``).
+
+        A point that meets a shared cap only up to rounding (an equilibrium from a Newton solve, the
+        others' share read back as ``e_j − own part``) leaves a player at a zero request with an empty
+        interior, where Ipopt cannot start.  The relaxation lets a deviation exceed a cap by
+        ``1e-10 · |cap|``, which can raise a gap by at most that much times the player's marginal value.
+        Best-response *iterations* keep the strict setting (a relaxed response may overshoot a cap by
+        more than the next player's variable bounds are relaxed).
+        """
+        if self.solver_name != "ipopt" or not self.agent.shared or "bound_relax_factor" in (self.options or {}):
+            return super().best_response_value()
+        if self._check_solver is None:
+            self._check_solver = get_solver("ipopt", **{**self._options_for("ipopt"), "bound_relax_factor": 1e-10})
+        strict, self._solver = self._solver, self._check_solver
+        try:
+            return super().best_response_value()
+        finally:
+            self._solver = strict
 
     def _refresh(self) -> None:
         """``p_j`` = the others' share of every aggregate at the current point."""
