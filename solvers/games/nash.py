@@ -21,6 +21,9 @@ returns:
   Ipopt bridge's compiled derivatives and solved by semismooth Newton
   (:mod:`gridgames.solvers.games.nash_mcp`); shared multipliers tied
   (variational equilibrium); linear in the game's size.
+* ``epec`` — the players are leaders anticipating shared follower blocks
+  (``followers=``); diagonalisation over the leaders' MPECs with cycle
+  detection (:mod:`gridgames.solvers.games.epec`).
 * ``pso`` — pymoo's PSO minimising the sum of players' regrets (the microgrid
   paper's approach), kept as a baseline; the inertia weight schedule can be
   passed in.
@@ -51,7 +54,7 @@ from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
 
-NASH_METHODS = ("gauss-seidel", "jacobi", "kkt", "pso", "mcp")
+NASH_METHODS = ("gauss-seidel", "jacobi", "kkt", "pso", "mcp", "epec")
 
 
 def players_of(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> list[Agent]:
@@ -312,6 +315,7 @@ _OPTIONS: dict[str, set[str]] = {
             "solver_options"},
     "pso": {"pop_size", "n_gen", "seed", "algorithm", "solver_options"},
     "mcp": {"tol", "max_iter", "verify", "gap_tol", "fallback", "solver_options"},
+    "epec": {"followers", "tol", "max_iter", "bilevel_method", "check_method", "bilevel_options"},
 }
 
 
@@ -325,7 +329,7 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         The game.  Variables' current values are the starting point.
     players : Block or iterable of Blocks
         One block per player (an indexed Block counts as one player per index).
-    method : {'gauss-seidel', 'jacobi', 'kkt', 'pso', 'mcp'}
+    method : {'gauss-seidel', 'jacobi', 'kkt', 'pso', 'mcp', 'epec'}
         See the module docstring for the equilibrium concept each returns.
     solver : str, optional
         Best-response solver (iterations, ``pso``, and the gap check) or the
@@ -337,7 +341,10 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         ``eps_*``, ``bigm``, ``multiplier_bound`` for ``kkt``; ``pop_size``,
         ``n_gen``, ``seed``, ``algorithm`` for ``pso``; ``tol``, ``max_iter``,
         ``verify``, ``gap_tol``, ``fallback`` for ``mcp``
-        (:func:`~gridgames.solvers.games.nash_mcp.solve_nash_mcp`); ``solver_options``.
+        (:func:`~gridgames.solvers.games.nash_mcp.solve_nash_mcp`); ``followers``
+        (required), ``tol``, ``max_iter``, ``bilevel_method``, ``check_method``,
+        ``bilevel_options`` for ``epec`` (players are leaders,
+        :func:`~gridgames.solvers.games.epec.solve_epec`); ``solver_options``.
 
     Returns
     -------
@@ -353,6 +360,11 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
     if method == "mcp":  # assembles its own structure in linear time (players_of walks every expression)
         from gridgames.solvers.games.nash_mcp import solve_nash_mcp
         return solve_nash_mcp(model, players, solver, **options)
+    if method == "epec":  # players are leaders sharing follower blocks
+        from gridgames.solvers.games.epec import solve_epec
+        if options.get("followers") is None:
+            raise ModelError("method 'epec' needs followers=: the follower block(s) every leader anticipates")
+        return solve_epec(model, players, **options)
     start = time.perf_counter()
     agents = players_of(model, players)
     _initial_values(agents)
