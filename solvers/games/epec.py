@@ -36,7 +36,8 @@ from pyomo.core.base.block import BlockData
 from gridgames.solvers.errors import GridGamesError, ModelError
 from gridgames.solvers.games.bilevel import solve_bilevel
 from gridgames.solvers.games.results import NashResult
-from gridgames.solvers.games.structure import FixedVariables, _as_blocks, inside_any
+from gridgames.solvers.games.stacked_kkt import block_parts
+from gridgames.solvers.games.structure import Agent, FixedVariables, _as_blocks, inside_any
 from gridgames.solvers.result import SolveStatus
 
 log = logging.getLogger(__name__)
@@ -64,43 +65,14 @@ class EPECResult(NashResult):
     profiles: list[np.ndarray] = field(default_factory=list)
 
 
-@dataclass
-class _Leader:
-    block: BlockData
-    objective: Any
-    variables: list
-    constraints: list
-
-    @property
-    def name(self) -> str:
-        return self.block.name
-
-    @property
-    def sense(self) -> float:
-        return 1.0 if self.objective.sense == pyo.minimize else -1.0
-
-    def values(self) -> np.ndarray:
-        return np.array([v.value for v in self.variables], dtype=float)
-
-
-def _leaders(leaders: BlockData | Iterable[BlockData], followers: list[BlockData]) -> list[_Leader]:
+def _leaders(leaders: BlockData | Iterable[BlockData], followers: list[BlockData]) -> list[Agent]:
     f_ids = {id(f) for f in followers}
     out = []
     for block in _as_blocks(leaders):
         if inside_any(block, f_ids) or id(block) in f_ids:
             raise ModelError(f"leader block '{block.name}' is also (inside) a follower block")
-        objs = [o for o in block.component_data_objects(pyo.Objective, active=True, descend_into=True)
-                if not inside_any(o, f_ids)]
-        if len(objs) != 1:
-            raise ModelError(f"leader block '{block.name}' must hold exactly one active Objective outside its "
-                             f"followers, found {len(objs)}")
-        own = [v for v in block.component_data_objects(pyo.Var, descend_into=True)
-               if not v.fixed and not inside_any(v, f_ids)]
-        if not own:
-            raise ModelError(f"leader block '{block.name}' declares no unfixed variables")
-        cons = [c for c in block.component_data_objects(pyo.Constraint, active=True, descend_into=True)
-                if not inside_any(c, f_ids)]
-        out.append(_Leader(block, objs[0], own, cons))
+        objective, own, cons = block_parts(block, "leader", f_ids)
+        out.append(Agent(block, own, objective, cons))
     return out
 
 
@@ -120,13 +92,17 @@ class _Deactivated:
             c.activate()
 
 
-def _mpec(model: pyo.Block, leaders: list[_Leader], k: int, followers: list[BlockData], method: str,
+def _mpec(model: pyo.Block, leaders: list[Agent], k: int, followers: list[BlockData], method: str,
           options: dict) -> Any:
     """Leader k's bilevel problem with the other leaders fixed (values loaded)."""
     others = [leaders[j] for j in range(len(leaders)) if j != k]
     with FixedVariables([v for o in others for v in o.variables]), \
             _Deactivated([o.objective for o in others] + [c for o in others for c in o.constraints]):
         return solve_bilevel(model, followers, method=method, verify=False, **options)
+
+
+def _values(agent: Agent) -> np.ndarray:
+    return np.array(agent.snapshot(), dtype=float)
 
 
 def _follower_vars(followers: list[BlockData]) -> list:
@@ -138,7 +114,7 @@ def _set(variables: Sequence[Any], values: Sequence[float | None]) -> None:
         v.set_value(x, skip_validation=True)
 
 
-def leader_gains(model: pyo.Block, leaders: list[_Leader], followers: list[BlockData], method: str,
+def leader_gains(model: pyo.Block, leaders: list[Agent], followers: list[BlockData], method: str,
                  options: dict) -> dict[str, float]:
     """Each leader's gain from re-solving its MPEC alone at the current profile (point restored).
 
@@ -148,7 +124,7 @@ def leader_gains(model: pyo.Block, leaders: list[_Leader], followers: list[Block
     gains = {}
     for k, leader in enumerate(leaders):
         current = float(pyo.value(leader.objective.expr))
-        saved, fsaved = leader.values(), [v.value for v in fvars]
+        saved, fsaved = _values(leader), [v.value for v in fvars]
         res = _mpec(model, leaders, k, followers, method, options)
         if not res.ok:
             raise ModelError(f"leader '{leader.name}': its bilevel problem failed in the gap check "
@@ -215,7 +191,7 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
     history: list[float] = []
     status, message, cycle = SolveStatus.ITERATION_LIMIT, f"no convergence in {max_iter} sweeps", 0
     for it in range(1, max_iter + 1):
-        before = np.concatenate([l.values() for l in lead])
+        before = np.concatenate([_values(l) for l in lead])
         gains = {}
         for k, leader in enumerate(lead):
             current = float(pyo.value(leader.objective.expr)) if it > 1 else float("nan")
@@ -226,10 +202,10 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
                 break
             gains[leader.name] = (current - float(pyo.value(leader.objective.expr))) * leader.sense
         else:
-            profile = np.concatenate([l.values() for l in lead])
+            profile = np.concatenate([_values(l) for l in lead])
             change = float(np.max(np.abs(profile - before) / (1.0 + np.abs(before))))
             profiles.append(profile)
-            points.append(([l.values() for l in lead], [v.value for v in fvars]))
+            points.append(([_values(l) for l in lead], [v.value for v in fvars]))
             sweep_gains.append(gains)
             history.append(change)
             log.debug("EPEC sweep %d: change %.3e, gains %s", it, change, gains)

@@ -36,6 +36,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -86,6 +87,31 @@ class GamePlayers:
         return [b.name for b in self.blocks]
 
 
+def block_parts(block: BlockData, role: str, skip: set[int] | frozenset = frozenset()) -> tuple[Any, list, list]:
+    """An agent block's one active objective, unfixed variables and active constraints.
+
+    Components inside sub-blocks whose ids are in ``skip`` (a leader's followers) are left out.
+
+    Raises
+    ------
+    ModelError
+        Not exactly one active objective, or no unfixed variable (naming the block and ``role``).
+    """
+    def own(ctype: Any, active: bool | None = None) -> list:
+        found = block.component_data_objects(ctype, active=active, descend_into=True)
+        return [c for c in found if not skip or not inside_any(c, skip)]
+
+    objectives = own(pyo.Objective, True)
+    if len(objectives) != 1:
+        where = " outside its followers" if skip else ""
+        raise ModelError(f"{role} block '{block.name}' must hold exactly one active Objective{where}, "
+                         f"found {len(objectives)}")
+    variables = [v for v in own(pyo.Var) if not v.fixed]
+    if not variables:
+        raise ModelError(f"{role} block '{block.name}' declares no unfixed variables")
+    return objectives[0], variables, own(pyo.Constraint, True)
+
+
 def find_players(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> GamePlayers:
     """Check the player convention (see :mod:`gridgames.solvers.games.structure`) in linear time.
 
@@ -101,17 +127,11 @@ def find_players(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> 
     for block in blocks:
         if inside_any(block, ids):
             raise ModelError(f"player block '{block.name}' is nested inside another player block")
-        objs = list(block.component_data_objects(pyo.Objective, active=True, descend_into=True))
-        if len(objs) != 1:
-            raise ModelError(f"player block '{block.name}' must hold exactly one active Objective, "
-                             f"found {len(objs)}")
-        own = [v for v in block.component_data_objects(pyo.Var, descend_into=True) if not v.fixed]
-        if not own:
-            raise ModelError(f"player block '{block.name}' declares no unfixed variables")
-        objectives.append(objs[0])
-        senses.append(1.0 if objs[0].sense == pyo.minimize else -1.0)
+        objective, own, cons = block_parts(block, "player")
+        objectives.append(objective)
+        senses.append(1.0 if objective.sense == pyo.minimize else -1.0)
         variables.append(own)
-        constraints.append(list(block.component_data_objects(pyo.Constraint, active=True, descend_into=True)))
+        constraints.append(cons)
     owned = {id(v) for vs in variables for v in vs}
     shared = [c for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True)
               if not inside_any(c, ids)
