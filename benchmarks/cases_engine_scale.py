@@ -56,8 +56,8 @@ def run_engine_scale(*, n_buyers: int, seed: int = 7, verify: bool = False, meth
     r = requests(market, model)
     gap, ref_gap = _relative_gap(market, r), _relative_gap(market, ref.r)
     timings = {"build": build, **res.extra.get("timings", {"solve": res.solve_time})}
-    if res.best_response_solves:
-        timings["per_response"] = res.solve_time / res.best_response_solves
+    if res.best_response_solves:  # the verification's re-solves (mcp) or the sweeps' (gauss-seidel)
+        timings["per_response"] = timings.get("verify", res.solve_time) / res.best_response_solves
     goal = GOALS.get(n_buyers)
     return {"method": method, "solver": "newton (generic engine)" if method == "mcp" else "ipopt best responses",
             "size": n_buyers,

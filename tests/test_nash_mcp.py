@@ -70,7 +70,7 @@ def test_shared_cap_gives_the_variational_equilibrium():
 
 
 def test_own_equality_and_lower_bound_rows():
-    """Player 0: min x² + y² − x·z s.t. x + y = 1 (row), x ≥ 0.7 (row), x ≤ 0.9 (bound); player 1: min (z − x)².
+    """Player 0: min x² + y² − x·z s.t. x + y = 1, x ≥ 0.7 (rows), x ≤ 0.9 (bound); player 1: min (z − x)².
 
     Player 1 copies x.  Player 0, with y = 1 − x, has derivative 4x − 2 − z: unconstrained
     x = (2 + z)/4, so at z = x it wants x = 2/3 < 0.7: the row x ≥ 0.7 binds, x = 0.7, y = 0.3,

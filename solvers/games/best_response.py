@@ -76,19 +76,20 @@ class AggregateAgentSolver(AgentSolver):
 
     def best_response_value(self) -> tuple[float, SolveResult]:
         """As :class:`AgentSolver`, but Ipopt on a player with shared constraints relaxes bounds by
-        ``1e-10 · max(1, |bound|)`` here (unless the caller set ``bound_relax_factor``).
+        ``1e-12 · max(1, |bound|)`` here (unless the caller set ``bound_relax_factor``).
 
         A point that meets a shared cap only up to rounding (an equilibrium from a Newton solve, the
         others' share read back as ``e_j − own part``) leaves a player at a zero request with an empty
-        interior, where Ipopt cannot start.  The relaxation lets a deviation exceed a cap by
-        ``1e-10 · |cap|``, which can raise a gap by at most that much times the player's marginal value.
+        interior, where Ipopt cannot start.  The relaxation lets a deviation exceed a cap (a shared one
+        or the player's own) by ``1e-12 · |cap|``, which can raise a gap by at most that much times
+        the player's marginal value (1e-8 yuan on the microgrid market).
         Best-response *iterations* keep the strict setting (a relaxed response may overshoot a cap by
         more than the next player's variable bounds are relaxed).
         """
         if self.solver_name != "ipopt" or not self.agent.shared or "bound_relax_factor" in (self.options or {}):
             return super().best_response_value()
         if self._check_solver is None:
-            self._check_solver = get_solver("ipopt", **{**self._options_for("ipopt"), "bound_relax_factor": 1e-10})
+            self._check_solver = get_solver("ipopt", **{**self._options_for("ipopt"), "bound_relax_factor": 1e-12})
         strict, self._solver = self._solver, self._check_solver
         try:
             return super().best_response_value()

@@ -210,7 +210,8 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
             history.append(change)
             log.debug("EPEC sweep %d: change %.3e, gains %s", it, change, gains)
             if change <= tol:
-                status, message = SolveStatus.OPTIMAL, f"leaders' decisions changed by {change:.2e} <= tol in sweep {it}"
+                status = SolveStatus.OPTIMAL
+                message = f"leaders' decisions changed by {change:.2e} <= tol in sweep {it}"
                 break
             cycle = _cycle(profiles, tol)
             if cycle:

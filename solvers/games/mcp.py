@@ -21,7 +21,9 @@ Reformulation.  With ``φ(a, b) = a + b − sqrt(a² + b²)`` (zero exactly when
 
 Newton's method uses an element ``H = D_z + D_F J`` of the generalized
 Jacobian (``D_z, D_F`` diagonal, ``J`` the Jacobian of F), solved by a sparse
-LU (:func:`scipy.sparse.linalg.splu`, minimum-degree ordering on ``Hᵀ + H``: KKT matrices are nearly symmetric in structure, and it keeps the fill-in small).  An Armijo line search on the merit
+LU (:func:`scipy.sparse.linalg.splu`, minimum-degree ordering on ``Hᵀ + H``:
+KKT matrices are nearly symmetric in structure, and it keeps the fill-in small).
+An Armijo line search on the merit
 ``θ = ½‖Φ‖²`` makes it globally convergent to stationary points of θ; when
 the Newton direction is unavailable (singular ``H``) or not a sufficient
 descent direction, the step is the steepest descent ``−∇θ = −Hᵀ Φ`` instead
