@@ -205,6 +205,52 @@ class NLPEvaluator:
             raise CyIpoptEvaluationError("Hessian is not finite")
         return out
 
+    def row_hessian_structure(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, i, j) of every second derivative of every constraint body, both triangles.
+
+        Unlike :meth:`hessian`, rows are kept apart (entries of different rows
+        are not summed), which is what Newton's method on a system built from
+        several bodies needs (e.g. stacked KKT conditions of a game, where
+        each player differentiates its own objective).  Entries may repeat;
+        summing duplicates gives the row's Hessian.
+        """
+        nlp = self.nlp
+        off = nlp.con_quad_i != nlp.con_quad_j
+        rows = [nlp.con_quad_rows, nlp.con_quad_rows[off]]
+        ii = [nlp.con_quad_i, nlp.con_quad_j[off]]
+        jj = [nlp.con_quad_j, nlp.con_quad_i[off]]
+        for g in self.con_groups:
+            if g.fn.hess is None:
+                continue
+            xc = self.xcols[id(g)]
+            for a, b in g.fn.hess_pairs:
+                rows.append(g.rows)
+                ii.append(xc[a])
+                jj.append(xc[b])
+                if a != b:
+                    rows.append(g.rows)
+                    ii.append(xc[b])
+                    jj.append(xc[a])
+        cat = lambda parts: np.concatenate(parts).astype(np.int64)  # noqa: E731
+        return cat(rows), cat(ii), cat(jj)
+
+    def row_hessian_values(self, x: np.ndarray) -> np.ndarray:
+        """Values in :meth:`row_hessian_structure` order at x (call :meth:`bind` first)."""
+        nlp = self.nlp
+        off = nlp.con_quad_i != nlp.con_quad_j
+        w = [self._hq_con, self.con_quad[off]]
+        with np.errstate(all="ignore"):
+            for g in self.con_groups:
+                if g.fn.hess is None:
+                    continue
+                values = g.fn.hess(*self._args(g, x))
+                for (a, b), d in zip(g.fn.hess_pairs, values):
+                    full = g.fn.full(d, g.size)
+                    w.append(full)
+                    if a != b:
+                        w.append(full)
+        return np.concatenate(w) if w else np.zeros(0)
+
     def intermediate(self, alg_mod: int, iter_count: int, *args: Any) -> bool:
         """Record the iteration count; never stops the solve."""
         self.iterations = int(iter_count)

@@ -37,10 +37,10 @@ def test_vectorised_matches_closed_form(sat, X):
     assert sol.rel_gap < 1e-10
 
 
-@pytest.mark.parametrize("method", ["gauss-seidel", "jacobi", "kkt"])
+@pytest.mark.parametrize("method", ["gauss-seidel", "jacobi", "kkt", "mcp"])
 def test_engine_methods_match_closed_form(method):
     m = sym()
-    sol = solve_engine(m, method, **({"tol": 1e-12} if method != "kkt" else {}))
+    sol = solve_engine(m, method, **({"tol": 1e-12} if method not in ("kkt", "mcp") else {}))
     assert sol.status.is_ok, sol.message
     np.testing.assert_allclose(sol.r, closed_form(m), atol=1e-5)
     assert abs(sol.nash_gap) < 1e-3 and sol.rel_gap < 1e-6
@@ -117,6 +117,9 @@ def test_capacity_binding_is_rationed_by_a_common_surcharge():
     assert sol.rel_gap < 1e-9
     ve = solve_engine(m, "kkt")          # variational equilibrium: same multipliers for all buyers
     np.testing.assert_allclose(ve.r, sol.r, atol=1e-5)
+    newton = solve_engine(m, "mcp")      # the same by Newton; its capacity multipliers are the surcharges
+    np.testing.assert_allclose(newton.r, sol.r, atol=1e-9)
+    np.testing.assert_allclose(newton.mu, sol.mu, atol=1e-7)
     gs = solve_engine(m, "gauss-seidel", tol=1e-12)   # a generalized equilibrium (first movers served)
     assert gs.market_status == "capacity_binding" and gs.nash_gap < 1e-6
 

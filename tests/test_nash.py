@@ -59,14 +59,36 @@ def test_jacobi_oscillates_without_damping_and_converges_with_it():
     # Jacobi diverges (clipped at the bounds it cycles); damping ω = 0.5 maps the
     # eigenvalue to 1 - ω + ω(-1.5) = -0.25: a contraction.
     m = cournot()
-    plain = solve_nash(m, m.F, method="jacobi", max_iter=60)
+    plain = solve_nash(m, m.F, method="jacobi", max_iter=60, adaptive=False)
     assert plain.status is SolveStatus.ITERATION_LIMIT
     assert plain.gap > 1.0
     m = cournot()
-    damped = solve_nash(m, m.F, method="jacobi", damping=0.5, max_iter=200)
+    damped = solve_nash(m, m.F, method="jacobi", damping=0.5, max_iter=200, adaptive=False)
     assert damped.status is SolveStatus.OPTIMAL
     assert damped.gap < 1e-6
     assert damped.iterations < 200
+    m = cournot()   # by default Jacobi notices the oscillation and damps itself
+    selfdamped = solve_nash(m, m.F, method="jacobi", max_iter=200)
+    assert selfdamped.status is SolveStatus.OPTIMAL and "damping halved" in selfdamped.message
+    np.testing.assert_allclose(quantities(m), Q_STAR, atol=1e-5)
+
+
+def test_undamped_jacobi_on_three_firm_cournot_converges_by_damping_itself():
+    """n = 3: the Jacobi iteration matrix −(J − I)/2 has eigenvalue −(n−1)/2 = −1, so plain Jacobi
+    cycles for ever (|λ| = 1) — it stops at its iteration limit.  Self-damping halves ω once the
+    steps reverse: ω = ½ gives 1 − ω + ω(−1) = 0 on that mode, and the closed form
+    q_i = (a − 4 c_i + Σc) / 4b = (30, 20, 10) is reached."""
+    costs = np.array([10.0, 20.0, 30.0])
+    q_star = (A - 4 * costs + costs.sum()) / (4 * B)
+    m = cournot(costs)
+    plain = solve_nash(m, m.F, method="jacobi", max_iter=40, adaptive=False)
+    assert plain.status is SolveStatus.ITERATION_LIMIT and plain.gap > 1.0
+    m = cournot(costs)
+    res = solve_nash(m, m.F, method="jacobi", max_iter=100)
+    assert res.status is SolveStatus.OPTIMAL, res.message
+    assert "damping halved to 0.5" in res.message
+    np.testing.assert_allclose(quantities(m), q_star, atol=1e-6)
+    assert res.gap < 1e-8
 
 
 def test_nash_gap_is_positive_away_from_equilibrium_and_zero_at_it():

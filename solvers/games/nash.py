@@ -17,6 +17,13 @@ returns:
   constraint to be equal, which selects the variational equilibrium.  Solved by
   Ipopt through a Scholtes sequence, or by SCIP as a big-M feasibility MINLP
   (``solver="scip"``) for a global answer.
+* ``mcp`` — the same stacked KKT conditions assembled numerically from the
+  Ipopt bridge's compiled derivatives and solved by semismooth Newton
+  (:mod:`gridgames.solvers.games.nash_mcp`); shared multipliers tied
+  (variational equilibrium); linear in the game's size.
+* ``epec`` — the players are leaders anticipating shared follower blocks
+  (``followers=``); diagonalisation over the leaders' MPECs with cycle
+  detection (:mod:`gridgames.solvers.games.epec`).
 * ``pso`` — pymoo's PSO minimising the sum of players' regrets (the microgrid
   paper's approach), kept as a baseline; the inertia weight schedule can be
   passed in.
@@ -38,14 +45,16 @@ from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.agent_solve import AgentSolver
+from gridgames.solvers.games.best_response import AggregateAgentSolver
 from gridgames.solvers.games.kkt_methods import Reformulation, add_bigm, run_scholtes, solve_reformulated
 from gridgames.solvers.games.results import NashResult
+from gridgames.solvers.games.stacked_kkt import find_aggregates
 from gridgames.solvers.games.structure import Agent, analyse_agents, inside_any
 from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
 
-NASH_METHODS = ("gauss-seidel", "jacobi", "kkt", "pso")
+NASH_METHODS = ("gauss-seidel", "jacobi", "kkt", "pso", "mcp", "epec")
 
 
 def players_of(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> list[Agent]:
@@ -56,13 +65,13 @@ def players_of(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> li
     for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
         if inside_any(con, ids):
             continue
-        involved = {id(owner[id(v)]): owner[id(v)] for v in identify_variables(con.body, include_fixed=False)
-                    if id(v) in owner}
+        con_vars = list(identify_variables(con.body, include_fixed=False))
+        involved = {id(owner[id(v)]): owner[id(v)] for v in con_vars if id(v) in owner}
         for agent in involved.values():
             agent.shared.append(con)
             own = {id(v) for v in agent.variables}
             known = {id(v) for v in agent.parameters}
-            for v in identify_variables(con.body, include_fixed=False):
+            for v in con_vars:
                 if id(v) not in own and id(v) not in known:
                     agent.parameters.append(v)
                     known.add(id(v))
@@ -72,9 +81,17 @@ def players_of(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> li
 class _BestResponses:
     """One persistent solver per player; best responses and regrets."""
 
-    def __init__(self, agents: Sequence[Agent], solver: str | None, options: dict | None) -> None:
+    def __init__(self, agents: Sequence[Agent], solver: str | None, options: dict | None,
+                 model: pyo.Block | None = None) -> None:
         self.agents = list(agents)
-        self.solvers = [AgentSolver(a, solver, options) for a in agents]
+        aggregates = None
+        if model is not None:  # aggregative game: players share templates, re-solves only change Params
+            owner = {id(v): i for i, a in enumerate(self.agents) for v in a.variables}
+            aggregates = find_aggregates(model, [a.block for a in self.agents], owner)
+        if aggregates is not None and aggregates.expressions:
+            self.solvers = [AggregateAgentSolver(a, solver, options, aggregates) for a in agents]
+        else:
+            self.solvers = [AgentSolver(a, solver, options) for a in agents]
 
     @property
     def solves(self) -> int:
@@ -120,7 +137,7 @@ def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver:
         ``max(nash_gap(...).values())`` is the equilibrium gap reported by
         :func:`solve_nash`.
     """
-    return _BestResponses(players_of(model, players), solver, None).gaps()
+    return _BestResponses(players_of(model, players), solver, None, model).gaps()
 
 
 def _set(agent: Agent, values: np.ndarray) -> None:
@@ -136,13 +153,36 @@ def _initial_values(agents: Sequence[Agent]) -> None:
                 v.set_value(lo if lo is not None else (hi if hi is not None else 0.0), skip_validation=True)
 
 
+#: Jacobi halves its damping when a step reverses the previous one without shrinking below this share
+OSCILLATION_RATIO = 0.5
+MIN_DAMPING = 1.0 / 64
+
+
+def _oscillates(step: np.ndarray, previous: np.ndarray | None) -> bool:
+    """The profile jumped back: the step points against the previous one and is not much shorter."""
+    if previous is None:
+        return False
+    size, before = float(np.linalg.norm(step)), float(np.linalg.norm(previous))
+    return float(step @ previous) < 0.0 and size > OSCILLATION_RATIO * before
+
+
 def _best_response_iteration(agents: Sequence[Agent], br: _BestResponses, *, jacobi: bool, tol: float,
-                             max_iter: int, damping: float) -> tuple[SolveStatus, int, list[float], str]:
-    """Gauss-Seidel (players update in turn) or Jacobi (all from the same profile)."""
+                             max_iter: int, damping: float, adaptive: bool = False
+                             ) -> tuple[SolveStatus, int, list[float], str]:
+    """Gauss-Seidel (players update in turn) or Jacobi (all from the same profile).
+
+    With ``adaptive`` (Jacobi's default), the damping ω is halved (down to
+    1/64) whenever a whole step reverses the previous one without shrinking
+    to half of it: the signature of a best-response map whose Jacobian has
+    an eigenvalue ≤ −1 (plain Jacobi on a Cournot game with three or more
+    firms), where ``x ← (1−ω)x + ω·BR`` contracts for ω small enough.
+    """
     history: list[float] = []
+    previous: np.ndarray | None = None
+    notes: list[str] = []
     for it in range(1, max_iter + 1):
         change = 0.0
-        responses = []
+        responses, steps = [], []
         for i, agent in enumerate(agents):
             response, res = br.respond(i)
             if not res.ok:
@@ -151,6 +191,7 @@ def _best_response_iteration(agents: Sequence[Agent], br: _BestResponses, *, jac
             current = np.array([v.value for v in agent.variables], dtype=float)
             new = (1.0 - damping) * current + damping * response
             change = max(change, float(np.max(np.abs(new - current) / (1.0 + np.abs(current)))))
+            steps.append(new - current)
             if jacobi:
                 responses.append(new)
             else:
@@ -161,8 +202,15 @@ def _best_response_iteration(agents: Sequence[Agent], br: _BestResponses, *, jac
         history.append(change)
         log.debug("iteration %d: max relative strategy change %.3e", it, change)
         if change <= tol:
-            return SolveStatus.OPTIMAL, it, history, f"strategy change {change:.2e} <= tol after {it} iterations"
-    return SolveStatus.ITERATION_LIMIT, max_iter, history, f"no convergence in {max_iter} iterations"
+            return (SolveStatus.OPTIMAL, it, history,
+                    f"strategy change {change:.2e} <= tol after {it} iterations" + "".join(notes))
+        step = np.concatenate(steps)
+        if adaptive and damping > MIN_DAMPING and _oscillates(step, previous):
+            damping = max(damping / 2.0, MIN_DAMPING)
+            notes.append(f"; damping halved to {damping:g} at iteration {it} (oscillation)")
+            step = None
+        previous = step
+    return SolveStatus.ITERATION_LIMIT, max_iter, history, f"no convergence in {max_iter} iterations" + "".join(notes)
 
 
 def _solve_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None, *, variational: bool,
@@ -262,10 +310,12 @@ def _solve_pso(agents: Sequence[Agent], br: _BestResponses, *, pop_size: int, n_
 
 _OPTIONS: dict[str, set[str]] = {
     "gauss-seidel": {"tol", "max_iter", "damping", "solver_options"},
-    "jacobi": {"tol", "max_iter", "damping", "solver_options"},
+    "jacobi": {"tol", "max_iter", "damping", "adaptive", "solver_options"},
     "kkt": {"variational", "eps_start", "eps_final", "eps_factor", "bigm", "multiplier_bound",
             "solver_options"},
     "pso": {"pop_size", "n_gen", "seed", "algorithm", "solver_options"},
+    "mcp": {"tol", "max_iter", "verify", "gap_tol", "fallback", "solver_options"},
+    "epec": {"followers", "tol", "max_iter", "bilevel_method", "check_method", "bilevel_options"},
 }
 
 
@@ -279,16 +329,22 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         The game.  Variables' current values are the starting point.
     players : Block or iterable of Blocks
         One block per player (an indexed Block counts as one player per index).
-    method : {'gauss-seidel', 'jacobi', 'kkt', 'pso'}
+    method : {'gauss-seidel', 'jacobi', 'kkt', 'pso', 'mcp', 'epec'}
         See the module docstring for the equilibrium concept each returns.
     solver : str, optional
         Best-response solver (iterations, ``pso``, and the gap check) or the
         ``kkt`` system's solver (``ipopt`` default, ``scip`` for a global check).
     **options
         ``tol`` (1e-8), ``max_iter`` (500), ``damping`` (1.0 = plain best
-        response; ``x ← (1−ω)x + ω·BR``) for the iterations; ``variational``,
+        response; ``x ← (1−ω)x + ω·BR``) for the iterations; ``adaptive``
+        (Jacobi, default True: halve ω when the iterates oscillate); ``variational``,
         ``eps_*``, ``bigm``, ``multiplier_bound`` for ``kkt``; ``pop_size``,
-        ``n_gen``, ``seed``, ``algorithm`` for ``pso``; ``solver_options``.
+        ``n_gen``, ``seed``, ``algorithm`` for ``pso``; ``tol``, ``max_iter``,
+        ``verify``, ``gap_tol``, ``fallback`` for ``mcp``
+        (:func:`~gridgames.solvers.games.nash_mcp.solve_nash_mcp`); ``followers``
+        (required), ``tol``, ``max_iter``, ``bilevel_method``, ``check_method``,
+        ``bilevel_options`` for ``epec`` (players are leaders,
+        :func:`~gridgames.solvers.games.epec.solve_epec`); ``solver_options``.
 
     Returns
     -------
@@ -301,6 +357,14 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
     if unknown:
         raise ModelError(f"unknown option(s) for method '{method}': {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(sorted(_OPTIONS[method]))}")
+    if method == "mcp":  # assembles its own structure in linear time (players_of walks every expression)
+        from gridgames.solvers.games.nash_mcp import solve_nash_mcp
+        return solve_nash_mcp(model, players, solver, **options)
+    if method == "epec":  # players are leaders sharing follower blocks
+        from gridgames.solvers.games.epec import solve_epec
+        if options.get("followers") is None:
+            raise ModelError("method 'epec' needs followers=: the follower block(s) every leader anticipates")
+        return solve_epec(model, players, **options)
     start = time.perf_counter()
     agents = players_of(model, players)
     _initial_values(agents)
@@ -311,10 +375,11 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         damping = float(options.get("damping", 1.0))
         if not 0.0 < damping <= 1.0:
             raise ModelError(f"damping must be in (0, 1], got {damping}")
-        br = _BestResponses(agents, br_solver, solver_options)
+        br = _BestResponses(agents, br_solver, solver_options, model)
         status, iterations, history, message = _best_response_iteration(
             agents, br, jacobi=method == "jacobi", tol=float(options.get("tol", 1e-8)),
-            max_iter=int(options.get("max_iter", 500)), damping=damping)
+            max_iter=int(options.get("max_iter", 500)), damping=damping,
+            adaptive=method == "jacobi" and bool(options.get("adaptive", True)))
         base = SolveResult(status, None, 0.0, iterations, br.solvers[0].solver_name, message)
     elif method == "kkt":
         base = _solve_kkt(model, agents, solver, variational=bool(options.get("variational", False)),

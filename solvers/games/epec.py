@@ -1,0 +1,249 @@
+"""Multi-leader games (EPEC): Nash equilibria between leaders who each anticipate the same followers.
+
+Each **leader** is a Pyomo block with its own variables, constraints and one
+active objective; the **followers** are blocks of the ordinary bilevel
+convention (:func:`~gridgames.solvers.games.bilevel.solve_bilevel`), whose
+problems may use every leader's variables.  Each leader's problem, with the
+other leaders' decisions fixed, is an MPEC: a bilevel problem over the
+followers.  An equilibrium of the leaders' game (an EPEC solution) is a
+profile where no leader gains by changing its decision alone, the followers
+re-optimising.
+
+Diagonalisation (Gauss–Seidel over leaders): each leader's MPEC is solved in
+turn by ``solve_bilevel`` (``kkt``: Scholtes–Ipopt, local) with the others'
+decisions fixed, until a whole sweep changes no decision by more than
+``tol``.  The iteration need not converge: when the profile returns to one
+seen ``L`` sweeps before, :func:`solve_epec` stops and reports a **cycle** of
+length L with the leaders' gains along it, and returns the best approximate
+equilibrium seen (the profile whose largest leader gain is smallest).
+
+Leaders' Nash gap: at the returned profile every leader's MPEC is re-solved
+alone (``check_method``, ``kkt-bigm`` by default: global, MILP/MINLP with
+big-M complementarity) and its gain over its current value is reported.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.core.base.block import BlockData
+
+from gridgames.solvers.errors import GridGamesError, ModelError
+from gridgames.solvers.games.bilevel import solve_bilevel
+from gridgames.solvers.games.results import NashResult
+from gridgames.solvers.games.stacked_kkt import block_parts
+from gridgames.solvers.games.structure import Agent, FixedVariables, _as_blocks, inside_any
+from gridgames.solvers.result import SolveStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(repr=False)
+class EPECResult(NashResult):
+    """Outcome of :func:`solve_epec` (``gap``: the leaders' largest gain at the returned profile).
+
+    Attributes
+    ----------
+    cycle_length : int
+        Sweeps in the cycle diagonalisation fell into (0: no cycle).
+    cycle_gains : list of dict
+        Each leader's gain from its re-solve at each sweep of the cycle.
+    sweep_gains : list of dict
+        Each leader's gain from its re-solve, per sweep.
+    profiles : list of ndarray
+        The leaders' decisions after each sweep.
+    """
+
+    cycle_length: int = 0
+    cycle_gains: list[dict[str, float]] = field(default_factory=list)
+    sweep_gains: list[dict[str, float]] = field(default_factory=list)
+    profiles: list[np.ndarray] = field(default_factory=list)
+
+
+def _leaders(leaders: BlockData | Iterable[BlockData], followers: list[BlockData]) -> list[Agent]:
+    f_ids = {id(f) for f in followers}
+    out = []
+    for block in _as_blocks(leaders):
+        if inside_any(block, f_ids) or id(block) in f_ids:
+            raise ModelError(f"leader block '{block.name}' is also (inside) a follower block")
+        objective, own, cons = block_parts(block, "leader", f_ids)
+        out.append(Agent(block, own, objective, cons))
+    return out
+
+
+class _Deactivated:
+    """Context manager: deactivate components, re-activate them on exit."""
+
+    def __init__(self, components: Sequence[Any]) -> None:
+        self.components = [c for c in components if c.active]
+
+    def __enter__(self) -> "_Deactivated":
+        for c in self.components:
+            c.deactivate()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for c in self.components:
+            c.activate()
+
+
+def _mpec(model: pyo.Block, leaders: list[Agent], k: int, followers: list[BlockData], method: str,
+          options: dict) -> Any:
+    """Leader k's bilevel problem with the other leaders fixed (values loaded)."""
+    others = [leaders[j] for j in range(len(leaders)) if j != k]
+    with FixedVariables([v for o in others for v in o.variables]), \
+            _Deactivated([o.objective for o in others] + [c for o in others for c in o.constraints]):
+        return solve_bilevel(model, followers, method=method, verify=False, **options)
+
+
+def _values(agent: Agent) -> np.ndarray:
+    return np.array(agent.snapshot(), dtype=float)
+
+
+def _follower_vars(followers: list[BlockData]) -> list:
+    return [v for f in followers for v in f.component_data_objects(pyo.Var, descend_into=True) if not v.fixed]
+
+
+def _set(variables: Sequence[Any], values: Sequence[float | None]) -> None:
+    for v, x in zip(variables, values):
+        v.set_value(x, skip_validation=True)
+
+
+def leader_gains(model: pyo.Block, leaders: list[Agent], followers: list[BlockData], method: str,
+                 options: dict) -> dict[str, float]:
+    """Each leader's gain from re-solving its MPEC alone at the current profile (point restored).
+
+    The followers must be at their response to the current profile.
+    """
+    fvars = _follower_vars(followers)
+    gains = {}
+    for k, leader in enumerate(leaders):
+        current = float(pyo.value(leader.objective.expr))
+        saved, fsaved = _values(leader), [v.value for v in fvars]
+        res = _mpec(model, leaders, k, followers, method, options)
+        if not res.ok:
+            raise ModelError(f"leader '{leader.name}': its bilevel problem failed in the gap check "
+                             f"({res.status}: {res.message})")
+        best = float(pyo.value(leader.objective.expr))
+        gains[leader.name] = (current - best) * leader.sense
+        _set(leader.variables, saved)
+        _set(fvars, fsaved)
+    return gains
+
+
+def _cycle(profiles: list[np.ndarray], tol: float) -> int:
+    """Length L of a cycle ending at the last profile (0 when it repeats no earlier one)."""
+    last = profiles[-1]
+    for length in range(2, len(profiles)):
+        if np.max(np.abs(profiles[-1 - length] - last) / (1.0 + np.abs(last))) <= tol:
+            return length
+    return 0
+
+
+def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
+               followers: BlockData | Iterable[BlockData], *, max_iter: int = 50, tol: float = 1e-7,
+               bilevel_method: str = "kkt", check_method: str | None = "kkt-bigm",
+               bilevel_options: dict | None = None) -> EPECResult:
+    """Equilibrium between leaders sharing followers, by diagonalisation (see the module docstring).
+
+    Parameters
+    ----------
+    model : Block
+        The game; current values are the starting profile.
+    leaders : Block or iterable of Blocks
+        One block per leader (its objective, variables and constraints).
+    followers : Block or iterable of Blocks
+        The followers every leader anticipates (bilevel convention).
+    max_iter : int
+        Sweeps over the leaders.
+    tol : float
+        Largest relative change of a leader decision in a sweep at convergence;
+        also the tolerance for recognising a repeated profile (a cycle).
+    bilevel_method : str
+        ``solve_bilevel`` method for each leader's MPEC in the sweeps (``kkt``).
+    check_method : str or None
+        Method of the final gap check (``kkt-bigm``: global where big-M bounds can
+        be derived; falls back to ``bilevel_method`` when it refuses the problem);
+        None skips the check.
+    bilevel_options : dict, optional
+        Options passed to every ``solve_bilevel`` call.
+
+    Returns
+    -------
+    EPECResult
+        ``status`` optimal (converged, check passed or skipped), iteration_limit,
+        or error (a cycle: ``cycle_length``, ``cycle_gains``; the best approximate
+        equilibrium seen is loaded).
+    """
+    start = time.perf_counter()
+    fblocks = _as_blocks(followers)
+    lead = _leaders(leaders, fblocks)
+    options = dict(bilevel_options or {})
+    fvars = _follower_vars(fblocks)
+    profiles: list[np.ndarray] = []
+    points: list[tuple[list[np.ndarray], list]] = []
+    sweep_gains: list[dict[str, float]] = []
+    history: list[float] = []
+    status, message, cycle = SolveStatus.ITERATION_LIMIT, f"no convergence in {max_iter} sweeps", 0
+    for it in range(1, max_iter + 1):
+        before = np.concatenate([_values(l) for l in lead])
+        gains = {}
+        for k, leader in enumerate(lead):
+            current = float(pyo.value(leader.objective.expr)) if it > 1 else float("nan")
+            res = _mpec(model, lead, k, fblocks, bilevel_method, options)
+            if not res.ok:
+                status, message = SolveStatus.ERROR, (f"leader '{leader.name}': its bilevel problem failed in "
+                                                      f"sweep {it} ({res.status}: {res.message})")
+                break
+            gains[leader.name] = (current - float(pyo.value(leader.objective.expr))) * leader.sense
+        else:
+            profile = np.concatenate([_values(l) for l in lead])
+            change = float(np.max(np.abs(profile - before) / (1.0 + np.abs(before))))
+            profiles.append(profile)
+            points.append(([_values(l) for l in lead], [v.value for v in fvars]))
+            sweep_gains.append(gains)
+            history.append(change)
+            log.debug("EPEC sweep %d: change %.3e, gains %s", it, change, gains)
+            if change <= tol:
+                status = SolveStatus.OPTIMAL
+                message = f"leaders' decisions changed by {change:.2e} <= tol in sweep {it}"
+                break
+            cycle = _cycle(profiles, tol)
+            if cycle:
+                status = SolveStatus.ERROR
+                message = f"diagonalisation cycles: the profile of sweep {it} repeats sweep {it - cycle}"
+                break
+            continue
+        break
+    result = EPECResult(status=status, objective=None, solve_time=0.0, iterations=len(profiles),
+                        solver=bilevel_method, message=message, method="epec-diagonalisation",
+                        history=history, cycle_length=cycle, sweep_gains=sweep_gains, profiles=profiles)
+    if cycle:
+        result.cycle_gains = sweep_gains[-cycle:]
+        worst = [max(g.values()) if not any(np.isnan(list(g.values()))) else np.inf for g in sweep_gains]
+        best = int(np.argmin(worst))
+        leader_vals, follower_vals = points[best]
+        for l, vals in zip(lead, leader_vals):
+            _set(l.variables, vals)
+        _set(fvars, follower_vals)
+        result.message += (f"; cycle of length {cycle}, leaders' gains along it "
+                           + ", ".join(f"{max(g.values()):.3g}" for g in result.cycle_gains)
+                           + f"; best approximate equilibrium (sweep {best + 1}, largest gain {worst[best]:.3g}) "
+                             "loaded")
+    if check_method is not None and profiles:
+        try:
+            gaps = leader_gains(model, lead, fblocks, check_method, options)
+        except GridGamesError as exc:
+            log.info("gap check with %s refused (%s); using %s", check_method, exc, bilevel_method)
+            gaps = leader_gains(model, lead, fblocks, bilevel_method, options)
+            result.message += f"; gap check by {bilevel_method} ({check_method} refused: {exc})"
+        result.player_gaps, result.gap = gaps, max(gaps.values())
+    result.player_objectives = {l.name: float(pyo.value(l.objective.expr)) for l in lead}
+    result.objective = float(sum(result.player_objectives.values()))
+    result.solve_time = time.perf_counter() - start
+    return result

@@ -1,0 +1,147 @@
+"""``solve_nash(method="mcp")``: the stacked KKT system solved by semismooth Newton.
+
+The game's KKT conditions are assembled numerically
+(:class:`~gridgames.solvers.games.stacked_kkt.StackedKKT`) and solved by
+:func:`~gridgames.solvers.games.mcp.solve_mcp`.  Shared-constraint
+multipliers are tied, so the answer is the **variational equilibrium** of a
+generalized Nash game (a Nash equilibrium when there are no shared
+constraints).  A KKT point is an equilibrium when every player's problem is
+convex in its own variables; ``verify=True`` (the default) checks it with
+:func:`~gridgames.solvers.games.nash.nash_gap` (every player re-solved alone),
+which costs one solve per player and is the slow part on large games.
+
+When Newton fails (line search stalls, iteration limit) the game goes to the
+Scholtes–Ipopt path of ``method="kkt"`` with ``variational=True`` and the
+result's message says so.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import pyomo.environ as pyo
+from pyomo.core.base.block import BlockData
+
+from gridgames.solvers.errors import GridGamesError
+from gridgames.solvers.games.mcp import MCPResult, solve_mcp
+from gridgames.solvers.games.results import NashResult
+from gridgames.solvers.games.stacked_kkt import StackedKKT
+from gridgames.solvers.result import SolveStatus
+
+log = logging.getLogger(__name__)
+
+#: options ``solve_nash(method="mcp")`` accepts
+MCP_OPTIONS = {"tol", "max_iter", "verify", "gap_tol", "fallback", "solver_options"}
+
+
+def _status(mcp: MCPResult, gap: float | None, gap_tol: float) -> tuple[SolveStatus, str]:
+    """``gap_tol`` is already scaled to the players' objective values."""
+    if gap is None:
+        return SolveStatus.LOCALLY_OPTIMAL, ("KKT point of every player (an equilibrium when the players' "
+                                             "problems are convex); not verified (verify=False)")
+    if gap <= gap_tol:
+        return SolveStatus.OPTIMAL, f"verified: no player gains more than {gap:.2e} by deviating"
+    return SolveStatus.ERROR, (f"KKT point is not an equilibrium: a player gains {gap:.3e} > {gap_tol:.0e} "
+                               "by deviating (a player's problem is not convex in its own variables?)")
+
+
+def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], solver: str | None = None, *,
+                   tol: float = 1e-9, max_iter: int = 100, verify: bool = True, gap_tol: float = 1e-6,
+                   fallback: bool = True, solver_options: dict | None = None) -> NashResult:
+    """Variational equilibrium by Newton on the stacked KKT system.
+
+    Parameters
+    ----------
+    model : Block
+        The game; current variable values are the starting point.
+    players : Block or iterable of Blocks
+    solver : str, optional
+        Best-response solver of the verification and of the fallback's gap check.
+    tol : float
+        Complementarity residual ``‖Φ‖∞`` to reach.
+    max_iter : int
+        Newton iterations.
+    verify : bool
+        Re-solve every player alone at the answer (:func:`nash_gap`); the
+        result's ``gap`` stays NaN when False.
+    gap_tol : float
+        Largest gain accepted as an equilibrium, relative to ``max(1, mean |f_i|)``
+        (the players' objectives at the answer).
+    fallback : bool
+        Run the Scholtes–Ipopt ``kkt`` method when Newton fails.
+    solver_options : dict, optional
+        Options of the fallback's Ipopt solves.
+
+    Returns
+    -------
+    NashResult
+        ``extra["timings"]`` (seconds: analyse, lift, compile, assemble, solve,
+        verify), ``extra["residual"]``, ``extra["shared_multipliers"]``
+        (one per shared constraint side), ``extra["mcp_size"]``.
+
+    Examples
+    --------
+    >>> import pyomo.environ as pyo, gridgames as gg
+    >>> m = pyo.ConcreteModel()
+    >>> m.F = pyo.Block(range(2))
+    >>> for i in range(2):
+    ...     m.F[i].q = pyo.Var(bounds=(0, 100))
+    >>> m.Q = pyo.Expression(expr=m.F[0].q + m.F[1].q)
+    >>> for i in range(2):
+    ...     m.F[i].profit = pyo.Objective(expr=(90 - m.Q) * m.F[i].q, sense=pyo.maximize)
+    >>> res = gg.solve_nash(m, m.F, method="mcp")
+    >>> round(pyo.value(m.F[0].q), 8), str(res.status)
+    (30.0, 'optimal')
+    """
+    start = time.perf_counter()
+    system = StackedKKT(model, players)
+    timings = dict(system.timings)
+    mcp = solve_mcp(system.F, system.J, system.lb, system.ub, system.start(), tol=tol, max_iter=max_iter)
+    timings["solve"] = mcp.time
+    system.load(mcp.x)
+    extra: dict[str, Any] = {"timings": timings, "residual": mcp.residual,
+                             "mcp_size": int(mcp.x.size), "newton_steps": mcp.newton_steps,
+                             "gradient_steps": mcp.gradient_steps}
+    message = f"semismooth Newton: {mcp.message}"
+    method_solver = "newton"
+    if mcp.ok:
+        extra["shared_multipliers"] = system.shared_multipliers(mcp.x)
+    elif fallback:
+        from gridgames.solvers.games.nash import solve_nash
+        log.info("Newton on the stacked KKT system failed (%s); falling back to kkt (Scholtes-Ipopt)", mcp.message)
+        t0 = time.perf_counter()
+        try:
+            back = solve_nash(model, players, method="kkt", solver=None, variational=True,
+                              solver_options=solver_options)
+        except GridGamesError as exc:
+            back = None
+            message += f"; fallback kkt (Scholtes-Ipopt) refused the game: {exc}"
+        timings["fallback"] = time.perf_counter() - t0
+        if back is not None:
+            back.message = f"{message}; fell back to kkt (Scholtes-Ipopt): {back.message}"
+            back.method = "mcp"
+            back.extra.update(extra)
+            back.solve_time = time.perf_counter() - start
+            return back
+    gaps: dict[str, float] = {}
+    if mcp.ok and verify:
+        from gridgames.solvers.games.nash import nash_gap
+        t0 = time.perf_counter()
+        gaps = nash_gap(model, players, solver=solver)
+        timings["verify"] = time.perf_counter() - t0
+    gap = max(gaps.values()) if gaps else None
+    values = system.player_values(mcp.x)
+    scale = max(1.0, sum(abs(v) for v in values.values()) / max(len(values), 1))
+    status, verdict = _status(mcp, gap, gap_tol * scale) if mcp.ok else (mcp.status, "")
+    result = NashResult(status=status, objective=float(sum(values.values())), solve_time=0.0,
+                        iterations=mcp.iterations, solver=method_solver,
+                        message=f"{message}; {verdict}" if verdict else message, extra=extra, method="mcp",
+                        gap=float(gap) if gap is not None else float("nan"), player_gaps=gaps,
+                        player_objectives=values, history=list(mcp.history))
+    result.best_response_solves = len(gaps)
+    result.solve_time = time.perf_counter() - start
+    timings["total"] = result.solve_time
+    return result
+

@@ -1,0 +1,466 @@
+"""The stacked KKT system of a Nash game, assembled numerically as a mixed complementarity problem.
+
+No Pyomo component is written per KKT condition.  The players' objectives and
+constraints are translated once by the Ipopt bridge's compiler
+(:func:`~gridgames.solvers.nlp_compile.compile_model`: exact symbolic
+derivatives of every term template, evaluated by vectorised numpy), and the
+system below is assembled from its sparse Jacobian and per-row Hessians, so
+building and evaluating it costs time linear in the size of the game.
+
+For player i with own variables ``x_i`` (box ``[l_i, u_i]``), objective
+``f_i`` (minimised; a maximisation is negated), its own constraints and the
+shared constraints ``g_k``, the MCP over ``z = (x, t, λ)`` is
+
+    F_{x_i} = ∇_{x_i} f_i + Σ_k ω_k λ_k ∇_{x_i} g_k        ⊥  l_i ≤ x_i ≤ u_i
+    F_{λ_k} = bound_k − g_k (``≤`` row) or g_k − bound_k    ⊥  λ_k ≥ 0 (free for equalities)
+    F_{t_j} = t_j − e_j(x)                                  ⊥  t_j free
+
+where the sum runs over player i's own constraints and the shared ones.  One
+multiplier per shared constraint serves every player (they are *tied*), which
+selects the **variational equilibrium** of a generalized Nash game: the
+equilibrium where the shared resource has one shadow price for everyone.
+
+Aggregates.  A named Pyomo ``Expression`` outside the player blocks that is
+linear and mixes several players' variables (a market total ``Σ_i q_i``) is
+*lifted*: it is replaced by a variable ``t_j`` and the definition
+``t_j = e_j(x)`` joins the system.  The chain rule ``∂f_i/∂x_a +
+Σ_j ∂f_i/∂t_j ∂e_j/∂x_a`` restores the players' true gradients.  Without it
+every player's stationarity would depend on every other player's variables
+and the Newton matrix would be dense (N² entries for N buyers of one market);
+with it, it has a few entries per variable.  Write market totals as named
+Expressions to profit from this.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+import scipy.sparse as sp
+from cyipopt import CyIpoptEvaluationError
+from pyomo.core.base.block import BlockData
+from pyomo.core.expr.visitor import identify_variables, replace_expressions
+from pyomo.repn.standard_repn import generate_standard_repn
+
+from gridgames.solvers.errors import ModelError
+from gridgames.solvers.games.structure import _as_blocks, inside_any
+from gridgames.solvers.nlp_compile import compile_model
+from gridgames.solvers.nlp_eval import NLPEvaluator
+
+log = logging.getLogger(__name__)
+
+SHARED = -1  #: owner of a shared constraint row
+LIFTED = -2  #: owner of a lifted aggregate column
+
+
+@dataclass
+class GamePlayers:
+    """The players of a game, found in one linear pass (no per-player expression walks).
+
+    Attributes
+    ----------
+    blocks : list of BlockData
+    objectives : list of ObjectiveData
+    senses : ndarray
+        +1 (minimise) or −1 (maximise) per player.
+    variables : list of list of VarData
+        Each player's own unfixed variables.
+    constraints : list of list of ConstraintData
+        Each player's own active constraints.
+    shared : list of ConstraintData
+        Active constraints outside every player block that involve a player's variable.
+    """
+
+    blocks: list[BlockData]
+    objectives: list
+    senses: np.ndarray
+    variables: list[list]
+    constraints: list[list]
+    shared: list = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return [b.name for b in self.blocks]
+
+
+def block_parts(block: BlockData, role: str, skip: set[int] | frozenset = frozenset()) -> tuple[Any, list, list]:
+    """An agent block's one active objective, unfixed variables and active constraints.
+
+    Components inside sub-blocks whose ids are in ``skip`` (a leader's followers) are left out.
+
+    Raises
+    ------
+    ModelError
+        Not exactly one active objective, or no unfixed variable (naming the block and ``role``).
+    """
+    def own(ctype: Any, active: bool | None = None) -> list:
+        found = block.component_data_objects(ctype, active=active, descend_into=True)
+        return [c for c in found if not skip or not inside_any(c, skip)]
+
+    objectives = own(pyo.Objective, True)
+    if len(objectives) != 1:
+        where = " outside its followers" if skip else ""
+        raise ModelError(f"{role} block '{block.name}' must hold exactly one active Objective{where}, "
+                         f"found {len(objectives)}")
+    variables = [v for v in own(pyo.Var) if not v.fixed]
+    if not variables:
+        raise ModelError(f"{role} block '{block.name}' declares no unfixed variables")
+    return objectives[0], variables, own(pyo.Constraint, True)
+
+
+def find_players(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> GamePlayers:
+    """Check the player convention (see :mod:`gridgames.solvers.games.structure`) in linear time.
+
+    Raises
+    ------
+    ModelError
+        A player without exactly one active objective or without unfixed variables,
+        or nested inside another player.
+    """
+    blocks = _as_blocks(players)
+    ids = {id(b) for b in blocks}
+    objectives, senses, variables, constraints = [], [], [], []
+    for block in blocks:
+        if inside_any(block, ids):
+            raise ModelError(f"player block '{block.name}' is nested inside another player block")
+        objective, own, cons = block_parts(block, "player")
+        objectives.append(objective)
+        senses.append(1.0 if objective.sense == pyo.minimize else -1.0)
+        variables.append(own)
+        constraints.append(cons)
+    owned = {id(v) for vs in variables for v in vs}
+    shared = [c for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True)
+              if not inside_any(c, ids)
+              and any(id(v) in owned for v in identify_variables(c.body, include_fixed=False))]
+    return GamePlayers(blocks, objectives, np.array(senses), variables, constraints, shared)
+
+
+@dataclass
+class Aggregates:
+    """Linear aggregates of several players' variables (named Expressions): ``e = E x + e0``.
+
+    Attributes
+    ----------
+    expressions : list of ExpressionData
+    rows, vars, coef : entries of E (aggregate index, variable, coefficient)
+    const : ndarray
+        ``e0``.
+    """
+
+    expressions: list
+    rows: np.ndarray
+    vars: list
+    coef: np.ndarray
+    const: np.ndarray
+
+
+def find_aggregates(model: pyo.Block, blocks: list[BlockData], owner: dict[int, int]) -> Aggregates:
+    """Named Expressions outside the player ``blocks``, linear, mixing at least two players' variables.
+
+    ``owner`` maps ``id(var)`` to its player's index.
+    """
+    ids = {id(b) for b in blocks}
+    exprs, rows, vars_, coef, const = [], [], [], [], []
+    for e in model.component_data_objects(pyo.Expression, descend_into=True):
+        if inside_any(e, ids) or e.expr is None:
+            continue
+        repn = generate_standard_repn(e.expr, quadratic=False)
+        if not repn.is_linear() or len({owner.get(id(v)) for v in repn.linear_vars} - {None}) < 2:
+            continue
+        j = len(exprs)
+        exprs.append(e)
+        rows.extend([j] * len(repn.linear_vars))
+        vars_.extend(repn.linear_vars)
+        coef.extend(float(c) for c in repn.linear_coefs)
+        const.append(float(repn.constant))
+    return Aggregates(exprs, np.array(rows, dtype=np.int64), vars_, np.array(coef, float), np.array(const, float))
+
+
+def lift(expr, substitution: dict[int, object]):
+    """``expr`` with the named Expressions whose ids are keys replaced by the mapped expressions."""
+    if not substitution:
+        return expr
+    return replace_expressions(expr, substitution, descend_into_named_expressions=True,
+                               remove_named_expressions=True)
+
+
+@dataclass
+class _Sides:
+    """One multiplier per finite side of each constraint row."""
+
+    row: np.ndarray      # constraint row (index into the compiled rows)
+    bound: np.ndarray    # the side's bound
+    c: np.ndarray        # F_λ = c (g − bound): −1 for an upper side, +1 for lower / equality
+    omega: np.ndarray    # weight of λ∇g in the stationarity: +1 upper / equality, −1 lower
+    free: np.ndarray     # equality: λ free
+
+
+def _sides(rows: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> _Sides:
+    eq = np.isfinite(lower) & np.isfinite(upper) & (np.abs(upper - lower) <= 1e-13 * (1 + np.abs(upper)))
+    up = np.isfinite(upper) & ~eq
+    lo = np.isfinite(lower) & ~eq
+    row = np.concatenate([rows[eq], rows[up], rows[lo]])
+    bound = np.concatenate([upper[eq], upper[up], lower[lo]])
+    n_eq, n_up = int(eq.sum()), int(up.sum())
+    c = np.concatenate([np.ones(n_eq), -np.ones(n_up), np.ones(int(lo.sum()))])
+    omega = np.concatenate([np.ones(n_eq + n_up), -np.ones(int(lo.sum()))])
+    free = np.concatenate([np.ones(n_eq, bool), np.zeros(n_up + int(lo.sum()), bool)])
+    return _Sides(row, bound, c, omega, free)
+
+
+class _ChainMap:
+    """Maps a derivative w.r.t. column p of row k onto the stationarity components it feeds.
+
+    An own column p (owner = row owner, or any player for a shared row) feeds
+    itself; a lifted column t_j feeds every x_a with ``E[j, a] ≠ 0`` whose
+    owner is the row's owner (all owners for a shared row).
+    """
+
+    def __init__(self, col_owner: np.ndarray, lifted_col: np.ndarray, E: sp.csr_matrix, n_owners: int) -> None:
+        self.col_owner = col_owner
+        self.lifted_col = lifted_col     # column -> j (or −1)
+        coo = E.tocoo()
+        owner_of = col_owner[coo.col]
+        key = coo.row.astype(np.int64) * (n_owners + 1) + owner_of
+        order = np.argsort(key, kind="stable")
+        self.e_col, self.e_val, self.key = coo.col[order], coo.data[order], key[order]
+        self.width = n_owners + 1
+
+    def expand(self, row_owner: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For entries (k, p): (source entry index, target column a, factor)."""
+        direct = (self.lifted_col[cols] < 0) & ((row_owner == SHARED) | (self.col_owner[cols] == row_owner))
+        src = [np.flatnonzero(direct)]
+        tgt = [cols[direct]]
+        fac = [np.ones(int(direct.sum()))]
+        via = np.flatnonzero(self.lifted_col[cols] >= 0)
+        if via.size:
+            j = self.lifted_col[cols[via]]
+            own = row_owner[via]
+            lo_key = np.where(own == SHARED, j * self.width, j * self.width + own)
+            hi_key = np.where(own == SHARED, (j + 1) * self.width - 1, j * self.width + own)
+            start = np.searchsorted(self.key, lo_key, side="left")
+            stop = np.searchsorted(self.key, hi_key, side="right")
+            counts = stop - start
+            rep = np.repeat(np.arange(via.size), counts)
+            pos = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + start[rep]
+            src.append(via[rep])
+            tgt.append(self.e_col[pos])
+            fac.append(self.e_val[pos])
+        return np.concatenate(src), np.concatenate(tgt).astype(np.int64), np.concatenate(fac)
+
+
+class StackedKKT:
+    """The MCP of a game's stacked KKT conditions (see the module docstring).
+
+    Parameters
+    ----------
+    model : Block
+        The game.
+    players : Block or iterable of Blocks
+
+    Attributes
+    ----------
+    lb, ub : ndarray
+        The complementarity box of ``z = (y, λ)``, ``y`` = players' variables and lifted aggregates.
+    timings : dict
+        Seconds spent analysing, lifting, compiling and assembling the structure.
+    """
+
+    def __init__(self, model: pyo.Block, players: BlockData | Iterable[BlockData]) -> None:
+        self.timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        self.game = game = find_players(model, players)
+        owner = {id(v): i for i, vs in enumerate(game.variables) for v in vs}
+        self.timings["analyse"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        lifted = find_aggregates(model, game.blocks, owner)
+        self.scratch = scratch = pyo.ConcreteModel(name="stacked KKT rows")
+        scratch.t = pyo.Var(range(len(lifted.expressions)))
+        sub = {id(e): scratch.t[j] for j, e in enumerate(lifted.expressions)}
+
+        bodies, row_owner, con_rows, bounds = [], [], [], []
+        for i, obj in enumerate(game.objectives):
+            bodies.append(lift(obj.expr, sub))
+            row_owner.append(i)
+        sources = [(i, c) for i, cs in enumerate(game.constraints) for c in cs] + [(SHARED, c) for c in game.shared]
+        for who, con in sources:
+            lower, body, upper = con.to_bounded_expression(evaluate_bounds=True)
+            con_rows.append(len(bodies))
+            bounds.append((-np.inf if lower is None else float(lower), np.inf if upper is None else float(upper)))
+            bodies.append(lift(body, sub))
+            row_owner.append(who)
+        self.constraints = [c for _, c in sources]
+        scratch.rows = pyo.Constraint(range(len(bodies)), rule=lambda _, k: bodies[k] == 0.0)
+        scratch.obj = pyo.Objective(expr=0.0)
+        self.timings["lift"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        self.nlp = nlp = compile_model(scratch)
+        self.timings["compile"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if nlp.trivial:
+            raise ModelError(f"row '{nlp.trivial[0].name}' of the stacked system has no free variable "
+                             "(a player's objective that none of its variables enter?)")
+        self._assemble(nlp, lifted, owner, np.array(row_owner, np.int64), np.array(con_rows, np.int64),
+                       np.array(bounds, float).reshape(-1, 2))
+        self.timings["assemble"] = time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ structure (once)
+    def _assemble(self, nlp, lifted: Aggregates, owner: dict[int, int], row_owner: np.ndarray,
+                  con_rows: np.ndarray, bounds: np.ndarray) -> None:
+        columns = list(nlp.variables)
+        index = {id(v): k for k, v in enumerate(columns)}
+        n_comp = len(columns)
+        t_ids = {id(self.scratch.t[j]): j for j in range(len(lifted.expressions))}
+        extra = list(lifted.vars) + [self.scratch.t[j] for j in range(len(lifted.expressions))]
+        for v in extra:  # variables met only through an aggregate, aggregates no row uses
+            if id(v) not in index and (id(v) in owner or id(v) in t_ids):
+                index[id(v)] = len(columns)
+                columns.append(v)
+        stray = [v for v in columns if id(v) not in owner and id(v) not in t_ids]
+        if stray:
+            raise ModelError(f"variable '{stray[0].name}' enters the players' problems but belongs to no "
+                             "player block; fix it or declare it inside a player")
+        self.columns, self.n_comp = columns, n_comp
+        n_y = len(columns)
+        col_owner = np.array([owner.get(id(v), LIFTED) for v in columns], np.int64)
+        lifted_col = np.array([t_ids.get(id(v), -1) for v in columns], np.int64)
+        self.t_cols = np.array([index[id(self.scratch.t[j])] for j in range(len(lifted.expressions))], np.int64)
+        keep = np.array([id(v) in index for v in lifted.vars], bool)
+        E = sp.csr_matrix((lifted.coef[keep], (lifted.rows[keep], [index[id(v)] for v, k in
+                                                                    zip(lifted.vars, keep) if k])),
+                          shape=(len(lifted.expressions), n_y))
+        self.E, self.e0 = E, lifted.const
+        self.col_owner, self.n_y = col_owner, n_y
+        chain = _ChainMap(col_owner, lifted_col, E, len(self.game.blocks))
+
+        self.ev = ev = NLPEvaluator(nlp)
+        ev.bind(1.0)
+        self.row_const = nlp.con_const.evaluate()
+        n_obj = len(self.game.objectives)
+        self.sides = sides = _sides(con_rows, bounds[:, 0], bounds[:, 1])
+        self.n_mult = n_mult = len(sides.row)
+        # row weights: objective rows carry the player's sense, constraint rows Σ ω λ over their sides
+        self.row_sense = np.zeros(nlp.m)
+        self.row_sense[:n_obj] = self.game.senses
+        # first-derivative map: Jacobian slot -> stationarity component
+        jr, jc = ev.jac_rows, ev.jac_cols
+        self.d_src, self.d_tgt, self.d_fac = chain.expand(row_owner[jr], jc)
+        self.d_row = jr[self.d_src]
+        if np.setdiff1d(np.flatnonzero(lifted_col < 0), self.d_tgt).size:
+            bad = columns[int(np.setdiff1d(np.flatnonzero(lifted_col < 0), self.d_tgt)[0])]
+            raise ModelError(f"variable '{bad.name}' enters none of its own player's objective or constraints")
+        # multiplier slots of each row (≤ 2 sides per row)
+        first, second = np.full(nlp.m, -1, np.int64), np.full(nlp.m, -1, np.int64)
+        for s, k in enumerate(sides.row):
+            if first[k] < 0:
+                first[k] = s
+            else:
+                second[k] = s
+        self.side_first, self.side_second = first, second
+        # second-derivative map
+        hk, hp, hq = ev.row_hessian_structure()
+        self.h_src, h_tgt, self.h_fac = chain.expand(row_owner[hk], hp)
+        self.h_row, self.h_tgt, self.h_col = hk[self.h_src], h_tgt, hq[self.h_src]
+        # multiplier rows: F_λ = c (g − bound): derivative c ∂g/∂y on every compiled column (t independent)
+        slot_side = [(np.flatnonzero(first[jr] >= 0), first), (np.flatnonzero(second[jr] >= 0), second)]
+        self.m_slots = np.concatenate([s for s, _ in slot_side])
+        self.m_side = np.concatenate([m[jr[s]] for s, m in slot_side])
+        # lifted rows: F_t = t − E x − e0
+        self.t_rows = self.t_cols
+        # box and start
+        lb = np.array([v.lb if v.lb is not None else -np.inf for v in columns], float)
+        ub = np.array([v.ub if v.ub is not None else np.inf for v in columns], float)
+        lb[lifted_col >= 0], ub[lifted_col >= 0] = -np.inf, np.inf
+        self.lb = np.concatenate([lb, np.where(sides.free, -np.inf, 0.0)])
+        self.ub = np.concatenate([ub, np.full(n_mult, np.inf)])
+        if (self.lb > self.ub).any():
+            bad = columns[int(np.flatnonzero(self.lb[:n_y] > self.ub[:n_y])[0])]
+            raise ModelError(f"variable '{bad.name}' has a lower bound above its upper bound")
+
+    # ------------------------------------------------------------------ evaluation
+    def start(self) -> np.ndarray:
+        """z from the variables' current values (clipped into their bounds), aggregates consistent, λ = 0."""
+        y = np.array([v.value if v.value is not None else np.nan for v in self.columns], float)
+        y = np.where(np.isnan(y), np.where(np.isfinite(self.lb[:self.n_y]), self.lb[:self.n_y], 0.0), y)
+        y = np.clip(y, self.lb[:self.n_y], self.ub[:self.n_y])
+        y[self.t_cols] = self.E @ y + self.e0
+        return np.concatenate([y, np.zeros(self.n_mult)])
+
+    def _row_weights(self, lam: np.ndarray) -> np.ndarray:
+        w = self.row_sense.copy()
+        np.add.at(w, self.sides.row, self.sides.omega * lam)
+        return w
+
+    def F(self, z: np.ndarray) -> np.ndarray:
+        """The MCP function at z (non-finite where the players' functions are undefined)."""
+        y, lam = z[:self.n_y], z[self.n_y:]
+        yc = y[:self.n_comp]
+        try:
+            jac = self.ev.jacobian(yc)
+            g = self.ev.constraints(yc) + self.row_const
+        except CyIpoptEvaluationError:
+            return np.full(z.size, np.nan)
+        w = self._row_weights(lam)
+        dval = jac[self.d_src] * self.d_fac
+        Fy = np.bincount(self.d_tgt, weights=w[self.d_row] * dval, minlength=self.n_y)
+        Fy[self.t_rows] = y[self.t_cols] - self.E @ y - self.e0
+        Fl = self.sides.c * (g[self.sides.row] - self.sides.bound)
+        return np.concatenate([Fy, Fl])
+
+    def J(self, z: np.ndarray) -> sp.csc_matrix:
+        """The Jacobian of :meth:`F` (sparse, assembled from the compiled derivatives)."""
+        n_y = self.n_y
+        y, lam = z[:n_y], z[n_y:]
+        yc = y[:self.n_comp]
+        jac = self.ev.jacobian(yc)
+        hess = self.ev.row_hessian_values(yc)
+        w = self._row_weights(lam)
+        dval = jac[self.d_src] * self.d_fac
+        rows, cols, vals = [self.h_tgt], [self.h_col], [w[self.h_row] * hess[self.h_src] * self.h_fac]
+        for side_of in (self.side_first, self.side_second):   # ∂F_x/∂λ = ω ∂g/∂x
+            s = side_of[self.d_row]
+            ok = s >= 0
+            rows.append(self.d_tgt[ok])
+            cols.append(n_y + s[ok])
+            vals.append(self.sides.omega[s[ok]] * dval[ok])
+        rows.append(n_y + self.m_side)                          # ∂F_λ/∂y = c ∂g/∂y
+        cols.append(self.ev.jac_cols[self.m_slots])
+        vals.append(self.sides.c[self.m_side] * jac[self.m_slots])
+        coo = self.E.tocoo()                                    # ∂F_t/∂(x, t) = (−E, I)
+        rows += [self.t_rows[coo.row], self.t_rows]
+        cols += [coo.col, self.t_cols]
+        vals += [-coo.data, np.ones(self.t_cols.size)]
+        # the lifted rows were overwritten in F: drop what the objective rows put there
+        r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+        n = n_y + self.n_mult
+        return sp.csc_matrix((v, (r, c)), shape=(n, n))
+
+    def load(self, z: np.ndarray) -> None:
+        """Write the players' variables of z into the model."""
+        for v, x, own in zip(self.columns, z[:self.n_y], self.col_owner):
+            if own >= 0:
+                v.set_value(float(x), skip_validation=True)
+
+    def player_values(self, z: np.ndarray) -> dict[str, float]:
+        """Each player's objective at z, from the compiled rows (no Pyomo expression walk)."""
+        g = self.ev.constraints(z[:self.n_comp]) + self.row_const
+        return {b.name: float(v) for b, v in zip(self.game.blocks, g[:len(self.game.blocks)])}
+
+    def shared_multipliers(self, z: np.ndarray) -> dict[str, float]:
+        """Multiplier of each shared constraint side (one for all players: the variational equilibrium)."""
+        lam = z[self.n_y:]
+        n_own = sum(len(c) for c in self.game.constraints)
+        out = {}
+        for s, k in enumerate(self.sides.row):
+            idx = k - len(self.game.objectives)
+            if idx >= n_own:
+                name = self.constraints[idx].name
+                out[name] = out.get(name, 0.0) + float(self.sides.omega[s] * lam[s])
+        return out
+
