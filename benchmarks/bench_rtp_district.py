@@ -24,8 +24,8 @@ import numpy as np
 
 from gridgames.models.instance import load_instance
 from gridgames.models.report import atomic_write_text
-from gridgames.models.rtp_config import load_config, week_prices
-from gridgames.models.rtp_district import run_district
+from gridgames.models.rtp.config import load_config, week_prices
+from gridgames.models.rtp.district import run_district
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_SECONDS = 300.0

@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 from gridgames.models.instance import load_instance
-from gridgames.models.tou_city import load_city, make_population, run_seller_days, solve_seller_day
+from gridgames.models.tou.city import load_city, make_population, run_seller_days, solve_seller_day
+from gridgames.plotting import pyplot, save_figure
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,10 +75,9 @@ def plot_progress(out: Path, png: Path, goal_s: float = 3600.0, label: str = "")
     seller-day finishes), counted from the first file minus that seller-day's own wall time.
     ``label`` (e.g. the run's settings) goes above both panels.
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    plt = pyplot()
 
     files = sorted(out.glob("seller_*/day_*.json"))
     if not files:
@@ -101,11 +101,7 @@ def plot_progress(out: Path, png: Path, goal_s: float = 3600.0, label: str = "")
     b.set_title(f"median {np.nanmedian(walls):.2f} s, 99th pct {np.nanpercentile(walls, 99):.2f} s")
     if label:
         fig.suptitle(label)
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
-    return png
+    return save_figure(fig, png, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,7 +38,7 @@ STACKELBERG_GA = {"n_gen": 60, "pop_size": 40, "seed": 1}
 
 def run_dispatch(*, solver: str) -> dict:
     """Solve ``dispatch_small`` with ``solver`` and a reference solver; compare costs."""
-    from gridgames.models.economic_dispatch import compare_solvers, load_dispatch_instance
+    from gridgames.models.dispatch.study import compare_solvers, load_dispatch_instance
 
     data = load_dispatch_instance(load_instance(INSTANCES / "dispatch_small.toml"))
     reference_solver = "ipopt" if solver == "highs" else "highs"
@@ -55,9 +55,9 @@ def run_dispatch(*, solver: str) -> dict:
 
 def run_stackelberg(*, method: str, options: dict | None = None) -> dict:
     """The default day of ``stackelberg_bpat`` by ``method``; U1 against the closed form."""
-    from gridgames.models.stackelberg_analytic import company_utility
-    from gridgames.models.stackelberg_config import load_config
-    from gridgames.models.stackelberg_solve import solve_day
+    from gridgames.models.stackelberg.analytic import company_utility
+    from gridgames.models.stackelberg.config import load_config
+    from gridgames.models.stackelberg.solve import solve_day
 
     cfg = load_config(load_instance(INSTANCES / "stackelberg_bpat.toml"))
     params, day = cfg.params, cfg.day(cfg.days[0])

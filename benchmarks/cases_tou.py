@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_tou_community(*, n_users: int, method: str, seed: int = 1) -> dict:
     """Solve the first ``n_users`` users of the community case; compare with strong duality."""
     from gridgames.models.instance import load_instance
-    from gridgames.models.tou_config import load_community
-    from gridgames.models.tou_solve import GAOptions, solve_tou
+    from gridgames.models.tou.config import load_community
+    from gridgames.models.tou.solve import GAOptions, solve_tou
 
     cfg = load_community(load_instance(ROOT / "instances" / "tou_community.toml"))
     hs, w, params = cfg.households[:n_users], cfg.weights[:n_users], cfg.linear_params()
@@ -48,7 +48,7 @@ def run_tou_community(*, n_users: int, method: str, seed: int = 1) -> dict:
 def run_tou_city_day(*, method: str, seller: int = 0, day: int = 0) -> dict:
     """One seller-day of the city instance."""
     from gridgames.models.instance import load_instance
-    from gridgames.models.tou_city import load_city, make_population, solve_seller_day
+    from gridgames.models.tou.city import load_city, make_population, solve_seller_day
 
     cfg = dataclasses.replace(load_city(load_instance(ROOT / "instances" / "tou_city.toml")), method=method)
     start = time.perf_counter()
@@ -73,7 +73,7 @@ def tou_cases() -> list[Case]:
 def _city(method: str | None):
     """The city's config and population, built once per worker process."""
     from gridgames.models.instance import load_instance
-    from gridgames.models.tou_city import load_city, make_population
+    from gridgames.models.tou.city import load_city, make_population
 
     cfg = load_city(load_instance(ROOT / "instances" / "tou_city.toml"))
     if method is not None:
@@ -83,7 +83,7 @@ def _city(method: str | None):
 
 def run_city_seller_day(*, seller: int, day: int, method: str | None = None) -> dict:
     """One seller-day of the city year (the instance's method unless given)."""
-    from gridgames.models.tou_city import solve_seller_day
+    from gridgames.models.tou.city import solve_seller_day
 
     cfg, population = _city(method)
     start = time.perf_counter()
@@ -98,7 +98,7 @@ def run_city_seller_day(*, seller: int, day: int, method: str | None = None) -> 
 @case_family("tou-city")
 def tou_city_cases() -> list[Case]:
     from gridgames.models.instance import load_instance
-    from gridgames.models.tou_city import load_city
+    from gridgames.models.tou.city import load_city
 
     cfg = load_city(load_instance(ROOT / "instances" / "tou_city.toml"))
     return [Case("tou-city", f"d{day:03d}-s{seller:02d}", run_city_seller_day, {"seller": seller, "day": day},

@@ -3,15 +3,19 @@
 Importing this package registers the built-in model families with
 :func:`gridgames.models.instance.register_model`.
 """
-from gridgames.models import economic_dispatch  # noqa: F401  (registers "economic_dispatch")
-from gridgames.models import stackelberg_pricing  # noqa: F401  (registers "stackelberg_pricing")
-from gridgames.models import microgrid_market  # noqa: F401  (registers "microgrid_market")
-from gridgames.models import tou_pricing  # noqa: F401  (registers "tou_pricing")
-from gridgames.models import rtp_study  # noqa: F401  (registers "rtp")
-from gridgames.models.household import (Household, HouseholdInfeasibleError, household_block,
+from gridgames.models import _moved
+
+_moved.install()
+
+from gridgames.models.dispatch import study as _dispatch  # noqa: F401  (registers "economic_dispatch")
+from gridgames.models.stackelberg import study as _stackelberg  # noqa: F401  (registers "stackelberg_pricing")
+from gridgames.models.microgrid import study as _microgrid  # noqa: F401  (registers "microgrid_market")
+from gridgames.models.tou import study as _tou  # noqa: F401  (registers "tou_pricing")
+from gridgames.models.rtp import study as _rtp  # noqa: F401  (registers "rtp")
+from gridgames.models.households.model import (Household, HouseholdInfeasibleError, household_block,
                                         household_schedule, solve_household)
-from gridgames.models.household_data import household_from_dict, load_household
-from gridgames.models.household_time import TimeGrid
+from gridgames.models.households.config import household_from_dict, load_household
+from gridgames.models.households.timegrid import TimeGrid
 from gridgames.models.instance import Instance, InstanceError, load_instance, registered_models
 from gridgames.models.report import RunReport
 
