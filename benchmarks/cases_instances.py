@@ -38,7 +38,8 @@ STACKELBERG_GA = {"n_gen": 60, "pop_size": 40, "seed": 1}
 
 def run_dispatch(*, solver: str) -> dict:
     """Solve ``dispatch_small`` with ``solver`` and a reference solver; compare costs."""
-    from gridgames.models.dispatch.study import compare_solvers, load_dispatch_instance
+    from gridgames.models.dispatch.config import load_dispatch_instance
+    from gridgames.models.dispatch.solve import compare_solvers
 
     data = load_dispatch_instance(load_instance(INSTANCES / "dispatch_small.toml"))
     reference_solver = "ipopt" if solver == "highs" else "highs"

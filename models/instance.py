@@ -18,6 +18,7 @@ or, for data files, the file and row.
 """
 from __future__ import annotations
 
+import importlib
 import math
 import tomllib
 from collections.abc import Callable, Iterable
@@ -305,14 +306,31 @@ class Instance:
         return Checker(self.data, str(self.path))
 
 
+#: The built-in model families: instance ``model`` name -> module defining (and registering) its study.
+#: A family is imported only when an instance names it (``gridgames --help`` imports none).
+BUILTIN_MODELS: dict[str, str] = {
+    "economic_dispatch": "gridgames.models.dispatch.study",
+    "stackelberg_pricing": "gridgames.models.stackelberg.study",
+    "microgrid_market": "gridgames.models.microgrid.study",
+    "tou_pricing": "gridgames.models.tou.study",
+    "rtp": "gridgames.models.rtp.study",
+}
+
+
 @dataclass
 class ModelEntry:
-    """How the CLI runs one model family from an instance."""
+    """How the CLI runs one model family from an instance.
+
+    ``study`` is the family's :class:`~gridgames.models.study.Study` (its
+    declared options and methods); ``run(instance, **opts)`` is ``study.run``
+    for families registered with :func:`register_study`.
+    """
 
     name: str
     run: Callable[..., Any]
     description: str = ""
     methods: tuple[str, ...] = field(default_factory=tuple)
+    study: Any = None
 
 
 _MODELS: dict[str, ModelEntry] = {}
@@ -324,9 +342,36 @@ def register_model(name: str, run: Callable[..., Any], description: str = "",
     _MODELS[name] = ModelEntry(name, run, description, tuple(methods))
 
 
+def register_study(study: Any) -> Any:
+    """Register a :class:`~gridgames.models.study.Study` instance under its ``name``; returns it."""
+    _MODELS[study.name] = ModelEntry(study.name, study.run, study.description, tuple(study.methods), study)
+    return study
+
+
+def known_models() -> list[str]:
+    """Every model name an instance can use, without importing any family."""
+    return sorted(set(BUILTIN_MODELS) | set(_MODELS))
+
+
+def get_model(name: str) -> ModelEntry:
+    """The registered family ``name``, importing only its own module.
+
+    Raises
+    ------
+    InstanceError
+        ``name`` is no known model.
+    """
+    if name not in _MODELS and name in BUILTIN_MODELS:
+        importlib.import_module(BUILTIN_MODELS[name])
+    if name not in _MODELS:
+        raise InstanceError([f"model: must be one of {', '.join(map(repr, known_models()))}, got {name!r}"])
+    return _MODELS[name]
+
+
 def registered_models() -> dict[str, ModelEntry]:
     """All model families an instance can name (imports the built-in ones)."""
-    import gridgames.models  # noqa: F401  (registers the built-in families)
+    for module in BUILTIN_MODELS.values():
+        importlib.import_module(module)
     return dict(_MODELS)
 
 
@@ -355,8 +400,7 @@ def load_instance(path: str | Path) -> Instance:
     path = Path(path)
     data = read_toml(path)
     chk = Checker(data, str(path))
-    models = registered_models()
-    model = chk.string(None, "model", choices=sorted(models))
+    model = chk.string(None, "model", choices=known_models())
     name = chk.string(None, "name", default=path.stem)
     chk.raise_if_any()
     return Instance(model=model, path=path.resolve(), data=data, name=name)

@@ -340,7 +340,8 @@ def test_validate_params_direct():
 # The run: table layout, figures; multi-day
 # ---------------------------------------------------------------------------
 def test_run_table_and_plots(tmp_path):
-    report = run(_instance(), out=tmp_path)
+    report = run(_instance())
+    report.write(tmp_path)
     table = report.table
     assert list(table.columns) == ["ours", "paper", "rel_diff"]
     assert table.index.names == ["table", "quantity", "ir"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gridgames.cli import SUBCOMMANDS
 from gridgames.cli.run import run_instance
 
 #: The instance the demo solves, relative to the repository root.
@@ -11,7 +12,7 @@ DEMO_INSTANCE = Path(__file__).resolve().parents[2] / "instances" / "stackelberg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="the Stackelberg pricing case on real BPAT data: Tables 7-9 beside the paper, plots")
+    p = sub.add_parser("demo", help=SUBCOMMANDS["demo"])
     p.add_argument("--out", type=Path, default=Path("results/demo"), help="output folder")
     p.set_defaults(func=run)
 

@@ -24,20 +24,21 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gridgames.models.instance import Instance, register_model
+from gridgames.models.instance import Instance, register_study
 from gridgames.models.report import RunReport
+from gridgames.models.study import Study
 from gridgames.models.rtp.pricing import step_tariff_bill
 from gridgames.models.rtp.config import RTPConfig, WeekPrices, load_config, week_prices
 from gridgames.models.rtp.objectives import comfort_index, incentive_days
 from gridgames.models.rtp.report import plot_appliances, plot_consumption, plot_fronts, plot_prices
 from gridgames.models.rtp.model import DayPlan, PlanningUnit
-from gridgames.solvers.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -212,42 +213,42 @@ def _district_study(cfg: RTPConfig, week: WeekPrices, report: RunReport) -> None
     report.plotters.append(plots)
 
 
-def run(instance: Instance, *, solver: str | None = None, out: str | Path | None = None,
-        **extra: Any) -> RunReport:
-    """Run an RTP instance: one household (``[district].households = 1``) or a district.
+class RTPStudy(Study):
+    """``model = "rtp"``: one household (``[district].households = 1``) or a district.
 
-    Parameters
-    ----------
-    instance : Instance
-        ``model = "rtp"``.
-    solver : str, optional
-        Only ``highs`` (the default) is accepted: schedules and exact fronts are HiGHS MILPs
-        (SCIP is the cross-check in the tests and benchmark cases).
-    out : path, optional
-        Handled by the CLI (tables and plots written there).
+    Only HiGHS is accepted as solver: schedules and exact fronts are persistent
+    HiGHS MILPs (SCIP is the cross-check in the tests and benchmark cases).
+    Everything else is set in the instance.
     """
-    if solver not in (None, "highs"):
-        raise ModelError(f"model 'rtp' schedules households and computes exact fronts with HiGHS (persistent "
-                         f"MILPs); --solver {solver!r} is not supported")
-    if extra:
-        raise ModelError(f"model 'rtp' takes no option(s) {', '.join(sorted(extra))}; set them in the instance")
-    cfg = load_config(instance)
-    week = week_prices(cfg)
-    report = RunReport(title=f"RTP study: {instance.name}")
-    report.tables["prices"] = pd.DataFrame(
-        {"A0 ($/MWh)": 1000 * week.a0, "RTP min ($/MWh)": 1000 * week.rtp.min(axis=1),
-         "RTP max ($/MWh)": 1000 * week.rtp.max(axis=1),
-         "forecast MAPE (%)": 100 * np.mean(np.abs(week.forecast - week.actual) / week.actual, axis=1)},
-        index=pd.Index(week.dates, name="day"))
-    report.notes.append(f"A0 = daily mean Belgian day-ahead price from {cfg.price_week_start} (the paper's PJM "
-                        f"Dayton 2019 prices are not available) × {cfg.eur_to_usd} USD/EUR; load forecast: "
-                        f"{cfg.forecaster} on PJM Dayton from {cfg.week_start}")
-    if cfg.households == 1:
-        _household_study(cfg, week, report)
-    else:
-        _district_study(cfg, week, report)
-    return report
+
+    name = "rtp"
+    description = ("real-time pricing from a random-forest load forecast, appliance "
+                   "planning unit, bill vs welfare fronts (Front. Energy Res. 2021, 9:714951)")
+    solvers = ("highs",)
+
+    def load(self, instance: Instance, options: Mapping[str, Any]) -> tuple[str, RTPConfig]:
+        return instance.name, load_config(instance)
+
+    def solve(self, config: tuple[str, RTPConfig], *, method: str | None, solver: str | None,
+              options: Mapping[str, Any], out: Path | None = None) -> RunReport:
+        name, cfg = config
+        week = week_prices(cfg)
+        report = RunReport(title=f"RTP study: {name}")
+        report.tables["prices"] = pd.DataFrame(
+            {"A0 ($/MWh)": 1000 * week.a0, "RTP min ($/MWh)": 1000 * week.rtp.min(axis=1),
+             "RTP max ($/MWh)": 1000 * week.rtp.max(axis=1),
+             "forecast MAPE (%)": 100 * np.mean(np.abs(week.forecast - week.actual) / week.actual, axis=1)},
+            index=pd.Index(week.dates, name="day"))
+        report.notes.append(f"A0 = daily mean Belgian day-ahead price from {cfg.price_week_start} (the paper's "
+                            f"PJM Dayton 2019 prices are not available) × {cfg.eur_to_usd} USD/EUR; load forecast: "
+                            f"{cfg.forecaster} on PJM Dayton from {cfg.week_start}")
+        if cfg.households == 1:
+            _household_study(cfg, week, report)
+        else:
+            _district_study(cfg, week, report)
+        return report
 
 
-register_model("rtp", run, description="real-time pricing from a random-forest load forecast, appliance "
-                                        "planning unit, bill vs welfare fronts (Front. Energy Res. 2021, 9:714951)")
+STUDY = register_study(RTPStudy())
+#: ``run(instance, solver=None)``
+run = STUDY.run

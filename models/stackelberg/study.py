@@ -15,7 +15,7 @@ Modules of this model family:
 * :mod:`~gridgames.models.stackelberg.solve`: one day, an ir sweep, many days, any method;
 * :mod:`~gridgames.models.stackelberg.report`, :mod:`~gridgames.models.stackelberg.plots`:
   Tables 7-9 with the paper's values, figures;
-* this module: the study runner (:func:`run`), its report, registration.
+* this module: the study (:class:`StackelbergStudy`, :func:`run`), its report, registration.
 
 ``run(instance, method=...)`` solves with ``"analytic"`` (numpy, vectorised)
 or hands the same Pyomo model to :func:`gridgames.solvers.solve_bilevel`
@@ -24,7 +24,7 @@ or hands the same Pyomo model to :func:`gridgames.solvers.solve_bilevel`
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridgames.models.instance import Instance, register_model
+from gridgames.models.instance import Instance, register_study
 from gridgames.models.report import RunReport, format_table
 from gridgames.models.stackelberg.analytic import analytic_equilibrium
 from gridgames.models.stackelberg.config import StackelbergConfig, load_config
@@ -43,11 +43,11 @@ from gridgames.models.stackelberg.plots import (plot_daily_peaks, plot_ir_sweep,
 from gridgames.models.stackelberg.report import comparison_table, paper_table
 from gridgames.models.stackelberg.data import day_data
 from gridgames.models.stackelberg.solve import METHODS, forecast_effect, multi_day, solve_day, sweep_ir
-from gridgames.solvers.errors import ModelError
+from gridgames.models.study import Option, Study
 
 log = logging.getLogger(__name__)
 
-__all__ = ["METHODS", "DayData", "StackelbergConfig", "StackelbergParams", "StackelbergReport",
+__all__ = ["METHODS", "STUDY", "DayData", "StackelbergStudy", "StackelbergConfig", "StackelbergParams", "StackelbergReport",
            "UserClass", "analytic_equilibrium", "analytic_values", "build_model", "format_report",
            "load_config", "multi_day", "run", "solve_day", "sweep_ir"]
 
@@ -167,51 +167,42 @@ def _run_multi(cfg: StackelbergConfig, method: str, solver: str | None, options:
     return report
 
 
-def run(instance: Instance, *, solver: str | None = None, method: str = "analytic",
-        out: str | Path | None = None, day: str | None = None, days: Sequence[str] | None = None,
-        demand_forecast: str | None = None, **opts: Any) -> StackelbergReport:
-    """Run the Stackelberg pricing study of an instance.
+class StackelbergStudy(Study):
+    """``model = "stackelberg_pricing"``: Tables 7-9 and the ir sweep on one day, or a summary over many days.
 
     One day: Tables 7-9 for the instance's incentive rates with the paper's
     values beside ours, the ir sweep of Figures 11-14 and the figures.  Several
     days: one game per day, a summary table and the daily peak reduction plot.
-
-    Parameters
-    ----------
-    instance : Instance
-        A ``model = "stackelberg_pricing"`` instance.
-    solver : str, optional
-        Solver passed to ``solve_bilevel`` (non-analytic methods).
-    method : {'analytic', 'kkt', 'kkt-bigm', 'nested'}
-    out : path, optional
-        Folder for the CSV tables and PNG figures (nothing written when None).
-    day, days, demand_forecast : optional
-        Override the instance's ``[data]`` choices.
-    **opts
-        Method options for ``solve_bilevel`` (``None`` values are dropped).
-
-    Returns
-    -------
-    StackelbergReport
-        Prints nothing; :func:`format_report` gives the text.
+    ``day``, ``days`` and ``demand_forecast`` override the instance's ``[data]``
+    choices; ``solver`` goes to ``solve_bilevel`` (non-analytic methods).
     """
-    if method not in METHODS:
-        raise ModelError(f"unknown method {method!r} for stackelberg_pricing; choose one of {', '.join(METHODS)}")
-    options = {k: v for k, v in opts.items() if v is not None}
-    cfg = load_config(instance, day=day, days=days, demand_forecast=demand_forecast)
-    if len(cfg.days) == 1:
-        d = cfg.day(cfg.days[0])
-        report = _run_single(cfg, d, method, solver, options,
-                             f"{instance.name}: Stackelberg pricing on {d.label}, Tables 7-9 vs the paper")
-    else:
-        report = _run_multi(cfg, method, solver, options,
-                            f"{instance.name}: Stackelberg pricing, {len(cfg.days)} days")
-    if out is not None:
-        report.write(out)
-    return report
+
+    name = "stackelberg_pricing"
+    description = ("utility/users Stackelberg pricing game with incentives (Symmetry 2023, 15, 443) "
+                   "on BPAT data: Tables 7-9, ir sweep, multi-day")
+    methods = METHODS
+    default_method = "analytic"
+    options = (
+        Option("day", str, help="one day of the data (YYYY-MM-DD) instead of the instance's"),
+        Option("days", str, nargs=2, metavar=("FIRST", "LAST"), help="a range of days, one game per day"),
+        Option("demand_forecast", str, help='d_k: "eia", "actual" or a forecaster name (see `gridgames forecast`)'),
+    )
+
+    def load(self, instance: Instance, options: Mapping[str, Any]) -> tuple[str, StackelbergConfig]:
+        return instance.name, load_config(instance, day=options["day"], days=options["days"],
+                                          demand_forecast=options["demand_forecast"])
+
+    def solve(self, config: tuple[str, StackelbergConfig], *, method: str | None, solver: str | None,
+              options: Mapping[str, Any], out: Path | None = None) -> StackelbergReport:
+        name, cfg = config
+        method = method or self.default_method
+        if len(cfg.days) == 1:
+            d = cfg.day(cfg.days[0])
+            return _run_single(cfg, d, method, solver, {},
+                               f"{name}: Stackelberg pricing on {d.label}, Tables 7-9 vs the paper")
+        return _run_multi(cfg, method, solver, {}, f"{name}: Stackelberg pricing, {len(cfg.days)} days")
 
 
-register_model("stackelberg_pricing", run,
-               description="utility/users Stackelberg pricing game with incentives (Symmetry 2023, 15, 443) "
-                           "on BPAT data: Tables 7-9, ir sweep, multi-day",
-               methods=METHODS)
+STUDY = register_study(StackelbergStudy())
+#: ``run(instance, method="analytic", solver=None, day=None, days=None, demand_forecast=None)``
+run = STUDY.run

@@ -20,15 +20,28 @@ from gridgames.models.households.config import household_from_dict
 from gridgames.models.instance import Checker, Instance, InstanceError
 from gridgames.models.tou.data import SOURCES, daily_profiles
 from gridgames.models.tou.model import TouParams
-from gridgames.models.tou.solve import EXACT_METHODS, METHODS, GAOptions
 
 log = logging.getLogger(__name__)
+
+#: solution methods of the family (``solve.solve_tou``); the exact ones solve the linear-comfort LP route
+METHODS = ("nested", "strong-duality", "kkt-bigm", "kkt")
+EXACT_METHODS = ("strong-duality", "kkt-bigm")
 
 _SELLER = ("p_min", "p_max", "p_avg_max", "risk_aversion", "cost", "valley_hours", "peak_hours", "shoulder_hours")
 _FOLLOWERS = ("comfort", "comfort_linear", "shift_limit", "feed_in", "devices")
 _DATA = ("source", "first_day", "days", "scenario_scale")
 _SOLVE = ("exact_method", "ga_pop_size", "ga_generations", "ga_seed", "ga_polish", "sweep_method",
           "sweep_pop_size", "sweep_generations", "comfort_sweep", "risk_sweep")
+
+
+@dataclass
+class GAOptions:
+    """Budget of the elitist GA (``polish`` = Powell evaluations after it, 0 = the paper's pure GA)."""
+
+    pop_size: int = 20
+    n_gen: int = 25
+    seed: int = 1
+    polish: int = 0
 
 
 @dataclass

@@ -25,6 +25,7 @@ from pymoo.algorithms.soo.nonconvex.ga import GA, FitnessSurvival
 from pymoo.core.repair import Repair
 
 from gridgames.models.households.model import Household
+from gridgames.models.tou.config import EXACT_METHODS, METHODS, GAOptions  # noqa: F401  (re-exported)
 from gridgames.models.tou.model import (HouseholdOutcome, TouParams, build_tou_model, cvar, household_outcomes,
                                         leader_prices, revenue_scenarios, set_prices)
 from gridgames.solvers.errors import ModelError
@@ -34,8 +35,6 @@ from gridgames.solvers.games.structure import analyse_agents
 
 log = logging.getLogger(__name__)
 
-METHODS = ("nested", "strong-duality", "kkt-bigm", "kkt")
-EXACT_METHODS = ("strong-duality", "kkt-bigm")
 
 #: SCIP settings of the exact methods (on top of the relative gap 1e-4).  Measured on city
 #: seller-days (2 classes, ~1240 variables after the strong-duality reformulation): SCIP's
@@ -108,16 +107,6 @@ class ElitistGA(GA):
         super()._post_advance()
         if self.opt is not None and len(self.opt):
             self.best_trace.append(np.atleast_1d(self.opt.get("X")[0]).astype(float).copy())
-
-
-@dataclass
-class GAOptions:
-    """Budget of the elitist GA (``polish`` = Powell evaluations after it, 0 = the paper's pure GA)."""
-
-    pop_size: int = 20
-    n_gen: int = 25
-    seed: int = 1
-    polish: int = 0
 
 
 @dataclass

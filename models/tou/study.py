@@ -15,28 +15,30 @@ Modules of this model family:
 * :mod:`~gridgames.models.tou.report`: Tables 3-4, Figures 2-4;
 * :mod:`~gridgames.models.tou.city`: 5000 households × 10 sellers × 365 days;
 * :mod:`gridgames.forecasting.clustering`: fuzzy C-means load classes;
-* this module: the study runner :func:`run` and its registration.
+* this module: the study (:class:`TouStudy`, :func:`run`) and its registration.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from gridgames.models.instance import Instance, register_model
+from gridgames.models.instance import Instance, register_study
 from gridgames.models.report import RunReport
 from gridgames.models.tou.config import TouCommunity, load_community
 from gridgames.models.tou.report import (households_table, methods_table, plot_convergence, plot_sweep,
                                          plot_transactions, transactions_table)
 from gridgames.models.tou.solve import EXACT_METHODS, METHODS, TouSolution, solve_tou, sweep
+from gridgames.models.study import Option, Study
 from gridgames.solvers.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["METHODS", "run", "run_community", "solve_tou"]
+__all__ = ["METHODS", "STUDY", "TouStudy", "run", "run_community", "solve_tou"]
 
 
 def _params_for(cfg: TouCommunity, method: str):
@@ -117,35 +119,37 @@ def run_community(cfg: TouCommunity, *, method: str = "nested", solver: str | No
     return RunReport(title=title, tables=tables, notes=notes, plotters=[plots])
 
 
-def run(instance: Instance, *, solver: str | None = None, method: str | None = None,
-        out: str | Path | None = None, sweeps: bool = True, **opts: Any) -> RunReport:
-    """Run a ``tou_pricing`` instance (the 5-user community, or the city with ``[city]``).
+class TouStudy(Study):
+    """``model = "tou_pricing"``: the 5-user community, or the city year when the instance has ``[city]``.
 
-    Parameters
-    ----------
-    instance : Instance
-    solver : str, optional
-        Follower solver (nested) or single-level solver (exact methods).
-    method : {'nested', 'strong-duality', 'kkt-bigm', 'kkt'}, optional
-        Default ``nested`` (community) / the instance's exact method (city).
-    out : path, optional
-        Folder for CSV tables and PNG figures (the city's per-seller-day results too).
+    ``method`` defaults to ``nested`` (community) or the instance's exact
+    method (city); ``solver`` is the follower solver (nested) or the
+    single-level solver (exact methods).  The city writes its per-seller-day
+    results under ``out`` (required there) so that a rerun resumes.
     """
-    unknown = {k for k, v in opts.items() if v is not None}
-    if unknown:
-        raise ModelError(f"tou_pricing does not take option(s) {', '.join(sorted(unknown))}")
-    if "city" in instance.data:
-        from gridgames.models.tou.city import run_city
-        return run_city(instance, method=method, solver=solver, out=out)
-    cfg = load_community(instance)
-    report = run_community(cfg, method=method or "nested", solver=solver, sweeps=sweeps,
-                           title=f"{instance.name}: TOU pricing, seller vs {len(cfg.households)} households")
-    if out is not None:
-        report.write(out)
-    return report
+
+    name = "tou_pricing"
+    description = ("TOU peak/valley pricing: seller (mean-variance revenue) vs households "
+                   "(device schedules), elitist GA and exact methods; community and city scale")
+    methods = METHODS
+    options = (Option("sweeps", bool, default=True,
+                      help="community: run the comfort and risk sweeps of Figures 3-4"),)
+
+    def load(self, instance: Instance, options: Mapping[str, Any]) -> Instance | tuple[str, TouCommunity]:
+        if "city" in instance.data:
+            return instance     # the city parses its own sections (tou.city.load_city)
+        return instance.name, load_community(instance)
+
+    def solve(self, config: Instance | tuple[str, TouCommunity], *, method: str | None, solver: str | None,
+              options: Mapping[str, Any], out: Path | None = None) -> RunReport:
+        if isinstance(config, Instance):
+            from gridgames.models.tou.city import run_city
+            return run_city(config, method=method, solver=solver, out=out)
+        name, cfg = config
+        return run_community(cfg, method=method or "nested", solver=solver, sweeps=options["sweeps"],
+                             title=f"{name}: TOU pricing, seller vs {len(cfg.households)} households")
 
 
-register_model("tou_pricing", run,
-               description="TOU peak/valley pricing: seller (mean-variance revenue) vs households "
-                           "(device schedules), elitist GA and exact methods; community and city scale",
-               methods=METHODS)
+STUDY = register_study(TouStudy())
+#: ``run(instance, method=None, solver=None, out=None, sweeps=True)``
+run = STUDY.run
