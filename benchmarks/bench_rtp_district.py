@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gridgames.data.bundled import instance_path
 from gridgames.models.instance import load_instance
 from gridgames.models.report import atomic_write_text
 from gridgames.models.rtp.config import load_config, week_prices
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.fresh and args.results.exists():
         shutil.rmtree(args.results)
-    cfg = load_config(load_instance(ROOT / "instances" / "rtp_district.toml"))
+    cfg = load_config(load_instance(instance_path("rtp_district")))
     cfg = replace(cfg, days=args.days)
     t0 = time.perf_counter()
     week = week_prices(cfg)

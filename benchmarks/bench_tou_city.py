@@ -24,11 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from gridgames.data.bundled import instance_path
 from gridgames.models.instance import load_instance
 from gridgames.models.tou.city import load_city, make_population, run_seller_days, solve_seller_day
 from gridgames.plotting import pyplot, save_figure
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench(instance: Path, days: int, method: str | None, out: Path, year: bool,
@@ -106,7 +106,7 @@ def plot_progress(out: Path, png: Path, goal_s: float = 3600.0, label: str = "")
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--instance", type=Path, default=ROOT / "instances" / "tou_city.toml")
+    p.add_argument("--instance", type=Path, default=instance_path("tou_city"))
     p.add_argument("--days", type=int, default=3, help="days measured (all sellers) when not --year")
     p.add_argument("--method", help="override the instance's method")
     p.add_argument("--out", type=Path, help="results folder (default: a fresh temporary folder)")

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from gridgames.data.bundled import instance_names, instance_path
 from gridgames.benchmarks.suite import Case, case_family
 from gridgames.models.instance import load_instance
 from gridgames.solvers import available_solvers
 
-INSTANCES = Path(__file__).resolve().parent.parent / "instances"
 DISPATCH_SOLVERS = ("highs", "ipopt", "scip", "scipy")
 STACKELBERG_METHODS = ("analytic", "kkt", "kkt-bigm", "nested")
 #: GA budget of the Stackelberg ``nested`` case (24 leader prices)
@@ -41,7 +41,7 @@ def run_dispatch(*, solver: str) -> dict:
     from gridgames.models.dispatch.config import load_dispatch_instance
     from gridgames.models.dispatch.solve import compare_solvers
 
-    data = load_dispatch_instance(load_instance(INSTANCES / "dispatch_small.toml"))
+    data = load_dispatch_instance(load_instance(instance_path("dispatch_small")))
     reference_solver = "ipopt" if solver == "highs" else "highs"
     t0 = time.perf_counter()
     table, _ = compare_solvers(data, [solver, reference_solver])
@@ -60,7 +60,7 @@ def run_stackelberg(*, method: str, options: dict | None = None) -> dict:
     from gridgames.models.stackelberg.config import load_config
     from gridgames.models.stackelberg.solve import solve_day
 
-    cfg = load_config(load_instance(INSTANCES / "stackelberg_bpat.toml"))
+    cfg = load_config(load_instance(instance_path("stackelberg_bpat")))
     params, day = cfg.params, cfg.day(cfg.days[0])
 
     def u1(p: np.ndarray, l: np.ndarray) -> float:
@@ -87,7 +87,7 @@ def run_cli(*, instance: str) -> dict:
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()) as printed:
-        code = run_instance(INSTANCES / f"{instance}.toml", out=Path(out))
+        code = run_instance(instance_path(instance), out=Path(out))
         files = sum(1 for _ in Path(out).rglob("*") if _.is_file())
     return {"method": "default", "solver": "default", "wall_time": time.perf_counter() - start,
             "status": "ok" if code == 0 else f"exit {code}", "files_written": files,
@@ -103,6 +103,6 @@ def instance_cases() -> list[Case]:
         options = STACKELBERG_GA if method == "nested" else None
         cases.append(Case("instances", f"stackelberg_bpat-{method}", run_stackelberg,
                           {"method": method, "options": options}, smoke=method in ("analytic", "kkt")))
-    cases += [Case("instances", f"cli-{path.stem}", run_cli, {"instance": path.stem})
-              for path in sorted(INSTANCES.glob("*.toml")) if path.stem not in CLI_EXCLUDED]
+    cases += [Case("instances", f"cli-{name}", run_cli, {"instance": name})
+              for name in instance_names() if name not in CLI_EXCLUDED]
     return cases

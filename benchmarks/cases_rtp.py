@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
+from gridgames.data.bundled import instance_path
 from gridgames.benchmarks.suite import Case, case_family
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_rtp_district(*, households: int, days: int = 7, processes: int = 1, seed: int = 0) -> dict:
@@ -32,7 +31,7 @@ def run_rtp_district(*, households: int, days: int = 7, processes: int = 1, seed
     from gridgames.models.rtp.district import run_district
     from gridgames.models.rtp.model import PlanningUnit
 
-    cfg = replace(load_config(load_instance(ROOT / "instances" / "rtp_district.toml")), days=days)
+    cfg = replace(load_config(load_instance(instance_path("rtp_district"))), days=days)
     week = week_prices(cfg)
     start = time.perf_counter()
     res = run_district(households, week.rtp, rho=cfg.rho, welfare=cfg.welfare, seed=seed, processes=processes,
@@ -90,7 +89,7 @@ def run_rtp_household_front(*, method: str, seed: int = 1) -> dict:
     from gridgames.models.rtp.config import load_config, week_prices
     from gridgames.models.rtp.multiobjective import BiObjectiveModel, compare_fronts
 
-    cfg = load_config(load_instance(ROOT / "instances" / "rtp_household.toml"))
+    cfg = load_config(load_instance(instance_path("rtp_household")))
     week = week_prices(cfg)
     bo = BiObjectiveModel(cfg.appliances, week.rtp[cfg.front_day], cfg.welfare, lambda1=cfg.lambda1, rho=cfg.rho)
     start = time.perf_counter()

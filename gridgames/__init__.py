@@ -15,6 +15,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from gridgames import _moved
+
+_moved.install()
+
 __version__ = "0.1.0"
 
 #: public name -> module that defines it

@@ -16,10 +16,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from gridgames.models import _moved
-
-_moved.install()
-
 #: public name -> module that defines it
 _LAZY = {
     "Household": "gridgames.models.households.model",

@@ -11,7 +11,7 @@ from statsmodels.tsa.arima_process import arma_generate_sample
 from gridgames.forecasting.api import (UnknownForecasterError, available_forecasters, day_ahead_forecast,
                                        get_forecaster)
 from gridgames.forecasting.backtest import RollingConfig, day_ahead, rolling_backtest
-from gridgames.forecasting.data import load_bpat_eia930
+from gridgames.data.bpat import load_bpat_eia930
 from gridgames.forecasting.metrics import evaluate, mae, mape, mse, r2, rmse
 from gridgames.forecasting.sarima import SarimaForecaster, identify
 from gridgames.forecasting.validation import ForecastError, check_series

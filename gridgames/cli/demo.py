@@ -6,9 +6,10 @@ from pathlib import Path
 
 from gridgames.cli import SUBCOMMANDS
 from gridgames.cli.run import run_instance
+from gridgames.data.bundled import instance_path
 
-#: The instance the demo solves, relative to the repository root.
-DEMO_INSTANCE = Path(__file__).resolve().parents[2] / "instances" / "stackelberg_bpat.toml"
+#: The shipped instance the demo solves (found in the installed package, from any folder).
+DEMO_INSTANCE = "stackelberg_bpat"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,4 +19,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_instance(DEMO_INSTANCE, out=args.out)
+    return run_instance(instance_path(DEMO_INSTANCE), out=args.out)

@@ -19,7 +19,7 @@ import pandas as pd
 from gridgames.cli import SUBCOMMANDS
 from gridgames.forecasting.api import available_forecasters, needs_reference
 from gridgames.forecasting.comparison import TABLE6_MODELS, compare_models, format_comparison, plot_comparison
-from gridgames.forecasting.data import BPAT_TZ, FORECAST_COLUMN, is_bpat_csv, load_bpat_eia930
+from gridgames.data.bpat import BPAT_TZ, FORECAST_COLUMN, is_bpat_csv, load_bpat_eia930
 from gridgames.forecasting.validation import ForecastError
 from gridgames.models.instance import InstanceError, read_series_csv
 

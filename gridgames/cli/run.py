@@ -33,7 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Solve an instance file. Model options follow the instance's model: "
                                    "`gridgames run INSTANCE --help` lists them. Models: "
                                    + ", ".join(known_models()))
-    p.add_argument("instance", nargs="?", type=Path, help="TOML instance file (see instances/)")
+    p.add_argument("instance", nargs="?", type=Path,
+                   help="TOML instance file, or the name of a shipped one (dispatch_small, ...)")
     _common(p)
     p.add_argument("-h", "--help", action="store_true", help="show this help (after INSTANCE: with its model's options)")
     p.set_defaults(func=run, accepts_extra=True, run_parser=p)

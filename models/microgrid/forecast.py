@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridgames.models.instance import Checker, Instance, InstanceError
+from gridgames.data.series import read_local_hourly
+from gridgames.models.instance import Checker, Instance
 from gridgames.models.microgrid.config import Market, MarketSpec, random_market
 from gridgames.models.microgrid.solve import MarketSolution, buyer_payoffs, equilibrium
 
@@ -129,14 +130,8 @@ def forecast_loop_from_config(instance: Instance, spec: MarketSpec, seed: int,
     chk.unknown_keys("forecast", ["n_buyers", "periods", "history_hours", "load_file", "time_column",
                                   "load_column", "forecaster"])
     chk.raise_if_any()
-    # DST duplicates and gaps in the PJM file: keep the first of a duplicate hour, interpolate gaps
-    path = instance.resolve(file)
-    try:
-        raw = pd.read_csv(path, usecols=[tcol, vcol], parse_dates=[tcol])
-    except (FileNotFoundError, ValueError) as exc:
-        raise InstanceError([f"[forecast].load_file: cannot read {tcol!r}/{vcol!r} from {path}: {exc}"],
-                            str(instance.path)) from None
-    load = raw.drop_duplicates(tcol).set_index(tcol)[vcol].sort_index().asfreq("h").interpolate()
+    # clock changes in the PJM file: the data layer's policy (repeated hour averaged, missing hour interpolated)
+    load = read_local_hourly(instance.resolve(file), tcol, vcol, field_name="[forecast].load_file")
     table = forecast_loop(random_market(int(n), spec, seed), load, periods=int(periods),
                           history_hours=int(hours), forecaster=name)
     err = table["forecast_error_pct"].abs()

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gridgames.data.series import read_local_hourly
 from gridgames.models.instance import Checker, Instance, InstanceError
 from gridgames.models.rtp.pricing import PriceRule, rtp_prices
 from gridgames.models.rtp.appliances import ApplianceSpec, check_appliances, library
@@ -179,18 +180,6 @@ class WeekPrices:
     step_prices: np.ndarray     # $/kWh per block
 
 
-def read_hourly_load(path: Path, time_col: str, value_col: str) -> pd.Series:
-    """Hourly load with duplicate stamps averaged and missing hours (DST) linearly interpolated."""
-    if not path.is_file():
-        raise InstanceError([f"[data].load_file: file not found: {path}"], "RTP data")
-    frame = pd.read_csv(path)
-    for c in (time_col, value_col):
-        if c not in frame.columns:
-            raise InstanceError([f"[data].load_file ({path.name}): no column {c!r}"], "RTP data")
-    s = frame.groupby(pd.to_datetime(frame[time_col]))[value_col].mean().sort_index()
-    return s.asfreq("h").interpolate()
-
-
 def daily_clearing_prices(path: Path, time_col: str, value_col: str, first_day: str, days: int,
                           eur_to_usd: float) -> np.ndarray:
     """A0 per day ($/kWh): mean day-ahead price of each local calendar day × rate / 1000."""
@@ -214,7 +203,7 @@ def week_prices(cfg: RTPConfig) -> WeekPrices:
     """Forecast each day from the history before it, then apply the price rule with that day's A0."""
     from gridgames.forecasting.api import day_ahead_forecast
 
-    load = read_hourly_load(cfg.load_file, cfg.load_time, cfg.load_column)
+    load = read_local_hourly(cfg.load_file, cfg.load_time, cfg.load_column, field_name="[data].load_file")
     a0 = daily_clearing_prices(cfg.price_file, cfg.price_time, cfg.price_column, cfg.price_week_start,
                                cfg.days, cfg.eur_to_usd)
     dates, fc, act = [], [], []

@@ -49,7 +49,7 @@ from gridgames.models.households.config import household_from_dict
 from gridgames.models.instance import Instance, InstanceError
 from gridgames.models.report import RunReport, atomic_write_text
 from gridgames.models.tou.config import seller_params
-from gridgames.models.tou.data import SOURCES, daily_profiles
+from gridgames.data.households import SOURCES, daily_profiles
 from gridgames.models.tou.model import TouParams
 from gridgames.models.tou.solve import METHODS, GAOptions, solve_tou
 from gridgames.solvers.errors import ModelError

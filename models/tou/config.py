@@ -18,7 +18,7 @@ import numpy as np
 from gridgames.models.households.model import Household
 from gridgames.models.households.config import household_from_dict
 from gridgames.models.instance import Checker, Instance, InstanceError
-from gridgames.models.tou.data import SOURCES, daily_profiles
+from gridgames.data.households import SOURCES, daily_profiles
 from gridgames.models.tou.model import TouParams
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ Modules of this model family:
 * :mod:`~gridgames.models.tou.model`: the Pyomo bilevel model (leader
   mean-variance revenue, household followers), outcomes, satisfaction index;
 * :mod:`~gridgames.models.tou.solve`: elitist GA (nested) and exact methods, sweeps;
-* :mod:`~gridgames.models.tou.data`: daily profiles from the real household files;
+* :mod:`~gridgames.data.households`: daily profiles from the real household files;
 * :mod:`~gridgames.models.tou.config`: the instance sections, checked;
 * :mod:`~gridgames.models.tou.report`: Tables 3-4, Figures 2-4;
 * :mod:`~gridgames.models.tou.city`: 5000 households × 10 sellers × 365 days;

@@ -1,6 +1,6 @@
-"""Daily household load profiles from the real data files, for the TOU model family.
+"""Daily household load profiles from the shipped household files (used by the TOU model family).
 
-Three real household series live in ``instances/data`` (see PROVENANCE.md):
+Three real household series ship in ``instances/data`` (see PROVENANCE.md):
 
 * ``household_openmv_tou_hourly.csv`` — one Ontario household, hourly kWh,
   hour-ending stamps (2011-11-25 to 2012-03-17);
@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridgames.models.instance import InstanceError
+from gridgames.data.bundled import data_dir as shipped_data_dir
+from gridgames.data.errors import InstanceError
 
 log = logging.getLogger(__name__)
-
-DATA_DIR = Path(__file__).resolve().parents[2] / "instances" / "data"
 
 #: Known household files: how to read them.
 SOURCES = {
@@ -77,6 +76,8 @@ def daily_profiles(source: str, *, first_day: str | None = None, days: int | Non
         ``YYYY-MM-DD``; days before it are skipped.
     days : int, optional
         How many complete days to return (all when None).
+    data_dir : Path, optional
+        Folder of the file (default: the shipped datasets).
     field : str
         Instance field named in errors.
 
@@ -87,7 +88,7 @@ def daily_profiles(source: str, *, first_day: str | None = None, days: int | Non
     """
     if source not in SOURCES:
         raise InstanceError([f"{field}.source: must be one of {', '.join(map(repr, SOURCES))}, got {source!r}"])
-    path = (data_dir or DATA_DIR) / SOURCES[source]
+    path = (data_dir or shipped_data_dir()) / SOURCES[source]
     if not path.is_file():
         raise InstanceError([f"{field}.source: data file not found: {path}"])
     arr, dates = _all_days(source, str(path))

@@ -1,4 +1,4 @@
-"""Loader for the EIA-930 BPAT hourly demand files in ``instances/data``.
+"""Reader of the shipped EIA-930 BPAT hourly demand files (``instances/data``).
 
 ``eia930_bpat_2019_hourly.csv`` holds raw demand, BPA's published day-ahead
 demand forecast and the cleaned demand; ``eia930_bpat_2020_2022_hourly.csv``
@@ -13,13 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridgames.forecasting.validation import ForecastError
-from gridgames.models.instance import InstanceError
+from gridgames.data.bundled import dataset_path
+from gridgames.data.errors import InstanceError
 
 logger = logging.getLogger(__name__)
-
-#: Folder with the real data files shipped with the repository.
-DATA_DIR = Path(__file__).resolve().parent.parent / "instances" / "data"
 
 TIME_COLUMN = "hour_ending_utc"
 #: Column of BPA's published day-ahead forecast in the EIA-930 extract.
@@ -48,7 +45,7 @@ def load_bpat_eia930(path_or_year: str | Path | int) -> pd.DataFrame:
     Parameters
     ----------
     path_or_year : str, Path or int
-        A CSV path, or a year (2019-2022) to pick the file in :data:`DATA_DIR`
+        A CSV path, or a year (2019-2022) to pick the shipped file
         (2020-2022 are sliced out of the combined file).
 
     Returns
@@ -61,25 +58,24 @@ def load_bpat_eia930(path_or_year: str | Path | int) -> pd.DataFrame:
 
     Raises
     ------
-    ForecastError
-        Unknown year or a file that is not a BPAT extract.
     InstanceError
-        Unreadable file, gaps or duplicate timestamps (file and row named).
+        Unknown year, a file that is not a BPAT extract, an unreadable file,
+        gaps or duplicate timestamps (file and row named).
     """
     year = None
     if isinstance(path_or_year, (int, np.integer)) and not isinstance(path_or_year, bool):
         year = int(path_or_year)
         if year not in _FILES:
-            raise ForecastError(f"load_bpat_eia930: no BPAT file for year {year} "
-                                f"(available: {', '.join(map(str, sorted(_FILES)))})")
-        path = DATA_DIR / _FILES[year]
+            raise InstanceError([f"no BPAT file for year {year} "
+                                 f"(available: {', '.join(map(str, sorted(_FILES)))})"], "load_bpat_eia930")
+        path = dataset_path(_FILES[year])
     else:
         path = Path(path_or_year)
     if not path.is_file():
         raise InstanceError([f"file not found: {path}"], "load_bpat_eia930")
     if not is_bpat_csv(path):
-        raise ForecastError(f"{path.name}: not a BPAT EIA-930 extract (needs columns "
-                            f"{TIME_COLUMN}, demand_mw_raw, demand_mw_cleaned)")
+        raise InstanceError([f"{path.name}: not a BPAT EIA-930 extract (needs columns "
+                             f"{TIME_COLUMN}, demand_mw_raw, demand_mw_cleaned)"], "load_bpat_eia930")
     frame = pd.read_csv(path)
     stamps = pd.to_datetime(frame[TIME_COLUMN], errors="coerce", utc=True)
     bad = np.flatnonzero(stamps.isna().to_numpy())

@@ -1,8 +1,9 @@
-"""Old flat module names of ``gridgames.models`` (before the per-family packages) keep importing.
+"""Module names from before the per-family packages and the data layer keep importing.
 
-``import gridgames.models.tou_solve`` finds :mod:`gridgames.models.tou.solve` and
-warns once (:class:`DeprecationWarning`) naming the new path.  Nothing in the
-package itself uses the old names; ``tests/test_layering.py`` checks that.
+``import gridgames.models.tou_solve`` finds :mod:`gridgames.models.tou.solve`,
+``import gridgames.forecasting.data`` finds :mod:`gridgames.data.bpat`, each with
+one :class:`DeprecationWarning` naming the new path.  Nothing in the package
+itself uses the old names (``tests/test_layering.py`` checks that).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 
 #: old module (under ``gridgames.models``) -> new module (under ``gridgames.models``)
-MOVED: dict[str, str] = {
+_MODELS_MOVED: dict[str, str] = {
     "household": "households.model", "household_data": "households.config",
     "household_devices": "households.devices", "household_time": "households.timegrid",
     "stackelberg_config": "stackelberg.config", "stackelberg_params": "stackelberg.params",
@@ -35,7 +36,13 @@ MOVED: dict[str, str] = {
     "rtp_study": "rtp.study", "rtp_unit": "rtp.model",
     "economic_dispatch": "dispatch.study",
 }
-_PREFIX = "gridgames.models."
+#: old full module name -> new full module name
+MOVED: dict[str, str] = {
+    **{f"gridgames.models.{old}": f"gridgames.models.{new}" for old, new in _MODELS_MOVED.items()},
+    "gridgames.models.tou_data": "gridgames.data.households",
+    "gridgames.models.tou.data": "gridgames.data.households",
+    "gridgames.forecasting.data": "gridgames.data.bpat",
+}
 
 
 class _Alias(importlib.abc.Loader):
@@ -51,13 +58,12 @@ class _Alias(importlib.abc.Loader):
 
 
 class MovedModuleFinder(importlib.abc.MetaPathFinder):
-    """Resolves ``gridgames.models.<old name>`` to the module it became."""
+    """Resolves an old module name to the module it became."""
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> ModuleSpec | None:
-        if not fullname.startswith(_PREFIX) or fullname[len(_PREFIX):] not in MOVED:
+        if fullname not in MOVED:
             return None
-        new = _PREFIX + MOVED[fullname[len(_PREFIX):]]
-        return importlib.util.spec_from_loader(fullname, _Alias(new))
+        return importlib.util.spec_from_loader(fullname, _Alias(MOVED[fullname]))
 
 
 def install() -> None:
