@@ -17,8 +17,6 @@ The TOU, microgrid and RTP instances also have their own families (``tou``,
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import tempfile
 import time
 from pathlib import Path
@@ -83,15 +81,16 @@ CLI_EXCLUDED = {"tou_city": "the city year is the scale suite (tou-city family)"
 
 def run_cli(*, instance: str) -> dict:
     """``gridgames run instances/<instance>.toml --out TMP``: wall time and files written."""
-    from gridgames.cli.run import run_instance
+    from gridgames.models.study import run_file
 
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()) as printed:
-        code = run_instance(instance_path(instance), out=Path(out))
-        files = sum(1 for _ in Path(out).rglob("*") if _.is_file())
+    with tempfile.TemporaryDirectory() as out:
+        report = run_file(instance_path(instance), out=Path(out))
+        printed = report.format()
+        files = len(report.write(out))
     return {"method": "default", "solver": "default", "wall_time": time.perf_counter() - start,
-            "status": "ok" if code == 0 else f"exit {code}", "files_written": files,
-            "report_lines": printed.getvalue().count("\n")}
+            "status": "ok", "files_written": files,
+            "report_lines": printed.count("\n") + 1}
 
 
 @case_family("instances")

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from gridgames.models.instance import Instance
+from gridgames.models.instance import Instance, get_model, load_instance
 from gridgames.models.report import RunReport
 from gridgames.solvers.errors import ModelError
 
@@ -193,3 +193,24 @@ class Study(abc.ABC):
             group = parser.add_argument_group(f"options of model '{self.name}'")
             for option in self.options:
                 option.add_to(group)
+
+
+def run_file(path: str | Path, *, method: str | None = None, solver: str | None = None, **options: Any
+             ) -> RunReport:
+    """Load an instance file (or a shipped instance by name) and run its model family's study.
+
+    The report is returned unwritten: ``report.write(out)`` writes its tables
+    and figures (``gridgames run --out`` does exactly this).  ``out`` among
+    ``options`` goes to families that write while they run (the TOU city).
+
+    Examples
+    --------
+    >>> report = run_file("dispatch_small", solver="highs")     # doctest: +SKIP
+    >>> print(report.format())                                  # doctest: +SKIP
+    """
+    instance = load_instance(path)
+    entry = get_model(instance.model)
+    if entry.study is not None:
+        return entry.study.run(instance, method=method, solver=solver, **options)
+    extra = {"method": method} if method else {}
+    return entry.run(instance, solver=solver, **extra, **options)

@@ -15,6 +15,7 @@ from typing import Any
 
 from gridgames.cli import SUBCOMMANDS
 from gridgames.models.instance import get_model, known_models, load_instance
+from gridgames.models.study import run_file
 from gridgames.solvers.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if study is None:   # a family registered with register_model(): no declared options
         if args.help or extra:
             raise ModelError(f"model '{instance.model}' declares no options")
-        return run_instance(args.instance, solver=args.solver, method=args.method, out=args.out)
+        return run_instance(instance.path, solver=args.solver, method=args.method, out=args.out)
     parser = study_parser(study, args.instance)
     if args.help:
         parser.print_help()
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         raise ModelError(f"model '{study.name}' ({args.instance}) has no option {' '.join(unknown)}; "
                          f"its options: {known} (and --method, --solver, --out)")
     options = {o.name: getattr(values, o.name) for o in study.options}
-    return run_instance(args.instance, solver=args.solver, method=args.method, out=args.out, **options)
+    return run_instance(instance.path, solver=args.solver, method=args.method, out=args.out, **options)
 
 
 def run_instance(path: Path, *, solver: str | None = None, method: str | None = None,
@@ -85,12 +86,7 @@ def run_instance(path: Path, *, solver: str | None = None, method: str | None = 
     ``options`` are the family's declared options (``day``, ``days``, ...); one
     it does not declare is a :class:`ModelError` naming those it does.
     """
-    instance = load_instance(path)
-    entry = get_model(instance.model)
-    if entry.study is not None:
-        report = entry.study.run(instance, solver=solver, method=method, out=out, **options)
-    else:
-        report = entry.run(instance, solver=solver, out=out, **({"method": method} if method else {}), **options)
+    report = run_file(path, solver=solver, method=method, out=out, **options)
     print(report.format())
     if out is not None:
         for written in report.write(out):
