@@ -12,10 +12,8 @@ matplotlib; ``gg.solve_bilevel`` imports what it needs when first touched.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from gridgames import _moved
+from gridgames._lazy import lazy_exports
 
 _moved.install()
 
@@ -33,14 +31,4 @@ _LAZY: dict[str, str] = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gridgames' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

@@ -13,8 +13,7 @@ this package imports no family, solver or plotting library.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from gridgames._lazy import lazy_exports
 
 #: public name -> module that defines it
 _LAZY = {
@@ -37,14 +36,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gridgames.models' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

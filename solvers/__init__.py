@@ -10,14 +10,17 @@ solve_bilevel, verify, BilevelResult
     Bilevel (Stackelberg) models: follower blocks inside a Pyomo model.
 solve_nash, nash_gap, NashResult
     Nash games: one block per player.
+AgentSolver, default_solver_for, analyse_agents, run_scholtes
+    Engine pieces for model families: one agent's best response (built once,
+    re-solved), the default solver for a block, agents from blocks, the
+    Scholtes loop.
 
 The names are resolved on first use (module ``__getattr__``): importing
 ``gridgames.solvers.errors`` (as the CLI does) does not import Pyomo.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from gridgames._lazy import lazy_exports
 
 #: public name -> module that defines it
 _LAZY: dict[str, str] = {
@@ -30,20 +33,15 @@ _LAZY: dict[str, str] = {
     **{name: "gridgames.solvers.games.results" for name in ("AgentCheck", "BilevelResult", "NashResult")},
     **{name: "gridgames.solvers.registry" for name in (
         "available_solvers", "get_solver", "list_solvers", "register_solver")},
+    # engine pieces that model families use (public names; defined in the engine's modules)
+    "AgentSolver": "gridgames.solvers.games.agent_solve",          # one agent's best response, persistent
+    "default_solver_for": "gridgames.solvers.games.agent_solve",   # the registry's pick for a block
+    "analyse_agents": "gridgames.solvers.games.structure",         # blocks -> agents (variables, objective)
+    "run_scholtes": "gridgames.solvers.games.kkt_methods",         # the Scholtes regularisation loop
     "SolveResult": "gridgames.solvers.result",
     "SolveStatus": "gridgames.solvers.result",
 }
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gridgames.solvers' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

@@ -92,3 +92,14 @@ def test_old_flat_module_names_still_import():
         from gridgames.models.tou_solve import solve_tou  # noqa: F401
     from gridgames.models.tou.solve import solve_tou as new
     assert solve_tou is new
+
+
+def test_engine_pieces_families_use_are_public_names():
+    import gridgames.solvers as solvers
+    from gridgames.solvers.games import agent_solve, kkt_methods, structure
+
+    assert solvers.AgentSolver is agent_solve.AgentSolver
+    assert solvers.default_solver_for is agent_solve.default_solver_for
+    assert solvers.analyse_agents is structure.analyse_agents
+    assert solvers.run_scholtes is kkt_methods.run_scholtes
+    assert {"AgentSolver", "run_scholtes", "solve_bilevel"} <= set(solvers.__all__)

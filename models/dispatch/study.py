@@ -1,16 +1,8 @@
-"""A small multi-period economic dispatch: the solver-comparison instance.
+"""The economic-dispatch family's study: the solver-comparison instance (``dispatch_small``).
 
-Generators g with quadratic cost ``a_g P² + b_g P`` meet a real hourly load
-``D_t`` (BPAT, one day) within capacity and ramp limits:
-
-    min  Σ_t Σ_g a_g P_gt² + b_g P_gt
-    s.t. Σ_g P_gt = D_t                      (balance, dual = marginal price)
-         Pmin_g ≤ P_gt ≤ Pmax_g
-         |P_gt − P_g,t−1| ≤ R_g
-
-A convex QP with linear constraints, so HiGHS, Ipopt, SCIP and scipy must
-all agree on the optimum; the duals of the balance rows are the hourly
-marginal prices, a check of each solver's dual sign convention.
+The QP (:mod:`gridgames.models.dispatch.model`) is convex with linear constraints, so
+HiGHS, Ipopt, SCIP and scipy must all agree on the optimum, and the duals of the
+balance rows are the hourly marginal prices in every solver's sign convention.
 """
 from __future__ import annotations
 

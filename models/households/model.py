@@ -345,7 +345,7 @@ def solve_household(household: Household, prices: Any, *, feed_in: Any = None, r
         From the pre-check, or when the solver reports the block infeasible
         (the message then lists the devices and the shift limit to look at).
     """
-    from gridgames.solvers.games.agent_solve import default_solver_for
+    from gridgames.solvers import default_solver_for
     from gridgames.solvers.model_class import classify
     from gridgames.solvers.registry import available_solvers, get_solver
     from gridgames.solvers.result import SolveStatus

@@ -28,10 +28,9 @@ from gridgames.models.households.model import Household
 from gridgames.models.tou.config import EXACT_METHODS, METHODS, GAOptions  # noqa: F401  (re-exported)
 from gridgames.models.tou.model import (HouseholdOutcome, TouParams, build_tou_model, cvar, household_outcomes,
                                         leader_prices, revenue_scenarios, set_prices)
+from gridgames.solvers import AgentSolver, analyse_agents
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.agent_solve import AgentSolver
 from gridgames.solvers.games.bilevel import solve_bilevel
-from gridgames.solvers.games.structure import analyse_agents
 
 log = logging.getLogger(__name__)
 
