@@ -58,7 +58,7 @@ def run_rtp_front(*, method: str, pop_size: int = 40, n_gen: int = 100, seed: in
     """Hypervolume of ``method`` against the complete exact front of a small household-day."""
     from gridgames.models.rtp.pricing import rtp_prices
     from gridgames.models.rtp.appliances import library
-    from gridgames.models.rtp.multiobjective import BiObjectiveModel, compare_fronts
+    from gridgames.models.rtp.solve import BiObjectiveModel, compare_fronts
     from gridgames.models.rtp.objectives import Welfare
 
     lib = {a.name: a for a in library()}
@@ -87,7 +87,7 @@ def run_rtp_household_front(*, method: str, seed: int = 1) -> dict:
     """Hypervolume of ``method`` against the ε-grid exact front of ``rtp_household``'s front day."""
     from gridgames.models.instance import load_instance
     from gridgames.models.rtp.config import load_config, week_prices
-    from gridgames.models.rtp.multiobjective import BiObjectiveModel, compare_fronts
+    from gridgames.models.rtp.solve import BiObjectiveModel, compare_fronts
 
     cfg = load_config(load_instance(instance_path("rtp_household")))
     week = week_prices(cfg)

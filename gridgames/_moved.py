@@ -32,7 +32,7 @@ _MODELS_MOVED: dict[str, str] = {
     "microgrid_kkt": "microgrid.kkt", "microgrid_leaders": "microgrid.leaders",
     "microgrid_market": "microgrid.study",
     "rtp_appliances": "rtp.appliances", "rtp_config": "rtp.config", "rtp_district": "rtp.district",
-    "rtp_multiobjective": "rtp.multiobjective", "rtp_objectives": "rtp.objectives", "rtp_plots": "rtp.report",
+    "rtp_multiobjective": "rtp.solve", "rtp_objectives": "rtp.objectives", "rtp_plots": "rtp.report",
     "rtp_study": "rtp.study", "rtp_unit": "rtp.model",
     "economic_dispatch": "dispatch.study",
 }
@@ -41,6 +41,7 @@ MOVED: dict[str, str] = {
     **{f"gridgames.models.{old}": f"gridgames.models.{new}" for old, new in _MODELS_MOVED.items()},
     "gridgames.models.tou_data": "gridgames.data.households",
     "gridgames.models.tou.data": "gridgames.data.households",
+    "gridgames.models.rtp.multiobjective": "gridgames.models.rtp.solve",
     "gridgames.forecasting.data": "gridgames.data.bpat",
 }
 

@@ -7,7 +7,7 @@ from pymoo.core.population import Population
 
 from gridgames.models.rtp.pricing import rtp_prices
 from gridgames.models.rtp.appliances import library
-from gridgames.models.rtp.multiobjective import (FRONT_METHODS, BiObjectiveModel, RTPKeysProblem, ScheduleMoves,
+from gridgames.models.rtp.solve import (FRONT_METHODS, BiObjectiveModel, RTPKeysProblem, ScheduleMoves,
                                                 compare_fronts, front_algorithm, normalised_hv)
 from gridgames.models.rtp.objectives import Welfare
 

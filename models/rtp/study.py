@@ -7,7 +7,7 @@ Modules of this model family:
 * :mod:`~gridgames.models.rtp.appliances`: appliances, priority k, Monte Carlo households;
 * :mod:`~gridgames.models.rtp.model`: the smart energy planning unit (MILP, built once);
 * :mod:`~gridgames.models.rtp.objectives`: f1, f2, incentive, comfort index (eq. 8-12, 16);
-* :mod:`~gridgames.models.rtp.multiobjective`: weighted sum (eq. 13-15), ε-front, NSGA-II, MOPSO;
+* :mod:`~gridgames.models.rtp.solve`: weighted sum (eq. 13-15), ε-front, NSGA-II, MOPSO;
 * :mod:`~gridgames.models.rtp.district`: 1000 households × 7 days, parallel, resumable;
 * :mod:`~gridgames.models.rtp.report`: Figures 4, 7, 10 and the fronts;
 * this module: :func:`run` (``gridgames run instances/rtp_household.toml``), the λ1 sweep.
@@ -106,7 +106,7 @@ def lambda_sweep(plans: list[DayPlan], prices: np.ndarray, unit: PlanningUnit, c
 
 
 def _household_study(cfg: RTPConfig, week: WeekPrices, report: RunReport) -> None:
-    from gridgames.models.rtp.multiobjective import FRONT_METHODS, BiObjectiveModel, compare_fronts
+    from gridgames.models.rtp.solve import FRONT_METHODS, BiObjectiveModel, compare_fronts
 
     unit = PlanningUnit(cfg.appliances, rho=cfg.rho)
     plans, prefs, rows = [], [], []
