@@ -30,7 +30,7 @@ import torch
 from gridgames.forecasting.api import get_forecaster
 from gridgames.forecasting.backtest import RollingConfig, rolling_backtest
 from gridgames.forecasting.comparison import compare_models
-from gridgames.forecasting.data import BPAT_TZ, load_bpat_eia930
+from gridgames.data.bpat import BPAT_TZ, load_bpat_eia930
 from gridgames.forecasting.metrics import evaluate
 
 logger = logging.getLogger(__name__)

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from gridgames.data.bundled import dataset_path
 from gridgames.models.instance import read_series_csv
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
-PRICES = ROOT / "instances" / "data" / "prices_be_dayahead_hourly_2022_2024.csv"
+PRICES = dataset_path("prices_be_dayahead")
 RESULTS = Path(__file__).resolve().parent / "results" / "ipopt_bridge.json"
 
 PMAX, ENERGY, ETA, S0, KAPPA, BETA = 1.0, 4.0, 0.95, 2.0, 50.0, 5.0

@@ -4,7 +4,7 @@ Per (buyers, method): wall time to an equilibrium and its Nash gap relative to
 the average buyer payoff (target < 1e-6).  Methods:
 
 * ``vectorised`` — the aggregative Newton solver of
-  :mod:`gridgames.models.microgrid_solve` (all buyers at once in numpy; the
+  :mod:`gridgames.models.microgrid.solve` (all buyers at once in numpy; the
   structure we exploit instead of one Pyomo model per buyer); gap from the
   exact numpy best responses.
 * ``gauss-seidel`` / ``jacobi`` — ``solve_nash`` on the Pyomo game (one block
@@ -12,7 +12,7 @@ the average buyer payoff (target < 1e-6).  Methods:
   (:data:`BUDGET`), the engine's own ``nash_gap`` reported.
 * ``kkt`` — the engine's joint KKT needs quadratic players; the paper market
   has a log satisfaction and quadratic prices, so it is recorded as not
-  applicable here; ``kkt-nlp`` (:mod:`gridgames.models.microgrid_kkt`, our
+  applicable here; ``kkt-nlp`` (:mod:`gridgames.models.microgrid.kkt`, our
   joint KKT system for any satisfaction, Scholtes + Ipopt) runs instead.
 * ``pso-vectorised`` — the paper's PSO (eq. 23 inertia) on the vectorised
   regret with a time limit: its time and final gap beside the others.
@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridgames.models.microgrid_analytic import closed_form
-from gridgames.models.microgrid_data import MarketSpec, random_market, symmetric_market
-from gridgames.models.microgrid_kkt import solve_kkt_nlp
-from gridgames.models.microgrid_pyomo import solve_engine, solve_pso
-from gridgames.models.microgrid_solve import equilibrium
+from gridgames.models.microgrid.analytic import closed_form
+from gridgames.models.microgrid.config import MarketSpec, random_market, symmetric_market
+from gridgames.models.microgrid.kkt import solve_kkt_nlp
+from gridgames.models.microgrid.model import solve_engine, solve_pso
+from gridgames.models.microgrid.solve import equilibrium
 from gridgames.models.report import atomic_write_text
 
 SIZES = (200, 500, 1000, 5000)

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from gridgames.data.bundled import instance_path
 from gridgames.models.instance import load_instance
 from gridgames.models.report import atomic_write_text
-from gridgames.models.rtp_config import load_config, week_prices
-from gridgames.models.rtp_district import run_district
+from gridgames.models.rtp.config import load_config, week_prices
+from gridgames.models.rtp.district import run_district
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_SECONDS = 300.0
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.fresh and args.results.exists():
         shutil.rmtree(args.results)
-    cfg = load_config(load_instance(ROOT / "instances" / "rtp_district.toml"))
+    cfg = load_config(load_instance(instance_path("rtp_district")))
     cfg = replace(cfg, days=args.days)
     t0 = time.perf_counter()
     week = week_prices(cfg)

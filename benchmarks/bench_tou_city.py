@@ -24,10 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from gridgames.data.bundled import instance_path
 from gridgames.models.instance import load_instance
-from gridgames.models.tou_city import load_city, make_population, run_seller_days, solve_seller_day
+from gridgames.models.tou.city import load_city, make_population, run_seller_days, solve_seller_day
+from gridgames.plotting import pyplot, save_figure
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench(instance: Path, days: int, method: str | None, out: Path, year: bool,
@@ -74,10 +75,9 @@ def plot_progress(out: Path, png: Path, goal_s: float = 3600.0, label: str = "")
     seller-day finishes), counted from the first file minus that seller-day's own wall time.
     ``label`` (e.g. the run's settings) goes above both panels.
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    plt = pyplot()
 
     files = sorted(out.glob("seller_*/day_*.json"))
     if not files:
@@ -101,16 +101,12 @@ def plot_progress(out: Path, png: Path, goal_s: float = 3600.0, label: str = "")
     b.set_title(f"median {np.nanmedian(walls):.2f} s, 99th pct {np.nanpercentile(walls, 99):.2f} s")
     if label:
         fig.suptitle(label)
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
-    return png
+    return save_figure(fig, png, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--instance", type=Path, default=ROOT / "instances" / "tou_city.toml")
+    p.add_argument("--instance", type=Path, default=instance_path("tou_city"))
     p.add_argument("--days", type=int, default=3, help="days measured (all sellers) when not --year")
     p.add_argument("--method", help="override the instance's method")
     p.add_argument("--out", type=Path, help="results folder (default: a fresh temporary folder)")

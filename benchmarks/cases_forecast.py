@@ -19,7 +19,7 @@ TEST_START = "2019-11-01"
 def run_backtest(*, model: str, horizon: str, days: int = 30, window_days: int = 42) -> dict:
     """Backtest ``model`` over ``days`` days; MAE against BPA's published forecast's."""
     from gridgames.forecasting.comparison import compare_models
-    from gridgames.forecasting.data import BPAT_TZ, load_bpat_eia930
+    from gridgames.data.bpat import BPAT_TZ, load_bpat_eia930
 
     frame = load_bpat_eia930(2019)
     t0 = time.perf_counter()

@@ -17,19 +17,17 @@ The TOU, microgrid and RTP instances also have their own families (``tou``,
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from gridgames.data.bundled import instance_names, instance_path
 from gridgames.benchmarks.suite import Case, case_family
 from gridgames.models.instance import load_instance
 from gridgames.solvers import available_solvers
 
-INSTANCES = Path(__file__).resolve().parent.parent / "instances"
 DISPATCH_SOLVERS = ("highs", "ipopt", "scip", "scipy")
 STACKELBERG_METHODS = ("analytic", "kkt", "kkt-bigm", "nested")
 #: GA budget of the Stackelberg ``nested`` case (24 leader prices)
@@ -38,9 +36,10 @@ STACKELBERG_GA = {"n_gen": 60, "pop_size": 40, "seed": 1}
 
 def run_dispatch(*, solver: str) -> dict:
     """Solve ``dispatch_small`` with ``solver`` and a reference solver; compare costs."""
-    from gridgames.models.economic_dispatch import compare_solvers, load_dispatch_instance
+    from gridgames.models.dispatch.config import load_dispatch_instance
+    from gridgames.models.dispatch.solve import compare_solvers
 
-    data = load_dispatch_instance(load_instance(INSTANCES / "dispatch_small.toml"))
+    data = load_dispatch_instance(load_instance(instance_path("dispatch_small")))
     reference_solver = "ipopt" if solver == "highs" else "highs"
     t0 = time.perf_counter()
     table, _ = compare_solvers(data, [solver, reference_solver])
@@ -55,11 +54,11 @@ def run_dispatch(*, solver: str) -> dict:
 
 def run_stackelberg(*, method: str, options: dict | None = None) -> dict:
     """The default day of ``stackelberg_bpat`` by ``method``; U1 against the closed form."""
-    from gridgames.models.stackelberg_analytic import company_utility
-    from gridgames.models.stackelberg_config import load_config
-    from gridgames.models.stackelberg_solve import solve_day
+    from gridgames.models.stackelberg.analytic import company_utility
+    from gridgames.models.stackelberg.config import load_config
+    from gridgames.models.stackelberg.solve import solve_day
 
-    cfg = load_config(load_instance(INSTANCES / "stackelberg_bpat.toml"))
+    cfg = load_config(load_instance(instance_path("stackelberg_bpat")))
     params, day = cfg.params, cfg.day(cfg.days[0])
 
     def u1(p: np.ndarray, l: np.ndarray) -> float:
@@ -82,15 +81,16 @@ CLI_EXCLUDED = {"tou_city": "the city year is the scale suite (tou-city family)"
 
 def run_cli(*, instance: str) -> dict:
     """``gridgames run instances/<instance>.toml --out TMP``: wall time and files written."""
-    from gridgames.cli.run import run_instance
+    from gridgames.models.study import run_file
 
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()) as printed:
-        code = run_instance(INSTANCES / f"{instance}.toml", out=Path(out))
-        files = sum(1 for _ in Path(out).rglob("*") if _.is_file())
+    with tempfile.TemporaryDirectory() as out:
+        report = run_file(instance_path(instance), out=Path(out))
+        printed = report.format()
+        files = len(report.write(out))
     return {"method": "default", "solver": "default", "wall_time": time.perf_counter() - start,
-            "status": "ok" if code == 0 else f"exit {code}", "files_written": files,
-            "report_lines": printed.getvalue().count("\n")}
+            "status": "ok", "files_written": files,
+            "report_lines": printed.count("\n") + 1}
 
 
 @case_family("instances")
@@ -102,6 +102,6 @@ def instance_cases() -> list[Case]:
         options = STACKELBERG_GA if method == "nested" else None
         cases.append(Case("instances", f"stackelberg_bpat-{method}", run_stackelberg,
                           {"method": method, "options": options}, smoke=method in ("analytic", "kkt")))
-    cases += [Case("instances", f"cli-{path.stem}", run_cli, {"instance": path.stem})
-              for path in sorted(INSTANCES.glob("*.toml")) if path.stem not in CLI_EXCLUDED]
+    cases += [Case("instances", f"cli-{name}", run_cli, {"instance": name})
+              for name in instance_names() if name not in CLI_EXCLUDED]
     return cases

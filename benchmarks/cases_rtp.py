@@ -15,24 +15,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
+from gridgames.data.bundled import instance_path
 from gridgames.benchmarks.suite import Case, case_family
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_rtp_district(*, households: int, days: int = 7, processes: int = 1, seed: int = 0) -> dict:
     """Schedule ``households`` for ``days`` days; SCIP cross-check of three household-days."""
     from gridgames.models.instance import load_instance
-    from gridgames.models.rtp_appliances import sample_households
-    from gridgames.models.rtp_config import load_config, week_prices
-    from gridgames.models.rtp_district import run_district
-    from gridgames.models.rtp_unit import PlanningUnit
+    from gridgames.models.rtp.appliances import sample_households
+    from gridgames.models.rtp.config import load_config, week_prices
+    from gridgames.models.rtp.district import run_district
+    from gridgames.models.rtp.model import PlanningUnit
 
-    cfg = replace(load_config(load_instance(ROOT / "instances" / "rtp_district.toml")), days=days)
+    cfg = replace(load_config(load_instance(instance_path("rtp_district"))), days=days)
     week = week_prices(cfg)
     start = time.perf_counter()
     res = run_district(households, week.rtp, rho=cfg.rho, welfare=cfg.welfare, seed=seed, processes=processes,
@@ -57,10 +56,10 @@ def run_rtp_district(*, households: int, days: int = 7, processes: int = 1, seed
 
 def run_rtp_front(*, method: str, pop_size: int = 40, n_gen: int = 100, seed: int = 1) -> dict:
     """Hypervolume of ``method`` against the complete exact front of a small household-day."""
-    from gridgames.models.rtp import rtp_prices
-    from gridgames.models.rtp_appliances import library
-    from gridgames.models.rtp_multiobjective import BiObjectiveModel, compare_fronts
-    from gridgames.models.rtp_objectives import Welfare
+    from gridgames.models.rtp.pricing import rtp_prices
+    from gridgames.models.rtp.appliances import library
+    from gridgames.models.rtp.solve import BiObjectiveModel, compare_fronts
+    from gridgames.models.rtp.objectives import Welfare
 
     lib = {a.name: a for a in library()}
     load = 2000 + 400 * np.sin(np.arange(24) / 24 * 2 * np.pi - 2)
@@ -87,10 +86,10 @@ def _front_record(method: str, cmp, *, size: int, evaluations: int, start: float
 def run_rtp_household_front(*, method: str, seed: int = 1) -> dict:
     """Hypervolume of ``method`` against the ε-grid exact front of ``rtp_household``'s front day."""
     from gridgames.models.instance import load_instance
-    from gridgames.models.rtp_config import load_config, week_prices
-    from gridgames.models.rtp_multiobjective import BiObjectiveModel, compare_fronts
+    from gridgames.models.rtp.config import load_config, week_prices
+    from gridgames.models.rtp.solve import BiObjectiveModel, compare_fronts
 
-    cfg = load_config(load_instance(ROOT / "instances" / "rtp_household.toml"))
+    cfg = load_config(load_instance(instance_path("rtp_household")))
     week = week_prices(cfg)
     bo = BiObjectiveModel(cfg.appliances, week.rtp[cfg.front_day], cfg.welfare, lambda1=cfg.lambda1, rho=cfg.rho)
     start = time.perf_counter()

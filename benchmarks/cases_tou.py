@@ -16,20 +16,19 @@ from __future__ import annotations
 import dataclasses
 import time
 from functools import lru_cache
-from pathlib import Path
 
+from gridgames.data.bundled import instance_path
 from gridgames.benchmarks.suite import Case, case_family
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_tou_community(*, n_users: int, method: str, seed: int = 1) -> dict:
     """Solve the first ``n_users`` users of the community case; compare with strong duality."""
     from gridgames.models.instance import load_instance
-    from gridgames.models.tou_config import load_community
-    from gridgames.models.tou_solve import GAOptions, solve_tou
+    from gridgames.models.tou.config import load_community
+    from gridgames.models.tou.solve import GAOptions, solve_tou
 
-    cfg = load_community(load_instance(ROOT / "instances" / "tou_community.toml"))
+    cfg = load_community(load_instance(instance_path("tou_community")))
     hs, w, params = cfg.households[:n_users], cfg.weights[:n_users], cfg.linear_params()
     start = time.perf_counter()
     sol = solve_tou(hs, w, params, method, ga=GAOptions(cfg.ga.pop_size, cfg.ga.n_gen, seed, 0))
@@ -48,9 +47,9 @@ def run_tou_community(*, n_users: int, method: str, seed: int = 1) -> dict:
 def run_tou_city_day(*, method: str, seller: int = 0, day: int = 0) -> dict:
     """One seller-day of the city instance."""
     from gridgames.models.instance import load_instance
-    from gridgames.models.tou_city import load_city, make_population, solve_seller_day
+    from gridgames.models.tou.city import load_city, make_population, solve_seller_day
 
-    cfg = dataclasses.replace(load_city(load_instance(ROOT / "instances" / "tou_city.toml")), method=method)
+    cfg = dataclasses.replace(load_city(load_instance(instance_path("tou_city"))), method=method)
     start = time.perf_counter()
     row = solve_seller_day(cfg, make_population(cfg), seller, day)
     return {"method": method, "solver": "scip" if method == "strong-duality" else "highs",
@@ -73,9 +72,9 @@ def tou_cases() -> list[Case]:
 def _city(method: str | None):
     """The city's config and population, built once per worker process."""
     from gridgames.models.instance import load_instance
-    from gridgames.models.tou_city import load_city, make_population
+    from gridgames.models.tou.city import load_city, make_population
 
-    cfg = load_city(load_instance(ROOT / "instances" / "tou_city.toml"))
+    cfg = load_city(load_instance(instance_path("tou_city")))
     if method is not None:
         cfg = dataclasses.replace(cfg, method=method)
     return cfg, make_population(cfg)
@@ -83,7 +82,7 @@ def _city(method: str | None):
 
 def run_city_seller_day(*, seller: int, day: int, method: str | None = None) -> dict:
     """One seller-day of the city year (the instance's method unless given)."""
-    from gridgames.models.tou_city import solve_seller_day
+    from gridgames.models.tou.city import solve_seller_day
 
     cfg, population = _city(method)
     start = time.perf_counter()
@@ -98,8 +97,8 @@ def run_city_seller_day(*, seller: int, day: int, method: str | None = None) -> 
 @case_family("tou-city")
 def tou_city_cases() -> list[Case]:
     from gridgames.models.instance import load_instance
-    from gridgames.models.tou_city import load_city
+    from gridgames.models.tou.city import load_city
 
-    cfg = load_city(load_instance(ROOT / "instances" / "tou_city.toml"))
+    cfg = load_city(load_instance(instance_path("tou_city")))
     return [Case("tou-city", f"d{day:03d}-s{seller:02d}", run_city_seller_day, {"seller": seller, "day": day},
                  scale=True) for day in range(cfg.days) for seller in range(cfg.sellers)]

@@ -18,16 +18,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from gridgames.benchmarks.runner import read_record, results_frame  # noqa: E402
-from gridgames.benchmarks.suite import BenchmarkError  # noqa: E402
-from gridgames.models.report import atomic_write_text  # noqa: E402
+from gridgames.benchmarks.runner import read_record, results_frame
+from gridgames.benchmarks.suite import BenchmarkError
+from gridgames.models.report import atomic_write_text
+from gridgames.plotting import pyplot, save_figure
 
 TABLE_COLUMNS = ("case", "method", "solver", "size", "status", "objective", "reference", "leader_gap",
                  "eq_gap", "wall_time", "upper_evals", "lower_evals")
@@ -67,7 +64,7 @@ def _plot_time_vs_size(family: str, frame: pd.DataFrame, figures: Path) -> Path 
     sizes_per_method = frame[ok].assign(_s=size[ok]).groupby("method", dropna=False)["_s"].nunique()
     if sizes_per_method.empty or sizes_per_method.max() < 2:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     for method, group in frame[ok].assign(_s=size[ok], _w=wall[ok]).groupby("method", dropna=False):
         group = group.groupby("_s")["_w"].median()
         ax.loglog(group.index, group.values, "o-", label=str(method))
@@ -83,7 +80,7 @@ def _plot_gap_vs_time(family: str, frame: pd.DataFrame, figures: Path) -> Path |
     if ok.sum() < 2:
         return None
     floor = 1e-16
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     for method, group in frame[ok].assign(_g=gap[ok].abs().clip(lower=floor), _w=wall[ok]).groupby(
             "method", dropna=False):
         ax.scatter(group["_w"], group["_g"], label=str(method), s=18)
@@ -99,7 +96,7 @@ def _plot_series(family: str, records: list[dict], key: str, figures: Path) -> P
               and r["row"][key]]
     if not series:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     for name, values in series[:12]:
         if key == "pareto_front":
             pts = np.asarray(values, dtype=float)
@@ -117,14 +114,8 @@ def _plot_series(family: str, records: list[dict], key: str, figures: Path) -> P
     return _save(fig, figures / f"{family}-{'pareto' if key == 'pareto_front' else 'convergence'}.png")
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.tight_layout()
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+def _save(fig, path: Path) -> Path:
+    return save_figure(fig, path)
 
 
 def _records(results: Path) -> dict[str, list[dict]]:

@@ -21,7 +21,7 @@ from gridgames.forecasting.api import (UnknownForecasterError, available_forecas
 from gridgames.forecasting.backtest import RollingConfig, day_ahead, hour_ahead, rolling_backtest
 from gridgames.forecasting.base import FittedForecaster, Forecaster, register_forecaster
 from gridgames.forecasting.comparison import compare_models
-from gridgames.forecasting.data import load_bpat_eia930
+from gridgames.data.bpat import load_bpat_eia930
 from gridgames.forecasting.metrics import evaluate, mae, mape, mse, r2, rmse
 from gridgames.forecasting.validation import ForecastError
 

@@ -18,6 +18,7 @@ from gridgames.forecasting.api import accepts, get_forecaster, needs_reference
 from gridgames.forecasting.backtest import BacktestResult, day_ahead, hour_ahead, rolling_backtest, stamp
 from gridgames.forecasting.metrics import METRICS, evaluate
 from gridgames.forecasting.validation import ForecastError, check_series
+from gridgames.plotting import pyplot, save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -215,11 +216,7 @@ def format_comparison(comp: Comparison) -> str:
 
 def plot_comparison(comp: Comparison, path: str | Path) -> Path:
     """Write a PNG of the forecasts against the actual values."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(12, 4.5))
     f = comp.forecasts
     ax.plot(f.index, f["actual"], color="black", lw=1.6, label="actual")
@@ -229,7 +226,4 @@ def plot_comparison(comp: Comparison, path: str | Path) -> Path:
     ax.set_title(f"{comp.horizon}-ahead forecasts vs actual")
     ax.legend(ncol=4, fontsize=8)
     fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -18,6 +18,7 @@ or, for data files, the file and row.
 """
 from __future__ import annotations
 
+import importlib
 import math
 import tomllib
 from collections.abc import Callable, Iterable
@@ -26,30 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from gridgames.solvers.errors import GridGamesError
+from gridgames.data.bundled import instance_path, resolve_data
+from gridgames.data.errors import InstanceError
+from gridgames.data.series import read_series_csv  # noqa: F401  (re-exported: instance fields name series files)
 
 _MISSING = object()
-
-
-class InstanceError(GridGamesError, ValueError):
-    """An instance file (or parameter set) with one or more problems.
-
-    Attributes
-    ----------
-    problems : list of str
-        One line per problem, each starting with the field path or file name.
-    source : str
-        The instance file (or a description of where the values came from).
-    """
-
-    def __init__(self, problems: Iterable[str], source: str = "instance") -> None:
-        self.problems = list(problems)
-        self.source = str(source)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        n = len(self.problems)
-        super().__init__(f"{self.source}: {n} problem{'s' if n != 1 else ''}\n{lines}")
 
 
 def _field_path(section: str | None, key: str) -> str:
@@ -206,86 +189,6 @@ class Checker:
 
 
 # --------------------------------------------------------------------------
-# Time series from CSV files
-# --------------------------------------------------------------------------
-def read_series_csv(path: str | Path, time_column: str, value_column: str, *,
-                    freq: str | None = "h", field_name: str = "data",
-                    utc: bool = True) -> pd.Series:
-    """Read one regular time series from a CSV file, checking every row.
-
-    Parameters
-    ----------
-    path : str or Path
-        The CSV file.
-    time_column, value_column : str
-        Column names of the timestamps and the values.
-    freq : str or None
-        Expected spacing (pandas offset alias); ``None`` skips the gap check.
-    field_name : str
-        The instance field that named this file, used in error messages.
-    utc : bool
-        Parse timestamps as UTC (``...Z`` strings) or leave them naive.
-
-    Returns
-    -------
-    pandas.Series
-        Float values on a sorted :class:`~pandas.DatetimeIndex` named ``time_column``.
-
-    Raises
-    ------
-    InstanceError
-        Naming the file and the CSV row (1-based, header = row 1) of a NaN,
-        an unparsable timestamp, a duplicate or a gap; or a missing file or column.
-    """
-    path = Path(path)
-    where = f"{field_name} ({path.name})"
-    if not path.is_file():
-        raise InstanceError([f"{where}: file not found: {path}"], field_name)
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InstanceError([f"{where}: not a readable CSV file ({exc})"], field_name) from None
-    missing = [c for c in (time_column, value_column) if c not in frame.columns]
-    if missing:
-        raise InstanceError([f"{where}: no column {c!r} (columns: {', '.join(frame.columns)})"
-                             for c in missing], field_name)
-    problems: list[str] = []
-    stamps = pd.to_datetime(frame[time_column], errors="coerce", utc=utc)
-    values = pd.to_numeric(frame[value_column], errors="coerce")
-    for i in np.flatnonzero(stamps.isna().to_numpy())[:5]:
-        problems.append(f"{path.name} row {i + 2}: unparsable timestamp {frame[time_column].iloc[i]!r}")
-    for i in np.flatnonzero(values.isna().to_numpy())[:5]:
-        problems.append(f"{path.name} row {i + 2}: missing or non-numeric {value_column!r} "
-                        f"({frame[value_column].iloc[i]!r}) at {frame[time_column].iloc[i]}")
-    n_nan = int(values.isna().sum())
-    if n_nan > 5:
-        problems.append(f"{path.name}: {n_nan} missing values in {value_column!r} in all")
-    if problems:
-        raise InstanceError(problems, where)
-    series = pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(stamps, name=time_column),
-                       name=value_column)
-    order = np.argsort(series.index.to_numpy(), kind="stable")
-    series = series.iloc[order]
-    dup = series.index.duplicated()
-    if dup.any():
-        rows = order[np.flatnonzero(dup)] + 2
-        problems.append(f"{path.name} row {rows[0]}: duplicate timestamp {series.index[dup][0]}"
-                        + (f" ({dup.sum()} duplicates in all)" if dup.sum() > 1 else ""))
-    if freq is not None and len(series) > 1:
-        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).to_timedelta64()
-        deltas = np.diff(series.index.to_numpy())
-        gaps = np.flatnonzero((deltas != step) & (deltas != np.timedelta64(0)))  # dups reported above
-        if gaps.size:
-            i = gaps[0]
-            problems.append(f"{path.name} row {order[i + 1] + 2}: gap in the {freq} series between "
-                            f"{series.index[i]} and {series.index[i + 1]}"
-                            + (f" ({gaps.size} gaps in all)" if gaps.size > 1 else ""))
-    if problems:
-        raise InstanceError(problems, where)
-    return series
-
-
-# --------------------------------------------------------------------------
 # Instance documents and the model registry
 # --------------------------------------------------------------------------
 @dataclass
@@ -298,21 +201,39 @@ class Instance:
     name: str = ""
 
     def resolve(self, relative: str) -> Path:
-        """A data-file path relative to the instance file."""
-        return (self.path.parent / relative).resolve()
+        """A data file named in the instance: a shipped dataset's name (``"pjm_dayton"``) or a path
+        relative to the instance file (``"data/pjm_dayton_hourly.csv"``)."""
+        return resolve_data(relative, self.path.parent)
 
     def checker(self) -> Checker:
         return Checker(self.data, str(self.path))
 
 
+#: The built-in model families: instance ``model`` name -> module defining (and registering) its study.
+#: A family is imported only when an instance names it (``gridgames --help`` imports none).
+BUILTIN_MODELS: dict[str, str] = {
+    "economic_dispatch": "gridgames.models.dispatch.study",
+    "stackelberg_pricing": "gridgames.models.stackelberg.study",
+    "microgrid_market": "gridgames.models.microgrid.study",
+    "tou_pricing": "gridgames.models.tou.study",
+    "rtp": "gridgames.models.rtp.study",
+}
+
+
 @dataclass
 class ModelEntry:
-    """How the CLI runs one model family from an instance."""
+    """How the CLI runs one model family from an instance.
+
+    ``study`` is the family's :class:`~gridgames.models.study.Study` (its
+    declared options and methods); ``run(instance, **opts)`` is ``study.run``
+    for families registered with :func:`register_study`.
+    """
 
     name: str
     run: Callable[..., Any]
     description: str = ""
     methods: tuple[str, ...] = field(default_factory=tuple)
+    study: Any = None
 
 
 _MODELS: dict[str, ModelEntry] = {}
@@ -324,9 +245,36 @@ def register_model(name: str, run: Callable[..., Any], description: str = "",
     _MODELS[name] = ModelEntry(name, run, description, tuple(methods))
 
 
+def register_study(study: Any) -> Any:
+    """Register a :class:`~gridgames.models.study.Study` instance under its ``name``; returns it."""
+    _MODELS[study.name] = ModelEntry(study.name, study.run, study.description, tuple(study.methods), study)
+    return study
+
+
+def known_models() -> list[str]:
+    """Every model name an instance can use, without importing any family."""
+    return sorted(set(BUILTIN_MODELS) | set(_MODELS))
+
+
+def get_model(name: str) -> ModelEntry:
+    """The registered family ``name``, importing only its own module.
+
+    Raises
+    ------
+    InstanceError
+        ``name`` is no known model.
+    """
+    if name not in _MODELS and name in BUILTIN_MODELS:
+        importlib.import_module(BUILTIN_MODELS[name])
+    if name not in _MODELS:
+        raise InstanceError([f"model: must be one of {', '.join(map(repr, known_models()))}, got {name!r}"])
+    return _MODELS[name]
+
+
 def registered_models() -> dict[str, ModelEntry]:
     """All model families an instance can name (imports the built-in ones)."""
-    import gridgames.models  # noqa: F401  (registers the built-in families)
+    for module in BUILTIN_MODELS.values():
+        importlib.import_module(module)
     return dict(_MODELS)
 
 
@@ -345,7 +293,8 @@ def load_instance(path: str | Path) -> Instance:
     """Parse and check the envelope of an instance file.
 
     Only ``model`` and ``name`` are checked here; the model family validates
-    its own sections (all problems reported at once).
+    its own sections (all problems reported at once).  A bare name that is no
+    file (``"dispatch_small"``) opens the shipped instance of that name.
 
     Raises
     ------
@@ -353,10 +302,11 @@ def load_instance(path: str | Path) -> Instance:
         Missing file, invalid TOML (with line and column), or an unknown model.
     """
     path = Path(path)
+    if not path.is_file() and path.parent == Path(".") and path.suffix in ("", ".toml"):
+        path = instance_path(path.name)     # a shipped instance by name: "dispatch_small"
     data = read_toml(path)
     chk = Checker(data, str(path))
-    models = registered_models()
-    model = chk.string(None, "model", choices=sorted(models))
+    model = chk.string(None, "model", choices=known_models())
     name = chk.string(None, "name", default=path.stem)
     chk.raise_if_any()
     return Instance(model=model, path=path.resolve(), data=data, name=name)

@@ -35,7 +35,7 @@ what ``MOPSO()`` runs):
   crowding distance, are copied, mutated with ``mutation`` and evaluated; they compete for the
   archive only (the leader-mutation / local-search step of archive-based MOPSOs such as OMOPSO,
   Sierra & Coello Coello, EMO 2005).  With a problem-specific neighbourhood as ``mutation``
-  (e.g. :class:`gridgames.models.rtp_multiobjective.ScheduleMoves`) this is a memetic MOPSO.
+  (e.g. :class:`gridgames.models.rtp.solve.ScheduleMoves`) this is a memetic MOPSO.
   The evaluations per generation are ``pop_size + archive_mutants``.
 """
 from __future__ import annotations

@@ -72,10 +72,10 @@ def test_a_follower_infeasible_for_every_price_is_named():
 
 def test_tou_seller_day_same_optimum_with_and_without_tightening():
     """A responsive TOU game (2 households with a battery, an EV and PV): the real use case."""
-    from gridgames.models.household import Household
-    from gridgames.models.household_devices import EV, PV, Battery, InterruptibleAppliance
-    from gridgames.models.tou_model import TouParams
-    from gridgames.models.tou_solve import solve_tou
+    from gridgames.models.households.model import Household
+    from gridgames.models.households.devices import EV, PV, Battery, InterruptibleAppliance
+    from gridgames.models.tou.model import TouParams
+    from gridgames.models.tou.solve import solve_tou
 
     base = np.r_[np.full(7, 0.5), np.full(10, 0.9), np.full(7, 1.4)]
     washer = InterruptibleAppliance("washer", energy=3.0, start=6, end=24, p_max=2.0)

@@ -11,7 +11,8 @@ from statsmodels.tsa.arima_process import arma_generate_sample
 from gridgames.forecasting.api import (UnknownForecasterError, available_forecasters, day_ahead_forecast,
                                        get_forecaster)
 from gridgames.forecasting.backtest import RollingConfig, day_ahead, rolling_backtest
-from gridgames.forecasting.data import load_bpat_eia930
+from gridgames.data.bpat import load_bpat_eia930
+from gridgames.data.errors import InstanceError
 from gridgames.forecasting.metrics import evaluate, mae, mape, mse, r2, rmse
 from gridgames.forecasting.sarima import SarimaForecaster, identify
 from gridgames.forecasting.validation import ForecastError, check_series
@@ -291,7 +292,7 @@ def test_bpat_loader_and_bpa_forecast_mape():
     later = load_bpat_eia930(2021)
     assert later.index[0] == pd.Timestamp("2021-01-01", tz="UTC") and later["bpa_forecast"].isna().all()
     assert later["cleaned"].notna().all()
-    with pytest.raises(ForecastError, match="no BPAT file for year 2018"):
+    with pytest.raises(InstanceError, match="no BPAT file for year 2018"):
         load_bpat_eia930(2018)
 
 

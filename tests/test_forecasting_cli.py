@@ -7,10 +7,11 @@ import torch
 
 import gridgames.cli as cli
 from gridgames.forecasting.comparison import PAPER_TABLE6, compare_models, format_comparison
-from gridgames.forecasting.data import DATA_DIR, load_bpat_eia930
+from gridgames.data.bpat import load_bpat_eia930
+from gridgames.data.bundled import dataset_path
 
 torch.set_num_threads(1)
-BPAT = str(DATA_DIR / "eia930_bpat_2019_hourly.csv")
+BPAT = str(dataset_path("eia930_bpat_2019"))
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from gridgames.forecasting.api import accepts, get_forecaster, needs_reference
 from gridgames.forecasting.backtest import day_ahead, hour_ahead, rolling_backtest
 from gridgames.forecasting.base import FittedForecaster, Forecaster
 from gridgames.forecasting.comparison import compare_models
-from gridgames.forecasting.data import load_bpat_eia930
+from gridgames.data.bpat import load_bpat_eia930
 from gridgames.forecasting.metrics import mae
 from gridgames.forecasting.validation import ForecastError
 

@@ -7,12 +7,12 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 
-from gridgames.models.household import (Household, HouseholdInfeasibleError, household_block,
+from gridgames.models.households.model import (Household, HouseholdInfeasibleError, household_block,
                                         household_schedule, solve_household)
-from gridgames.models.household_data import household_from_dict
-from gridgames.models.household_devices import (EV, PV, Battery, InterruptibleAppliance, ShiftableAppliance,
+from gridgames.models.households.config import household_from_dict
+from gridgames.models.households.devices import (EV, PV, Battery, InterruptibleAppliance, ShiftableAppliance,
                                                 Thermostat, default_pv_shape)
-from gridgames.models.household_time import TimeGrid
+from gridgames.models.households.timegrid import TimeGrid
 from gridgames.models.instance import InstanceError
 from gridgames.solvers import ModelError, SolveStatus, UnsupportedModelError, get_solver, solve_bilevel
 

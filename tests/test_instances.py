@@ -100,7 +100,7 @@ def test_dispatch_instance_reports_all_field_problems(tmp_path):
     code = main(["run", str(path)])
     assert code == 1
     with pytest.raises(InstanceError) as err:
-        from gridgames.models.economic_dispatch import load_dispatch_instance
+        from gridgames.models.dispatch.config import load_dispatch_instance
         load_dispatch_instance(load_instance(path))
     assert "[generators].pmin: must have 3 entries, got 2" in err.value.problems
     assert any(p.startswith("[data].colour: unknown key") for p in err.value.problems)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from gridgames.models.instance import InstanceError
-from gridgames.models.microgrid_analytic import closed_form
-from gridgames.models.microgrid_data import LogSatisfaction, Market, MarketSpec, random_market, symmetric_market
-from gridgames.models.microgrid_pyomo import LinearInertiaPSO, build_game, solve_engine, solve_pso
-from gridgames.models.microgrid_solve import buyer_payoffs, equilibrium, nash_gaps
+from gridgames.models.microgrid.analytic import closed_form
+from gridgames.models.microgrid.config import LogSatisfaction, Market, MarketSpec, random_market, symmetric_market
+from gridgames.models.microgrid.model import LinearInertiaPSO, build_game, solve_engine, solve_pso
+from gridgames.models.microgrid.solve import buyer_payoffs, equilibrium, nash_gaps
 from gridgames.solvers import nash_gap
 from gridgames.solvers.errors import ModelError
 
@@ -48,7 +48,7 @@ def test_engine_methods_match_closed_form(method):
 
 @pytest.mark.parametrize("sat", [None, LogSatisfaction()])
 def test_joint_kkt_nlp_matches_closed_form(sat):
-    from gridgames.models.microgrid_kkt import solve_kkt_nlp
+    from gridgames.models.microgrid.kkt import solve_kkt_nlp
 
     m = sym(satisfaction=sat)
     sol = solve_kkt_nlp(m)
@@ -58,7 +58,7 @@ def test_joint_kkt_nlp_matches_closed_form(sat):
 
 
 def test_joint_kkt_nlp_matches_vectorised_when_capacity_binds():
-    from gridgames.models.microgrid_kkt import solve_kkt_nlp
+    from gridgames.models.microgrid.kkt import solve_kkt_nlp
 
     m = random_market(6, MarketSpec(n_sellers=4, capacity=(20, 40)), seed=3)
     sol, ref = solve_kkt_nlp(m), equilibrium(m)
@@ -177,7 +177,7 @@ def test_forecast_loop_with_exact_forecast_isolates_behaviour():
     # so the plan's deviation equals the perfect-forecast deviation and the error is 0
     import pandas as pd
 
-    from gridgames.models.microgrid_forecast import forecast_loop
+    from gridgames.models.microgrid.forecast import forecast_loop
 
     idx = pd.date_range("2024-01-01", periods=24 * 4, freq="h")
     load = pd.Series(1.0 + 0.3 * np.sin(2 * np.pi * np.arange(idx.size) / 24), index=idx)
@@ -203,7 +203,7 @@ def test_equilibrium_sitting_on_the_floor_kink():
 
 
 def test_seller_best_margin_beats_a_fine_grid():
-    from gridgames.models.microgrid_leaders import best_margin, seller_profit
+    from gridgames.models.microgrid.leaders import best_margin, seller_profit
 
     m = random_market(10, MarketSpec(n_sellers=3, capacity=(150, 250)), seed=2)
     upper = float(m.w.max() - m.c.min())
@@ -220,7 +220,7 @@ def test_seller_best_margin_beats_a_fine_grid():
 # -- the CLI instance -----------------------------------------------------------------------
 def test_run_small_instance_writes_tables_and_figures(tmp_path):
     from gridgames.models.instance import load_instance
-    from gridgames.models.microgrid_market import run
+    from gridgames.models.microgrid.study import run
 
     path = tmp_path / "mg.toml"
     path.write_text('model = "microgrid_market"\n[market]\nseed = 1\nbuyer_counts = [20, 40]\n'
@@ -236,7 +236,7 @@ def test_run_small_instance_writes_tables_and_figures(tmp_path):
 
 def test_instance_typo_names_the_field(tmp_path):
     from gridgames.models.instance import load_instance
-    from gridgames.models.microgrid_market import run
+    from gridgames.models.microgrid.study import run
 
     path = tmp_path / "mg.toml"
     path.write_text('model = "microgrid_market"\n[market]\nbuyer_count = [20]\ndemand = [90, 20]\n')
@@ -250,7 +250,7 @@ def test_load_transfer_is_the_group_optimum():
     # captive buyers, one planner per seller: compare with scipy maximising the total buyer payoff
     from scipy import optimize
 
-    from gridgames.models.microgrid_baselines import captive, load_transfer
+    from gridgames.models.microgrid.baselines import captive, load_transfer
 
     m = random_market(6, MarketSpec(n_sellers=2, availability=(1, 2)), seed=5)
     owner = captive(m)
@@ -267,7 +267,7 @@ def test_load_transfer_is_the_group_optimum():
 
 
 def test_storage_stackelberg_leader_price_beats_a_grid():
-    from gridgames.models.microgrid_baselines import _storage_response, captive, storage_stackelberg
+    from gridgames.models.microgrid.baselines import _storage_response, captive, storage_stackelberg
 
     m = random_market(8, MarketSpec(n_sellers=2, availability=(1, 2)), seed=5)
     out = storage_stackelberg(m, storage_share=0.3, offpeak_price=60.0)
@@ -285,7 +285,7 @@ def test_storage_stackelberg_leader_price_beats_a_grid():
 def test_storage_follower_response_matches_scipy(price):
     from scipy import optimize
 
-    from gridgames.models.microgrid_baselines import _storage_response
+    from gridgames.models.microgrid.baselines import _storage_response
 
     m = random_market(4, MarketSpec(n_sellers=2), seed=5)
     x, e = _storage_response(m, np.arange(4), price, 0.3, 60.0)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from gridgames.models.instance import InstanceError, load_instance
-from gridgames.models.rtp import PriceRule, average_load, rtp_prices, step_tariff_bill
-from gridgames.models.rtp_appliances import ApplianceSpec, check_appliances, library, sample_households
-from gridgames.models.rtp_objectives import Welfare, comfort_index, incentive_days
-from gridgames.models.rtp_study import consumer_choice
-from gridgames.models.rtp_unit import PlanningUnit
+from gridgames.models.rtp.pricing import PriceRule, average_load, rtp_prices, step_tariff_bill
+from gridgames.models.rtp.appliances import ApplianceSpec, check_appliances, library, sample_households
+from gridgames.models.rtp.objectives import Welfare, comfort_index, incentive_days
+from gridgames.models.rtp.study import consumer_choice
+from gridgames.models.rtp.model import PlanningUnit
 
 RULE = PriceRule(mu=(0.5, 0.8, 1.2), bands=(0.10, 0.20), f_low=-0.15, f_high=0.10, deadband=0.05)
 INSTANCES = Path(__file__).resolve().parents[1] / "instances"
@@ -106,7 +106,7 @@ def _brute_force(specs, prices, rho):
     """Enumerate every start / on-hour choice of a tiny household (independent of the MILP)."""
     options = []
     for s in specs:
-        pref = s.preferred_power(__import__("gridgames.models.household_time", fromlist=["TimeGrid"]).TimeGrid())
+        pref = s.preferred_power(__import__("gridgames.models.households.timegrid", fromlist=["TimeGrid"]).TimeGrid())
         choices = []
         if s.kind == "uninterruptible":
             for st in range(int(s.start), int(s.end) - s.hours + 1):
@@ -211,7 +211,7 @@ def test_consumer_choice_against_hand_reasoning():
 
 # -- instances and district ---------------------------------------------------------------------------
 def test_instance_errors_name_the_field(tmp_path):
-    from gridgames.models.rtp_config import load_config
+    from gridgames.models.rtp.config import load_config
     text = (INSTANCES / "rtp_household.toml").read_text()
     text = text.replace("mu = [0.5, 0.8, 1.2]", "mu = [0.9, 0.8, 1.2]").replace("lambda1 = 0.02", "lambda1 = 2.0")
     text = text.replace('load_file = "data/', f'load_file = "{INSTANCES}/data/').replace(
@@ -230,7 +230,7 @@ def test_instance_errors_name_the_field(tmp_path):
 
 
 def test_week_outside_the_load_file_names_the_field(tmp_path):
-    from gridgames.models.rtp_config import load_config, week_prices
+    from gridgames.models.rtp.config import load_config, week_prices
     text = (INSTANCES / "rtp_household.toml").read_text()
     text = text.replace('load_file = "data/', f'load_file = "{INSTANCES}/data/').replace(
         'price_file = "data/', f'price_file = "{INSTANCES}/data/').replace(
@@ -242,7 +242,7 @@ def test_week_outside_the_load_file_names_the_field(tmp_path):
 
 
 def test_district_resumes_from_its_chunk_files(tmp_path):
-    from gridgames.models.rtp_district import run_district
+    from gridgames.models.rtp.district import run_district
     prices = np.vstack([np.linspace(0.05, 0.15, 24), np.linspace(0.15, 0.05, 24)])
     first = run_district(6, prices, seed=2, processes=1, chunk=3, results_dir=tmp_path)
     assert first.chunks_reused == 0 and first.bill_plan.shape == (6, 2)

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from pymoo.core.population import Population
 
-from gridgames.models.rtp import rtp_prices
-from gridgames.models.rtp_appliances import library
-from gridgames.models.rtp_multiobjective import (FRONT_METHODS, BiObjectiveModel, RTPKeysProblem, ScheduleMoves,
+from gridgames.models.rtp.pricing import rtp_prices
+from gridgames.models.rtp.appliances import library
+from gridgames.models.rtp.solve import (FRONT_METHODS, BiObjectiveModel, RTPKeysProblem, ScheduleMoves,
                                                 compare_fronts, front_algorithm, normalised_hv)
-from gridgames.models.rtp_objectives import Welfare
+from gridgames.models.rtp.objectives import Welfare
 
 NAMES = ("lighting", "cooker", "oven", "washer", "dishwasher")
 
@@ -187,7 +187,7 @@ def household_front():
     from pathlib import Path
 
     from gridgames.models.instance import load_instance
-    from gridgames.models.rtp_config import load_config, week_prices
+    from gridgames.models.rtp.config import load_config, week_prices
 
     cfg = load_config(load_instance(Path(__file__).parents[1] / "instances" / "rtp_household.toml"))
     cfg.days = cfg.front_day + 1                  # only the front day's forecast and prices are needed

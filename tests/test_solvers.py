@@ -183,8 +183,8 @@ def test_highs_qp_cycling_is_reported_fast_and_the_engine_falls_back_to_ipopt():
     # default follower solver switches to Ipopt and returns the optimum.
     import pyomo.environ as pyo
 
-    from gridgames.models.household import Household, household_block
-    from gridgames.models.household_devices import EV, PV, Battery, InterruptibleAppliance, Thermostat
+    from gridgames.models.households.model import Household, household_block
+    from gridgames.models.households.devices import EV, PV, Battery, InterruptibleAppliance, Thermostat
     from gridgames.solvers.games.agent_solve import AgentSolver
     from gridgames.solvers.games.structure import analyse_agents
 

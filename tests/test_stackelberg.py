@@ -21,15 +21,15 @@ import pytest
 from scipy.optimize import brentq, minimize_scalar
 
 from gridgames.models.instance import Instance, InstanceError
-from gridgames.models.stackelberg_analytic import (analytic_equilibrium, appendix_a_price,
+from gridgames.models.stackelberg.analytic import (analytic_equilibrium, appendix_a_price,
                                                    response_coefficients, second_order_terms,
                                                    solve_periods)
-from gridgames.models.stackelberg_data import day_statistics, load_bpat
-from gridgames.models.stackelberg_model import (analytic_values, build_model, follower_blocks,
+from gridgames.models.stackelberg.data import day_statistics, load_bpat
+from gridgames.models.stackelberg.model import (analytic_values, build_model, follower_blocks,
                                                 model_solution, set_params)
-from gridgames.models.stackelberg_params import DayData, StackelbergParams, UserClass, l_max_of
-from gridgames.models.stackelberg_pricing import load_config, multi_day, run
-from gridgames.models.stackelberg_report import game_metrics
+from gridgames.models.stackelberg.params import DayData, StackelbergParams, UserClass, l_max_of
+from gridgames.models.stackelberg.study import load_config, multi_day, run
+from gridgames.models.stackelberg.report import game_metrics
 from gridgames.solvers.registry import get_solver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -340,7 +340,8 @@ def test_validate_params_direct():
 # The run: table layout, figures; multi-day
 # ---------------------------------------------------------------------------
 def test_run_table_and_plots(tmp_path):
-    report = run(_instance(), out=tmp_path)
+    report = run(_instance())
+    report.write(tmp_path)
     table = report.table
     assert list(table.columns) == ["ours", "paper", "rel_diff"]
     assert table.index.names == ["table", "quantity", "ir"]
@@ -360,7 +361,7 @@ def test_run_table_and_plots(tmp_path):
 
 def test_multi_day_vectorised_equals_per_day():
     data = load_bpat([DATA / "eia930_bpat_2019_hourly.csv"], tz="America/Los_Angeles", convention="interval")
-    from gridgames.models.stackelberg_data import day_data, day_range
+    from gridgames.models.stackelberg.data import day_data, day_range
     days = [day_data(data, d, "eia") for d in day_range(dt.date(2019, 3, 8), dt.date(2019, 3, 12))]
     assert [d.n for d in days] == [24, 24, 23, 24, 24]  # DST day has 23 hours
     P = StackelbergParams(ir=3.0)
@@ -374,7 +375,7 @@ def test_multi_day_vectorised_equals_per_day():
 
 def test_paper_tables_follow_a_fixed_price(day):
     """The evidence of docs/stackelberg.md, section 4, from the paper's own numbers."""
-    from gridgames.models.stackelberg_report import PAPER_TABLES
+    from gridgames.models.stackelberg.report import PAPER_TABLES
 
     P = StackelbergParams()
     u = P.users[0]
@@ -430,7 +431,7 @@ def test_unknown_forecaster_is_reported_with_the_field():
 
 def test_forecaster_demand_is_aligned_to_the_day():
     """d_k from our 'naive-24' forecaster is yesterday's load, hour by hour."""
-    from gridgames.models.stackelberg_data import day_data
+    from gridgames.models.stackelberg.data import day_data
 
     data = load_bpat([DATA / "eia930_bpat_2019_hourly.csv"], tz="America/Los_Angeles", convention="interval")
     today = day_data(data, dt.date(2019, 6, 12), "naive-24")
@@ -440,7 +441,7 @@ def test_forecaster_demand_is_aligned_to_the_day():
 
 
 def test_forecaster_without_enough_history_names_the_field():
-    from gridgames.models.stackelberg_data import day_data
+    from gridgames.models.stackelberg.data import day_data
 
     data = load_bpat([DATA / "eia930_bpat_2019_hourly.csv"], tz="America/Los_Angeles", convention="interval")
     with pytest.raises(InstanceError, match=r"\[data\]\.demand_forecast: forecaster 'naive-168' cannot "

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from gridgames.models.instance import load_instance
-from gridgames.models.stackelberg_config import load_config
-from gridgames.models.stackelberg_model import build_model, follower_blocks
-from gridgames.models.stackelberg_pricing import analytic_values
-from gridgames.models.stackelberg_solve import choke_prices, solve_day
+from gridgames.models.stackelberg.config import load_config
+from gridgames.models.stackelberg.model import build_model, follower_blocks
+from gridgames.models.stackelberg.study import analytic_values
+from gridgames.models.stackelberg.solve import choke_prices, solve_day
 from gridgames.solvers import solve_bilevel
 
 TOML = Path(__file__).resolve().parents[1] / "instances" / "stackelberg_bpat.toml"
@@ -73,8 +73,8 @@ def test_solve_day_reuses_one_model_across_incentive_rates(game):
 
 def test_heterogeneous_user_classes_by_kkt_match_the_analytic_solution(game):
     # K = 3 user classes, each its own follower block with its own eta, theta, w, alpha.
-    from gridgames.models.stackelberg_analytic import analytic_equilibrium
-    from gridgames.models.stackelberg_params import UserClass
+    from gridgames.models.stackelberg.analytic import analytic_equilibrium
+    from gridgames.models.stackelberg.params import UserClass
 
     params, day = game
     users = (UserClass(eta=170.0, theta=0.03, w1=0.5, w2=0.5, alpha=6.0, share=0.35, name="a"),
@@ -93,8 +93,8 @@ def test_heterogeneous_user_classes_by_kkt_match_the_analytic_solution(game):
 
 
 def test_forecast_effect_is_zero_for_a_perfect_forecast_and_not_otherwise():
-    from gridgames.models.stackelberg_data import day_data
-    from gridgames.models.stackelberg_solve import forecast_effect
+    from gridgames.models.stackelberg.data import day_data
+    from gridgames.models.stackelberg.solve import forecast_effect
 
     cfg = load_config(load_instance(TOML), day="2019-06-12", demand_forecast="eia")
     truth = day_data(cfg.data, cfg.days[0], "actual")
@@ -109,8 +109,8 @@ def test_forecast_effect_is_zero_for_a_perfect_forecast_and_not_otherwise():
 def test_reused_model_takes_every_coefficient_of_the_new_parameters(game):
     # A model built for one user class re-used for other class coefficients and d_max:
     # solve_day must load them all, not only the scalar game coefficients.
-    from gridgames.models.stackelberg_analytic import analytic_equilibrium
-    from gridgames.models.stackelberg_params import UserClass
+    from gridgames.models.stackelberg.analytic import analytic_equilibrium
+    from gridgames.models.stackelberg.params import UserClass
     from gridgames.solvers.errors import ModelError
 
     params, day = game
@@ -130,7 +130,7 @@ def test_reused_model_takes_every_coefficient_of_the_new_parameters(game):
 
 
 def test_nested_search_box_contains_the_equilibrium(game):
-    from gridgames.models.stackelberg_analytic import analytic_equilibrium
+    from gridgames.models.stackelberg.analytic import analytic_equilibrium
 
     params, day = game
     for p_game in (params, replace(params, price_floor="none", l_min=6550.0, d_max=6720.0, p_max=80.0)):

@@ -13,13 +13,13 @@ import pyomo.environ as pyo
 import pytest
 
 from gridgames.forecasting.clustering import choose_classes, fuzzy_cmeans, profile_features
-from gridgames.models.household import Household, household_block, household_schedule
-from gridgames.models.household_devices import Battery, InterruptibleAppliance
+from gridgames.models.households.model import Household, household_block, household_schedule
+from gridgames.models.households.devices import Battery, InterruptibleAppliance
 from gridgames.models.instance import InstanceError, load_instance
-from gridgames.models.tou_model import (TouParams, add_linear_comfort, build_tou_model, cvar, revenue_scenarios,
+from gridgames.models.tou.model import (TouParams, add_linear_comfort, build_tou_model, cvar, revenue_scenarios,
                                         satisfaction_index, set_prices)
-from gridgames.models.tou_config import load_community
-from gridgames.models.tou_solve import GAOptions, PriceRepair, solve_tou
+from gridgames.models.tou.config import load_community
+from gridgames.models.tou.solve import GAOptions, PriceRepair, solve_tou
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.registry import get_solver
 
@@ -203,12 +203,12 @@ def _assert_edit_names_field(tmp_path, instance: str, loader, edit, field) -> No
     (("ga_pop_size = 20", "ga_popsize = 20"), "[solve].ga_popsize"),
 ])
 def test_instance_errors_name_the_field(tmp_path, edit, field):
-    from gridgames.models.tou_config import load_community
+    from gridgames.models.tou.config import load_community
     _assert_edit_names_field(tmp_path, "tou_community.toml", load_community, edit, field)
 
 
 def test_city_seller_days_are_written_and_a_rerun_resumes(tmp_path):
-    from gridgames.models.tou_city import load_city, run_seller_days
+    from gridgames.models.tou.city import load_city, run_seller_days
     cfg = load_city(load_instance(ROOT / "instances" / "tou_city.toml"))
     import dataclasses
     small = dataclasses.replace(cfg, households=40, sellers=2, days=2, method="nested",
@@ -241,13 +241,13 @@ def test_elitist_ga_trace_is_monotone_and_records_both_sides():
     (("p_max = 2.0", "p_max = 0.1"), "[seller].p_max"),
 ])
 def test_city_instance_errors_name_the_field(tmp_path, edit, field):
-    from gridgames.models.tou_city import load_city
+    from gridgames.models.tou.city import load_city
     _assert_edit_names_field(tmp_path, "tou_city.toml", load_city, edit, field)
 
 
 def test_grid_limits_follow_the_devices():
-    from gridgames.models.household_devices import EV, PV
-    from gridgames.models.tou_model import grid_limits
+    from gridgames.models.households.devices import EV, PV
+    from gridgames.models.tou.model import grid_limits
     base = np.r_[np.full(12, 0.5), np.full(12, 1.25)]
     h = Household("g", [PV("pv", peak_kw=4.0), Battery("bat", capacity=6, p_max=3),
                         EV("ev", p_max=3.4, v2g=False),
@@ -258,5 +258,5 @@ def test_grid_limits_follow_the_devices():
 
 
 def default_peak() -> float:
-    from gridgames.models.household_devices import default_pv_shape
+    from gridgames.models.households.devices import default_pv_shape
     return float(default_pv_shape().max())

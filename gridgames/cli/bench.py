@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gridgames.cli import SUBCOMMANDS
 from gridgames.benchmarks.report import write_report
 from gridgames.benchmarks.runner import run_suite
 from gridgames.benchmarks.suite import SUITES, all_cases
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="run benchmark cases (model x method x solver) with references",
+    p = sub.add_parser("bench", help=SUBCOMMANDS["bench"],
                        description="Run the benchmark suite. Each case's result is written as it finishes; "
                                    "a rerun skips cases already done, so an interrupted run resumes.")
     p.add_argument("--suite", choices=SUITES, default="full", help="smoke: the smallest size of every case")

@@ -4,17 +4,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gridgames.cli import SUBCOMMANDS
 from gridgames.cli.run import run_instance
+from gridgames.data.bundled import instance_path
 
-#: The instance the demo solves, relative to the repository root.
-DEMO_INSTANCE = Path(__file__).resolve().parents[2] / "instances" / "stackelberg_bpat.toml"
+#: The shipped instance the demo solves (found in the installed package, from any folder).
+DEMO_INSTANCE = "stackelberg_bpat"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="the Stackelberg pricing case on real BPAT data: Tables 7-9 beside the paper, plots")
+    p = sub.add_parser("demo", help=SUBCOMMANDS["demo"])
     p.add_argument("--out", type=Path, default=Path("results/demo"), help="output folder")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_instance(DEMO_INSTANCE, out=args.out)
+    return run_instance(instance_path(DEMO_INSTANCE), out=args.out)

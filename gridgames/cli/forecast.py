@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from gridgames.cli import SUBCOMMANDS
 from gridgames.forecasting.api import available_forecasters, needs_reference
 from gridgames.forecasting.comparison import TABLE6_MODELS, compare_models, format_comparison, plot_comparison
-from gridgames.forecasting.data import BPAT_TZ, FORECAST_COLUMN, is_bpat_csv, load_bpat_eia930
+from gridgames.data.bpat import BPAT_TZ, FORECAST_COLUMN, is_bpat_csv, load_bpat_eia930
 from gridgames.forecasting.validation import ForecastError
 from gridgames.models.instance import InstanceError, read_series_csv
 
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``forecast`` subcommand."""
     p = subparsers.add_parser(
-        "forecast", help="rolling forecast backtest; Table 6 comparison with the paper",
+        "forecast", help=SUBCOMMANDS["forecast"],
         description="Rolling-origin backtest of one or more forecasters on an hourly series, "
                     "printed beside the Stackelberg paper's Table 6. The input is a CSV file "
                     "(BPAT EIA-930 files are recognised) or an instance TOML whose [data] table "

@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gridgames.cli import SUBCOMMANDS
 from gridgames.benchmarks.report import write_report
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="write report.md with tables and plots from a benchmark results folder")
+    p = sub.add_parser("report", help=SUBCOMMANDS["report"])
     p.add_argument("results", type=Path, metavar="RESULTS_DIR", help="folder written by `gridgames bench`")
     p.add_argument("--markdown", type=Path,
                    help="write the markdown here instead of RESULTS_DIR/report.md (figures/ goes beside it), "

@@ -1,50 +1,92 @@
-"""``gridgames run INSTANCE``: solve an instance file, print and save its tables."""
+"""``gridgames run INSTANCE``: solve an instance file, print its report, write it to ``--out``.
+
+The flags after ``--method``, ``--solver`` and ``--out`` belong to the model
+family the instance names: they are built from its study's declared options
+(:class:`gridgames.models.study.Option`), so ``gridgames run INSTANCE --help``
+lists them and a flag the family does not declare is an error naming the ones
+it does.  Only that family is imported.
+"""
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
+from typing import Any
 
-from gridgames.models.instance import load_instance, registered_models
+from gridgames.cli import SUBCOMMANDS
+from gridgames.models.instance import get_model, known_models, load_instance
+from gridgames.models.study import run_file
 from gridgames.solvers.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+USAGE = "gridgames run INSTANCE [--method METHOD] [--solver SOLVER] [--out DIR] [model options] [-h]"
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--solver", help="solver name (default: the model's choice; see `gridgames solvers`)")
+    parser.add_argument("--method", help="solution method, for models that have several")
+    parser.add_argument("--out", type=Path, help="folder for result CSVs and PNG plots")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="solve an instance file and print a summary")
-    p.add_argument("instance", type=Path, help="TOML instance file (see instances/)")
-    p.add_argument("--solver", help="solver name (default: the model's choice; see `gridgames solvers`)")
-    p.add_argument("--method", help="solution method, for models that have several")
-    p.add_argument("--out", type=Path, help="folder for result CSVs and PNG plots")
-    p.add_argument("--day", help="one day of the data (YYYY-MM-DD), for models with daily games")
-    p.add_argument("--days", nargs=2, metavar=("FIRST", "LAST"), help="a range of days, one game per day")
-    p.add_argument("--demand-forecast", help='"eia", "actual" or a forecaster name (see `gridgames forecast`)')
-    p.set_defaults(func=run)
+    p = sub.add_parser("run", help=SUBCOMMANDS["run"], add_help=False, usage=USAGE,
+                       description="Solve an instance file. Model options follow the instance's model: "
+                                   "`gridgames run INSTANCE --help` lists them. Models: "
+                                   + ", ".join(known_models()))
+    p.add_argument("instance", nargs="?", type=Path,
+                   help="TOML instance file, or the name of a shipped one (dispatch_small, ...)")
+    _common(p)
+    p.add_argument("-h", "--help", action="store_true", help="show this help (after INSTANCE: with its model's options)")
+    p.set_defaults(func=run, accepts_extra=True, run_parser=p)
+
+
+def study_parser(study: Any, instance: Path) -> argparse.ArgumentParser:
+    """The full ``gridgames run`` parser of one instance: common flags and the study's options."""
+    methods = f" ({', '.join(study.methods)})" if study.methods else " (none: one solution path)"
+    parser = argparse.ArgumentParser(
+        prog=f"gridgames run {instance}", usage=None,
+        description=f"model '{study.name}': {study.description}. Methods{methods}"
+                    + (f"; solvers: {', '.join(study.solvers)}" if study.solvers else "") + ".")
+    _common(parser)
+    study.add_arguments(parser)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    extra = {key: value for key, value in (("day", args.day), ("days", args.days),
-                                           ("demand_forecast", args.demand_forecast)) if value}
-    return run_instance(args.instance, solver=args.solver, method=args.method, out=args.out, **extra)
+    extra: list[str] = list(getattr(args, "extra", []) or [])
+    if args.instance is None:
+        if args.help:
+            args.run_parser.print_help()
+            return 0
+        raise ModelError(f"run: give an instance file ({USAGE})")
+    instance = load_instance(args.instance)
+    study = get_model(instance.model).study
+    if study is None:   # a family registered with register_model(): no declared options
+        if args.help or extra:
+            raise ModelError(f"model '{instance.model}' declares no options")
+        return run_instance(instance.path, solver=args.solver, method=args.method, out=args.out)
+    parser = study_parser(study, args.instance)
+    if args.help:
+        parser.print_help()
+        return 0
+    values, unknown = parser.parse_known_args(extra)
+    if unknown:
+        known = ", ".join(o.flag for o in study.options) or "none"
+        raise ModelError(f"model '{study.name}' ({args.instance}) has no option {' '.join(unknown)}; "
+                         f"its options: {known} (and --method, --solver, --out)")
+    options = {o.name: getattr(values, o.name) for o in study.options}
+    return run_instance(instance.path, solver=args.solver, method=args.method, out=args.out, **options)
 
 
 def run_instance(path: Path, *, solver: str | None = None, method: str | None = None,
-                 out: Path | None = None, **extra: object) -> int:
-    """Load ``path``, run its model family, print the report, write files to ``out``.
+                 out: Path | None = None, **options: object) -> int:
+    """Load ``path``, run its model family, print the report, write it to ``out`` (once).
 
-    ``extra`` options (``day``, ``days``, ``demand_forecast``) go to model
-    families that take them; one that does not is told so by name.
+    ``options`` are the family's declared options (``day``, ``days``, ...); one
+    it does not declare is a :class:`ModelError` naming those it does.
     """
-    instance = load_instance(path)
-    entry = registered_models()[instance.model]
-    options = {"solver": solver, "out": out, **extra}
-    if method:
-        if not entry.methods:
-            raise ModelError(f"model '{instance.model}' has one solution path; --method does not apply "
-                             "(use --solver to pick the solver)")
-        if method not in entry.methods:
-            raise ModelError(f"model '{instance.model}' has no method {method!r}; "
-                             f"choose one of {', '.join(entry.methods)}")
-        options["method"] = method
-    report = entry.run(instance, **options)
+    report = run_file(path, solver=solver, method=method, out=out, **options)
     print(report.format())
     if out is not None:
         for written in report.write(out):

@@ -1,0 +1,62 @@
+"""Instance sections of the economic-dispatch family (``[generators]``, ``[data]``), checked."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gridgames.models.instance import Checker, Instance, read_series_csv
+from gridgames.solvers.errors import GridGamesError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatchData:
+    """Generators (arrays of equal length) and the hourly load in MW."""
+
+    a: np.ndarray
+    b: np.ndarray
+    pmin: np.ndarray
+    pmax: np.ndarray
+    ramp: np.ndarray
+    load: pd.Series
+
+
+def load_dispatch_instance(instance: Instance) -> DispatchData:
+    """Validate the ``[generators]`` and ``[data]`` sections; all problems at once."""
+    chk: Checker = instance.checker()
+    chk.unknown_keys(None, {"model", "name", "generators", "data"})
+    chk.unknown_keys("generators", {"a", "b", "pmin", "pmax", "ramp"})
+    chk.unknown_keys("data", {"file", "time_column", "value_column", "day", "timezone"})
+    a = chk.numbers("generators", "a", ge=0)
+    n = None if a is None else len(a)
+    b = chk.numbers("generators", "b", length=n)
+    pmin = chk.numbers("generators", "pmin", length=n, ge=0)
+    pmax = chk.numbers("generators", "pmax", length=n, gt=0)
+    ramp = chk.numbers("generators", "ramp", length=n, gt=0)
+    if pmin is not None and pmax is not None and len(pmin) == len(pmax):
+        bad = np.flatnonzero(pmin > pmax)
+        chk.check(bad.size == 0, "[generators].pmin",
+                  f"entry {bad[0] if bad.size else 0} exceeds pmax" if bad.size else "")
+    file = chk.string("data", "file")
+    time_col = chk.string("data", "time_column", "hour_ending_utc")
+    value_col = chk.string("data", "value_column", "demand_mw_cleaned")
+    day = chk.string("data", "day")
+    tz = chk.string("data", "timezone", "America/Los_Angeles")
+    chk.raise_if_any()
+    series = read_series_csv(instance.resolve(file), time_col, value_col, field_name="[data].file")
+    local = series.tz_convert(tz)
+    try:
+        load = local.loc[day]
+    except KeyError:
+        load = local.iloc[0:0]
+    if load.empty:
+        raise GridGamesError(f"{instance.path}: [data].day: {day!r} is not in the data "
+                             f"({local.index[0].date()} to {local.index[-1].date()})")
+    if load.max() > pmax.sum() or load.min() < pmin.sum():
+        raise GridGamesError(f"{instance.path}: load {load.min():.0f}-{load.max():.0f} MW is outside the "
+                             f"fleet's range {pmin.sum():.0f}-{pmax.sum():.0f} MW: the dispatch is infeasible")
+    return DispatchData(a, b, pmin, pmax, ramp, load)

@@ -1,0 +1,146 @@
+"""Metrics of one equilibrium and the paper's Tables 7-9 side by side.
+
+Definitions (Section 5.3 of the paper; the baseline is the day before the
+scheme: load ``orl_k`` at the old price ``r``, no incentive):
+
+* fluctuation ``Σ_k (l_k − d_avg)²`` after, ``Σ_k (orl_k − d_avg)²`` before, and
+  the drop ratio ``1 − after/before`` (Table 7).  Also ``Σ_k (l_k − mean l)²``
+  (``fluctuation_after_own_mean``): the paper's Table 7 numbers follow this
+  definition (docs/stackelberg.md), so both are compared with them;
+* consumption ``Σ orl_k`` and its reduction ``Σ orl_k − Σ l_k`` (Table 8);
+* "the extra cost incurred by power companies due to fluctuations in
+  electricity consumption and incentives": ``μ Σ (l − d_avg)² + Σ E_k``; its
+  reduction is the baseline's ``μ Σ (orl − d_avg)²`` minus that (Table 9);
+* utility increases ``U1(p, l) − U1(r, orl)`` and ``U2(p, l) − U2(r, orl)`` and
+  their sum, the social welfare increase (Table 9).
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from gridgames.models.stackelberg.analytic import company_utility, user_utility
+from gridgames.models.stackelberg.params import DayData, StackelbergParams
+
+log = logging.getLogger(__name__)
+
+#: Tables 7-9 of the paper (fluctuations converted from "ten thousand" units).
+PAPER_TABLES: dict[float, dict[str, float]] = {
+    0.0: {"fluctuation_after": 29.42387153e4, "fluctuation_after_own_mean": 29.42387153e4,
+          "fluctuation_before": 499.91185e4, "drop_ratio": 0.9411,
+          "consumption_before": 160590.0, "consumption_reduction": 1092.4074, "reduction_rate": 0.0068,
+          "cost_reduction": 45653061.9, "company_utility_increase": 40347836.9,
+          "user_utility_increase": 5404811.1, "welfare_increase": 45752648.0},
+    1.0: {"fluctuation_after": 19.98781504e4, "fluctuation_after_own_mean": 19.98781504e4,
+          "fluctuation_before": 499.91185e4, "drop_ratio": 0.96,
+          "consumption_before": 160590.0, "consumption_reduction": 1141.7901, "reduction_rate": 0.0071,
+          "cost_reduction": 46502239.1, "company_utility_increase": 41191116.5,
+          "user_utility_increase": 5412354.9, "welfare_increase": 46603471.4},
+    2.0: {"fluctuation_after": 13.45781961e4, "fluctuation_after_own_mean": 13.45781961e4,
+          "fluctuation_before": 499.91185e4, "drop_ratio": 0.973,
+          "consumption_before": 160590.0, "consumption_reduction": 1191.1728, "reduction_rate": 0.0074,
+          "cost_reduction": 47057592.7, "company_utility_increase": 41740572.6,
+          "user_utility_increase": 5420491.3, "welfare_increase": 47161063.9},
+    3.0: {"fluctuation_after": 9.833885252e4, "fluctuation_after_own_mean": 9.833885252e4,
+          "fluctuation_before": 499.91185e4, "drop_ratio": 0.98,
+          "consumption_before": 160590.0, "consumption_reduction": 1240.5556, "reduction_rate": 0.0077,
+          "cost_reduction": 47319122.8, "company_utility_increase": 41996205.2,
+          "user_utility_increase": 5429220.2, "welfare_increase": 47425425.4},
+}
+
+#: Which paper table each quantity belongs to, in print order.
+TABLE_OF = {
+    "fluctuation_after": "table7", "fluctuation_after_own_mean": "table7",
+    "fluctuation_before": "table7", "drop_ratio": "table7",
+    "consumption_before": "table8", "consumption_reduction": "table8", "reduction_rate": "table8",
+    "cost_reduction": "table9", "company_utility_increase": "table9",
+    "user_utility_increase": "table9", "welfare_increase": "table9",
+}
+
+#: The paper's reported intervals of Figures 11-14 (best ir, and where the
+#: incentive stops beating the pure price model).
+PAPER_INTERVALS = {
+    "fluctuation_after": {"best": (3.0, 5.0), "break_even": (7.4, 7.5)},
+    "company_utility_increase": {"best": (3.0, 4.0), "break_even": (6.7, 6.8)},
+    "user_utility_increase": {"best": None, "break_even": None},
+    "welfare_increase": {"best": (3.0, 4.0), "break_even": (6.8, 6.9)},
+}
+
+
+def game_metrics(params: StackelbergParams, day: DayData, p: np.ndarray, l: np.ndarray,
+                 ir: float | None = None) -> dict[str, float]:
+    """Tables 7-9 quantities (plus peaks) of one equilibrium.
+
+    Parameters
+    ----------
+    params : StackelbergParams
+    day : DayData
+    p : ndarray, shape (N,)
+        Prices.
+    l : ndarray, shape (N,) or (C, N)
+        Consumption (per class for C > 1).
+    ir : float, optional
+        The incentive rate the equilibrium was computed with (default ``params.ir``).
+
+    Returns
+    -------
+    dict of str to float
+    """
+    ir = params.ir if ir is None else ir
+    l = np.atleast_2d(np.asarray(l, dtype=float))
+    L = l.sum(axis=0)
+    orl, d, d_avg, s = day.orl, day.d, day.d_avg, day.sign
+    share = np.array([u.share for u in params.users])[:, None]
+    r = np.full_like(orl, params.r)
+    flu_before = float(((orl - d_avg) ** 2).sum())
+    flu_after = float(((L - d_avg) ** 2).sum())
+    incentive = float((ir * s * (L - orl)).sum())
+    u1_after = float(company_utility(params, p, L, orl, d, ir).sum())
+    u1_before = float(company_utility(params, r, orl, orl, d, 0.0).sum())
+    u2_after = float(user_utility(params, p, l, orl, d, ir).sum())
+    u2_before = float(user_utility(params, r, share * orl, orl, d, 0.0).sum())
+    consumption = float(orl.sum())
+    return {
+        "fluctuation_after": flu_after,
+        "fluctuation_after_own_mean": float(((L - L.mean()) ** 2).sum()),
+        "fluctuation_before": flu_before,
+        "drop_ratio": 1.0 - flu_after / flu_before if flu_before > 0 else np.nan,
+        "consumption_before": consumption,
+        "consumption_reduction": consumption - float(L.sum()),
+        "reduction_rate": (consumption - float(L.sum())) / consumption,
+        "cost_reduction": params.mu * flu_before - (params.mu * flu_after + incentive),
+        "company_utility_increase": u1_after - u1_before,
+        "user_utility_increase": u2_after - u2_before,
+        "welfare_increase": (u1_after - u1_before) + (u2_after - u2_before),
+        "incentive_paid": incentive,
+        "peak_before": float(orl.max()),
+        "peak_after": float(L.max()),
+        "peak_reduction": float((orl.max() - L.max()) / orl.max()),
+        "mean_price": float(np.mean(p)),
+    }
+
+
+def comparison_table(metrics_by_ir: dict[float, dict[str, float]]) -> pd.DataFrame:
+    """Long table: one row per (paper table, quantity, ir) with ours, paper, rel_diff.
+
+    ``rel_diff = (ours − paper) / |paper|``; NaN where the paper gives no value.
+    """
+    rows = []
+    for quantity, table in TABLE_OF.items():
+        for ir, metrics in metrics_by_ir.items():
+            paper = PAPER_TABLES.get(float(ir), {}).get(quantity, np.nan)
+            ours = metrics[quantity]
+            rel = (ours - paper) / abs(paper) if np.isfinite(paper) and paper != 0 else np.nan
+            rows.append({"table": table, "quantity": quantity, "ir": float(ir),
+                         "ours": ours, "paper": paper, "rel_diff": rel})
+    return pd.DataFrame(rows).set_index(["table", "quantity", "ir"])
+
+
+def paper_table(long: pd.DataFrame, table: str) -> pd.DataFrame:
+    """One paper table for printing: rows (quantity, ir), columns ours, paper, rel_diff_pct."""
+    part = long.xs(table, level="table").copy()
+    order = [q for q, t in TABLE_OF.items() if t == table]
+    part["rel_diff_pct"] = 100.0 * part.pop("rel_diff")
+    return part.reindex(order, level="quantity")
