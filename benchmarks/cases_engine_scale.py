@@ -2,13 +2,13 @@
 
 The market (10 sellers, logarithmic satisfaction, quadratic prices, capacities
 binding from a few hundred buyers on) is built as plain Pyomo players
-(:func:`~gridgames.models.microgrid_pyomo.build_game`, one block per buyer)
+(:func:`~gridgames.models.microgrid.model.build_game`, one block per buyer)
 and solved by ``solve_nash(method="mcp")``: the stacked KKT system assembled
 from the Ipopt bridge's compiled derivatives, semismooth Newton.  In the same
 run the family's vectorised numpy solver
-(:func:`~gridgames.models.microgrid_solve.equilibrium`) solves the same
+(:func:`~gridgames.models.microgrid.solve.equilibrium`) solves the same
 market; both answers are checked by the exact numpy best responses
-(:func:`~gridgames.models.microgrid_solve.nash_gaps`), which share no code
+(:func:`~gridgames.models.microgrid.solve.nash_gaps`), which share no code
 with the engine.  Goals (issue 16): 1,000 buyers to relative gap 1e-6 in
 ≤ 10 s including the Pyomo build, 5,000 in ≤ 60 s.
 
@@ -24,9 +24,9 @@ import time
 import numpy as np
 
 from gridgames.benchmarks.suite import Case, case_family
-from gridgames.models.microgrid_data import MarketSpec, random_market
-from gridgames.models.microgrid_pyomo import build_game, requests
-from gridgames.models.microgrid_solve import buyer_payoffs, equilibrium, nash_gaps
+from gridgames.models.microgrid.config import MarketSpec, random_market
+from gridgames.models.microgrid.model import build_game, requests
+from gridgames.models.microgrid.solve import buyer_payoffs, equilibrium, nash_gaps
 from gridgames.solvers.games.nash import solve_nash
 
 SIZES = (50, 200, 1000, 5000)

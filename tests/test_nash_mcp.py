@@ -11,9 +11,9 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 
-from gridgames.models.microgrid_data import MarketSpec, random_market
-from gridgames.models.microgrid_pyomo import build_game, requests
-from gridgames.models.microgrid_solve import buyer_payoffs, equilibrium, nash_gaps
+from gridgames.models.microgrid.config import MarketSpec, random_market
+from gridgames.models.microgrid.model import build_game, requests
+from gridgames.models.microgrid.solve import buyer_payoffs, equilibrium, nash_gaps
 from gridgames.solvers import ModelError, SolveStatus, solve_nash
 from gridgames.solvers.games.stacked_kkt import StackedKKT
 
