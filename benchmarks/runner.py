@@ -146,7 +146,7 @@ def load_record(path: Path) -> tuple[dict | None, str | None]:
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, f"not valid JSON, truncated? ({exc.msg} at line {exc.lineno})"
+        return None, f"not valid JSON, truncated? ({exc.msg}: line {exc.lineno}, column {exc.colno})"
     problem = record_problem(record)
     return (None, problem) if problem else (record, None)
 

@@ -23,14 +23,14 @@ class OutputError(GridGamesError):
     """A results folder that cannot be created or written."""
 
 
-def describe_os_error(exc: OSError) -> str:
-    """One line for an ``OSError``: the reason and the file, no traceback."""
+def describe_os_error(exc: OSError, *, with_file: bool = True) -> str:
+    """One line for an ``OSError``: the reason and (``with_file``) the file, no traceback."""
     reason = exc.strerror or str(exc) or type(exc).__name__
     if exc.errno == errno.ENOSPC:
         reason = "no space left on the device"
     elif exc.errno in (errno.EROFS,):
         reason = "read-only file system"
-    where = exc.filename if exc.filename is not None else ""
+    where = exc.filename if exc.filename is not None and with_file else ""
     return f"{reason}: {where}" if where else reason
 
 
@@ -74,7 +74,7 @@ def check_output_dir(path: str | os.PathLike, *, option: str = "--out") -> Path:
             probe.flush()
             os.fsync(probe.fileno())
     except OSError as exc:
-        raise OutputError(f"{option} {folder}: not writable ({describe_os_error(exc)})") from None
+        raise OutputError(f"{option} {folder}: not writable ({describe_os_error(exc, with_file=False)})") from None
     log.debug("output folder %s is writable", folder)
     return folder
 

@@ -22,6 +22,7 @@ constraint whose own expression object is unchanged.
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 import math
@@ -48,6 +49,10 @@ _STATUS = {
     -5: SolveStatus.TIME_LIMIT,
     4: SolveStatus.UNBOUNDED,
 }
+#: Ipopt options suggested when a name is misspelled (Ipopt itself cannot list its options here)
+_POPULAR = ("tol", "max_iter", "max_cpu_time", "max_wall_time", "print_level", "linear_solver", "mu_init",
+            "constr_viol_tol", "acceptable_tol", "bound_relax_factor", "warm_start_init_point", "mu_strategy",
+            "hessian_approximation", "nlp_scaling_method", "honor_original_bounds")
 #: statuses after which the last iterate is loaded into the model
 _LOADABLE = {SolveStatus.LOCALLY_OPTIMAL, SolveStatus.ITERATION_LIMIT, SolveStatus.TIME_LIMIT}
 
@@ -152,8 +157,13 @@ class IpoptSolver:
                     with capture_output(capture_fd=True):  # Ipopt prints its own complaint too
                         probe.add_option(key, val)
                 except (TypeError, ValueError) as exc:
+                    close = difflib.get_close_matches(key, [*COMMON_OPTIONS, *_POPULAR], n=2, cutoff=0.7)
+                    if key in close:
+                        hint = ": a known name, so the value is out of range or of the wrong type"
+                    else:
+                        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
                     raise SolverOptionError(
-                        f"solver 'ipopt': Ipopt rejected the option {key}={val!r} ({exc}); common options: "
+                        f"solver 'ipopt': Ipopt rejected the option {key}={val!r}{hint} ({exc}); common options: "
                         f"{', '.join(COMMON_OPTIONS)}; Ipopt's own: https://coin-or.github.io/Ipopt/OPTIONS.html"
                     ) from None
         finally:

@@ -82,7 +82,8 @@ KNOWN_PLUGINS: dict[str, PluginFacts] = {
     "cplex": _CPLEX, "cplex_direct": _CPLEX, "cplex_persistent": _CPLEX, "appsi_cplex": _CPLEX,
     "xpress": _XPRESS, "xpress_direct": _XPRESS, "xpress_persistent": _XPRESS,
     "mosek": _MOSEK, "mosek_direct": _MOSEK, "mosek_persistent": _MOSEK,
-    "highs": _HIGHS, "appsi_highs": _HIGHS,
+    "highs": _HIGHS,
+    "appsi_highs": PluginFacts(frozenset({"lp", "milp", "duals"}), _HIGHS.hint, _HIGHS.options),  # no quadratics
     "scip_direct": _SCIP_PY, "scip_persistent": _SCIP_PY,
     "scip": PluginFacts(_ALL | {"global"}, "the scip binary: conda install -c conda-forge scip "
                                            "(or use gridgames' own 'scip', which needs only pyscipopt)",
@@ -103,7 +104,7 @@ KNOWN_PLUGINS: dict[str, PluginFacts] = {
 
 #: Plug-ins ``gridgames solvers`` probes (each probe is a PATH lookup or an import: fast).
 DETECTED = ("glpk", "cbc", "gurobi_direct", "gurobi", "cplex_direct", "cplex", "xpress_direct", "mosek_direct",
-            "appsi_highs", "ipopt", "scip", "baron", "knitroampl", "conopt", "bonmin", "couenne", "gams")
+            "highs", "appsi_highs", "ipopt", "scip", "baron", "knitroampl", "conopt", "bonmin", "couenne", "gams")
 
 
 def plugin_facts(name: str) -> PluginFacts:

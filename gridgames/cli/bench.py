@@ -35,15 +35,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with cli_errors():
+        if not args.list:  # before any work: a bad --out or a dead scheduler costs nothing
+            check_output_dir(args.out)
+            if args.scheduler:
+                check_scheduler(args.scheduler)
         cases = all_cases(args.suite, args.cases)
         if args.list:
             for case in cases:
                 print(f"{case.key:<50} {'smoke' if case.smoke else ''}")
             print(f"{len(cases)} cases")
             return 0
-        check_output_dir(args.out)  # before any work: a bad --out costs nothing
-        if args.scheduler:
-            check_scheduler(args.scheduler)
         outcome = run_suite(cases, args.out, workers=args.workers, scheduler=args.scheduler,
                             retry_failed=args.retry_failed, progress=not args.no_progress, force=args.force)
         print(outcome.summary())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from gridgames.cli.boundary import cli_errors
 from gridgames.solvers.plugins import DETECTED, detect_plugins, plugin_facts
 from gridgames.solvers.registry import list_solvers
 
@@ -13,6 +14,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    with cli_errors():  # e.g. `gridgames solvers | head -3`
+        return _print_solvers()
+
+
+def _print_solvers() -> int:
     infos = list_solvers()
     width = max(len(i.name) for i in infos)
     print(f"{'solver':<{width}}  available  {'features':<34}  description")
