@@ -177,6 +177,8 @@ def pending_reasons(cases: Iterable[Case], out: Path, *, retry_failed: bool = Fa
             todo[case.key] = "forced"
             continue
         record, problem = load_record(case_path(out, case))
+        if record is not None and (record["family"], record["case"]) != (case.family, case.name):
+            record, problem = None, f"holds case {record['family']}/{record['case']}"
         if record is None:
             todo[case.key] = "new" if problem == "missing" else f"bad record: {problem}"
         elif record["fingerprint"] != case_fingerprint(case):

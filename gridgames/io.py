@@ -34,6 +34,17 @@ def describe_os_error(exc: OSError, *, with_file: bool = True) -> str:
     return f"{reason}: {where}" if where else reason
 
 
+def _write_probe(folder: Path) -> None:
+    """Write, sync and remove a small file in ``folder`` (raises the OSError a real write would)."""
+    handle, name = tempfile.mkstemp(dir=folder, prefix=".gridgames-write-check-")
+    try:
+        os.write(handle, b"gridgames write check\n" * 64)
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+        os.unlink(name)
+
+
 def check_output_dir(path: str | os.PathLike, *, option: str = "--out") -> Path:
     """Create the results folder ``path`` if needed and prove it writable.
 
@@ -63,16 +74,13 @@ def check_output_dir(path: str | os.PathLike, *, option: str = "--out") -> Path:
         raise OutputError(f"{option} {folder}: is an existing file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
+    except (FileExistsError, NotADirectoryError):
         blocking = next((p for p in folder.parents if p.exists() and not p.is_dir()), folder)
         raise OutputError(f"{option} {folder}: cannot create the folder: {blocking} is a file") from None
     except OSError as exc:
         raise OutputError(f"{option} {folder}: cannot create the folder ({describe_os_error(exc)})") from None
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".gridgames-write-check-") as probe:
-            probe.write(b"gridgames write check\n" * 64)
-            probe.flush()
-            os.fsync(probe.fileno())
+        _write_probe(folder)
     except OSError as exc:
         raise OutputError(f"{option} {folder}: not writable ({describe_os_error(exc, with_file=False)})") from None
     log.debug("output folder %s is writable", folder)
