@@ -115,11 +115,19 @@ def _all_finite(expr: Any) -> bool:
             if not isfinite(node):
                 return False
         elif kind == "var":
-            if node.fixed and _leaf_problem(node):
+            if node.fixed and not _finite_value(node):
                 return False
-        elif _leaf_problem(node):
+        elif not _finite_value(node) and _leaf_problem(node):
             return False
     return True
+
+
+def _finite_value(node: Any) -> bool:
+    """True when ``node.value`` is a finite number (Params, fixed Vars, constants); False when unsure."""
+    try:
+        return math.isfinite(node.value)
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def _expression_problems(expr: Any) -> list[str]:
@@ -159,6 +167,12 @@ def _bound_problem(kind: str, value: Any, *, lower: bool) -> str | None:
 
 
 def _constraint_bound_problems(con: Any) -> list[str]:
+    try:
+        lb, ub = con.lb, con.ub  # Pyomo raises ValueError for NaN and wrong-sided infinite bounds
+    except (ValueError, TypeError):
+        lb = ub = math.nan
+    if (lb is None or math.isfinite(lb)) and (ub is None or math.isfinite(ub)):
+        return []
     out = []
     for lower, getter in ((True, "lower"), (False, "upper")):
         try:
