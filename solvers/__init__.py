@@ -11,8 +11,8 @@ solve_bilevel, verify, BilevelResult
 solve_nash, nash_gap, NashResult
     Nash games: one block per player.
 """
-from gridgames.solvers.errors import (GridGamesError, ModelError, SolverNotAvailableError,
-                                      UnknownSolverError, UnsupportedModelError)
+from gridgames.solvers.errors import (GridGamesError, ModelError, SolverNotAvailableError, SolverOptionError,
+                                      SolverRegistrationError, UnknownSolverError, UnsupportedModelError)
 from gridgames.solvers.games.bilevel import solve_bilevel, verify
 from gridgames.solvers.games.nash import nash_gap, solve_nash
 from gridgames.solvers.games.results import AgentCheck, BilevelResult, NashResult
@@ -21,7 +21,7 @@ from gridgames.solvers.result import SolveResult, SolveStatus
 
 __all__ = [
     "AgentCheck", "BilevelResult", "GridGamesError", "ModelError", "NashResult", "SolveResult",
-    "SolveStatus", "SolverNotAvailableError", "UnknownSolverError", "UnsupportedModelError",
+    "SolveStatus", "SolverNotAvailableError", "SolverOptionError", "SolverRegistrationError", "UnknownSolverError", "UnsupportedModelError",
     "available_solvers", "get_solver", "list_solvers", "nash_gap", "register_solver", "solve_bilevel",
     "solve_nash", "verify",
 ]
