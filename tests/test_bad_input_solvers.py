@@ -8,6 +8,7 @@ the campaign (to count what failed there).
 from __future__ import annotations
 
 import math
+import re
 import shutil
 
 import numpy as np
@@ -328,7 +329,8 @@ def test_missing_plugin_names_the_right_package_or_binary(plugin, hint):
     with pytest.raises(SolverNotAvailableError) as err:
         get_solver(f"pyomo:{plugin}")
     assert hint in str(err.value)
-    assert f"pip install {plugin}\b" not in str(err.value) + "\b"
+    if hint != f"pip install {plugin}":  # xpress and mosek are pip packages of the plug-in's name
+        assert not re.search(rf"pip install {plugin}\b", str(err.value))  # the old, wrong hint
 
 
 @pytest.mark.parametrize("plugin,model", [
@@ -435,4 +437,5 @@ def test_custom_optimal_with_nan_objective_becomes_error(registry_snapshot):
     register_solver("nan-optimal", _NanOptimal, features={"lp"})
     result = get_solver("nan-optimal").solve(small_lp())
     assert result.status is SolveStatus.ERROR
-    assert "not a solution" in result.message and math.isnan(float("nan"))
+    assert result.objective is not None and math.isnan(result.objective)
+    assert "not a solution" in result.message
