@@ -12,17 +12,20 @@ counts), the failures with their errors, and PNG plots where the rows allow:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gridgames.benchmarks.runner import read_record, results_frame
+from gridgames.benchmarks.runner import records_frame, scan_results
 from gridgames.benchmarks.suite import BenchmarkError
+from gridgames.io import OutputError, check_output_dir
 from gridgames.models.report import atomic_write_text
 from gridgames.plotting import pyplot, save_figure
 
@@ -118,18 +121,56 @@ def _save(fig, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def _records(results: Path) -> dict[str, list[dict]]:
+def _by_family(records: list[dict]) -> dict[str, list[dict]]:
     by_family: dict[str, list[dict]] = {}
-    for path in sorted(results.glob("cases/*/*.json")):
-        record = read_record(path)
-        if record is not None:
-            by_family.setdefault(record["family"], []).append(record)
+    for record in records:
+        by_family.setdefault(record["family"], []).append(record)
     return by_family
+
+
+def _machine(results: Path) -> dict:
+    try:
+        machine = json.loads((results / "machine.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return machine if isinstance(machine, dict) else {}
+
+
+@dataclass
+class ReportOutcome:
+    """What :func:`build_report` wrote and what it had to leave out."""
+
+    path: Path
+    cases: int
+    ok: int
+    failed: int
+    #: (case file, why it was skipped)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = f"{self.cases} cases: {self.ok} ok, {self.failed} failed"
+        if self.skipped:
+            text += f"; {len(self.skipped)} case file(s) SKIPPED (not in the tables):"
+            text += "".join(f"\n  {path}: {why}" for path, why in self.skipped)
+        return text
 
 
 def write_report(results_dir: str | Path, markdown: str | Path | None = None, *,
                  title: str = "gridgames benchmark results") -> Path:
+    """Write ``report.md`` (and ``figures/*.png``) for a results folder; its path.
+
+    See :func:`build_report` (which also says what was skipped).
+    """
+    return build_report(results_dir, markdown, title=title).path
+
+
+def build_report(results_dir: str | Path, markdown: str | Path | None = None, *,
+                 title: str = "gridgames benchmark results") -> ReportOutcome:
     """Write ``report.md`` (and ``figures/*.png``) for a results folder.
+
+    Case files that cannot be used (unreadable, empty, truncated, not a case
+    record) are listed in the report and in the outcome, never dropped
+    silently.
 
     Parameters
     ----------
@@ -143,29 +184,43 @@ def write_report(results_dir: str | Path, markdown: str | Path | None = None, *,
 
     Returns
     -------
-    Path
-        The markdown file.
+    ReportOutcome
+        The markdown file, counts, and the skipped case files with reasons.
 
     Raises
     ------
     BenchmarkError
-        The folder holds no case results.
+        The folder does not exist or holds no usable case results.
+    OutputError
+        The markdown's folder cannot be written (checked before any work).
     """
     results = Path(results_dir)
-    frame = results_frame(results)
-    if frame.empty:
-        raise BenchmarkError(f"{results}: no case results (expected cases/<family>/<case>.json; "
-                             "run `gridgames bench --out` first)")
+    if not results.is_dir():
+        raise BenchmarkError(f"{results}: no case results: no such folder "
+                             f"(run `gridgames bench --out {results}` first)")
     target = Path(markdown) if markdown else results / "report.md"
+    try:
+        check_output_dir(target.parent, option="--markdown folder" if markdown else "results folder")
+    except OutputError as exc:
+        raise OutputError(f"{exc}; write the report elsewhere with --markdown PATH" if not markdown
+                          else str(exc)) from None
+    stored = scan_results(results)
+    frame = records_frame(stored.records)
+    if frame.empty:
+        skipped = "".join(f"; skipped {p.name}: {why}" for p, why in stored.skipped[:5])
+        raise BenchmarkError(f"{results}: no usable case results (expected cases/<family>/<case>.json; "
+                             f"run `gridgames bench --out` first){skipped}")
     figures = target.parent / "figures"
     if figures.exists() and markdown:
         shutil.rmtree(figures)
-    machine = read_record(results / "machine.json") or {}
-    records = _records(results)
-    ok = (frame["outcome"] == "ok").sum()
+    machine = _machine(results)
+    records = _by_family(stored.records)
+    ok = int((frame["outcome"] == "ok").sum())
     lines = [f"# {title}", "",
              f"Written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from `{results}`: "
-             f"{len(frame)} cases, {ok} ok, {len(frame) - ok} failed.", ""]
+             f"{len(frame)} cases, {ok} ok, {len(frame) - ok} failed"
+             + (f", {len(stored.skipped)} case files skipped (listed at the end)" if stored.skipped else "")
+             + ".", ""]
     if machine:
         lines += [f"Machine: {machine.get('cpus')} CPUs, {machine.get('memory_gib')} GiB, "
                   f"{machine.get('processor')}, Python {machine.get('python')}, {machine.get('platform')}.", ""]
@@ -188,6 +243,10 @@ def write_report(results_dir: str | Path, markdown: str | Path | None = None, *,
         for plot in plots:
             if plot is not None:
                 lines += [f"![{plot.stem}]({plot.relative_to(target.parent).as_posix()})", ""]
+    if stored.skipped:
+        lines += ["## Skipped case files", "", "Not in the tables above: rerun `gridgames bench` on this folder "
+                  "to recompute them.", ""]
+        lines += [f"- `{path.relative_to(results).as_posix()}`: {why}" for path, why in stored.skipped] + [""]
     atomic_write_text(target, "\n".join(lines))
-    return target
+    return ReportOutcome(target, len(frame), ok, len(frame) - ok, stored.skipped)
 

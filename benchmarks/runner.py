@@ -3,7 +3,9 @@
 Every finished case is written at once to ``OUT/cases/<family>/<name>.json``
 (atomically: a temporary file renamed into place), so a killed run loses at
 most the cases that were running, and a rerun skips every case whose stored
-fingerprint (function and params) is unchanged.  A case that raises is
+fingerprint (function name, params and the function's source code) is
+unchanged; an empty, truncated or wrongly shaped record is rerun and counted
+as such, and ``force`` reruns everything.  A case that raises is
 recorded with its error and the suite goes on; ``retry_failed`` reruns those.
 
 Execution:
@@ -20,6 +22,9 @@ that N workers use N cores.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import inspect
 import json
 import logging
 import math
@@ -28,9 +33,9 @@ import platform
 import socket
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -38,6 +43,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from gridgames.benchmarks.suite import ROW_FIELDS, BenchmarkError, Case
+from gridgames.io import check_output_dir, describe_os_error
 from gridgames.models.report import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -60,6 +66,23 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+@functools.lru_cache(maxsize=None)
+def _code_digest(func: Callable[..., Any]) -> str:
+    """Hash of a case function's source (its qualified name when the source cannot be read)."""
+    try:
+        text = inspect.getsource(func)
+    except (OSError, TypeError):
+        text = f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', repr(func))}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def case_fingerprint(case: Case) -> str:
+    """What a stored record must match to be reused: the case's function name and params
+    (``Case.fingerprint``) and the function's source code."""
+    text = f"{case.fingerprint}:{_code_digest(case.func)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def execute_case(case: Case) -> dict:
     """Run one case and return its record (never raises: failures are recorded)."""
     started = dt.datetime.now(dt.timezone.utc)
@@ -76,7 +99,7 @@ def execute_case(case: Case) -> dict:
         trace = traceback.format_exc(limit=-6)
     return {
         "family": case.family, "case": case.name, "params": case.params,
-        "fingerprint": case.fingerprint, "outcome": "failed" if error else "ok",
+        "fingerprint": case_fingerprint(case), "outcome": "failed" if error else "ok",
         "error": error, "traceback": trace, "elapsed": time.perf_counter() - t0,
         "started": started.isoformat(timespec="seconds"),
         "worker": f"{socket.gethostname()}:{os.getpid()}", "row": _jsonable(row),
@@ -88,12 +111,49 @@ def case_path(out: Path, case: Case) -> Path:
     return out / "cases" / case.family / f"{case.name}.json"
 
 
-def read_record(path: Path) -> dict | None:
-    """A stored record, or None when missing or unreadable (then the case is rerun)."""
+#: Keys every stored case record has, all strings.
+RECORD_KEYS = ("family", "case", "outcome", "fingerprint")
+
+
+def record_problem(record: Any) -> str | None:
+    """Why ``record`` is not a case record of this suite (None when it is one)."""
+    if not isinstance(record, dict):
+        return f"holds a JSON {type(record).__name__}, not a case record (an object)"
+    missing = [k for k in RECORD_KEYS if k not in record]
+    if missing:
+        return f"not a case record: no {', '.join(repr(k) for k in missing)}"
+    wrong = [k for k in RECORD_KEYS if not isinstance(record[k], str)]
+    if wrong:
+        return f"not a case record: {', '.join(repr(k) for k in wrong)} not a string"
+    if record["outcome"] not in ("ok", "failed"):
+        return f"unknown outcome {record['outcome']!r} (expected 'ok' or 'failed')"
+    if not isinstance(record.get("row") or {}, dict):
+        return f"'row' is a {type(record['row']).__name__}, not an object"
+    return None
+
+
+def load_record(path: Path) -> tuple[dict | None, str | None]:
+    """A stored record and None, or None and why it cannot be used (missing, unreadable, truncated, wrong shape)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, "missing"
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = describe_os_error(exc) if isinstance(exc, OSError) else "not UTF-8 text"
+        return None, f"unreadable ({reason})"
+    if not text.strip():
+        return None, "empty file"
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON, truncated? ({exc.msg}: line {exc.lineno}, column {exc.colno})"
+    problem = record_problem(record)
+    return (None, problem) if problem else (record, None)
+
+
+def read_record(path: Path) -> dict | None:
+    """A stored record, or None when missing, unreadable or not a case record (then the case is rerun)."""
+    return load_record(path)[0]
 
 
 def write_record(out: Path, case: Case, record: dict) -> Path:
@@ -103,15 +163,37 @@ def write_record(out: Path, case: Case, record: dict) -> Path:
     return path
 
 
-def pending_cases(cases: Iterable[Case], out: Path, *, retry_failed: bool = False) -> list[Case]:
-    """Cases without a current stored result (fingerprint changed, missing, or failed and retried)."""
-    todo = []
+def pending_reasons(cases: Iterable[Case], out: Path, *, retry_failed: bool = False,
+                    force: bool = False) -> dict[str, str]:
+    """Why each case without a current stored result must run, by case key.
+
+    Reasons: ``new``, ``forced``, ``stale`` (params or code changed),
+    ``failed`` (retried), or the unusable record's problem (``unreadable``,
+    ``truncated``, ``wrong shape`` ...).
+    """
+    todo: dict[str, str] = {}
     for case in cases:
-        record = read_record(case_path(out, case))
-        current = record is not None and record.get("fingerprint") == case.fingerprint
-        if not current or (retry_failed and record.get("outcome") != "ok"):
-            todo.append(case)
+        if force:
+            todo[case.key] = "forced"
+            continue
+        record, problem = load_record(case_path(out, case))
+        if record is not None and (record["family"], record["case"]) != (case.family, case.name):
+            record, problem = None, f"holds case {record['family']}/{record['case']}"
+        if record is None:
+            todo[case.key] = "new" if problem == "missing" else f"bad record: {problem}"
+        elif record["fingerprint"] != case_fingerprint(case):
+            todo[case.key] = "stale"
+        elif retry_failed and record["outcome"] != "ok":
+            todo[case.key] = "failed"
     return todo
+
+
+def pending_cases(cases: Iterable[Case], out: Path, *, retry_failed: bool = False,
+                  force: bool = False) -> list[Case]:
+    """Cases without a current stored result (fingerprint changed, missing or unusable, failed and retried)."""
+    cases = list(cases)
+    reasons = pending_reasons(cases, out, retry_failed=retry_failed, force=force)
+    return [c for c in cases if c.key in reasons]
 
 
 @dataclass
@@ -124,10 +206,14 @@ class SuiteRun:
     failed: int
     wall_time: float
     out: Path
+    #: why the cases that ran had to: counts by reason (new, stale, bad record: ..., failed, forced)
+    reasons: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
+        why = "; ".join(f"{n} {reason}" for reason, n in sorted(self.reasons.items()))
         return (f"{self.selected} cases: {self.skipped} already done, {self.ran} ran "
-                f"({self.failed} failed) in {self.wall_time:.1f} s; results in {self.out}")
+                f"({self.failed} failed) in {self.wall_time:.1f} s"
+                + (f" [ran because: {why}]" if why else "") + f"; results in {self.out}")
 
 
 def machine_description() -> dict[str, Any]:
@@ -177,7 +263,7 @@ def _run_dask(cases: list[Case], out: Path, progress: _Progress, *, workers: int
     for name in ("distributed", "tornado"):  # the scheduler runs in this process: keep its INFO lines quiet
         logging.getLogger(name).setLevel(logging.ERROR)
     if scheduler:
-        client = Client(scheduler)
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
         cluster = None
     else:
         # non-daemonic workers: a case may start its own process pool (a model run end to end)
@@ -199,7 +285,7 @@ def _run_dask(cases: list[Case], out: Path, progress: _Progress, *, workers: int
                 record = future.result()
             except Exception as exc:  # noqa: BLE001 — a lost worker fails only its case
                 record = {"family": case.family, "case": case.name, "params": case.params,
-                          "fingerprint": case.fingerprint, "outcome": "failed",
+                          "fingerprint": case_fingerprint(case), "outcome": "failed",
                           "error": f"worker failure: {type(exc).__name__}: {exc}", "traceback": None,
                           "elapsed": None, "started": None, "worker": None, "row": {}}
             write_record(out, case, record)
@@ -210,8 +296,35 @@ def _run_dask(cases: list[Case], out: Path, progress: _Progress, *, workers: int
             cluster.close()
 
 
+SCHEDULER_TIMEOUT = 10  # seconds to connect to a remote Dask scheduler (dask's default is 30)
+
+
+def check_scheduler(address: str, timeout: float = 5.0) -> None:
+    """Refuse a ``tcp://host:port`` Dask scheduler that does not answer, in seconds, before any work.
+
+    Other protocols (``tls://``, ``ucx://``, ``inproc://``) are left to Dask.
+
+    Raises
+    ------
+    BenchmarkError
+        The address is malformed or nothing listens there.
+    """
+    protocol, sep, rest = address.rpartition("://")
+    if sep and protocol != "tcp":
+        return
+    host, colon, port = rest.rpartition(":")
+    if not colon or not port.isdigit() or not host:
+        raise BenchmarkError(f"scheduler {address!r}: expected tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else describe_os_error(exc)
+        raise BenchmarkError(f"cannot reach the Dask scheduler at {address}: {reason}; "
+                             "is `dask scheduler` running there?") from None
+
+
 def run_suite(cases: list[Case], out: str | Path, *, workers: int = 2, scheduler: str | None = None,
-              retry_failed: bool = False, progress: bool = True) -> SuiteRun:
+              retry_failed: bool = False, progress: bool = True, force: bool = False) -> SuiteRun:
     """Run the cases that have no current result and store one record per case.
 
     Parameters
@@ -229,17 +342,35 @@ def run_suite(cases: list[Case], out: str | Path, *, workers: int = 2, scheduler
         Rerun cases whose stored record is a failure.
     progress : bool
         Show a progress bar (cases done, running, failed).
+    force : bool
+        Rerun every case, current or not.
 
     Returns
     -------
     SuiteRun
+
+    Raises
+    ------
+    BenchmarkError
+        Negative ``workers``, or an unreachable ``scheduler``.
+    OutputError
+        ``out`` cannot be created or written (checked before any case runs).
     """
     if workers < 0:
         raise BenchmarkError(f"workers must be >= 0, got {workers}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if scheduler:
+        check_scheduler(scheduler)
+    out = check_output_dir(out, option="results folder")
     atomic_write_text(out / "machine.json", json.dumps(machine_description(), indent=1))
-    todo = pending_cases(cases, out, retry_failed=retry_failed)
+    reasons = pending_reasons(cases, out, retry_failed=retry_failed, force=force)
+    todo = [c for c in cases if c.key in reasons]
+    for key, reason in reasons.items():
+        if reason.startswith("bad record"):
+            logger.warning("%s: stored result unusable (%s): rerunning", key, reason.removeprefix("bad record: "))
+    counts: dict[str, int] = {}
+    for reason in reasons.values():
+        label = "bad record" if reason.startswith("bad record") else reason
+        counts[label] = counts.get(label, 0) + 1
     t0 = time.perf_counter()
     bar = _Progress(len(todo), progress, workers if scheduler is None else len(todo))
     try:
@@ -252,16 +383,36 @@ def run_suite(cases: list[Case], out: str | Path, *, workers: int = 2, scheduler
     finally:
         bar.close()
     return SuiteRun(selected=len(cases), skipped=len(cases) - len(todo), ran=bar.done, failed=bar.failed,
-                    wall_time=time.perf_counter() - t0, out=out)
+                    wall_time=time.perf_counter() - t0, out=out, reasons=counts)
 
 
-def results_frame(out: str | Path) -> pd.DataFrame:
-    """All stored records under ``out`` as one table: identity, outcome, then the row's columns."""
-    records = [read_record(p) for p in sorted(Path(out).glob("cases/*/*.json"))]
+@dataclass
+class StoredResults:
+    """The usable case records under a results folder, and the files that were not."""
+
+    records: list[dict]
+    #: (file, why it was skipped)
+    skipped: list[tuple[Path, str]]
+
+
+def scan_results(out: str | Path) -> StoredResults:
+    """Every ``cases/<family>/<case>.json`` under ``out``: records, and skipped files with reasons."""
+    records, skipped = [], []
+    for path in sorted(Path(out).glob("cases/*/*.json")):
+        record, problem = load_record(path)
+        if record is not None and (record["family"], record["case"]) != (path.parent.name, path.stem):
+            record, problem = None, f"holds case {record['family']}/{record['case']}, not the one its path names"
+        if record is None:
+            skipped.append((path, problem or "unusable"))
+        else:
+            records.append(record)
+    return StoredResults(records, skipped)
+
+
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """Case records as one table: identity, outcome, then the row's columns."""
     rows = []
     for record in records:
-        if record is None:
-            continue
         row = {"family": record["family"], "case": record["case"], "outcome": record["outcome"],
                "error": record.get("error"), "elapsed": record.get("elapsed")}
         row.update({k: None for k in ROW_FIELDS})
@@ -273,3 +424,8 @@ def results_frame(out: str | Path) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     extras = [c for c in frame.columns if c not in columns]
     return frame[columns + extras]
+
+
+def results_frame(out: str | Path) -> pd.DataFrame:
+    """All usable stored records under ``out`` as one table (see :func:`scan_results` for the skipped ones)."""
+    return records_frame(scan_results(out).records)

@@ -25,7 +25,8 @@ from gridgames._lazy import lazy_exports
 #: public name -> module that defines it
 _LAZY: dict[str, str] = {
     **{name: "gridgames.solvers.errors" for name in (
-        "GridGamesError", "ModelError", "SolverNotAvailableError", "UnknownSolverError", "UnsupportedModelError")},
+        "GridGamesError", "ModelError", "SolverNotAvailableError", "SolverOptionError",
+        "SolverRegistrationError", "UnknownSolverError", "UnsupportedModelError")},
     "solve_bilevel": "gridgames.solvers.games.bilevel",
     "verify": "gridgames.solvers.games.bilevel",
     "nash_gap": "gridgames.solvers.games.nash",

@@ -21,7 +21,9 @@ def _ipopt_available() -> bool:
 
 
 def _scipy(**options: Any):
+    from gridgames.solvers.options import check_names
     from gridgames.solvers.scipy_backend import ScipySolver
+    check_names("scipy", options, ScipySolver.native_options)
     return ScipySolver(**options)
 
 
@@ -33,13 +35,17 @@ def _scipy_available() -> bool:
     return True
 
 
+# Every built-in runs gridgames.solvers.validate.validate_model itself (checks_model=True).
 register_solver("highs", HighsSolver, package=HighsSolver.package, features=HighsSolver.features,
-                description="HiGHS via highspy (Pyomo contrib interface): LP, convex QP, MILP")
+                description="HiGHS via highspy (Pyomo contrib interface): LP, convex QP, MILP",
+                checks_model=True)
 register_solver("ipopt", _ipopt, package="cyipopt-wheels",
                 features={"lp", "qp", "nlp", "duals"}, is_available=_ipopt_available,
-                description="Ipopt via cyipopt, gridgames' own Pyomo bridge: continuous NLP, local")
+                description="Ipopt via cyipopt, gridgames' own Pyomo bridge: continuous NLP, local",
+                checks_model=True)
 register_solver("scip", ScipSolver, package=ScipSolver.package, features=ScipSolver.features,
-                description="SCIP via pyscipopt (Pyomo scip_direct): MILP, MIQP, MINLP, global")
+                description="SCIP via pyscipopt (Pyomo scip_direct): MILP, MIQP, MINLP, global",
+                checks_model=True)
 register_solver("scipy", _scipy, package="scipy", features={"lp", "qp", "milp", "nlp"},
-                is_available=_scipy_available,
+                is_available=_scipy_available, checks_model=True,
                 description="scipy.optimize (HiGHS LP/MILP, SLSQP NLP): the papers' baseline")

@@ -9,8 +9,9 @@ class GridGamesError(Exception):
 class SolverNotAvailableError(GridGamesError):
     """The solver's Python package (or binary) is not installed."""
 
-    def __init__(self, name: str, package: str, detail: str = "") -> None:
-        msg = f"solver '{name}' is not available: install the '{package}' package (pip install {package})"
+    def __init__(self, name: str, package: str, detail: str = "", *, hint: str = "") -> None:
+        how = f"to install it: {hint}" if hint else f"install the '{package}' package (pip install {package})"
+        msg = f"solver '{name}' is not available: {how}"
         if detail:
             msg += f" [{detail}]"
         super().__init__(msg)
@@ -30,3 +31,11 @@ class UnsupportedModelError(GridGamesError):
 
 class ModelError(GridGamesError):
     """The model cannot be solved as stated (infeasible, unbounded, malformed)."""
+
+
+class SolverOptionError(GridGamesError, ValueError):
+    """An option a backend does not know, or a value it cannot take."""
+
+
+class SolverRegistrationError(GridGamesError, ValueError):
+    """A ``register_solver`` call that would break the registry (bad factory, name clash)."""

@@ -22,6 +22,7 @@ constraint whose own expression object is unchanged.
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 import math
@@ -32,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from gridgames.solvers.errors import GridGamesError, SolverNotAvailableError
+from gridgames.solvers.errors import SolverNotAvailableError, SolverOptionError
+from gridgames.solvers.options import COMMON_OPTIONS, check_common_values
 from gridgames.solvers.result import SolveResult, SolveStatus
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ _STATUS = {
     -5: SolveStatus.TIME_LIMIT,
     4: SolveStatus.UNBOUNDED,
 }
+#: Ipopt options suggested when a name is misspelled (Ipopt itself cannot list its options here)
+_POPULAR = ("tol", "max_iter", "max_cpu_time", "max_wall_time", "print_level", "linear_solver", "mu_init",
+            "constr_viol_tol", "acceptable_tol", "bound_relax_factor", "warm_start_init_point", "mu_strategy",
+            "hessian_approximation", "nlp_scaling_method", "honor_original_bounds")
 #: statuses after which the last iterate is loaded into the model
 _LOADABLE = {SolveStatus.LOCALLY_OPTIMAL, SolveStatus.ITERATION_LIMIT, SolveStatus.TIME_LIMIT}
 
@@ -85,7 +91,10 @@ class IpoptSolver:
     Parameters
     ----------
     time_limit : float, optional
-        Seconds of CPU time; mapped to Ipopt's ``max_cpu_time``.
+        Seconds of CPU time; mapped to Ipopt's ``max_cpu_time``.  The other
+        common options have no Ipopt counterpart and are refused when set:
+        ``mip_gap`` (Ipopt solves continuous models only) and ``threads``
+        (the bundled Ipopt runs serially).
     warm_start_multipliers : bool, default False
         On a re-solve of the same structure, also pass the previous constraint
         and bound multipliers and set ``warm_start_init_point=yes``.  Off by
@@ -112,10 +121,14 @@ class IpoptSolver:
     def __init__(self, *, time_limit: float | None = None, warm_start_multipliers: bool = False,
                  **options: Any) -> None:
         self.options: dict[str, Any] = dict(options)
+        check_common_values(self.name, {"time_limit": time_limit})
+        for key, why in (("mip_gap", "Ipopt solves continuous models only"),
+                         ("threads", "the bundled Ipopt (MUMPS) runs serially")):
+            if self.options.get(key) is not None:
+                raise SolverOptionError(f"solver 'ipopt': option '{key}' does not apply ({why}); "
+                                        "use 'scip' or 'highs' for it")
+            self.options.pop(key, None)
         if time_limit is not None:
-            if not (isinstance(time_limit, (int, float)) and time_limit > 0):
-                raise GridGamesError(f"The 'time_limit' parameter of IpoptSolver must be > 0. "
-                                     f"Got {time_limit!r} instead.")
             self.options["max_cpu_time"] = float(time_limit)
         self.warm_start_multipliers = bool(warm_start_multipliers)
         if self.available():
@@ -135,15 +148,24 @@ class IpoptSolver:
     def _check_options(self) -> None:
         """Let Ipopt reject unknown option names or wrong value types now, not mid-run."""
         import cyipopt
+        from pyomo.common.tee import capture_output
 
         probe = cyipopt.Problem(n=1, m=0, problem_obj=_Probe(), lb=[0.0], ub=[1.0])
         try:
             for key, val in self.options.items():
                 try:
-                    probe.add_option(key, val)
+                    with capture_output(capture_fd=True):  # Ipopt prints its own complaint too
+                        probe.add_option(key, val)
                 except (TypeError, ValueError) as exc:
-                    raise GridGamesError(f"Ipopt rejected the option {key}={val!r} ({exc}); see "
-                                         "https://coin-or.github.io/Ipopt/OPTIONS.html") from None
+                    close = difflib.get_close_matches(key, [*COMMON_OPTIONS, *_POPULAR], n=2, cutoff=0.7)
+                    if key in close:
+                        hint = ": a known name, so the value is out of range or of the wrong type"
+                    else:
+                        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+                    raise SolverOptionError(
+                        f"solver 'ipopt': Ipopt rejected the option {key}={val!r}{hint} ({exc}); common options: "
+                        f"{', '.join(COMMON_OPTIONS)}; Ipopt's own: https://coin-or.github.io/Ipopt/OPTIONS.html"
+                    ) from None
         finally:
             probe.close()
 
@@ -194,7 +216,8 @@ class IpoptSolver:
             cyipopt is not installed.
         ModelError, UnsupportedModelError
             Malformed model (no or several active objectives, a mutable Param
-            or fixed Var without a value) or one Ipopt cannot take (unfixed
+            or fixed Var without a value, a NaN or infinite coefficient,
+            constant or bound) or one Ipopt cannot take (unfixed
             integer variables, non-smooth functions).  Solver failures never
             raise: they come back as a status.
         """
@@ -202,7 +225,12 @@ class IpoptSolver:
             raise SolverNotAvailableError("ipopt", "cyipopt-wheels")
         import cyipopt
 
+        from gridgames.solvers.validate import check_finite
+
         t0 = time.perf_counter()
+        # the problem class is checked by the translation (it names the integer variable or the
+        # non-smooth function); non-finite data is refused here, before any work
+        check_finite(model)
         entry, translated = self._translation(model)
         nlp, ev = entry.compiled, entry.evaluator
         sense = 1.0 if nlp.objective.is_minimizing() else -1.0

@@ -5,7 +5,8 @@ to pick a default solver.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pyomo.environ as pyo
 from pyomo.core.expr.visitor import identify_variables
@@ -24,12 +25,15 @@ class ModelClass:
         Some unfixed variable in an active component is binary or integer.
     n_vars, n_constraints : int
         Sizes of the active part.
+    variables : tuple
+        The unfixed variables of the active part (each once); not compared.
     """
 
     degree: int | None
     has_integers: bool
     n_vars: int
     n_constraints: int
+    variables: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -72,4 +76,4 @@ def classify(model: pyo.Block) -> ModelClass:
         for v in identify_variables(con.body, include_fixed=False):
             variables[id(v)] = v
     has_int = any(not v.is_continuous() for v in variables.values())
-    return ModelClass(degree, has_int, len(variables), len(constraints))
+    return ModelClass(degree, has_int, len(variables), len(constraints), tuple(variables.values()))

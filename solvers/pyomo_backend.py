@@ -4,14 +4,15 @@
   (``pyomo.contrib.solver``): ``highs`` (highspy) and ``scip`` (pyscipopt).
   The wrapped object is persistent: re-solving the same model after changing
   mutable Params or fixed values only sends the changes.
-* :class:`PyomoLegacySolver` passes any other Pyomo solver through
-  (``pyomo:gurobi``, ``pyomo:cplex_direct`` ...).
+* :class:`PyomoLegacySolver` (in :mod:`gridgames.solvers.passthrough`)
+  passes any other Pyomo solver through (``pyomo:gurobi``, ``pyomo:cplex_direct`` ...).
 
 Both translate Pyomo's termination information into :class:`SolveResult`.
 """
 from __future__ import annotations
 
 import logging
+import math
 import time
 from functools import cache
 from typing import Any
@@ -19,11 +20,13 @@ from typing import Any
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.common.util import NoDualsError
-from pyomo.opt import TerminationCondition as LegacyTC
 
-from gridgames.solvers.errors import SolverNotAvailableError, UnsupportedModelError
+from gridgames.solvers.errors import SolverNotAvailableError
 from gridgames.solvers.model_class import classify
+from gridgames.solvers.options import (check_common_values, check_names, highs_option_names, highs_setter,
+                                       probe_values, scip_option_names, scip_setter)
 from gridgames.solvers.result import SolveResult, SolveStatus
+from gridgames.solvers.validate import check_finite, validate_model
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,17 @@ class PyomoContribSolver:
         Wall-time limit in seconds.
     mip_gap : float, optional
         Relative MIP gap.
+    threads : int, optional
+        Threads the solver may use.
     **options
-        Passed to the solver itself (HiGHS / SCIP option names).
+        Native options of the solver itself (HiGHS / SCIP names); names and
+        values are checked against the installed library now, not mid-run.
+
+    Raises
+    ------
+    SolverOptionError
+        An unknown option name (the closest valid ones are suggested) or a
+        value the library refuses.
     """
 
     #: set by subclasses
@@ -71,41 +83,68 @@ class PyomoContribSolver:
     package: str = ""
     features: frozenset[str] = frozenset()
     _factory_path: tuple[str, str] = ("", "")
+    #: where the native option names are documented
+    options_url: str = ""
+    #: alternatives named when a model class is refused
+    alternatives: str = "Try 'scip' (MIQP/MINLP, global) or 'ipopt' (continuous NLP)."
 
     def __init__(self, time_limit: float | None = None, mip_gap: float | None = None,
-                 **options: Any) -> None:
+                 threads: int | None = None, **options: Any) -> None:
+        check_common_values(self.name, {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads})
+        self._check_native(options)
         module, cls = self._factory_path
         mod = __import__(module, fromlist=[cls])
         self._solver = getattr(mod, cls)()
         self.time_limit = time_limit
         self.mip_gap = mip_gap
+        self.threads = None if threads is None else int(threads)
         self.options = options
+
+    @classmethod
+    def native_option_names(cls) -> frozenset[str]:
+        """Every native option name of the installed solver library."""
+        return frozenset()
+
+    @staticmethod
+    def _try_option(key: str, value: Any) -> str | None:
+        """None when the library takes ``key = value``, else its complaint."""
+        return None
+
+    def _check_native(self, options: dict[str, Any]) -> None:
+        if not options:
+            return
+        check_names(self.name, options, self.native_option_names(), where=self.options_url)
+        probe_values(self.name, options, self._try_option)
 
     @classmethod
     def available(cls) -> bool:
         return _contrib_available(cls._factory_path)
 
-    def check_model(self, model: pyo.Block, mc: Any = None) -> None:
-        """Refuse a model class this backend cannot solve, naming an alternative."""
-        mc = classify(model) if mc is None else mc
-        if mc.kind not in self.features:
-            raise UnsupportedModelError(
-                f"solver '{self.name}' cannot solve this model: it is {mc.kind.upper()} "
-                f"({mc.n_vars} variables, {mc.n_constraints} constraints); "
-                f"{self.name} handles {', '.join(sorted(f.upper() for f in self.features if f not in ('duals', 'global')))}."
-                " Try 'scip' (MIQP/MINLP, global) or 'ipopt' (continuous NLP).")
+    def check_model(self, model: pyo.Block, mc: Any = None) -> Any:
+        """Refuse a model class this backend cannot solve, or non-finite data; the model's class."""
+        return validate_model(model, self.name, self.features, alternatives=self.alternatives, mc=mc)
 
     def solve(self, model: pyo.Block, *, tee: bool = False, check: bool = True,
               load_solutions: bool = True, **overrides: Any) -> SolveResult:
-        """Solve ``model``; values go into its variables, duals into ``model.dual``."""
+        """Solve ``model``; values go into its variables, duals into ``model.dual``.
+
+        ``check=False`` skips the model checks (class, finite data) for fast
+        re-solves of a model already checked; a non-finite objective is still
+        never reported as a solution.  ``overrides`` are native options for
+        this solve only.
+        """
         if check:
             self.check_model(model)
+        if overrides:
+            check_names(self.name, overrides, self.native_option_names(), where=self.options_url,
+                        common=False)
         options = {**self.options, **overrides}
         start = time.perf_counter()
         try:
             res = self._solver.solve(
                 model, tee=tee, load_solutions=False, raise_exception_on_nonoptimal_result=False,
-                time_limit=self.time_limit, rel_gap=self.mip_gap, solver_options=options)
+                time_limit=self.time_limit, rel_gap=self.mip_gap, threads=self.threads,
+                solver_options=options)
         except Exception as exc:  # noqa: BLE001 - the solver library failed: report, don't crash
             log.warning("%s raised %s: %s", self.name, type(exc).__name__, exc)
             return SolveResult(SolveStatus.ERROR, None, time.perf_counter() - start, None, self.name,
@@ -114,6 +153,10 @@ class PyomoContribSolver:
         if res.termination_condition == _TC.infeasibleOrUnbounded:
             status = self._disambiguate(model, tee, options) or status
         has_point = res.solution_status in (SolutionStatus.feasible, SolutionStatus.optimal)
+        objective = res.incumbent_objective if has_point else None
+        if has_point and not _finite(objective):
+            check_finite(model)  # names the culprit when the data is at fault
+            status, has_point, objective = SolveStatus.ERROR, False, None
         if has_point and load_solutions:
             res.solution_loader.load_vars()
             duals = {}
@@ -128,13 +171,16 @@ class PyomoContribSolver:
             extra["objective_bound"] = res.objective_bound
         iterations = _first_count(res.extra_info, ("simplex_iteration_count", "ipm_iteration_count",
                                                    "mip_node_count", "nodes", "iterations"))
+        message = f"{res.termination_condition.name}; solution {res.solution_status.name}"
+        if status is SolveStatus.ERROR and res.incumbent_objective is not None and objective is None:
+            message += f"; the solver's objective {res.incumbent_objective} is not finite"
         return SolveResult(
             status=status,
-            objective=res.incumbent_objective if has_point else None,
+            objective=objective,
             solve_time=time.perf_counter() - start,
             iterations=iterations,
             solver=self.name,
-            message=f"{res.termination_condition.name}; solution {res.solution_status.name}",
+            message=message,
             extra=extra,
         )
 
@@ -152,6 +198,13 @@ class PyomoContribSolver:
                                  raise_exception_on_nonoptimal_result=False,
                                  solver_options={**options, "presolve": "off"})
         return _STATUS_OF_TC.get(res.termination_condition)
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _first_count(info: Any, keys: tuple[str, ...]) -> int | None:
@@ -176,6 +229,18 @@ def _contrib_available(path: tuple[str, str]) -> bool:
         return False
 
 
+_HIGHS_THREADS: list[int] = []
+
+
+def _highs_scheduler(threads: int) -> None:
+    """HiGHS keeps one thread pool per process and fails a run asking for another size: rebuild it."""
+    if _HIGHS_THREADS != [threads]:
+        import highspy
+
+        highspy.Highs.resetGlobalScheduler(True)
+        _HIGHS_THREADS[:] = [threads]
+
+
 class HighsSolver(PyomoContribSolver):
     """HiGHS through highspy: LP, convex QP (linear constraints), MILP. Persistent."""
 
@@ -183,6 +248,9 @@ class HighsSolver(PyomoContribSolver):
     package = "highspy"
     features = frozenset({"lp", "qp", "milp", "duals"})
     _factory_path = ("pyomo.contrib.solver.solvers.highs", "Highs")
+    options_url = "https://ergo-code.github.io/HiGHS/stable/options/definitions/"
+    native_option_names = staticmethod(highs_option_names)
+    _try_option = staticmethod(highs_setter)
 
     def solve(self, model: pyo.Block, *, tee: bool = False, check: bool = True, **kwargs: Any) -> SolveResult:
         # HiGHS' active-set QP solver can cycle on degenerate QPs whose Hessian
@@ -196,6 +264,8 @@ class HighsSolver(PyomoContribSolver):
             if mc.kind == "qp" and "qp_iteration_limit" not in {**self.options, **kwargs}:
                 kwargs["qp_iteration_limit"] = max(10_000, 50 * (mc.n_vars + mc.n_constraints))
             self.check_model(model, mc)
+        if self.threads is not None:
+            _highs_scheduler(self.threads)
         result = super().solve(model, tee=tee, check=False, **kwargs)
         if result.status is SolveStatus.ITERATION_LIMIT and "qp_iteration_limit" in kwargs:
             result.message += ("; HiGHS' QP solver hit its iteration limit (cycling on a degenerate QP?): "
@@ -218,6 +288,10 @@ class ScipSolver(PyomoContribSolver):
     package = "pyscipopt"
     features = frozenset({"lp", "qp", "milp", "miqp", "nlp", "minlp", "global"})
     _factory_path = ("pyomo.contrib.solver.solvers.scip.scip_direct", "ScipDirect")
+    options_url = "https://www.scipopt.org/doc/html/PARAMETERS.php"
+    alternatives = ""
+    native_option_names = staticmethod(scip_option_names)
+    _try_option = staticmethod(scip_setter)
 
     def solve(self, model: pyo.Block, *, tee: bool = False, **kwargs: Any) -> SolveResult:
         # Pyomo captures solver output through a pipe drained by a Python thread,
@@ -232,62 +306,7 @@ class ScipSolver(PyomoContribSolver):
         return result
 
 
-# ---------------------------------------------------------------------------
-# Pass-through to any other Pyomo solver
-# ---------------------------------------------------------------------------
-_LEGACY_STATUS = {
-    LegacyTC.optimal: SolveStatus.OPTIMAL,
-    LegacyTC.globallyOptimal: SolveStatus.OPTIMAL,
-    LegacyTC.locallyOptimal: SolveStatus.LOCALLY_OPTIMAL,
-    LegacyTC.infeasible: SolveStatus.INFEASIBLE,
-    LegacyTC.unbounded: SolveStatus.UNBOUNDED,
-    LegacyTC.infeasibleOrUnbounded: SolveStatus.INFEASIBLE,
-    LegacyTC.maxIterations: SolveStatus.ITERATION_LIMIT,
-    LegacyTC.maxTimeLimit: SolveStatus.TIME_LIMIT,
-}
+# The pass-through backend lives in its own module; its names stay importable from here.
+from gridgames.solvers.passthrough import PyomoLegacySolver, pyomo_passthrough_info  # noqa: E402
 
-
-class PyomoLegacySolver:
-    """Any solver Pyomo's ``SolverFactory`` knows, as ``pyomo:<name>``."""
-
-    features = frozenset({"lp", "qp", "milp", "miqp", "nlp", "minlp"})
-
-    def __init__(self, pyomo_name: str, **options: Any) -> None:
-        self.pyomo_name = pyomo_name
-        self.name = f"pyomo:{pyomo_name}"
-        self.options = options
-        self._solver = pyo.SolverFactory(pyomo_name)
-
-    def solve(self, model: pyo.Block, *, tee: bool = False, **overrides: Any) -> SolveResult:
-        start = time.perf_counter()
-        res = self._solver.solve(model, tee=tee, load_solutions=False,
-                                 options={**self.options, **overrides})
-        tc = res.solver.termination_condition
-        status = _LEGACY_STATUS.get(tc, SolveStatus.ERROR)
-        objective = None
-        if status.is_ok and len(res.solution) > 0:
-            model.solutions.load_from(res)
-            obj = next(model.component_data_objects(pyo.Objective, active=True))
-            objective = pyo.value(obj)
-        return SolveResult(status, objective, time.perf_counter() - start, None, self.name,
-                           str(res.solver.message or tc))
-
-
-def pyomo_passthrough_info(pyomo_name: str):
-    """A registry entry built on demand for ``pyomo:<pyomo_name>``."""
-    from gridgames.solvers.registry import SolverInfo
-
-    def factory(**options: Any) -> PyomoLegacySolver:
-        return PyomoLegacySolver(pyomo_name, **options)
-
-    def is_available() -> bool:
-        try:
-            return bool(pyo.SolverFactory(pyomo_name).available(exception_flag=False))
-        except Exception:  # noqa: BLE001 - unknown plug-ins raise various errors
-            return False
-
-    return SolverInfo(f"pyomo:{pyomo_name}", factory, pyomo_name, PyomoLegacySolver.features,
-                      f"Pyomo's '{pyomo_name}' plug-in", is_available)
-
-
-__all__ = ["HighsSolver", "ScipSolver", "PyomoLegacySolver", "SolverNotAvailableError"]
+__all__ = ["HighsSolver", "ScipSolver", "PyomoLegacySolver", "SolverNotAvailableError", "pyomo_passthrough_info"]

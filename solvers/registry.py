@@ -12,12 +12,16 @@ SolveResult`` and a class-level ``available()``.  Built in: ``highs``,
 """
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gridgames.solvers.errors import SolverNotAvailableError, UnknownSolverError
-from gridgames.solvers.result import SolveResult
+from gridgames.solvers.errors import (SolverNotAvailableError, SolverRegistrationError, UnknownSolverError)
+from gridgames.solvers.options import unknown_options
+from gridgames.solvers.result import SolveResult, SolveStatus
+from gridgames.solvers.validate import supports, validate_model
 
 #: Problem classes a backend may declare in ``features``.
 FEATURES = ("lp", "qp", "milp", "miqp", "nlp", "minlp", "global", "duals")
@@ -34,7 +38,19 @@ class Solver(Protocol):
 
 @dataclass(frozen=True)
 class SolverInfo:
-    """A registry entry: how to build a backend and what it needs installed."""
+    """A registry entry: how to build a backend and what it needs installed.
+
+    Attributes
+    ----------
+    hint : str
+        How to install the solver when it is missing (default: ``pip install <package>``).
+    features_known : bool
+        False for a Pyomo plug-in gridgames knows nothing about (``features`` is then empty).
+    checks_model : bool
+        The backend runs :func:`gridgames.solvers.validate.validate_model`
+        itself (built-ins and pass-through do); otherwise :func:`get_solver`
+        wraps it in a :class:`CheckedSolver`.
+    """
 
     name: str
     factory: Callable[..., Solver]
@@ -42,48 +58,103 @@ class SolverInfo:
     features: frozenset[str]
     description: str
     is_available: Callable[[], bool]
+    hint: str = ""
+    features_known: bool = True
+    checks_model: bool = False
 
     @property
     def available(self) -> bool:
         return bool(self.is_available())
 
+    @property
+    def install_hint(self) -> str:
+        """What to run to install the solver."""
+        return self.hint or f"pip install {self.package}"
+
 
 _REGISTRY: dict[str, SolverInfo] = {}
 
 
+def _check_registration(name: Any, factory: Any, features: Any) -> frozenset[str]:
+    """Refuse a registration that would break the registry; the features as a frozenset."""
+    if not isinstance(name, str) or not name.strip() or name != name.strip() or any(c.isspace() for c in name):
+        raise SolverRegistrationError(f"solver name must be a non-empty string without spaces, got {name!r}")
+    if name.startswith("pyomo:"):
+        raise SolverRegistrationError("names starting with 'pyomo:' are reserved for Pyomo pass-through solvers")
+    if not callable(factory):
+        raise SolverRegistrationError(f"register_solver({name!r}): factory must be callable "
+                                      f"(a class or function returning a solver), got {type(factory).__name__}")
+    if isinstance(features, str) or not all(isinstance(f, str) for f in features):
+        raise SolverRegistrationError(f"register_solver({name!r}): features must be a set of strings, "
+                                      f"e.g. {{'lp', 'milp'}}, got {features!r}")
+    unknown = set(features) - set(FEATURES)
+    if unknown:
+        raise SolverRegistrationError(f"register_solver({name!r}): unknown features {sorted(unknown)}; "
+                                      f"choose from {FEATURES}")
+    return frozenset(features)
+
+
 def register_solver(name: str, factory: Callable[..., Solver], *, package: str = "",
                     features: set[str] | frozenset[str] = frozenset(), description: str = "",
-                    is_available: Callable[[], bool] | None = None) -> None:
-    """Register (or replace) a solver backend under ``name``.
+                    is_available: Callable[[], bool] | None = None, hint: str = "",
+                    replace: bool = False, checks_model: bool = False) -> None:
+    """Register a solver backend under ``name``.
 
     Parameters
     ----------
     name : str
         Registry name, e.g. ``"highs"``; ``"pyomo:"`` prefixes are reserved.
     factory : callable
-        ``factory(**options) -> Solver``.
+        ``factory(**options) -> Solver``: what it returns must have ``solve``.
+        Its keyword parameters are the backend's options (unknown ones are
+        refused by :func:`get_solver` unless it takes ``**kwargs``).
     package : str
         The pip package to name when the solver is missing.
     features : set of str
-        Subset of :data:`FEATURES`.
+        Subset of :data:`FEATURES`; models of other classes are refused before
+        the backend sees them.  Empty: taken from the backend's own
+        ``features`` attribute, else not checked.
     description : str
         One line for ``gridgames solvers``.
     is_available : callable, optional
         Cheap check; defaults to ``factory.available`` when it exists, else True.
+    hint : str
+        How to install it, when ``pip install <package>`` is not the answer.
+    replace : bool
+        Replace an existing entry of the same name (a built-in included).
+    checks_model : bool
+        The backend validates models itself (see :class:`SolverInfo`).
+
+    Raises
+    ------
+    SolverRegistrationError
+        A bad name, a factory that is not callable, unknown features, or a
+        name already registered without ``replace=True``.
+
+    Examples
+    --------
+    >>> register_solver("my-lp", MyLP, package="my-lp-py", features={"lp"})  # doctest: +SKIP
     """
-    if name.startswith("pyomo:"):
-        raise ValueError("names starting with 'pyomo:' are reserved for Pyomo pass-through solvers")
-    unknown = set(features) - set(FEATURES)
-    if unknown:
-        raise ValueError(f"unknown features {sorted(unknown)}; choose from {FEATURES}")
+    frozen = _check_registration(name, factory, features)
+    _ensure_builtins()
+    if name in _REGISTRY and not replace:
+        raise SolverRegistrationError(f"solver {name!r} is already registered ({_REGISTRY[name].description or 'custom'}); "
+                                      "pass replace=True to replace it, or choose another name")
     check = is_available or getattr(factory, "available", None) or (lambda: True)
-    _REGISTRY[name] = SolverInfo(name, factory, package or name, frozenset(features),
-                                 description, check)
+    _REGISTRY[name] = SolverInfo(name, factory, package or name, frozen, description, check, hint=hint,
+                                 checks_model=checks_model)
+
+
+_LOADING: list[bool] = []
 
 
 def _ensure_builtins() -> None:
-    if not _REGISTRY:
-        from gridgames.solvers import builtins  # noqa: F401  (registers on import)
+    if not _REGISTRY and not _LOADING:
+        _LOADING.append(True)
+        try:
+            from gridgames.solvers import builtins  # noqa: F401  (registers on import)
+        finally:
+            _LOADING.clear()
 
 
 def list_solvers() -> list[SolverInfo]:
@@ -100,8 +171,10 @@ def available_solvers() -> list[str]:
 def solver_info(name: str) -> SolverInfo:
     """The registry entry for ``name`` (``pyomo:<name>`` entries are made on demand)."""
     _ensure_builtins()
+    if not isinstance(name, str):
+        raise UnknownSolverError(f"a solver name is a string such as 'highs', got {type(name).__name__} {name!r}")
     if name.startswith("pyomo:"):
-        from gridgames.solvers.pyomo_backend import pyomo_passthrough_info
+        from gridgames.solvers.passthrough import pyomo_passthrough_info
         return pyomo_passthrough_info(name.removeprefix("pyomo:"))
     try:
         return _REGISTRY[name]
@@ -115,26 +188,93 @@ def solver_info(name: str) -> SolverInfo:
 def get_solver(name: str, **options: Any) -> Solver:
     """Build the backend ``name`` with solver ``options``.
 
+    Every backend takes the common options ``time_limit``, ``mip_gap`` and
+    ``threads`` (see :mod:`gridgames.solvers.options`) and its own native ones.
+
     Raises
     ------
     UnknownSolverError
-        ``name`` is not registered.
+        ``name`` is not registered (nor a Pyomo plug-in).
     SolverNotAvailableError
-        The backend's package is not installed; the message names it.
+        The backend is not installed; the message says how to install it.
+    SolverOptionError
+        An unknown option (the valid ones are named) or a bad value.
+    SolverRegistrationError
+        A custom factory that did not return a solver.
+
+    Examples
+    --------
+    >>> get_solver("highs", time_limit=10, mip_gap=1e-6).name
+    'highs'
     """
     info = solver_info(name)
     if not info.available:
-        raise SolverNotAvailableError(info.name, info.package)
-    return info.factory(**options)
+        raise SolverNotAvailableError(info.name, info.package, hint=info.hint)
+    if not info.checks_model:
+        _check_factory_options(info, options)
+    solver = info.factory(**options)
+    if not callable(getattr(solver, "solve", None)):
+        raise SolverRegistrationError(f"solver {name!r}: its factory returned {type(solver).__name__}, "
+                                      "which has no solve(model) method")
+    return solver if info.checks_model else CheckedSolver(solver, info)
+
+
+def _check_factory_options(info: SolverInfo, options: dict[str, Any]) -> None:
+    """Refuse options a custom factory's signature does not take (it cannot say so clearly itself)."""
+    try:
+        signature = inspect.signature(info.factory)
+    except (TypeError, ValueError):
+        return
+    params = signature.parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    valid = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    unknown = [k for k in options if k not in valid]
+    if unknown:
+        raise unknown_options(info.name, unknown, valid)
+
+
+class CheckedSolver:
+    """A custom backend behind the checks every built-in runs.
+
+    Before each solve: the declared features and finite data
+    (:func:`~gridgames.solvers.validate.validate_model`); after it: the
+    result must be a :class:`SolveResult`, and an ``optimal`` claim with a
+    non-finite objective becomes ``error``.  Other attributes are the backend's.
+    """
+
+    def __init__(self, solver: Any, info: SolverInfo) -> None:
+        self.solver = solver
+        self.name = getattr(solver, "name", None) or info.name
+        own = getattr(solver, "features", None)
+        declared = info.features or (frozenset(own) if own else None)
+        self.features = declared or frozenset()
+        self._declared = declared
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.solver, attr)
+
+    def solve(self, model: Any, **kwargs: Any) -> SolveResult:
+        validate_model(model, self.name, self._declared)
+        result = self.solver.solve(model, **kwargs)
+        if not isinstance(result, SolveResult):
+            raise SolverRegistrationError(f"solver '{self.name}' returned {type(result).__name__} from solve(), "
+                                          "not a SolveResult")
+        if result.status.is_ok and (result.objective is None or not math.isfinite(result.objective)):
+            result.message = (f"{result.message}; " if result.message else "") + \
+                f"reported {result.status.value} with objective {result.objective}: not a solution"
+            result.status = SolveStatus.ERROR
+        return result
 
 
 def require_features(solver: Solver, needed: set[str], what: str) -> None:
     """Refuse a model the backend cannot solve, before any work is done."""
     from gridgames.solvers.errors import UnsupportedModelError
 
-    missing = set(needed) - set(solver.features)
-    if missing:
-        able = [i.name for i in list_solvers() if needed <= i.features and i.available]
-        raise UnsupportedModelError(
-            f"solver '{solver.name}' cannot solve {what} (needs {', '.join(sorted(missing))}); "
-            f"use one of: {', '.join(able) or 'none installed'}")
+    if all(supports(solver.features, kind) for kind in needed):
+        return
+    missing = {kind for kind in needed if not supports(solver.features, kind)}
+    able = [i.name for i in list_solvers() if all(supports(i.features, k) for k in needed) and i.available]
+    raise UnsupportedModelError(
+        f"solver '{solver.name}' cannot solve {what} (needs {', '.join(sorted(missing))}); "
+        f"use one of: {', '.join(able) or 'none installed'}")

@@ -11,6 +11,7 @@ trust for every case); the ``dual`` Suffix, if any, is cleared.
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -19,9 +20,10 @@ import pyomo.environ as pyo
 from pyomo.repn.standard_repn import generate_standard_repn
 from scipy import optimize, sparse
 
-from gridgames.solvers.errors import UnsupportedModelError
-from gridgames.solvers.model_class import classify
+from gridgames.solvers.errors import SolverOptionError
+from gridgames.solvers.options import check_common_values
 from gridgames.solvers.result import SolveResult, SolveStatus
+from gridgames.solvers.validate import validate_model
 
 # scipy.optimize.milp status codes
 _MILP_STATUS = {0: SolveStatus.OPTIMAL, 1: SolveStatus.ITERATION_LIMIT, 2: SolveStatus.INFEASIBLE,
@@ -31,30 +33,55 @@ _SLSQP_STATUS = {0: SolveStatus.LOCALLY_OPTIMAL, 2: SolveStatus.INFEASIBLE, 4: S
                  9: SolveStatus.ITERATION_LIMIT}
 
 
+class _TimeUp(Exception):
+    """Raised from inside SLSQP's objective once the time limit has passed (carries the point)."""
+
+
 class ScipySolver:
     """scipy.optimize for small LP / MILP / NLP models.
 
     Parameters
     ----------
     time_limit : float, optional
-        Passed to ``milp``; SLSQP has none (use ``maxiter``).
+        Seconds: ``milp``'s own limit; SLSQP is stopped at the first function
+        evaluation past it (status ``time_limit``, last iterate loaded).
+    mip_gap : float, optional
+        ``milp``'s ``mip_rel_gap``.
+    threads : None
+        Refused when set: scipy's solvers run serially.
     maxiter : int
         SLSQP iteration limit.
     ftol : float
         SLSQP precision goal.
+
+    Raises
+    ------
+    SolverOptionError
+        A bad value, or ``threads``.
     """
 
     name = "scipy"
     features = frozenset({"lp", "qp", "milp", "nlp"})
+    #: the native options (besides the common ones)
+    native_options = ("maxiter", "ftol")
 
-    def __init__(self, time_limit: float | None = None, maxiter: int = 500, ftol: float = 1e-10) -> None:
-        self.time_limit, self.maxiter, self.ftol = time_limit, maxiter, ftol
+    def __init__(self, time_limit: float | None = None, mip_gap: float | None = None,
+                 threads: int | None = None, maxiter: int = 500, ftol: float = 1e-10) -> None:
+        check_common_values(self.name, {"time_limit": time_limit, "mip_gap": mip_gap})
+        if threads is not None:
+            raise SolverOptionError("solver 'scipy': option 'threads' does not apply (scipy.optimize runs "
+                                    "serially); use 'highs' or 'scip' for it")
+        bad = [f"maxiter={maxiter!r} (expected an integer >= 1)"] if not (
+            isinstance(maxiter, int) and not isinstance(maxiter, bool) and maxiter >= 1) else []
+        if not (isinstance(ftol, (int, float)) and not isinstance(ftol, bool) and 0 < ftol < math.inf):
+            bad.append(f"ftol={ftol!r} (expected a number > 0)")
+        if bad:
+            raise SolverOptionError(f"solver 'scipy': invalid value of {', '.join(bad)}")
+        self.time_limit, self.mip_gap, self.maxiter, self.ftol = time_limit, mip_gap, maxiter, ftol
 
     def solve(self, model: pyo.Block, *, tee: bool = False, **_: Any) -> SolveResult:
         start = time.perf_counter()
-        kind = classify(model).kind
-        if kind in ("miqp", "minlp"):
-            raise UnsupportedModelError(f"solver 'scipy' cannot solve a {kind.upper()}; use 'scip'")
+        kind = validate_model(model, self.name, self.features, alternatives="Try 'scip'.").kind
         suffix = model.component("dual")
         if isinstance(suffix, pyo.Suffix):
             suffix.clear()
@@ -103,6 +130,8 @@ class ScipySolver:
         options = {"disp": tee}
         if self.time_limit:
             options["time_limit"] = self.time_limit
+        if self.mip_gap is not None:
+            options["mip_rel_gap"] = self.mip_gap
         res = optimize.milp(cvec, integrality=integrality, bounds=bounds, constraints=constraints,
                             options=options)
         status = _MILP_STATUS.get(res.status, SolveStatus.ERROR)
@@ -134,9 +163,23 @@ class ScipySolver:
                 constraints.append(optimize.NonlinearConstraint(
                     lambda x, r=rows: ev.constraints(x)[r], cl[rows], cu[rows],
                     jac=lambda x, r=rows: ev.dense_jacobian(x)[r]))
-        res = optimize.minimize(ev.objective, x0, jac=ev.gradient, method="SLSQP",
-                                bounds=optimize.Bounds(lb, ub), constraints=constraints,
-                                options={"maxiter": self.maxiter, "ftol": self.ftol, "disp": tee})
+        deadline = None if self.time_limit is None else time.perf_counter() + self.time_limit
+
+        def objective(x: np.ndarray) -> float:
+            if deadline is not None and time.perf_counter() > deadline:
+                raise _TimeUp(np.array(x, dtype=float))
+            return ev.objective(x)
+
+        try:
+            res = optimize.minimize(objective, x0, jac=ev.gradient, method="SLSQP",
+                                    bounds=optimize.Bounds(lb, ub), constraints=constraints,
+                                    options={"maxiter": self.maxiter, "ftol": self.ftol, "disp": tee})
+        except _TimeUp as stop:
+            x = stop.args[0]
+            for v, xi in zip(nlp.variables, x):
+                v.set_value(float(xi), skip_validation=True)
+            return (SolveStatus.TIME_LIMIT, sense * float(ev.objective(x)),
+                    f"time limit of {self.time_limit} s reached (last iterate loaded)", None)
         status = _SLSQP_STATUS.get(int(res.status), SolveStatus.ERROR)
         if status is SolveStatus.LOCALLY_OPTIMAL and nlp.m:
             g = ev.constraints(res.x)

@@ -38,7 +38,8 @@ def test_missing_solver_names_the_package_to_install():
 
 
 def test_pyomo_passthrough_missing_plugin_is_a_clear_error():
-    with pytest.raises(SolverNotAvailableError, match="solver 'pyomo:no_such_solver_xyz'"):
+    # Pyomo has no such plug-in: an unknown name, not a package to install
+    with pytest.raises(UnknownSolverError, match="no solver plug-in 'no_such_solver_xyz'"):
         get_solver("pyomo:no_such_solver_xyz")
 
 

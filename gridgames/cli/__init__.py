@@ -17,7 +17,6 @@ import importlib
 import logging
 import sys
 
-from gridgames.solvers.errors import GridGamesError
 
 #: Subcommands in the order ``gridgames --help`` lists them, with their one-line help.
 SUBCOMMANDS: dict[str, str] = {
@@ -67,11 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except GridGamesError as exc:  # our own errors: message only, no traceback
-        print(f"gridgames {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    from gridgames.cli.boundary import run_command  # one line and an exit code for every failure
+
+    return run_command(args)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from gridgames.cli import SUBCOMMANDS
+from gridgames.io import check_output_dir
 from gridgames.forecasting.api import available_forecasters, needs_reference
 from gridgames.forecasting.comparison import TABLE6_MODELS, compare_models, format_comparison, plot_comparison
 from gridgames.data.bpat import BPAT_TZ, FORECAST_COLUMN, is_bpat_csv, load_bpat_eia930
@@ -182,9 +183,7 @@ def run(args: argparse.Namespace) -> int:
                                 "other CSVs: --reference-column)")
     calendar_tz = args.calendar_tz or (BPAT_TZ if actual is not None else None)
     horizons = ("day", "hour") if args.horizon == "both" else (args.horizon,)
-    out = Path(args.out) if args.out else None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(args.out, option="--out") if args.out else None
     print(f"series: {label}, {len(series)} observations {series.index[0]} .. {series.index[-1]}")
     for horizon in horizons:
         comp = compare_models(series, models, horizon=horizon, test_start=args.test_start,

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from gridgames.cli import SUBCOMMANDS
-from gridgames.benchmarks.report import write_report
+from gridgames.benchmarks.report import build_report
+from gridgames.cli.boundary import cli_errors
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,5 +20,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    print(f"written: {write_report(args.results, args.markdown)}")
-    return 0
+    """Write the report; exit 1 when some case files had to be skipped (they are listed)."""
+    with cli_errors():
+        outcome = build_report(args.results, args.markdown)
+        print(f"written: {outcome.path} ({outcome.cases} cases: {outcome.ok} ok, {outcome.failed} failed)")
+        if outcome.skipped:
+            print(f"gridgames report: {outcome.summary()}", file=sys.stderr)
+    return 1 if outcome.skipped else 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gridgames.cli import SUBCOMMANDS
+from gridgames.io import check_output_dir
 from gridgames.models.instance import get_model, known_models, load_instance
 from gridgames.models.study import run_file
 from gridgames.solvers.errors import ModelError
@@ -86,6 +87,8 @@ def run_instance(path: Path, *, solver: str | None = None, method: str | None = 
     ``options`` are the family's declared options (``day``, ``days``, ...); one
     it does not declare is a :class:`ModelError` naming those it does.
     """
+    if out is not None:  # a bad --out is refused before any work
+        out = check_output_dir(out, option="--out")
     report = run_file(path, solver=solver, method=method, out=out, **options)
     print(report.format())
     if out is not None:
