@@ -30,3 +30,15 @@ class UnsupportedModelError(GridGamesError):
 
 class ModelError(GridGamesError):
     """The model cannot be solved as stated (infeasible, unbounded, malformed)."""
+
+
+class SolveFailedError(GridGamesError):
+    """A solve that did not succeed, raised on request (``on_error="raise"``).
+
+    ``result`` is the result that would have been returned (status, message, gaps).
+    """
+
+    def __init__(self, result: object) -> None:
+        status = getattr(result, "status", "?")
+        super().__init__(f"{getattr(result, 'method', 'solve')}: {status}: {getattr(result, 'message', '')}")
+        self.result = result

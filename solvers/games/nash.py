@@ -38,8 +38,10 @@ from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.agent_solve import AgentSolver
-from gridgames.solvers.games.kkt_methods import Reformulation, add_bigm, run_scholtes, solve_reformulated
+from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
+                                                 solve_reformulated)
 from gridgames.solvers.games.results import NashResult
+from gridgames.solvers.games.status import GAP_TOL, check_on_error, finish, judge
 from gridgames.solvers.games.structure import Agent, analyse_agents, inside_any
 from gridgames.solvers.result import SolveResult, SolveStatus
 
@@ -182,10 +184,9 @@ def _solve_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None, *,
         with Reformulation(model, agents, [a.shared for a in agents]) as blocks:
             if variational:
                 _tie_shared_multipliers(blocks)
-            if solver == "scip":
-                for kkt in blocks:
-                    add_bigm(kkt, bigm=bigm, multiplier_bound=multiplier_bound)
-                return solve_reformulated(model, blocks, "scip", solver_options)
+            if solver == "scip":   # big-M where bounds are proved, SOS1 elsewhere: global
+                bounds, plans = add_complementarity(model, blocks, bigm=bigm, multiplier_bound=multiplier_bound)
+                return solve_reformulated(model, blocks, "scip", solver_options, bounds, plans)
             return run_scholtes(model, blocks, solver or "ipopt", eps_start=eps_start, eps_final=eps_final,
                                 eps_factor=eps_factor, solver_options=solver_options)
     finally:
@@ -256,8 +257,9 @@ def _solve_pso(agents: Sequence[Agent], br: _BestResponses, *, pop_size: int, n_
         return SolveResult(SolveStatus.INFEASIBLE, None, time.perf_counter() - start, n_gen, "pso",
                            "PSO found no point satisfying the players' constraints"), history
     regret(np.atleast_1d(res.X))
-    return SolveResult(SolveStatus.LOCALLY_OPTIMAL, float(np.atleast_1d(res.F)[0]), time.perf_counter() - start,
-                       n_gen, "pso", f"pymoo PSO, {n_gen} generations"), history
+    return SolveResult(SolveStatus.FEASIBLE, float(np.atleast_1d(res.F)[0]), time.perf_counter() - start,
+                       n_gen, "pso", f"pymoo PSO, {n_gen} generations (a heuristic: optimality not "
+                                     "certified)"), history
 
 
 _OPTIONS: dict[str, set[str]] = {
@@ -270,7 +272,8 @@ _OPTIONS: dict[str, set[str]] = {
 
 
 def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], method: str = "gauss-seidel",
-               solver: str | None = None, **options: Any) -> NashResult:
+               solver: str | None = None, *, gap_tol: float = GAP_TOL, on_error: str = "return",
+               **options: Any) -> NashResult:
     """Find a Nash equilibrium of a game declared as one Pyomo block per player.
 
     Parameters
@@ -289,14 +292,23 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         response; ``x ← (1−ω)x + ω·BR``) for the iterations; ``variational``,
         ``eps_*``, ``bigm``, ``multiplier_bound`` for ``kkt``; ``pop_size``,
         ``n_gen``, ``seed``, ``algorithm`` for ``pso``; ``solver_options``.
+    gap_tol : float
+        A player that gains more than ``gap_tol · max(1, |its objective|)`` (default
+        1e-5) by deviating makes the status ``not_equilibrium``, with a message
+        naming it and its gain.
+    on_error : {'return', 'raise'}
+        ``raise``: any status that is not a success raises
+        :class:`~gridgames.solvers.errors.SolveFailedError`.
 
     Returns
     -------
     NashResult
-        Values loaded into the model; ``gap`` from :func:`nash_gap`.
+        Values loaded into the model; ``gap`` from :func:`nash_gap`.  ``pso``
+        reports ``feasible`` at best (a heuristic).
     """
     if method not in NASH_METHODS:
         raise ModelError(f"unknown Nash method {method!r}; choose one of {', '.join(NASH_METHODS)}")
+    check_on_error(on_error)
     unknown = set(options) - _OPTIONS[method]
     if unknown:
         raise ModelError(f"unknown option(s) for method '{method}': {', '.join(sorted(unknown))}; "
@@ -334,6 +346,8 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         result.gap = max(gaps.values())
         result.player_objectives = {a.name: a.value() for a in agents}
         result.objective = sum(result.player_objectives.values())
+        judge(result, {n: (g, result.player_objectives[n]) for n, g in gaps.items()}, gap_tol=gap_tol,
+              failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
     result.best_response_solves = br.solves
     result.solve_time = time.perf_counter() - start
-    return result
+    return finish(result, on_error)
