@@ -8,16 +8,16 @@ The front door: the public API re-exported from the code folders.
 >>> result = gg.solve_bilevel(model, model.users, method="kkt")   # doctest: +SKIP
 """
 from gridgames.models.instance import InstanceError, load_instance
-from gridgames.solvers import (BilevelResult, GridGamesError, ModelError, NashResult, SolveResult,
-                               SolverNotAvailableError, SolveStatus, UnsupportedModelError,
-                               available_solvers, get_solver, list_solvers, nash_gap,
+from gridgames.solvers import (BilevelResult, GridGamesError, ModelError, NashResult, SolveFailedError,
+                               SolveResult, SolverNotAvailableError, SolveStatus, UnsupportedModelError,
+                               available_solvers, dual_of, get_solver, list_solvers, nash_gap,
                                register_solver, solve_bilevel, solve_nash, verify)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BilevelResult", "GridGamesError", "InstanceError", "ModelError", "NashResult", "SolveResult",
-    "SolveStatus", "SolverNotAvailableError", "UnsupportedModelError", "available_solvers",
+    "BilevelResult", "GridGamesError", "InstanceError", "ModelError", "NashResult", "SolveFailedError",
+    "SolveResult", "SolveStatus", "SolverNotAvailableError", "UnsupportedModelError", "available_solvers", "dual_of",
     "get_solver", "list_solvers", "load_instance", "nash_gap", "register_solver", "solve_bilevel",
     "solve_nash", "verify",
 ]

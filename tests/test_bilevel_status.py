@@ -96,3 +96,21 @@ def test_verify_relaxes_a_follower_infeasible_by_a_tolerance_and_never_reports_n
     assert str(m.f.c.expr) == before and m.f.y.ub == 1   # the relaxation was undone
     result = solve_bilevel(m, m.f, method="analytic", equilibrium=lambda mm: [(mm.x, 1 + 5e-7), (mm.f.y, 1.0)])
     assert result.status is SolveStatus.OPTIMAL and math.isfinite(result.follower_gap)
+
+
+def test_modes_per_constraint_and_a_user_bound_active_at_the_answer():
+    from test_bilevel import moore_bard
+
+    m = moore_bard()
+    result = solve_bilevel(m, m.f, method="kkt-bigm", multiplier_bound=100.0, modes={m.f.c1: "sos1"})
+    assert result.status is SolveStatus.OPTIMAL and result.objective == pytest.approx(-18.0, rel=1e-9)
+    assert result.extra["complementarity_modes"] == {"bigm": 5, "sos1": 1}
+    assert "not proved" in result.message
+    # bigm = 1 is reached by a slack or a multiplier at the answer: not certified
+    m = moore_bard()
+    capped = solve_bilevel(m, m.f, method="kkt-bigm", bigm=1.0)
+    assert capped.status in (SolveStatus.FEASIBLE, SolveStatus.INFEASIBLE), capped.message
+    if capped.status is SolveStatus.FEASIBLE:
+        assert "active at the answer" in capped.message
+    with pytest.raises(ModelError, match="unknown mode 'indicator'"):
+        solve_bilevel(m, m.f, method="kkt-bigm", modes={m.f.c1: "indicator"})

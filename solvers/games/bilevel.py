@@ -22,6 +22,7 @@ from pyomo.common.modeling import unique_component_name
 from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import ModelError
+from gridgames.solvers.games.dual_of import dual_variables, placeholder_bounds_active
 from gridgames.solvers.games.agent_solve import AgentSolver, RelaxedAgent, constraint_violation
 from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
@@ -111,6 +112,10 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     if method not in BILEVEL_METHODS:
         raise ModelError(f"unknown bilevel method {method!r}; choose one of {', '.join(BILEVEL_METHODS)}")
     check_on_error(on_error)
+    if method in ("nested", "analytic") and len(dual_variables(model)):
+        raise ModelError(f"the model uses dual_of(...) placeholders, which only the KKT methods bind to the "
+                         f"followers' multipliers; method '{method}' cannot solve it (use kkt, kkt-bigm, kkt-sos1 "
+                         "or strong-duality)")
     agents = analyse_agents(model, followers, role="follower")
     leader = leader_part(model, agents)
     start = time.perf_counter()
@@ -135,6 +140,10 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     result.lower_evaluations = stats.get("lower_evaluations", 0)
     if stats.get("history"):
         result.extra["history"] = stats["history"]
+    active = placeholder_bounds_active(model) if result.status.is_optimal else []
+    if active:
+        result.status = SolveStatus.FEASIBLE
+        result.message += f"; {', '.join(active)} is at a bound you gave it: the optimum may lie beyond it"
     if method == "nested" and result.status.is_ok:
         result.status = SolveStatus.FEASIBLE
         result.message += " (a heuristic: optimality not certified)"

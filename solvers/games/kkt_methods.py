@@ -32,6 +32,7 @@ from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.coupled_bounds import coupled_variables, restore_bounds, tighten_coupled_bounds
+from gridgames.solvers.games.dual_of import bind_duals
 from gridgames.solvers.games.kkt import KKTBlock, Pair, build_kkt_block, complementarity_residual
 from gridgames.solvers.games.kkt_bounds import PairBounds, derive_bounds, user_bounds_active
 from gridgames.solvers.games.modes import MODES, Scholtes, StrongDuality, apply_plan, plan_modes
@@ -65,6 +66,7 @@ class Reformulation:
             name = unique_component_name(self.model, f"_gg_kkt_{i}")
             self.blocks.append(build_kkt_block(self.model, f, name, shared_constraints=shared))
             f.objective.deactivate()
+        bind_duals(self.model, self.blocks)
         return self.blocks
 
     def __exit__(self, *exc: object) -> None:
@@ -262,6 +264,10 @@ def solve_reformulated(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str
               if 0 < M < math.inf and p.multiplier.value is not None]
     if ratios:
         result.extra["max_multiplier_ratio"] = max(ratios)
+    n_user = sum(o.startswith("user") for b in bounds for o in b.origin)
+    if n_user:
+        result.extra["user_bounds"] = n_user
+        result.message += f"; optimal within {n_user} bound(s) you gave (bigm/multiplier_bound), not proved"
     active = user_bounds_active(blocks, bounds) if result.status.is_ok else []
     if active:
         result.status = SolveStatus.FEASIBLE
