@@ -24,8 +24,9 @@ _LAZY: dict[str, str] = {
     "InstanceError": "gridgames.models.instance",
     "load_instance": "gridgames.models.instance",
     **{name: "gridgames.solvers" for name in (
-        "BilevelResult", "GridGamesError", "ModelError", "NashResult", "SolveResult", "SolverNotAvailableError",
-        "SolveStatus", "UnsupportedModelError", "available_solvers", "get_solver", "list_solvers", "nash_gap",
+        "BilevelResult", "GridGamesError", "ModelError", "NashResult", "SolveFailedError", "SolveResult",
+        "SolverNotAvailableError",
+        "SolveStatus", "UnsupportedModelError", "available_solvers", "dual_of", "get_solver", "list_solvers", "nash_gap",
         "register_solver", "solve_bilevel", "solve_nash", "verify")},
 }
 

@@ -6,8 +6,9 @@ available_solvers, get_solver, register_solver, list_solvers
     The solver registry (``highs``, ``ipopt``, ``scip``, ``scipy``, ``pyomo:<name>``).
 SolveResult, SolveStatus
     The one result type every backend returns.
-solve_bilevel, verify, BilevelResult
-    Bilevel (Stackelberg) models: follower blocks inside a Pyomo model.
+solve_bilevel, verify, BilevelResult, dual_of
+    Bilevel (Stackelberg) models: follower blocks inside a Pyomo model;
+    ``dual_of(constraint)`` puts a follower's multiplier in the leader's hands.
 solve_nash, nash_gap, NashResult
     Nash games: one block per player.
 AgentSolver, default_solver_for, analyse_agents, run_scholtes
@@ -25,10 +26,11 @@ from gridgames._lazy import lazy_exports
 #: public name -> module that defines it
 _LAZY: dict[str, str] = {
     **{name: "gridgames.solvers.errors" for name in (
-        "GridGamesError", "ModelError", "SolverNotAvailableError", "SolverOptionError",
+        "GridGamesError", "ModelError", "SolveFailedError", "SolverNotAvailableError", "SolverOptionError",
         "SolverRegistrationError", "UnknownSolverError", "UnsupportedModelError")},
     "solve_bilevel": "gridgames.solvers.games.bilevel",
     "verify": "gridgames.solvers.games.bilevel",
+    "dual_of": "gridgames.solvers.games.dual_of",
     "nash_gap": "gridgames.solvers.games.nash",
     "solve_nash": "gridgames.solvers.games.nash",
     **{name: "gridgames.solvers.games.results" for name in ("AgentCheck", "BilevelResult", "NashResult")},

@@ -39,3 +39,15 @@ class SolverOptionError(GridGamesError, ValueError):
 
 class SolverRegistrationError(GridGamesError, ValueError):
     """A ``register_solver`` call that would break the registry (bad factory, name clash)."""
+
+
+class SolveFailedError(GridGamesError):
+    """A solve that did not succeed, raised on request (``on_error="raise"``).
+
+    ``result`` is the result that would have been returned (status, message, gaps).
+    """
+
+    def __init__(self, result: object) -> None:
+        status = getattr(result, "status", "?")
+        super().__init__(f"{getattr(result, 'method', 'solve')}: {status}: {getattr(result, 'message', '')}")
+        self.result = result

@@ -17,6 +17,13 @@ class SolveStatus(str, enum.Enum):
 
     OPTIMAL = "optimal"
     LOCALLY_OPTIMAL = "locally_optimal"
+    #: a point that passed every check (feasible, follower/player gaps within tolerance) but whose
+    #: optimality nothing certifies: heuristics (GA, PSO), or a user-given bound active at the answer
+    FEASIBLE = "feasible"
+    #: a bilevel answer at which some follower is not optimal (its gap exceeds the tolerance)
+    FOLLOWER_NOT_OPTIMAL = "follower_not_optimal"
+    #: a Nash answer at which some player gains more than the tolerance by deviating
+    NOT_EQUILIBRIUM = "not_equilibrium"
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
     ITERATION_LIMIT = "iteration_limit"
@@ -25,8 +32,20 @@ class SolveStatus(str, enum.Enum):
 
     @property
     def is_ok(self) -> bool:
-        """True when the point loaded into the model is a (local) optimum."""
+        """True when the point loaded into the model is usable: a (local) optimum, or a
+        feasible point that passed every check (``FEASIBLE``, heuristics)."""
+        return self in (SolveStatus.OPTIMAL, SolveStatus.LOCALLY_OPTIMAL, SolveStatus.FEASIBLE)
+
+    @property
+    def is_optimal(self) -> bool:
+        """True only when a certificate supports optimality (global or local)."""
         return self in (SolveStatus.OPTIMAL, SolveStatus.LOCALLY_OPTIMAL)
+
+    @property
+    def has_point(self) -> bool:
+        """True when a point was loaded into the model (possibly not optimal)."""
+        return self.is_ok or self in (SolveStatus.FOLLOWER_NOT_OPTIMAL, SolveStatus.NOT_EQUILIBRIUM,
+                                      SolveStatus.ITERATION_LIMIT, SolveStatus.TIME_LIMIT)
 
     def __str__(self) -> str:  # print "optimal", not "SolveStatus.OPTIMAL"
         return self.value

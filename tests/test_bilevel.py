@@ -46,9 +46,15 @@ def test_linear_bilevel_from_the_literature(method, solver, options):
         assert result.extra["max_multiplier_ratio"] < 1.0   # the bound given did not bind
 
 
-def test_kkt_bigm_without_derivable_bounds_says_what_to_pass():
+def test_kkt_bigm_without_provable_bounds_falls_back_to_sos1_and_says_so():
+    # the follower's dual polyhedron is unbounded: no big-M can be proved for its multipliers
     m = moore_bard()
-    with pytest.raises(ModelError, match=r"multiplier of f\.c1.*multiplier_bound="):
+    result = solve_bilevel(m, m.f, method="kkt-bigm")
+    assert result.status is SolveStatus.OPTIMAL and result.objective == pytest.approx(-18.0, rel=1e-9)
+    assert result.solver == "scip" and result.extra["complementarity_modes"]["sos1"] > 0
+    assert "SOS1" in result.message
+    m = moore_bard()   # HiGHS takes no SOS1 sets: the error says what to do
+    with pytest.raises(ModelError, match=r"SOS1.*solver='scip'.*multiplier_bound="):
         solve_bilevel(m, m.f, method="kkt-bigm", solver="highs")
 
 

@@ -162,7 +162,9 @@ def test_smoke_rows_follow_the_contract():
     for case in smoke:
         row = case.func(**case.params)
         assert row["reference"] == 0.0 and row["leader_gap"] < 1e-3
-        assert row["eq_gap"] <= 1e-6 and row["status"] in ("optimal", "locally_optimal")
+        # nested is a heuristic: "feasible", never "optimal"
+        expected = ("feasible",) if case.params["method"] == "nested" else ("optimal", "locally_optimal")
+        assert row["eq_gap"] <= 1e-6 and row["status"] in expected
         assert row["upper_evals"] >= 1 and row["wall_time"] > 0
 
 

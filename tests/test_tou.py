@@ -218,7 +218,7 @@ def test_city_seller_days_are_written_and_a_rerun_resumes(tmp_path):
     files = sorted(tmp_path.glob("seller_*/day_*.json"))
     assert len(files) == 4
     row = json.loads(files[0].read_text())
-    assert row["status"] in ("locally_optimal", "optimal") and sum(row["class_sizes"]) == 20
+    assert row["status"] == "feasible" and sum(row["class_sizes"]) == 20   # nested: a heuristic
     assert 2 <= row["classes"] <= 3
     _, _, again = run_seller_days(small, tmp_path, workers=1, progress=False)
     assert again == 0

@@ -207,7 +207,7 @@ def solve_pso(market: Market, *, generations: int = 200, pop_size: int = 40, see
         status = SolveStatus.INFEASIBLE
     else:
         r = unflatten(np.atleast_2d(res.X))[0]
-        status = SolveStatus.LOCALLY_OPTIMAL
+        status = SolveStatus.FEASIBLE  # a heuristic: attach_gap reports how far from equilibrium
     sol = MarketSolution(r=r, method="pso-vectorised", status=status, time=time.perf_counter() - t0,
                          iterations=len(history), history=history,
                          message=f"pymoo PSO (eq. 23 inertia {w_max}->{w_min}), {len(history)} generations, "

@@ -106,3 +106,69 @@ class AgentSolver:
         best = float(pyo.value(self.agent.objective.expr)) if result.ok else float("nan")
         self.agent.restore(saved)
         return best, result
+
+
+def _violation_of(con) -> float:
+    body = pyo.value(con.body, exception=False)
+    if body is None:
+        return float("nan")
+    worst = 0.0
+    if con.has_lb():
+        worst = max(worst, pyo.value(con.lower) - body)
+    if con.has_ub():
+        worst = max(worst, body - pyo.value(con.upper))
+    return worst
+
+
+def constraint_violation(agent: Agent) -> float:
+    """Largest violation of the agent's constraints and variable bounds at the current point."""
+    worst = 0.0
+    for con in list(agent.constraints) + list(agent.shared):
+        worst = max(worst, _violation_of(con))
+    for v in agent.variables:
+        if v.value is None:
+            continue
+        if v.has_lb():
+            worst = max(worst, v.lb - v.value)
+        if v.has_ub():
+            worst = max(worst, v.value - v.ub)
+    return worst
+
+
+class RelaxedAgent:
+    """Context manager: the agent's constraints and bounds relaxed by ``tol`` (plus ``tol`` × |bound|).
+
+    Used by ``verify`` when a follower is infeasible at the returned point by a
+    solver tolerance: its best response is then computed on the relaxed set,
+    and everything is put back on exit.
+    """
+
+    def __init__(self, agent: Agent, tol: float) -> None:
+        self.agent, self.tol = agent, tol
+        self.saved_constraints: list = []
+        self.saved_bounds: list = []
+
+    def _widen(self, bound, direction: int):
+        value = pyo.value(bound)
+        return value + direction * self.tol * (1.0 + abs(value))
+
+    def __enter__(self) -> RelaxedAgent:
+        for con in self.agent.constraints:
+            self.saved_constraints.append((con, con.expr))
+            lower = self._widen(con.lower, -1) if con.has_lb() else None
+            upper = self._widen(con.upper, +1) if con.has_ub() else None
+            con.set_value((lower, con.body, upper))
+        for v in self.agent.variables:
+            self.saved_bounds.append((v, v.lb, v.ub))
+            if v.has_lb():
+                v.setlb(self._widen(v.lb, -1))
+            if v.has_ub():
+                v.setub(self._widen(v.ub, +1))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for con, expr in self.saved_constraints:
+            con.set_value(expr)
+        for v, lb, ub in self.saved_bounds:
+            v.setlb(lb)
+            v.setub(ub)

@@ -22,22 +22,25 @@ from pyomo.common.modeling import unique_component_name
 from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.agent_solve import AgentSolver
-from gridgames.solvers.games.kkt_methods import (solve_kkt_bigm, solve_kkt_regularised,
+from gridgames.solvers.games.dual_of import dual_variables, placeholder_bounds_active
+from gridgames.solvers.games.agent_solve import AgentSolver, RelaxedAgent, constraint_violation
+from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
 from gridgames.solvers.games.nested import solve_nested
 from gridgames.solvers.games.results import AgentCheck, BilevelResult
+from gridgames.solvers.games.status import FEAS_TOL, GAP_TOL, check_on_error, finish, judge
 from gridgames.solvers.games.structure import Agent, analyse_agents, leader_part
 from gridgames.solvers.registry import get_solver
 from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
 
-BILEVEL_METHODS = ("kkt", "kkt-bigm", "strong-duality", "nested", "analytic")
+BILEVEL_METHODS = ("kkt", "kkt-bigm", "kkt-sos1", "strong-duality", "nested", "analytic")
 
 
 def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], method: str = "kkt",
-                  solver: str | None = None, *, verify: bool = True, **options: Any) -> BilevelResult:
+                  solver: str | None = None, *, verify: bool = True, gap_tol: float = GAP_TOL,
+                  feas_tol: float = FEAS_TOL, on_error: str = "return", **options: Any) -> BilevelResult:
     """Solve a bilevel (Stackelberg) model declared as a plain Pyomo model.
 
     Parameters
@@ -48,10 +51,12 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     followers : Block or iterable of Blocks
         Each holds its own variables, constraints and exactly one active Objective.
         An indexed Block counts as one follower per index.
-    method : {'kkt', 'kkt-bigm', 'strong-duality', 'nested', 'analytic'}
+    method : {'kkt', 'kkt-bigm', 'kkt-sos1', 'strong-duality', 'nested', 'analytic'}
         ``kkt``: followers' KKT conditions, Scholtes-regularised NLPs solved by
-        Ipopt (local). ``kkt-bigm``: the same with binaries and derived big-M
-        bounds, MILP for HiGHS or MIQP/MINLP for SCIP (global). ``strong-duality``:
+        Ipopt (local). ``kkt-bigm``: the same with binaries and big-M bounds proved
+        by interval arithmetic or LPs, SOS1 sets where none can be proved; MILP for
+        HiGHS or MIQP/MINLP for SCIP (global, no bound needed from you).
+        ``kkt-sos1``: every complementarity pair an SOS1 set (SCIP, global). ``strong-duality``:
         linear followers only. ``nested``: a pymoo algorithm over the leader's
         variables, followers re-solved per candidate. ``analytic``: the caller
         supplies the answer (``equilibrium=``) or the followers' closed-form
@@ -63,21 +68,38 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     verify : bool
         Re-solve every follower at the returned leader decision and record its
         optimality gap (:func:`verify`); on by default because it is the honest check.
+    gap_tol : float
+        A follower whose gap exceeds ``gap_tol · max(1, |its objective|)`` (default 1e-5)
+        is not optimal: the status is then ``follower_not_optimal`` and the message
+        names it and its gap, whatever the method reported.
+    feas_tol : float
+        Feasibility tolerance of the re-solves (default 1e-6): a follower found
+        infeasible at the returned point is re-solved with its constraints and
+        bounds relaxed by it (``AgentCheck.relaxed``, ``AgentCheck.violation``).
+    on_error : {'return', 'raise'}
+        ``raise``: any status that is not a success (``is_ok``) raises
+        :class:`~gridgames.solvers.errors.SolveFailedError` carrying the result.
     **options
         Method options: ``eps_start``, ``eps_final``, ``eps_factor`` (kkt); ``bigm``,
-        ``multiplier_bound`` (kkt-bigm); ``multiplier_bound`` (strong-duality);
+        ``multiplier_bound``, ``modes`` (kkt-bigm, kkt-sos1: ``{constraint: "sos1" | "bigm"}``
+        per follower constraint or variable; a bound you give that is active at the
+        answer makes the status ``feasible``); ``multiplier_bound`` (strong-duality);
         ``tighten_bounds`` (kkt-bigm and strong-duality, default True: bound the follower
         variables that leader variables multiply by their feasible range, two LPs each);
         ``algorithm``, ``n_gen``, ``pop_size``, ``seed``, ``termination``, ``workers``,
         ``map_fn``, ``progress``, ``initial``, ``search_bounds``, ``polish_evaluations``
         (nested: GA then a bounded Powell polish);
+        ``starts`` (kkt: 2 adds a run from the high-point relaxation, best kept);
         ``equilibrium`` or ``response`` (analytic: callables returning ``(var, value)``
         pairs); ``solver_options`` for all.
 
     Returns
     -------
     BilevelResult
-        Values are loaded into ``model``.
+        Values are loaded into ``model``.  The status is ``optimal`` (global
+        methods) or ``locally_optimal`` (``kkt``) only when every follower's gap
+        is within ``gap_tol``; ``nested`` reports ``feasible`` (a GA certifies
+        nothing); ``follower_not_optimal`` otherwise.
 
     Raises
     ------
@@ -89,6 +111,11 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     """
     if method not in BILEVEL_METHODS:
         raise ModelError(f"unknown bilevel method {method!r}; choose one of {', '.join(BILEVEL_METHODS)}")
+    check_on_error(on_error)
+    if method in ("nested", "analytic") and len(dual_variables(model)):
+        raise ModelError(f"the model uses dual_of(...) placeholders, which only the KKT methods bind to the "
+                         f"followers' multipliers; method '{method}' cannot solve it (use kkt, kkt-bigm, kkt-sos1 "
+                         "or strong-duality)")
     agents = analyse_agents(model, followers, role="follower")
     leader = leader_part(model, agents)
     start = time.perf_counter()
@@ -100,8 +127,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     stats: dict[str, Any] = {}
     if method == "kkt":
         base = solve_kkt_regularised(model, agents, solver=solver or "ipopt", **options)
-    elif method == "kkt-bigm":
-        base = solve_kkt_bigm(model, agents, solver=solver, **options)
+    elif method in ("kkt-bigm", "kkt-sos1"):
+        base = solve_kkt_global(model, agents, default=method[4:], solver=solver, **options)
     elif method == "strong-duality":
         base = solve_strong_duality(model, agents, solver=solver, **options)
     elif method == "nested":
@@ -113,18 +140,28 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     result.lower_evaluations = stats.get("lower_evaluations", 0)
     if stats.get("history"):
         result.extra["history"] = stats["history"]
-    if result.status.is_ok or result.status in (SolveStatus.ITERATION_LIMIT, SolveStatus.TIME_LIMIT):
+    active = placeholder_bounds_active(model) if result.status.is_optimal else []
+    if active:
+        result.status = SolveStatus.FEASIBLE
+        result.message += f"; {', '.join(active)} is at a bound you gave it: the optimum may lie beyond it"
+    if method == "nested" and result.status.is_ok:
+        result.status = SolveStatus.FEASIBLE
+        result.message += " (a heuristic: optimality not certified)"
+    if result.status.has_point:
         result.objective = float(pyo.value(leader.objective.expr))
         result.follower_objectives = {a.name: a.value() for a in agents}
         if verify:
-            result.follower_checks = verify_followers(model, agents)
+            result.follower_checks = verify_followers(model, agents, feas_tol=feas_tol)
             result.lower_evaluations += len(agents)
-    return result
+            judge(result, {c.name: (c.gap, c.value) for c in result.follower_checks}, gap_tol=gap_tol,
+                  failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
+    return finish(result, on_error)
 
 
 _OPTIONS: dict[str, set[str]] = {
-    "kkt": {"eps_start", "eps_final", "eps_factor", "solver_options"},
-    "kkt-bigm": {"bigm", "multiplier_bound", "solver_options", "tighten_bounds"},
+    "kkt": {"eps_start", "eps_final", "eps_factor", "starts", "solver_options"},
+    "kkt-bigm": {"bigm", "multiplier_bound", "modes", "solver_options", "tighten_bounds"},
+    "kkt-sos1": {"bigm", "multiplier_bound", "modes", "solver_options", "tighten_bounds"},
     "strong-duality": {"multiplier_bound", "solver_options", "tighten_bounds"},
     "nested": {"algorithm", "n_gen", "pop_size", "seed", "termination", "workers", "map_fn",
                "progress", "initial", "search_bounds", "polish_evaluations", "solver_options"},
@@ -184,7 +221,8 @@ def _pairs(values: Any) -> list[tuple[Any, Any]]:
     return list(values.items()) if hasattr(values, "items") else list(values)
 
 
-def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None = None) -> list[AgentCheck]:
+def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None = None, *,
+                     feas_tol: float = FEAS_TOL) -> list[AgentCheck]:
     """Re-solve every follower at the current leader values; report each optimality gap.
 
     The gap is ``(best − current)`` in the follower's own sense (for a
@@ -192,18 +230,32 @@ def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None =
     is not bilevel feasible: that follower would move.  Each check says whether
     the re-solve was proven optimal (``certified``); a local (Ipopt) re-solve
     of a non-convex follower can miss a better response — pass ``solver="scip"``.
+    A follower whose problem is infeasible at the current leader values (by a
+    solver tolerance, e.g. 1e-7) is re-solved with its constraints and bounds
+    relaxed by ``feas_tol`` (``relaxed=True``); ``violation`` is the largest
+    violation of its constraints at the returned point.
     """
     checks = []
     for agent in agents:
         current = agent.value()
         best, res = AgentSolver(agent, solver).best_response_value()
+        relaxed = False
+        if not res.ok:
+            with RelaxedAgent(agent, feas_tol):
+                best, res = AgentSolver(agent, solver).best_response_value()
+            relaxed = True
         gap = (current - best) if agent.sense > 0 else (best - current)
         checks.append(AgentCheck(agent.name, current, best, gap, str(res.status),
-                                 certified=res.status is SolveStatus.OPTIMAL))
+                                 certified=res.status is SolveStatus.OPTIMAL,
+                                 violation=constraint_violation(agent), relaxed=relaxed))
     return checks
 
 
-def verify(model: pyo.Block, followers: BlockData | Iterable[BlockData], solver: str | None = None
-           ) -> list[AgentCheck]:
-    """Public form of :func:`verify_followers` taking the follower blocks."""
-    return verify_followers(model, analyse_agents(model, followers), solver)
+def verify(model: pyo.Block, followers: BlockData | Iterable[BlockData], solver: str | None = None, *,
+           feas_tol: float = FEAS_TOL) -> list[AgentCheck]:
+    """Public form of :func:`verify_followers` taking the follower blocks.
+
+    Example: ``[c.gap for c in gg.verify(m, m.f)]`` after loading a candidate
+    point into ``m``.
+    """
+    return verify_followers(model, analyse_agents(model, followers), solver, feas_tol=feas_tol)

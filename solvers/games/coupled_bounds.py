@@ -59,13 +59,54 @@ def coupled_variables(agent: Agent, extra: Sequence[object] = ()) -> list[VarDat
     return list(found.values())
 
 
+class RangeLP:
+    """Context manager: the extreme values of linear expressions over a block's feasible set.
+
+    Every active objective under ``target`` is deactivated inside the ``with``
+    and a temporary one is added to ``target``; each :meth:`extreme` call
+    changes only that objective and re-solves with a persistent LP solver (the
+    model is translated once).  Everything is put back on exit.
+    """
+
+    def __init__(self, target: pyo.Block, solver: str = "highs") -> None:
+        self.target, self.solver = target, solver
+        self._check = True
+        self._deactivated: list = []
+
+    def __enter__(self) -> RangeLP:
+        self._deactivated = list(self.target.component_data_objects(pyo.Objective, active=True,
+                                                                    descend_into=True))
+        for obj in self._deactivated:
+            obj.deactivate()
+        self._lp = get_solver(self.solver)
+        self.target._gg_range_objective = pyo.Objective(expr=0.0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.target.del_component(self.target._gg_range_objective)
+        for obj in self._deactivated:
+            obj.activate()
+
+    def extreme(self, expr: object, sense: int) -> tuple[SolveStatus, float | None]:
+        """``(status, value)`` of ``min expr`` (``sense`` = +1) or ``max expr`` (−1); value None
+        unless the LP was solved to optimality (``UNBOUNDED`` means no finite extreme)."""
+        obj = self.target._gg_range_objective
+        obj.set_value(expr)
+        obj.set_sense(pyo.minimize if sense > 0 else pyo.maximize)
+        result = self._lp.solve(self.target, check=self._check)
+        self._check = False  # the LP's class does not change with its objective
+        if not result.status.is_ok:
+            return result.status, None
+        return result.status, float(pyo.value(expr))
+
+
 def tighten_coupled_bounds(agent: Agent, variables: Sequence[VarData], *, solver: str = "highs"
                            ) -> list[tuple[VarData, float | None, float | None]]:
     """Set each variable's bounds to its range over the agent's feasible set.
 
     The agent's own objective must be inactive (the reformulation deactivates
     it); a temporary objective is added to its block, re-solved persistently
-    for each bound, and removed.
+    for each bound (:class:`RangeLP`), and removed.
 
     Returns
     -------
@@ -80,34 +121,28 @@ def tighten_coupled_bounds(agent: Agent, variables: Sequence[VarData], *, solver
     original: list[tuple[VarData, float | None, float | None]] = []
     if not variables:
         return original
-    block = agent.block
-    lp = get_solver(solver)
-    block._gg_bound_objective = pyo.Objective(expr=variables[0])
-    check = True  # classify the LP once; only its objective changes afterwards
-    try:
+    with RangeLP(agent.block, solver) as lp:
         for v in variables:
             ends: list[float | None] = []
-            for sense in (pyo.minimize, pyo.maximize):
-                block._gg_bound_objective.set_value(v)
-                block._gg_bound_objective.set_sense(sense)
-                result = lp.solve(block, check=check)
-                check = False
-                if result.status is SolveStatus.INFEASIBLE:
+            for sense in (1, -1):
+                status, value = lp.extreme(v, sense)
+                if status is SolveStatus.INFEASIBLE:
                     raise ModelError(f"follower '{agent.name}' has no feasible point for any leader decision "
                                      f"(its own constraints are infeasible; found while bounding {v.name})")
-                ends.append(float(pyo.value(v)) if result.status.is_ok else None)
+                ends.append(value)
             original.append((v, v.lb, v.ub))
             lo, hi = ends
             if lo is not None and math.isfinite(lo):
-                lo -= BOUND_MARGIN * (1 + abs(lo))
-                v.setlb(lo if v.lb is None else max(lo, v.lb))
+                v.setlb(widen(lo, -1) if v.lb is None else max(widen(lo, -1), v.lb))
             if hi is not None and math.isfinite(hi):
-                hi += BOUND_MARGIN * (1 + abs(hi))
-                v.setub(hi if v.ub is None else min(hi, v.ub))
+                v.setub(widen(hi, +1) if v.ub is None else min(widen(hi, +1), v.ub))
             log.debug("bounds of %s: %s -> %s", v.name, original[-1][1:], (v.lb, v.ub))
-    finally:
-        block.del_component(block._gg_bound_objective)
     return original
+
+
+def widen(value: float, direction: int) -> float:
+    """``value`` moved outwards by :data:`BOUND_MARGIN` (absolute plus relative)."""
+    return value + direction * BOUND_MARGIN * (1 + abs(value))
 
 
 def restore_bounds(original: Sequence[tuple[VarData, float | None, float | None]]) -> None:

@@ -73,6 +73,8 @@ class KKTBlock:
     block: pyo.Block
     pairs: list[Pair] = field(default_factory=list)
     equality_multipliers: list[VarData] = field(default_factory=list)
+    #: the constraint each equality multiplier belongs to
+    equality_sources: list[object] = field(default_factory=list)
     #: Σ_k μ_k·(bound term) + Σ_e π_e·(rhs term): the dual objective of a linear agent
     dual_objective: object = 0.0
     #: the agent's objective written in its own sense (s·f), linear part only
@@ -217,6 +219,7 @@ def build_kkt_block(model: pyo.Block, agent: Agent, name: str,
         rest = con.body - own  # parameters' part of the body
         if con.equality:
             eq_specs.append((con.body - con.upper, coefs, con.upper - rest))
+            kkt.equality_sources.append(con)
             continue
         if con.has_lb():
             specs.append((con.body - con.lower, coefs, con, "lower", con.lower - rest))

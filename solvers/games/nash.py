@@ -46,9 +46,11 @@ from pyomo.core.expr.visitor import identify_variables
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.agent_solve import AgentSolver
 from gridgames.solvers.games.best_response import AggregateAgentSolver
-from gridgames.solvers.games.kkt_methods import Reformulation, add_bigm, run_scholtes, solve_reformulated
+from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
+                                                 solve_reformulated)
 from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.stacked_kkt import find_aggregates
+from gridgames.solvers.games.status import GAP_TOL, check_on_error, finish, judge
 from gridgames.solvers.games.structure import Agent, analyse_agents, inside_any
 from gridgames.solvers.result import SolveResult, SolveStatus
 
@@ -230,10 +232,9 @@ def _solve_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None, *,
         with Reformulation(model, agents, [a.shared for a in agents]) as blocks:
             if variational:
                 _tie_shared_multipliers(blocks)
-            if solver == "scip":
-                for kkt in blocks:
-                    add_bigm(kkt, bigm=bigm, multiplier_bound=multiplier_bound)
-                return solve_reformulated(model, blocks, "scip", solver_options)
+            if solver == "scip":   # big-M where bounds are proved, SOS1 elsewhere: global
+                bounds, plans = add_complementarity(model, blocks, bigm=bigm, multiplier_bound=multiplier_bound)
+                return solve_reformulated(model, blocks, "scip", solver_options, bounds, plans)
             return run_scholtes(model, blocks, solver or "ipopt", eps_start=eps_start, eps_final=eps_final,
                                 eps_factor=eps_factor, solver_options=solver_options)
     finally:
@@ -304,8 +305,9 @@ def _solve_pso(agents: Sequence[Agent], br: _BestResponses, *, pop_size: int, n_
         return SolveResult(SolveStatus.INFEASIBLE, None, time.perf_counter() - start, n_gen, "pso",
                            "PSO found no point satisfying the players' constraints"), history
     regret(np.atleast_1d(res.X))
-    return SolveResult(SolveStatus.LOCALLY_OPTIMAL, float(np.atleast_1d(res.F)[0]), time.perf_counter() - start,
-                       n_gen, "pso", f"pymoo PSO, {n_gen} generations"), history
+    return SolveResult(SolveStatus.FEASIBLE, float(np.atleast_1d(res.F)[0]), time.perf_counter() - start,
+                       n_gen, "pso", f"pymoo PSO, {n_gen} generations (a heuristic: optimality not "
+                                     "certified)"), history
 
 
 _OPTIONS: dict[str, set[str]] = {
@@ -320,7 +322,8 @@ _OPTIONS: dict[str, set[str]] = {
 
 
 def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], method: str = "gauss-seidel",
-               solver: str | None = None, **options: Any) -> NashResult:
+               solver: str | None = None, *, gap_tol: float = GAP_TOL, on_error: str = "return",
+               **options: Any) -> NashResult:
     """Find a Nash equilibrium of a game declared as one Pyomo block per player.
 
     Parameters
@@ -345,26 +348,35 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         (required), ``tol``, ``max_iter``, ``bilevel_method``, ``check_method``,
         ``bilevel_options`` for ``epec`` (players are leaders,
         :func:`~gridgames.solvers.games.epec.solve_epec`); ``solver_options``.
+    gap_tol : float
+        A player that gains more than ``gap_tol · max(1, |its objective|)`` (default
+        1e-5) by deviating makes the status ``not_equilibrium``, with a message
+        naming it and its gain.
+    on_error : {'return', 'raise'}
+        ``raise``: any status that is not a success raises
+        :class:`~gridgames.solvers.errors.SolveFailedError`.
 
     Returns
     -------
     NashResult
-        Values loaded into the model; ``gap`` from :func:`nash_gap`.
+        Values loaded into the model; ``gap`` from :func:`nash_gap`.  ``pso``
+        reports ``feasible`` at best (a heuristic).
     """
     if method not in NASH_METHODS:
         raise ModelError(f"unknown Nash method {method!r}; choose one of {', '.join(NASH_METHODS)}")
+    check_on_error(on_error)
     unknown = set(options) - _OPTIONS[method]
     if unknown:
         raise ModelError(f"unknown option(s) for method '{method}': {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(sorted(_OPTIONS[method]))}")
     if method == "mcp":  # assembles its own structure in linear time (players_of walks every expression)
         from gridgames.solvers.games.nash_mcp import solve_nash_mcp
-        return solve_nash_mcp(model, players, solver, **options)
+        return finish(solve_nash_mcp(model, players, solver, gap_tol=gap_tol, **options), on_error)
     if method == "epec":  # players are leaders sharing follower blocks
         from gridgames.solvers.games.epec import solve_epec
         if options.get("followers") is None:
             raise ModelError("method 'epec' needs followers=: the follower block(s) every leader anticipates")
-        return solve_epec(model, players, **options)
+        return finish(solve_epec(model, players, **options), on_error)
     start = time.perf_counter()
     agents = players_of(model, players)
     _initial_values(agents)
@@ -386,9 +398,9 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
                           eps_start=options.get("eps_start", 1e-2), eps_final=options.get("eps_final", 1e-10),
                           eps_factor=options.get("eps_factor", 1e-4), bigm=options.get("bigm"),
                           multiplier_bound=options.get("multiplier_bound"), solver_options=solver_options)
-        br = _BestResponses(agents, None, None)
+        br = _BestResponses(agents, None, None, model)
     else:
-        br = _BestResponses(agents, br_solver, solver_options)
+        br = _BestResponses(agents, br_solver, solver_options, model)
         base, history = _solve_pso(agents, br, pop_size=options.get("pop_size", 40),
                                    n_gen=options.get("n_gen", 100), seed=options.get("seed", 1),
                                    algorithm=options.get("algorithm"))
@@ -399,6 +411,8 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         result.gap = max(gaps.values())
         result.player_objectives = {a.name: a.value() for a in agents}
         result.objective = sum(result.player_objectives.values())
+        judge(result, {n: (g, result.player_objectives[n]) for n, g in gaps.items()}, gap_tol=gap_tol,
+              failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
     result.best_response_solves = br.solves
     result.solve_time = time.perf_counter() - start
-    return result
+    return finish(result, on_error)

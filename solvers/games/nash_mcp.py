@@ -43,7 +43,7 @@ def _status(mcp: MCPResult, gap: float | None, gap_tol: float) -> tuple[SolveSta
                                              "problems are convex); not verified (verify=False)")
     if gap <= gap_tol:
         return SolveStatus.OPTIMAL, f"verified: no player gains more than {gap:.2e} by deviating"
-    return SolveStatus.ERROR, (f"KKT point is not an equilibrium: a player gains {gap:.3e} > {gap_tol:.0e} "
+    return SolveStatus.NOT_EQUILIBRIUM, (f"KKT point is not an equilibrium: a player gains {gap:.3e} > {gap_tol:.0e} "
                                "by deviating (a player's problem is not convex in its own variables?)")
 
 

@@ -12,6 +12,8 @@ class AgentCheck:
 
     ``gap`` is how much the agent could still gain (≥ 0 up to solver tolerance):
     its best-response objective minus its current objective, in its own sense.
+    ``gap`` is ``nan`` only when no best response could be computed, and
+    then the result's status is never a success.
     ``certified`` is True when the re-solve was proven optimal (HiGHS on an
     LP/QP/MILP, SCIP); False after a local solve (Ipopt), whose gap of 0 does
     not rule out a better response elsewhere on a non-convex follower — re-run
@@ -24,6 +26,11 @@ class AgentCheck:
     gap: float
     status: str
     certified: bool = True
+    #: largest violation of the agent's own constraints at the returned point
+    violation: float = 0.0
+    #: the re-solve was infeasible as stated and was repeated with the agent's constraints
+    #: and bounds relaxed by the feasibility tolerance
+    relaxed: bool = False
 
 
 @dataclass(repr=False)
