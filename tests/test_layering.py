@@ -19,13 +19,14 @@ ROOT = Path(__file__).resolve().parents[1]
 #: source folder -> installed package name (pyproject.toml's package-dir)
 FOLDERS = {"gridgames": "gridgames", "models": "gridgames.models", "solvers": "gridgames.solvers",
            "forecasting": "gridgames.forecasting", "benchmarks": "gridgames.benchmarks"}
-BASE = ("gridgames.solvers.errors", "gridgames._lazy")
+BASE = ("gridgames.solvers.errors", "gridgames._lazy", "gridgames.io")
 FAMILY_SHARED = ("gridgames.models.instance", "gridgames.models.report", "gridgames.models.study",
                  "gridgames.models.households")
 #: layer -> the layers it may import (besides itself); the longest matching prefix decides the layer
 ALLOWED: dict[str, tuple[str, ...]] = {
     "gridgames.solvers.errors": (),
     "gridgames._lazy": (),
+    "gridgames.io": ("gridgames.solvers.errors",),
     "gridgames.plotting": (),
     "gridgames.data": BASE,
     "gridgames.solvers": ("gridgames.solvers", "gridgames._lazy"),
