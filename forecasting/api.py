@@ -12,7 +12,7 @@ import logging
 import pandas as pd
 
 # importing the method modules registers them
-from gridgames.forecasting import corrected, forest, hybrid, lstm, naive, sarima  # noqa: F401
+from gridgames.forecasting import boosted, corrected, forest, hybrid, lstm, naive, sarima  # noqa: F401
 from gridgames.forecasting.base import Forecaster, FittedForecaster, registered
 from gridgames.forecasting.validation import ForecastError, check_positive_int, check_series
 
