@@ -77,10 +77,10 @@ class BoostedForecaster(Forecaster):
 
     name = "boosted"
 
-    def __init__(self, *, max_horizon: int = 24, target: str = "difference", origin_stride: int = 3,
+    def __init__(self, *, max_horizon: int = 24, target: str = "difference", origin_stride: int = 24,
                  history_days: int | None = None, n_estimators: int = 400, num_leaves: int = 31,
                  min_child_samples: int = 40, learning_rate: float = 0.05, subsample: float = 0.8,
-                 colsample: float = 0.8, objective: str = "l2", day: int = 24,
+                 colsample: float = 0.8, objective: str = "l1", day: int = 24,
                  calendar_tz: str | None = None, seed: int = 0, n_jobs: int = 1) -> None:
         if target not in _TARGETS:
             raise ForecastError(f"parameter 'target' must be one of {', '.join(_TARGETS)}, got {target!r}")
