@@ -115,20 +115,24 @@ def value_summary(per_day: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def plot_value(summary: pd.DataFrame, path: str | Path) -> Path:
-    """Bar chart of the leader's lost gain and the absolute bill and price changes per forecaster."""
+def plot_value(summary: pd.DataFrame, path: str | Path, *, period: str = "") -> Path:
+    """Bar chart of the leader's lost gain and the absolute bill and price changes per forecaster.
+
+    ``period`` is appended to the title (e.g. ``"BPAT, 8 windows of 2021-2022"``).
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     path = Path(path)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
     names = list(summary.index)
     y = np.arange(len(names))
     panels = [
-        ("Stackelberg: company's realised gain\nforecast − perfect foresight", "$ per day",
-         [("stackelberg_company_gain_change", "change", "tab:red")]),
-        ("Users' bill: mean |forecast − perfect|", "$ per day",
+        ("Stackelberg: company's realised utility gain\nforecast − perfect foresight",
+         "thousand $ per day (the model's utility)", [("stackelberg_company_gain_change", "change", "tab:red")]),
+        ("Users' bill: mean |forecast − perfect|", "thousand $ per day",
          [("stackelberg_abs_bill_change", "Stackelberg", "tab:blue"), ("rtp_abs_bill_change", "RTP rule", "tab:orange")]),
         ("Prices: mean |forecast − perfect|", "$/MWh",
          [("stackelberg_price_change", "Stackelberg", "tab:blue"), ("rtp_price_change", "RTP rule", "tab:orange")]),
@@ -136,18 +140,20 @@ def plot_value(summary: pd.DataFrame, path: str | Path) -> Path:
     for ax, (title, unit, series) in zip(axes, panels):
         h = 0.8 / len(series)
         for j, (col, lab, color) in enumerate(series):
-            ax.barh(y + (j - (len(series) - 1) / 2) * h, summary[col], height=h, color=color, label=lab)
+            scale = 1.0 if unit.startswith("$/") else 1e-3
+            ax.barh(y + (j - (len(series) - 1) / 2) * h, summary[col] * scale, height=h, color=color, label=lab)
         ax.set_yticks(y, names if ax is axes[0] else [""] * len(names))
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(unit)
         ax.axvline(0, color="black", lw=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
         if len(series) > 1:
             ax.legend(fontsize=8, loc="best", framealpha=0.9)
     axes[0].invert_yaxis()
     for ax in axes[1:]:
         ax.set_ylim(axes[0].get_ylim())
-    fig.suptitle("Value of a forecast: games played on each forecaster's day-ahead output vs the actual load "
-                 "(BPAT, 8 windows of 2021-2022)", fontsize=11)
+    fig.suptitle("Value of a forecast: the games played on each forecaster's day-ahead output instead of the "
+                 "actual load" + (f" ({period})" if period else ""), fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

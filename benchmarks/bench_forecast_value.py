@@ -1,0 +1,51 @@
+"""The value of a forecast: Stackelberg and RTP games on each forecaster's output vs the actual load.
+
+    python -m gridgames.benchmarks.bench_forecast_value FORECASTS_CSV \
+        [--figure docs/figures/forecast_value.png] [--json docs/measurements/forecast_value.json]
+
+``FORECASTS_CSV`` is written by ``bench_forecast_rolling --forecasts-csv``
+(every window's hourly day-ahead forecasts). Prints the per-model table of
+:func:`gridgames.models.forecast_value.value_summary`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+import pandas as pd
+
+from gridgames.models.forecast_value import game_value, plot_value, value_summary
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = {"MAPE": "MAPE %", "stackelberg_company_gain_change": "Stackelberg company gain Δ $/day",
+           "stackelberg_abs_bill_change": "Stackelberg |bill Δ| $/day",
+           "stackelberg_price_change": "Stackelberg |price Δ| $/MWh",
+           "rtp_abs_bill_change": "RTP |bill Δ| $/day", "rtp_price_change": "RTP |price Δ| $/MWh", "days": "days"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("forecasts", help="CSV from bench_forecast_rolling --forecasts-csv")
+    p.add_argument("--figure", help="write the bar chart here (PNG)")
+    p.add_argument("--json", help="write the summary here")
+    args = p.parse_args(argv)
+    frame = pd.read_csv(args.forecasts, parse_dates=["hour_ending_utc", "origin"], index_col="hour_ending_utc")
+    summary = value_summary(game_value(frame))
+    table = summary[list(COLUMNS)].rename(columns=COLUMNS)
+    print("| model | " + " | ".join(table.columns) + " |")
+    print("| --- " * (len(table.columns) + 1) + "|")
+    for name, r in table.iterrows():
+        print(f"| {name} | " + " | ".join(f"{v:,.2f}" if k != "days" else f"{int(v)}" for k, v in r.items()) + " |")
+    if args.figure:
+        windows = frame["window"].nunique() if "window" in frame else 0
+        plot_value(summary, args.figure, period=f"BPAT, {windows} windows, {int(summary['days'].iloc[0])} days")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(summary.reset_index().to_dict(orient="records"), fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
