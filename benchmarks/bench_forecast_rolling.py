@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from pathlib import Path
 import time
 
 import pandas as pd
 
+from gridgames.models.report import atomic_write_text
 from gridgames.forecasting.rolling import (DEFAULT_SPECS, SEASON_WINDOWS, format_summary, load_bpat_history,
                                            rolling_evaluation)
 
@@ -82,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{secs:.1f} s (goal < 120 s: {'met' if secs < 120 else 'NOT met'})")
         figures["best_backtest_s"] = secs
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(figures, fh, indent=2, default=str)
+        atomic_write_text(Path(args.json), json.dumps(figures, indent=2, default=str))
     return 0
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from pathlib import Path
 
 import pandas as pd
 
+from gridgames.models.report import atomic_write_text
 from gridgames.models.forecast_value import game_value, plot_value, value_summary
 
 logger = logging.getLogger(__name__)
@@ -42,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         windows = frame["window"].nunique() if "window" in frame else 0
         plot_value(summary, args.figure, period=f"BPAT, {windows} windows, {int(summary['days'].iloc[0])} days")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(summary.reset_index().to_dict(orient="records"), fh, indent=2)
+        atomic_write_text(Path(args.json), json.dumps(summary.reset_index().to_dict(orient="records"), indent=2))
     return 0
 
 
