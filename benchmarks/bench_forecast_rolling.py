@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--forecasts-csv", help="write every window's hourly forecasts here (model, window, "
                    "actual, forecast, quantiles): the input of bench_forecast_value")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    logging.getLogger("gridgames.forecasting.rolling").setLevel(logging.INFO)  # one line per model and window
     frame = load_bpat_history()
     specs = DEFAULT_SPECS
     if args.models:

@@ -162,8 +162,9 @@ def rolling_evaluation(series: pd.Series, specs: tuple[ModelSpec, ...] = DEFAULT
     truth = y if actual is None else actual
     check_positive_int(days, "days")
     check_positive_int(calibration_days, "calibration_days")
-    if not specs or not specs[0].forecaster.startswith("naive"):
-        raise ForecastError("rolling evaluation: the first model must be the seasonal naive baseline")
+    if not specs or specs[0].forecaster != "naive-24":
+        raise ForecastError("rolling evaluation: the first model must be the 24 h seasonal naive baseline "
+                            f"('naive-24', the ratio's denominator), got {specs[0].forecaster if specs else None!r}")
     rows, kept = [], {}
     for w in windows:
         start = stamp(w, y.index)
