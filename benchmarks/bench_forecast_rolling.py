@@ -16,6 +16,7 @@ import json
 import logging
 from pathlib import Path
 import time
+from dataclasses import replace
 
 import pandas as pd
 
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=30, help="test days per window (default 30)")
     p.add_argument("--models", help="comma list of row labels (default: all)")
     p.add_argument("--windows", help="comma list of window start days (default: 8 seasons 2021-2022)")
+    p.add_argument("--calibration-days", type=int, default=28,
+                   help="days before each window for intervals and ensemble weights (default 28)")
+    p.add_argument("--boosted-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="parameter of the boosted rows (JSON value), e.g. objective='\"l2\"' or origin_stride=3")
     p.add_argument("--json", help="write the scores and summary here")
     p.add_argument("--forecasts-csv", help="write every window's hourly forecasts here (model, window, "
                    "actual, forecast, quantiles): the input of bench_forecast_value")
@@ -54,9 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         wanted = [m.strip() for m in args.models.split(",")]
         specs = tuple(s for s in DEFAULT_SPECS if s.label in wanted or s is DEFAULT_SPECS[0])
     windows = tuple(args.windows.split(",")) if args.windows else SEASON_WINDOWS
+    if args.boosted_param:
+        extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.boosted_param)}
+        specs = tuple(replace(s, params={**s.params, **extra}) if s.forecaster == "boosted" else s for s in specs)
     t0 = time.perf_counter()
     ev = rolling_evaluation(frame["cleaned"], specs, windows=windows, days=args.days, actual=frame["actual"],
-                            calendar_tz=BPAT_TZ)
+                            calibration_days=args.calibration_days, calendar_tz=BPAT_TZ)
     wall = time.perf_counter() - t0
     cols = ["model", "window", "MAE", "ratio_to_naive", "coverage", "CRPS", "fit_s", "forecast_s"]
     print(ev.scores[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
