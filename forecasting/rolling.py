@@ -199,11 +199,25 @@ def rolling_evaluation(series: pd.Series, specs: tuple[ModelSpec, ...] = DEFAULT
             logger.info("%s %s: MAE %.1f (%.3f × naive), coverage %.3f", w, spec.label, point["MAE"],
                         row["ratio_to_naive"], row["coverage"])
     scores = pd.DataFrame(rows)
+    return Evaluation(scores=scores, summary=summarise(scores), forecasts=kept)
+
+
+def summarise(scores: pd.DataFrame) -> pd.DataFrame:
+    """Means over the windows per model (rows of :attr:`Evaluation.scores`, possibly from several runs).
+
+    Raises
+    ------
+    ForecastError
+        If the models were not scored on the same windows.
+    """
+    windows = scores.groupby("model", sort=False)["window"].apply(lambda w: tuple(sorted(w)))
+    if windows.nunique() > 1:
+        raise ForecastError(f"rolling evaluation: models scored on different windows: {windows.to_dict()}")
     numeric = ["MAE", "MAPE", "ratio_to_naive", "coverage", "width", "pinball_lo", "pinball_hi", "CRPS",
                "fit_s", "forecast_s"]
     summary = scores.groupby("model", sort=False)[numeric].mean()
     summary.insert(0, "anchor", scores.groupby("model", sort=False)["anchor"].first())
-    return Evaluation(scores=scores, summary=summary, forecasts=kept)
+    return summary
 
 
 def load_bpat_history(years: tuple[int, ...] = (2019, 2020, 2021, 2022)) -> pd.DataFrame:
