@@ -1,6 +1,6 @@
 """The value of a forecast: Stackelberg and RTP games on each forecaster's output vs the actual load.
 
-    python -m gridgames.benchmarks.bench_forecast_value FORECASTS_CSV \
+    python -m gridgames.benchmarks.bench_forecast_value FORECASTS_CSV [FORECASTS_CSV ...] \
         [--figure docs/figures/forecast_value.png] [--json docs/measurements/forecast_value.json]
 
 ``FORECASTS_CSV`` is written by ``bench_forecast_rolling --forecasts-csv``
@@ -29,11 +29,13 @@ COLUMNS = {"MAPE": "MAPE %", "stackelberg_company_gain_change": "Stackelberg com
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("forecasts", help="CSV from bench_forecast_rolling --forecasts-csv")
+    p.add_argument("forecasts", nargs="+", help="CSV(s) from bench_forecast_rolling --forecasts-csv")
     p.add_argument("--figure", help="write the bar chart here (PNG)")
     p.add_argument("--json", help="write the summary here")
     args = p.parse_args(argv)
-    frame = pd.read_csv(args.forecasts, parse_dates=["hour_ending_utc", "origin"], index_col="hour_ending_utc")
+    frame = pd.concat([pd.read_csv(path, parse_dates=["hour_ending_utc", "origin"], index_col="hour_ending_utc")
+                       for path in args.forecasts])
+    frame = frame[~frame.set_index(["model", "origin"], append=True).index.duplicated()]
     summary = value_summary(game_value(frame))
     table = summary[list(COLUMNS)].rename(columns=COLUMNS)
     print("| model | " + " | ".join(table.columns) + " |")
