@@ -30,12 +30,15 @@ COLUMNS = {"MAPE": "MAPE %", "stackelberg_company_gain_change": "Stackelberg com
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("forecasts", nargs="+", help="CSV(s) from bench_forecast_rolling --forecasts-csv")
+    p.add_argument("--windows", help="comma list of window start days to keep (default: all)")
     p.add_argument("--figure", help="write the bar chart here (PNG)")
     p.add_argument("--json", help="write the summary here")
     args = p.parse_args(argv)
     frame = pd.concat([pd.read_csv(path, parse_dates=["hour_ending_utc", "origin"], index_col="hour_ending_utc")
                        for path in args.forecasts])
     frame = frame[~frame.set_index(["model", "origin"], append=True).index.duplicated()]
+    if args.windows:
+        frame = frame[frame["window"].isin(args.windows.split(","))]
     summary = value_summary(game_value(frame))
     table = summary[list(COLUMNS)].rename(columns=COLUMNS)
     print("| model | " + " | ".join(table.columns) + " |")
