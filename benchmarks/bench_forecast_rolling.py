@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 from pathlib import Path
 import time
 from dataclasses import replace
@@ -64,13 +65,15 @@ def goals(scores: pd.DataFrame, figures: dict) -> str | None:
     return best
 
 
-def report_merged(paths: list[str], out: str | None) -> int:
+def report_merged(paths: list[str], out: str | None, windows: list[str] | None = None) -> int:
     """Summary and goals of several runs' ``--json`` files (disjoint windows or rows, same protocol)."""
     scores = []
     for path in paths:
         with open(path, encoding="utf-8") as fh:
             scores.append(pd.DataFrame(json.load(fh)["scores"]))
     merged = pd.concat(scores, ignore_index=True).drop_duplicates(subset=["model", "window"])
+    if windows:
+        merged = merged[merged["window"].isin(windows)]
     figures = {"merged_from": paths, "windows": sorted(merged["window"].unique())}
     goals(merged, figures)
     if out:
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     logging.getLogger("gridgames.forecasting.rolling").setLevel(logging.INFO)  # one line per model and window
     if args.merge:
-        return report_merged(args.merge, args.json)
+        return report_merged(args.merge, args.json, args.windows.split(",") if args.windows else None)
     if args.time:
         secs = time_best_backtest(load_bpat_history(), args.time)
         print(f"30-day day-ahead backtest of {args.time} (one fit, 58 daily forecasts incl. 28 calibration days, "
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     frame = load_bpat_history()
     specs = DEFAULT_SPECS
     if args.models:
-        wanted = [m.strip() for m in args.models.split(",")]
+        wanted = [m.strip() for m in re.split(r",(?![^()]*\))", args.models)]  # commas inside (...) stay
         specs = tuple(s for s in DEFAULT_SPECS if s.label in wanted or s is DEFAULT_SPECS[0])
     windows = tuple(args.windows.split(",")) if args.windows else SEASON_WINDOWS
     if args.boosted_param:
