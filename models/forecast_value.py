@@ -148,7 +148,7 @@ def plot_value(summary: pd.DataFrame, path: str | Path, *, period: str = "") -> 
         ax.axvline(0, color="black", lw=0.8)
         ax.xaxis.set_major_locator(MaxNLocator(5))
         if len(series) > 1:
-            ax.legend(fontsize=8, loc="best", framealpha=0.9)
+            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     axes[0].invert_yaxis()
     for ax in axes[1:]:
         ax.set_ylim(axes[0].get_ylim())
