@@ -12,7 +12,8 @@ import logging
 import pandas as pd
 
 # importing the method modules registers them
-from gridgames.forecasting import corrected, forest, hybrid, lstm, naive, sarima  # noqa: F401
+from gridgames.forecasting import (anchors, boosted, corrected, ensemble, forest, hybrid, lstm,  # noqa: F401
+                                   naive, sarima)
 from gridgames.forecasting.base import Forecaster, FittedForecaster, registered
 from gridgames.forecasting.validation import ForecastError, check_positive_int, check_series
 

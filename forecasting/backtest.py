@@ -100,7 +100,8 @@ class BacktestResult:
 
 def rolling_backtest(series: pd.Series, forecaster: Forecaster, *, start: object,
                      config: RollingConfig, periods: int | None = None, end: object = None,
-                     actual: pd.Series | None = None, progress: bool = False) -> BacktestResult:
+                     actual: pd.Series | None = None, progress: bool = False,
+                     taus: tuple[float, ...] | None = None) -> BacktestResult:
     """Rolling-origin evaluation of one forecaster.
 
     Parameters
@@ -123,6 +124,10 @@ def rolling_backtest(series: pd.Series, forecaster: Forecaster, *, start: object
         model is trained on cleaned demand.
     progress : bool
         Show a progress bar.
+    taus : tuple of float, optional
+        Quantile levels recorded (columns ``q<tau>``) from models that have
+        their own ``predict_quantiles``; others get split-conformal quantiles
+        afterwards (:func:`~gridgames.forecasting.intervals.conformal_quantiles`).
 
     Raises
     ------
@@ -175,8 +180,15 @@ def rolling_backtest(series: pd.Series, forecaster: Forecaster, *, start: object
         t = time.perf_counter()
         pred = fitted.predict(config.horizon)
         pred_s += time.perf_counter() - t
-        rows.append(pd.DataFrame({"forecast": pred.to_numpy(), "origin": y.index[origin],
-                                  "lead": np.arange(config.horizon)}, index=pred.index))
+        block = pd.DataFrame({"forecast": pred.to_numpy(), "origin": y.index[origin],
+                              "lead": np.arange(config.horizon)}, index=pred.index)
+        if taus and hasattr(fitted, "predict_quantiles"):
+            t = time.perf_counter()
+            q = fitted.predict_quantiles(config.horizon, taus)
+            pred_s += time.perf_counter() - t
+            for j, tau in enumerate(taus):
+                block[f"q{tau:g}"] = q[:, j]
+        rows.append(block)
     frame = pd.concat(rows)
     frame.insert(0, "actual", truth.reindex(frame.index).to_numpy())
     scored = frame.dropna(subset=["actual"])

@@ -32,7 +32,7 @@ PAPER_TABLE6: dict[str, dict[str, float]] = {
 
 #: Rolling windows (days) of the learning models, which have no fitted seasonal
 #: structure and need more days per similar-day group / more training windows.
-ML_WINDOW_DAYS: dict[str, int] = {"random-forest": 120, "lstm": 120}
+ML_WINDOW_DAYS: dict[str, int] = {"random-forest": 120, "lstm": 120, "boosted": 730}
 
 #: Rows of the Table 6 comparison by default (``bpa-corrected`` needs the published forecast).
 TABLE6_MODELS = ("arima", "sarima", "sarima-ann", "bpa-corrected", "naive-24", "naive-168")

@@ -317,6 +317,15 @@ class FittedSarima(FittedForecaster):
         exog = self.forecaster.exog(self.future_index(horizon))
         return np.asarray(self.results.forecast(horizon, exog=exog))
 
+    def predict_quantiles(self, horizon: int, taus: tuple[float, ...]) -> np.ndarray:
+        """``horizon × len(taus)`` Gaussian quantiles from the state-space forecast variance."""
+        from gridgames.forecasting.intervals import gaussian_quantiles
+
+        exog = self.forecaster.exog(self.future_index(horizon))
+        with blas_threads():
+            fc = self.results.get_forecast(horizon, exog=exog)
+        return gaussian_quantiles(np.asarray(fc.predicted_mean), np.asarray(fc.se_mean), taus)
+
     def _update(self, new: pd.Series) -> None:
         self.results = self.extended(new)
 

@@ -105,7 +105,8 @@ def test_update_must_continue_the_series():
 
 def test_registry_and_parameter_errors():
     assert available_forecasters() == sorted(["arima", "sarima", "sarima-ann", "bpa-corrected", "lstm",
-                                              "random-forest", "naive-24", "naive-168"])
+                                              "random-forest", "naive-24", "naive-168", "boosted", "ensemble",
+                                              "sf-autoarima", "sf-autoets", "sf-mstl"])
     with pytest.raises(UnknownForecasterError, match="unknown forecaster 'prophet'"):
         get_forecaster("prophet")
     with pytest.raises(ForecastError, match="unexpected keyword argument 'epoch'"):

@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
         comp = compare_models(series, models, horizon=horizon, test_start=args.test_start,
                               test_days=args.test_days, window_days=args.window_days, cycle=args.cycle,
                               model_windows={"lstm": args.ml_window_days,
-                                             "random-forest": args.ml_window_days},
+                                             "random-forest": args.ml_window_days, "boosted": 730},
                               reference=reference, actual=actual, params=params,
                               calendar_tz=calendar_tz, progress=args.verbose)
         print(format_comparison(comp))

@@ -117,7 +117,9 @@ def forecast_effect(params: StackelbergParams, forecast_day: DayData, actual_day
         change, the users' peak load under each scheme (their response to the
         announced prices and incentive signs: realised), and the company and
         welfare gains *as planned*: each scored against its own ``d_avg``, so
-        the forecast column is what the utility expected, not what it got.
+        the forecast column is what the utility expected, not what it got;
+        ``company_gain_realised_forecast`` scores the forecast's prices and loads
+        against ``actual_day`` (what it got), and ``users_bill_*`` is Σ p_k L_k.
     """
     mape = float(np.mean(np.abs(forecast_day.d - actual_day.orl) / actual_day.orl) * 100.0)
     rows = {}
@@ -135,6 +137,9 @@ def forecast_effect(params: StackelbergParams, forecast_day: DayData, actual_day
             "company_gain_perfect": ma["company_utility_increase"],
             "welfare_gain_planned_forecast": mf["welfare_increase"],
             "welfare_gain_perfect": ma["welfare_increase"],
+            "company_gain_realised_forecast": game_metrics(pr, actual_day, pf, lf, ir)["company_utility_increase"],
+            "users_bill_forecast": float(pf @ np.atleast_2d(lf).sum(axis=0)),
+            "users_bill_perfect": float(pa @ np.atleast_2d(la).sum(axis=0)),
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "ir"
