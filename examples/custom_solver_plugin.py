@@ -89,7 +89,8 @@ def main() -> None:
     for name in ("linprog", "highs"):
         m = plan()
         res = gg.get_solver(name).solve(m)
-        print(f"{name:<8} {res.status.value:<8} profit {res.objective:.6f}  a = {m.a.value:.6f}  b = {m.b.value:.6f}")
+        print(f"{name:<8} {res.status.value:<8} profit {res.objective:.6f}  "
+              f"a = {m.a.value:.6f}  b = {m.b.value:.6f}")
         assert res.ok and abs(res.objective - 36.0) < 1e-9, res
         assert abs(m.a.value - 2.0) < 1e-9 and abs(m.b.value - 6.0) < 1e-9
 

@@ -59,8 +59,8 @@ def main() -> None:
         res = gg.solve_bilevel(m, m.house, method=method, **options)
         prices = np.array([pyo.value(m.p[t]) for t in m.T])
         loads = np.array([pyo.value(m.house.x[t]) for t in m.T])
-        print(f"\n{method} (closed-form profit {PROFIT_STAR:.6f} $): {res.status.value}, profit {res.objective:.6f} $, follower gap {res.follower_gap:.1e}"
-              f", {res.solve_time:.2f} s")
+        print(f"\n{method}: {res.status.value}, profit {res.objective:.6f} $ "
+              f"(closed form {PROFIT_STAR:.6f} $), follower gap {res.follower_gap:.1e}, {res.solve_time:.2f} s")
         print(f"{'hour':<6}{'price $/kWh':>12}{'closed form':>13}{'load kWh':>10}{'preferred':>11}")
         for t in range(T):
             print(f"{t:<6}{prices[t]:>12.5f}{P_STAR[t]:>13.5f}{loads[t]:>10.4f}{D[t]:>11.2f}")

@@ -18,4 +18,5 @@ def test_examples_folder_is_not_empty():
 def test_example_runs(script: Path, tmp_path: Path):
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
                           timeout=600)
-    assert proc.returncode == 0, f"{script.name} exited {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    assert proc.returncode == 0, (f"{script.name} exited {proc.returncode}\n"
+                                  f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
