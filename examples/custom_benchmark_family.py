@@ -74,8 +74,5 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
-        main(Path(sys.argv[1]))
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            main(Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp:                 # kept only if a folder is given
+        main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tmp))
