@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test install clean bench bench-smoke
+.PHONY: demo test install clean bench bench-smoke docs
 
 # The venv is rebuilt only when pyproject.toml changes (editable install, so
 # code edits need no reinstall). torch is installed first, pinned, so that no
@@ -29,10 +30,20 @@ test: $(STAMP)
 bench-smoke: $(STAMP)
 	$(VENV)/bin/gridgames bench --suite smoke --workers 2 --no-progress --out results/bench-smoke
 
+# The API docs site (Sphinx: autodoc + autosummary + numpydoc, the docs/*.md pages
+# through myst-parser); warnings are errors.  Output: docs/_build/html/index.html.
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	rm -rf docs/api
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
 bench: $(STAMP)
 	$(PY) -m gridgames.benchmarks.bench_ipopt_bridge
 	$(PY) -m gridgames.benchmarks.bench_engine
 	$(PY) -m gridgames.benchmarks.bench_forecast
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info docs/_build docs/api

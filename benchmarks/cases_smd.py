@@ -54,7 +54,7 @@ METHOD_OPTIONS = {
     "kkt-bigm": {"solver_options": {"time_limit": 120}},
 }
 #: SMD10 (q = 1): the follower's row 2(xl1 − 2) − μ_g − μ_lb + μ_ub = 0 has three
-#: multipliers, so the engine cannot derive a bound for μ_g; |2(xl1 − 2)| ≤ 16 on the box
+#: multipliers, so the engine cannot derive a bound for μ_g; ``|2(xl1 − 2)|`` ≤ 16 on the box
 SMD10_MULTIPLIER_BOUND = 100.0
 SCIP_CHECK_LIMIT = 30.0
 

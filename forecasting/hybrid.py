@@ -6,14 +6,14 @@ hybrid forecast is ``SARIMA forecast + predicted error``.
 
 Table 5 inputs for a target hour t (lags in observations, hourly data):
 
-====  ==========================================  ====
-x1/2  SARIMA forecast / error, same hour day before  t-24
-x3/4  ... one hour after, day before                t-23
-x5/6  ... one hour before, day before               t-25
-x7/8  ... same hour week before                     t-168
-x9/10 ... one hour after, week before               t-167
-x11/12 ... one hour before, week before             t-169
-====  ==========================================  ====
+======  =============================================  =====
+x1/2    SARIMA forecast / error, same hour day before  t-24
+x3/4    ... one hour after, day before                 t-23
+x5/6    ... one hour before, day before                t-25
+x7/8    ... same hour week before                      t-168
+x9/10   ... one hour after, week before                t-167
+x11/12  ... one hour before, week before               t-169
+======  =============================================  =====
 
 "SARIMA forecast" means the forecast SARIMA issued for that hour in the same
 mode it is used in: day-ahead (``mode="day"``: 24 values issued at the start

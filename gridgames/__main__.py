@@ -3,4 +3,5 @@ import sys
 
 from gridgames.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not on import (Sphinx autosummary imports every module)
+    sys.exit(main())

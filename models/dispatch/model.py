@@ -1,7 +1,7 @@
 """The economic dispatch as a Pyomo model.
 
 Generators g with quadratic cost ``a_g P² + b_g P`` meet a real hourly load
-``D_t`` (BPAT, one day) within capacity and ramp limits:
+``D_t`` (BPAT, one day) within capacity and ramp limits::
 
     min  Σ_t Σ_g a_g P_gt² + b_g P_gt
     s.t. Σ_g P_gt = D_t                      (balance, dual = marginal price)

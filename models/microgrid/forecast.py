@@ -24,7 +24,7 @@ and the buyers' payoff loss from acting on the forecast instead of at the
 equilibrium.  ``perfect_forecast_deviation_pct`` is the same price-taking plan
 at the true clearing prices: it isolates what price-taking (ignoring one's own
 price impact) costs, so the rest of the deviation is the forecast error's.
-The last line correlates |forecast error| with the deviation.
+The last line correlates ``|forecast error|`` with the deviation.
 """
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ class MarketSolution:
     nash_gap : float
         Largest gain of a buyer deviating alone (yuan); NaN when not computed.
     rel_gap : float
-        ``nash_gap`` / mean |buyer payoff|.
+        ``nash_gap / mean |buyer payoff|``.
     time : float
         Seconds spent solving (not checking).
     iterations : int

@@ -4,15 +4,15 @@ Each appliance is an :class:`ApplianceSpec`; :func:`to_household` turns a list o
 :class:`gridgames.models.households.model.Household` of the household library (composition, no new
 device classes):
 
-==================  =====================================================================
+=================== =====================================================================
 ``kind``            household-library device
-==================  =====================================================================
+=================== =====================================================================
 ``fixed``           :class:`FixedLoad` on its preferred hours (lighting, induction cooker)
 ``uninterruptible`` :class:`ShiftableAppliance` (one uninterrupted run; eq. 5 with k = 1)
 ``interruptible``   :class:`InterruptibleAppliance` with ``p_min = p_max``: on/off at rated
                     power, ``hours`` on-periods anywhere in its window (λ_t of eq. 5A binary)
 ``thermostat``      :class:`Thermostat` (eq. 7, cooling δ = 1; band 22-27 °C, 25 °C preferred)
-==================  =====================================================================
+=================== =====================================================================
 
 The priority coefficient ``k ∈ (0, 1]`` of eq. 5A (garbled ``S_it = Σ_a k λ_t Q_at``) is read as
 the appliance's *reluctance to be moved*: "the larger the value, the later the adjustment

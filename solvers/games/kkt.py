@@ -1,7 +1,7 @@
 """KKT conditions of a convex agent (follower or player), written into a Pyomo block.
 
 For an agent with decisions ``y`` and parameters ``x`` (leader variables or
-other players' strategies) whose problem, for fixed ``x``, is
+other players' strategies) whose problem, for fixed ``x``, is::
 
     min_y  s·f(x, y)                    s = +1 (min) or -1 (max)
     s.t.   lb_i ≤ a_i(x)ᵀy + b_i(x) ≤ ub_i     (active constraints of the block)
@@ -250,7 +250,7 @@ def build_kkt_block(model: pyo.Block, agent: Agent, name: str,
 
 
 def complementarity_residual(kkt: KKTBlock) -> float:
-    """max_k |μ_k σ_k| at the current point (0 at an exact KKT point; nan without a point)."""
+    """``max_k |μ_k σ_k|`` at the current point (0 at an exact KKT point; nan without a point)."""
     if not kkt.pairs:
         return 0.0
     if any(p.multiplier.value is None for p in kkt.pairs) or any(
