@@ -81,7 +81,6 @@ def plan() -> pyo.ConcreteModel:
 
 
 def main() -> None:
-    # Listing first also loads the built-in backends (highs, ipopt, scip, scipy) before ours joins them.
     print("built-in solvers:", gg.available_solvers())
     gg.register_solver("linprog", LinprogSolver, package="scipy", features={"lp"},
                        description="scipy.optimize.linprog (HiGHS inside scipy), LP only")
