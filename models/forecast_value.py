@@ -72,8 +72,8 @@ def game_value(frame: pd.DataFrame, *, params: StackelbergParams | None = None, 
     -------
     pandas.DataFrame
         One row per (model, day): forecast MAPE, Stackelberg realised company gain,
-        users' bill and mean |price change| (forecast − perfect), RTP bill and mean
-        |price change|.
+        users' bill and mean ``|price change|`` (forecast − perfect), RTP bill and mean
+        ``|price change|``.
 
     Raises
     ------

@@ -136,7 +136,7 @@ def constraint_violation(agent: Agent) -> float:
 
 
 class RelaxedAgent:
-    """Context manager: the agent's constraints and bounds relaxed by ``tol`` (plus ``tol`` × |bound|).
+    """Context manager: the agent's constraints and bounds relaxed by ``tol`` (plus ``tol × |bound|``).
 
     Used by ``verify`` when a follower is infeasible at the returned point by a
     solver tolerance: its best response is then computed on the relaxed set,

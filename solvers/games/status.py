@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from gridgames.solvers.errors import ModelError, SolveFailedError
 from gridgames.solvers.result import SolveResult, SolveStatus
 
-#: default gap tolerance, relative to max(1, |agent objective|): SCIP's feasibility tolerance
+#: default gap tolerance, relative to ``max(1, |agent objective|)``: SCIP's feasibility tolerance
 #: (1e-6) times multipliers of order 1-10 leaves gaps of a few 1e-6 at a correct global answer
 GAP_TOL = 1e-5
 #: default feasibility tolerance of the agents' re-solves (absolute, plus relative to the bound)
