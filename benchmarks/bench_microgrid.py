@@ -12,7 +12,7 @@ the average buyer payoff (target < 1e-6).  Methods:
   (:data:`BUDGET`), the engine's own ``nash_gap`` reported.
 * ``kkt`` — the engine's joint KKT needs quadratic players; the paper market
   has a log satisfaction and quadratic prices, so it is recorded as not
-  applicable here; ``kkt-nlp`` (:mod:`gridgames.models.microgrid.kkt`, our
+  applicable here; ``kkt-nlp`` (:func:`gridgames.models.microgrid.study.solve_kkt_nlp`, the engine's
   joint KKT system for any satisfaction, Scholtes + Ipopt) runs instead.
 * ``pso-vectorised`` — the paper's PSO (eq. 23 inertia) on the vectorised
   regret with a time limit: its time and final gap beside the others.
@@ -35,7 +35,7 @@ import pandas as pd
 
 from gridgames.models.microgrid.analytic import closed_form
 from gridgames.models.microgrid.config import MarketSpec, random_market, symmetric_market
-from gridgames.models.microgrid.kkt import solve_kkt_nlp
+from gridgames.models.microgrid.study import solve_kkt_nlp
 from gridgames.models.microgrid.model import solve_engine, solve_pso
 from gridgames.models.microgrid.solve import equilibrium
 from gridgames.models.report import atomic_write_text

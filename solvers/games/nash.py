@@ -229,18 +229,31 @@ def _solve_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None, *,
     name = unique_component_name(model, "_gg_nash_objective")
     model.add_component(name, pyo.Objective(expr=0.0))
     try:
-        with Reformulation(model, agents, [a.shared for a in agents]) as blocks:
+        with Reformulation(model, agents, [a.shared for a in agents], smooth=solver != "scip") as blocks:
             if variational:
                 _tie_shared_multipliers(blocks)
             if solver == "scip":   # big-M where bounds are proved, SOS1 elsewhere: global
                 bounds, plans = add_complementarity(model, blocks, bigm=bigm, multiplier_bound=multiplier_bound)
                 return solve_reformulated(model, blocks, "scip", solver_options, bounds, plans)
-            return run_scholtes(model, blocks, solver or "ipopt", eps_start=eps_start, eps_final=eps_final,
-                                eps_factor=eps_factor, solver_options=solver_options)
+            result = run_scholtes(model, blocks, solver or "ipopt", eps_start=eps_start, eps_final=eps_final,
+                                  eps_factor=eps_factor, solver_options=solver_options)
+            result.extra["shared_multipliers"] = shared_multipliers(blocks)
+            return result
     finally:
         model.del_component(name)
         for o in others:
             o.activate()
+
+
+def shared_multipliers(blocks: Sequence[Any]) -> dict[str, float]:
+    """Each shared constraint's multiplier (the first player's; all equal at a variational equilibrium)."""
+    out: dict[str, float] = {}
+    for kkt in blocks:
+        shared = {id(c) for c in kkt.agent.shared}
+        for pair in kkt.pairs:
+            if id(pair.source) in shared and pair.source.name not in out and pair.multiplier.value is not None:
+                out[pair.source.name] = float(pair.multiplier.value)
+    return out
 
 
 def _tie_shared_multipliers(blocks: Sequence[Any]) -> None:
