@@ -134,3 +134,30 @@ def test_symbolic_gradient_and_sampled_check_against_hand_derivatives():
     # a·exp(b) is not jointly convex: Hessian [[0, e^b], [e^b, a e^b]] has a negative eigenvalue
     assert "negative eigenvalue" in sampled_convexity_violation(m.a * pyo.exp(m.b), [m.a, m.b], [])
     assert m.a.value == 1.0 and m.b.value == 2.0          # values restored after sampling
+
+
+def test_quadratic_with_a_parametric_curvature_is_sampled_under_kkt_only():
+    """Follower: min x·y² − y with leader x ∈ [1, 4]: y = 1/(2x).  Leader: min (x − 2)² + 4·y², i.e.
+    (x − 2)² + 1/x², stationary where 2(x − 2) = 2/x³ (x ≈ 2.1069, found by bisection below).
+    Its curvature 2x depends on the leader, so convexity is sampled, and global methods refuse it."""
+    def build() -> pyo.ConcreteModel:
+        m = pyo.ConcreteModel()
+        m.x = pyo.Var(bounds=(1.0, 4.0), initialize=2.0)
+        m.f = pyo.Block()
+        m.f.y = pyo.Var(bounds=(-10.0, 10.0), initialize=0.0)
+        m.f.obj = pyo.Objective(expr=m.x * m.f.y ** 2 - m.f.y)
+        m.obj = pyo.Objective(expr=(m.x - 2.0) ** 2 + 4.0 * m.f.y ** 2)
+        return m
+
+    lo, hi = 2.0, 3.0
+    for _ in range(80):                      # root of (x − 2) − 1/x³ on [2, 3]
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if (mid - 2.0) - mid ** -3 < 0 else (lo, mid)
+    m = build()
+    res = solve_bilevel(m, m.f, method="kkt")
+    assert res.extra["convexity"] == "sampled"
+    assert m.x.value == pytest.approx(lo, rel=1e-6)
+    assert m.f.y.value == pytest.approx(1.0 / (2.0 * lo), rel=1e-6)
+    m2 = build()
+    with pytest.raises(UnsupportedModelError, match="depends on other agents' variables"):
+        solve_bilevel(m2, m2.f, method="kkt-sos1")

@@ -161,7 +161,7 @@ def _check_convex(agent: Agent, repn) -> None:
     rows, cols, coef = np.empty(n_terms, int), np.empty(n_terms, int), np.empty(n_terms)
     for t, ((a, b), c) in enumerate(zip(repn.quadratic_vars, repn.quadratic_coefs)):
         if not _is_constant(c):
-            raise _unsupported(agent, f"the quadratic coefficient '{c}' of {a.name}*{b.name} depends on "
+            raise _not_quadratic(agent, f"the quadratic coefficient '{c}' of {a.name}*{b.name} depends on "
                                       "other agents' variables, so convexity cannot be certified")
         rows[t], cols[t], coef[t] = index[id(a)], index[id(b)], agent.sense * float(pyo.value(c))
     n = len(agent.variables)
@@ -234,7 +234,7 @@ def _smooth_terms(agent: Agent, constraints: list) -> tuple[list[list], list, st
     with FixedVariables(agent.parameters):
         repn = generate_standard_repn(agent.objective.expr, quadratic=True, compute_values=False)
         crepns = [generate_standard_repn(c.body, quadratic=False, compute_values=False) for c in constraints]
-    if repn.nonlinear_expr is None:
+    if repn.nonlinear_expr is None and all(_is_constant(c) for c in repn.quadratic_coefs):
         _check_convex(agent, repn)
         grad = _quadratic_gradient(agent, repn)
     else:

@@ -3,6 +3,8 @@
 * ``kkt`` — Scholtes regularisation: complementarity ``μ_k σ_k ≤ ε`` with ε a
   mutable Param driven to zero (1e-2, 1e-3, ... ``eps_final``); each NLP is
   solved by Ipopt warm-started from the previous one.  A local answer.
+  Followers may be smooth convex nonlinear (``build_kkt_block(smooth=True)``:
+  symbolic gradients, sampled convexity); the global methods below are not.
 * ``kkt-bigm`` — a binary ``z_k`` per pair: ``σ_k ≤ M^σ_k (1 − z_k)``,
   ``μ_k ≤ M^μ_k z_k`` with bounds *proved* by interval arithmetic or an LP over
   the relaxation (:mod:`~gridgames.solvers.games.kkt_bounds`); a pair with no
