@@ -10,10 +10,11 @@ the average buyer payoff (target < 1e-6).  Methods:
 * ``gauss-seidel`` / ``jacobi`` — ``solve_nash`` on the Pyomo game (one block
   per buyer, Ipopt best responses); run only where the budget allows
   (:data:`BUDGET`), the engine's own ``nash_gap`` reported.
-* ``kkt`` — the engine's joint KKT needs quadratic players; the paper market
-  has a log satisfaction and quadratic prices, so it is recorded as not
-  applicable here; ``kkt-nlp`` (:mod:`gridgames.models.microgrid.kkt`, our
-  joint KKT system for any satisfaction, Scholtes + Ipopt) runs instead.
+* ``kkt-nlp`` — :func:`gridgames.models.microgrid.study.solve_kkt_nlp`: the
+  engine's ``solve_nash(method="kkt", variational=True)`` on the log market
+  (symbolic derivatives of the buyers' payoffs, sampled concavity check,
+  Scholtes + Ipopt); ``kkt`` is the same call and is recorded once, as
+  ``kkt-nlp``.
 * ``pso-vectorised`` — the paper's PSO (eq. 23 inertia) on the vectorised
   regret with a time limit: its time and final gap beside the others.
 * ``closed-form`` — the symmetric market of the same size, vectorised solver
@@ -35,7 +36,7 @@ import pandas as pd
 
 from gridgames.models.microgrid.analytic import closed_form
 from gridgames.models.microgrid.config import MarketSpec, random_market, symmetric_market
-from gridgames.models.microgrid.kkt import solve_kkt_nlp
+from gridgames.models.microgrid.study import solve_kkt_nlp
 from gridgames.models.microgrid.model import solve_engine, solve_pso
 from gridgames.models.microgrid.solve import equilibrium
 from gridgames.models.report import atomic_write_text
@@ -46,7 +47,7 @@ METHODS = ("vectorised", "gauss-seidel", "jacobi", "kkt", "kkt-nlp", "pso-vector
 BUDGET = {
     "gauss-seidel": (lambda n: n <= 200, "Pyomo best responses: > 200 buyers x 10 sellers exceeds the budget"),
     "jacobi": (lambda n: n <= 200, "Pyomo best responses: > 200 buyers x 10 sellers exceeds the budget"),
-    "kkt": (lambda n: False, "engine KKT needs quadratic players (log satisfaction, cubic price terms here)"),
+    "kkt": (lambda n: False, "the same engine call as kkt-nlp (solve_nash kkt, variational=True): see that row"),
     "kkt-nlp": (lambda n: n <= 200, "joint KKT NLP: > 200 buyers x 10 sellers exceeds the budget (~3 min at 200)"),
 }
 PSO_TIME = 60.0

@@ -29,7 +29,7 @@ _MODELS_MOVED: dict[str, str] = {
     "microgrid_data": "microgrid.config", "microgrid_solve": "microgrid.solve",
     "microgrid_pyomo": "microgrid.model", "microgrid_analytic": "microgrid.analytic",
     "microgrid_baselines": "microgrid.baselines", "microgrid_forecast": "microgrid.forecast",
-    "microgrid_kkt": "microgrid.kkt", "microgrid_leaders": "microgrid.leaders",
+    "microgrid_leaders": "microgrid.leaders",
     "microgrid_market": "microgrid.study",
     "rtp_appliances": "rtp.appliances", "rtp_config": "rtp.config", "rtp_district": "rtp.district",
     "rtp_multiobjective": "rtp.solve", "rtp_objectives": "rtp.objectives", "rtp_plots": "rtp.report",

@@ -48,7 +48,7 @@ def test_engine_methods_match_closed_form(method):
 
 @pytest.mark.parametrize("sat", [None, LogSatisfaction()])
 def test_joint_kkt_nlp_matches_closed_form(sat):
-    from gridgames.models.microgrid.kkt import solve_kkt_nlp
+    from gridgames.models.microgrid.study import solve_kkt_nlp
 
     m = sym(satisfaction=sat)
     sol = solve_kkt_nlp(m)
@@ -58,13 +58,40 @@ def test_joint_kkt_nlp_matches_closed_form(sat):
 
 
 def test_joint_kkt_nlp_matches_vectorised_when_capacity_binds():
-    from gridgames.models.microgrid.kkt import solve_kkt_nlp
+    from gridgames.models.microgrid.study import solve_kkt_nlp
 
     m = random_market(6, MarketSpec(n_sellers=4, capacity=(20, 40)), seed=3)
     sol, ref = solve_kkt_nlp(m), equilibrium(m)
     assert sol.market_status == ref.market_status == "capacity_binding"
     np.testing.assert_allclose(sol.r, ref.r, atol=1e-5)
     np.testing.assert_allclose(sol.mu, ref.mu, atol=1e-4)
+
+
+@pytest.mark.parametrize("n,capacity", [(12, (40.0, 80.0)), (50, (200.0, 500.0))])
+def test_kkt_nlp_runs_through_the_engine_on_the_log_market(n, capacity):
+    """Issue 15: the engine's kkt (symbolic derivatives of the log payoffs) matches the vectorised
+    solver to 1e-6 relative on 12 and 50 buyers, capacity binding (allocations and surcharges)."""
+    from gridgames.models.microgrid.study import solve_kkt_nlp
+
+    m = random_market(n, MarketSpec(capacity=capacity), seed=1)
+    assert isinstance(m.satisfaction, LogSatisfaction)
+    sol, ref = solve_kkt_nlp(m), equilibrium(m)
+    assert sol.status.is_ok, sol.message
+    assert sol.method == "kkt-nlp"
+    assert sol.market_status == ref.market_status == "capacity_binding"
+    scale = np.abs(ref.r).max()
+    assert np.abs(sol.r - ref.r).max() <= 1e-6 * scale
+    assert np.abs(sol.mu - ref.mu).max() <= 1e-6 * np.abs(ref.mu).max()
+    assert sol.rel_gap < 1e-6
+
+
+def test_kkt_nlp_refuses_an_active_price_floor():
+    from gridgames.models.microgrid.study import solve_kkt_nlp
+
+    m = symmetric_market(3, X=50.0, A=(5.0, 80.0), B=(0.05, 0.04))
+    assert not m.floor_inactive
+    with pytest.raises(ModelError, match="inactive price floor"):
+        solve_kkt_nlp(m)
 
 
 def test_pso_with_linear_inertia_approaches_closed_form():

@@ -49,9 +49,27 @@ def solve_market(market: Market, method: str = "vectorised", **options: Any) -> 
     if method == "pso-vectorised":
         return solve_pso(market, **options)
     if method == "kkt-nlp":
-        from gridgames.models.microgrid.kkt import solve_kkt_nlp
         return solve_kkt_nlp(market, **options)
     raise ModelError(f"unknown microgrid method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def solve_kkt_nlp(market: Market, **options: Any) -> MarketSolution:
+    """The joint KKT system of all buyers through the engine: ``solve_nash(method="kkt", variational=True)``.
+
+    Any smooth concave satisfaction (the paper's logarithm included): the
+    engine differentiates the buyers' Pyomo payoffs symbolically and checks
+    their concavity at sampled points; one capacity multiplier per seller
+    (variational) gives the vectorised solver's equilibrium.  Scholtes
+    relaxation ε = 1e-2 → 1e-10, Ipopt.  The price floor must be inactive
+    (``A_m ≥ c_m + ε_m``): the kinked price is not concave in a buyer's own
+    requests.
+    """
+    if not market.floor_inactive:
+        raise ModelError("kkt-nlp needs an inactive price floor (A_m >= c_m + eps_m for every seller); "
+                         "use method 'vectorised' or 'gauss-seidel'")
+    sol = solve_engine(market, "kkt", **{"variational": True, **options})
+    sol.method = "kkt-nlp"
+    return sol
 
 
 # --------------------------------------------------------------------------

@@ -21,6 +21,14 @@ big-M switches, or strong duality).
 
 The gradient is read off Pyomo's standard representation with ``x`` fixed,
 so it is exact and symbolic in ``x``; no numerical differentiation.
+
+Smooth nonlinear agents (``smooth=True``, the ``kkt`` method only): an
+objective that is not quadratic, or a constraint that is nonlinear in ``y``,
+is differentiated symbolically (:mod:`~gridgames.solvers.games.smooth`) and
+the multipliers multiply the exact constraint gradients.  Its convexity is
+*sampled* (``KKTBlock.convexity == "sampled"``) instead of proved: a
+minimised objective and a ``g ≤ ub`` body must be convex, a ``g ≥ lb`` body
+concave, and a nonlinear equality is refused.
 """
 from __future__ import annotations
 
@@ -32,6 +40,7 @@ from pyomo.core.base.var import VarData
 from pyomo.repn.standard_repn import generate_standard_repn
 
 from gridgames.solvers.errors import UnsupportedModelError
+from gridgames.solvers.games.smooth import sampled_convexity_violation, symbolic_gradient
 from gridgames.solvers.games.structure import Agent, FixedVariables
 
 _CONVEXITY_TOL = 1e-9
@@ -82,13 +91,19 @@ class KKTBlock:
     #: the constant part of s·f (terms without the agent's variables)
     objective_constant: object = 0.0
     stationarity_rows: list[object] = field(default_factory=list)
+    #: "proved" (linear/quadratic) or "sampled" (a smooth nonlinear part checked at sampled points)
+    convexity: str = "proved"
 
 
 def _unsupported(agent: Agent, what: str) -> UnsupportedModelError:
     return UnsupportedModelError(
         f"{agent.name}: {what}. KKT-based methods need a convex agent (linear, or quadratic "
-        f"with a positive semidefinite Hessian in its own variables, and no integer variables); "
-        f"use method='nested' instead")
+        f"with a positive semidefinite Hessian in its own variables, and no integer variables; "
+        f"method 'kkt' also takes smooth convex nonlinear agents); use method='nested' instead")
+
+
+class NotQuadraticError(UnsupportedModelError):
+    """A term that is not linear/quadratic in the agent's own variables (``kkt`` may still take it)."""
 
 
 def analyse_quadratic_agent(agent: Agent, constraints: list | None = None) -> tuple[object, list]:
@@ -115,17 +130,21 @@ def analyse_quadratic_agent(agent: Agent, constraints: list | None = None) -> tu
     with FixedVariables(agent.parameters):
         repn = generate_standard_repn(agent.objective.expr, quadratic=True, compute_values=False)
         if repn.nonlinear_expr is not None:
-            raise _unsupported(agent, f"objective term '{repn.nonlinear_expr}' is not linear or quadratic "
+            raise _not_quadratic(agent, f"objective term '{repn.nonlinear_expr}' is not linear or quadratic "
                                       "in the agent's own variables")
         con_repns = []
         for con in constraints:
             crepn = generate_standard_repn(con.body, quadratic=False, compute_values=False)
             if crepn.nonlinear_expr is not None:
-                raise _unsupported(agent, f"constraint '{con.name}' is nonlinear in the agent's own "
+                raise _not_quadratic(agent, f"constraint '{con.name}' is nonlinear in the agent's own "
                                           f"variables ('{crepn.nonlinear_expr}')")
             con_repns.append((con, crepn))
     _check_convex(agent, repn)
     return repn, con_repns
+
+
+def _not_quadratic(agent: Agent, what: str) -> NotQuadraticError:
+    return NotQuadraticError(str(_unsupported(agent, what)))
 
 
 def check_kkt_applicable(agent: Agent) -> None:
@@ -142,7 +161,7 @@ def _check_convex(agent: Agent, repn) -> None:
     rows, cols, coef = np.empty(n_terms, int), np.empty(n_terms, int), np.empty(n_terms)
     for t, ((a, b), c) in enumerate(zip(repn.quadratic_vars, repn.quadratic_coefs)):
         if not _is_constant(c):
-            raise _unsupported(agent, f"the quadratic coefficient '{c}' of {a.name}*{b.name} depends on "
+            raise _not_quadratic(agent, f"the quadratic coefficient '{c}' of {a.name}*{b.name} depends on "
                                       "other agents' variables, so convexity cannot be certified")
         rows[t], cols[t], coef[t] = index[id(a)], index[id(b)], agent.sense * float(pyo.value(c))
     n = len(agent.variables)
@@ -184,48 +203,118 @@ def _sum(terms: list) -> object:
     return sum(terms) if terms else 0.0
 
 
-def build_kkt_block(model: pyo.Block, agent: Agent, name: str,
-                    shared_constraints: list | None = None) -> KKTBlock:
-    """Attach the agent's stationarity conditions and multipliers to ``model.<name>``.
-
-    Complementarity is *not* added here; each method adds it its own way
-    from :attr:`KKTBlock.pairs`.
-    """
-    constraints = list(agent.constraints) + list(shared_constraints or [])
-    repn, con_repns = analyse_quadratic_agent(agent, constraints)
-    blk = pyo.Block(concrete=True)
-    model.add_component(name, blk)
-    kkt = KKTBlock(agent, blk)
-    n = len(agent.variables)
+def _quadratic_gradient(agent: Agent, repn) -> list[list]:
+    """Terms of ∂(s·f)/∂y_j read off a linear/quadratic standard representation."""
     index = {id(v): i for i, v in enumerate(agent.variables)}
-    grad: list[list] = [[] for _ in range(n)]   # terms of ∂(s·f)/∂y_j
+    grad: list[list] = [[] for _ in agent.variables]
     for v, coef in zip(repn.linear_vars, repn.linear_coefs):
         grad[index[id(v)]].append(agent.sense * coef)
     for (a, b), coef in zip(repn.quadratic_vars, repn.quadratic_coefs):
         i, j = index[id(a)], index[id(b)]
         grad[i].append(agent.sense * coef * b)
         grad[j].append(agent.sense * coef * a)
-    kkt.linear_agent = not repn.quadratic_vars
-    kkt.objective_constant = agent.sense * repn.constant
+    return grad
+
+
+def _linear_terms(agent: Agent, con, crepn, index: dict[int, int]) -> tuple[list[tuple[int, object]], object]:
+    """``[(j, ∂body/∂y_j)]`` of a constraint linear in y, and the parameters' part of its body."""
+    coefs = [(index[id(v)], c) for v, c in zip(crepn.linear_vars, crepn.linear_coefs) if id(v) in index]
+    own = sum(c * agent.variables[i] for i, c in coefs) if coefs else 0.0
+    return coefs, con.body - own
+
+
+def _smooth_terms(agent: Agent, constraints: list) -> tuple[list[list], list, str]:
+    """Objective gradient and constraint terms of a smooth agent; convexity proved or sampled.
+
+    Quadratic objectives and linear constraints keep the exact representation
+    path; anything else is differentiated symbolically and its convexity
+    sampled (see :mod:`~gridgames.solvers.games.smooth`).
+    """
+    convexity = "proved"
+    with FixedVariables(agent.parameters):
+        repn = generate_standard_repn(agent.objective.expr, quadratic=True, compute_values=False)
+        crepns = [generate_standard_repn(c.body, quadratic=False, compute_values=False) for c in constraints]
+    if repn.nonlinear_expr is None and all(_is_constant(c) for c in repn.quadratic_coefs):
+        _check_convex(agent, repn)
+        grad = _quadratic_gradient(agent, repn)
+    else:
+        expr = agent.sense * agent.objective.expr
+        gradient = symbolic_gradient(expr, agent.variables)
+        why = sampled_convexity_violation(expr, agent.variables, agent.parameters, gradient)
+        if why:
+            sense = "minimisation" if agent.sense > 0 else "maximisation"
+            raise _unsupported(agent, f"the objective is not {'convex' if agent.sense > 0 else 'concave'} "
+                                      f"for a {sense}: {why}")
+        grad = [[g] for g in gradient]
+        convexity = "sampled"
+    index = {id(v): i for i, v in enumerate(agent.variables)}
+    terms = []
+    for con, crepn in zip(constraints, crepns):
+        if crepn.nonlinear_expr is None:
+            terms.append((con, *_linear_terms(agent, con, crepn, index)))
+            continue
+        if con.equality:
+            raise _unsupported(agent, f"constraint '{con.name}' is a nonlinear equality in the agent's own "
+                                      "variables, which is not a convex set")
+        gradient = symbolic_gradient(con.body, agent.variables)
+        for side, expr, shape in (("upper", con.body, "convex"), ("lower", -con.body, "concave")):
+            has = con.has_ub() if side == "upper" else con.has_lb()
+            why = has and sampled_convexity_violation(
+                expr, agent.variables, agent.parameters,
+                gradient if side == "upper" else [-g for g in gradient])
+            if why:
+                raise _unsupported(agent, f"constraint '{con.name}' ({side} side) needs a {shape} body: {why}")
+        terms.append((con, [(i, g) for i, g in enumerate(gradient)
+                            if not (isinstance(g, (int, float)) and g == 0)], None))
+        convexity = "sampled"
+    return grad, terms, convexity
+
+
+def build_kkt_block(model: pyo.Block, agent: Agent, name: str,
+                    shared_constraints: list | None = None, *, smooth: bool = False) -> KKTBlock:
+    """Attach the agent's stationarity conditions and multipliers to ``model.<name>``.
+
+    Complementarity is *not* added here; each method adds it its own way
+    from :attr:`KKTBlock.pairs`.  ``smooth=True`` also takes smooth convex
+    nonlinear agents (exact symbolic gradients, sampled convexity; see the
+    module docstring); the default refuses them.
+    """
+    constraints = list(agent.constraints) + list(shared_constraints or [])
+    blk = pyo.Block(concrete=True)
+    try:
+        repn, con_repns = analyse_quadratic_agent(agent, constraints)
+    except NotQuadraticError:
+        if not smooth:
+            raise
+        grad, terms, convexity = _smooth_terms(agent, constraints)
+        model.add_component(name, blk)
+        kkt = KKTBlock(agent, blk, convexity=convexity)
+    else:
+        model.add_component(name, blk)
+        kkt = KKTBlock(agent, blk)
+        grad = _quadratic_gradient(agent, repn)
+        index = {id(v): i for i, v in enumerate(agent.variables)}
+        terms = [(con, *_linear_terms(agent, con, crepn, index)) for con, crepn in con_repns]
+        kkt.linear_agent = not repn.quadratic_vars
+        kkt.objective_constant = agent.sense * repn.constant
+    n = len(agent.variables)
 
     # One slack/multiplier pair per one-sided inequality and per finite variable bound.
+    # rest is the parameters' part of a linear body (None for a nonlinear one: no dual objective term)
     specs: list[tuple[object, list[tuple[int, object]], object, str, object]] = []  # slack, grad, source, kind, t
     eq_specs: list[tuple[object, list[tuple[int, object]], object]] = []
-    for con, crepn in con_repns:
-        coefs = [(index[id(v)], c) for v, c in zip(crepn.linear_vars, crepn.linear_coefs) if id(v) in index]
+    for con, coefs, rest in terms:
         if not coefs:
             continue  # does not involve this agent's variables
-        own = sum(c * agent.variables[i] for i, c in coefs)
-        rest = con.body - own  # parameters' part of the body
         if con.equality:
             eq_specs.append((con.body - con.upper, coefs, con.upper - rest))
             kkt.equality_sources.append(con)
             continue
         if con.has_lb():
-            specs.append((con.body - con.lower, coefs, con, "lower", con.lower - rest))
+            specs.append((con.body - con.lower, coefs, con, "lower", 0.0 if rest is None else con.lower - rest))
         if con.has_ub():
             specs.append((con.upper - con.body, [(i, -c) for i, c in coefs], con, "upper",
-                          -(con.upper - rest)))
+                          0.0 if rest is None else -(con.upper - rest)))
     for i, v in enumerate(agent.variables):
         if v.has_lb():
             specs.append((v - v.lower, [(i, 1.0)], v, "lb", v.lower))

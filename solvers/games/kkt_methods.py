@@ -3,6 +3,8 @@
 * ``kkt`` — Scholtes regularisation: complementarity ``μ_k σ_k ≤ ε`` with ε a
   mutable Param driven to zero (1e-2, 1e-3, ... ``eps_final``); each NLP is
   solved by Ipopt warm-started from the previous one.  A local answer.
+  Followers may be smooth convex nonlinear (``build_kkt_block(smooth=True)``:
+  symbolic gradients, sampled convexity); the global methods below are not.
 * ``kkt-bigm`` — a binary ``z_k`` per pair: ``σ_k ≤ M^σ_k (1 − z_k)``,
   ``μ_k ≤ M^μ_k z_k`` with bounds *proved* by interval arithmetic or an LP over
   the relaxation (:mod:`~gridgames.solvers.games.kkt_bounds`); a pair with no
@@ -51,12 +53,13 @@ class Reformulation:
     conditions replace them) and restored afterwards, as is every multiplier
     bound set on the way and every variable bound :meth:`tighten_coupled_bounds`
     tightened.  ``shared[i]`` lists constraints outside agent i's
-    block that also bind it (generalized Nash games).
+    block that also bind it (generalized Nash games).  ``smooth=True``
+    (the local ``kkt`` method) also takes smooth convex nonlinear agents.
     """
 
     def __init__(self, model: pyo.Block, agents: Sequence[Agent],
-                 shared: Sequence[Sequence[Any]] | None = None) -> None:
-        self.model, self.followers = model, agents
+                 shared: Sequence[Sequence[Any]] | None = None, *, smooth: bool = False) -> None:
+        self.model, self.followers, self.smooth = model, agents, smooth
         self.shared = shared or [[] for _ in agents]
         self.blocks: list[KKTBlock] = []
         self.saved_bounds: list = []
@@ -64,7 +67,7 @@ class Reformulation:
     def __enter__(self) -> list[KKTBlock]:
         for i, (f, shared) in enumerate(zip(self.followers, self.shared)):
             name = unique_component_name(self.model, f"_gg_kkt_{i}")
-            self.blocks.append(build_kkt_block(self.model, f, name, shared_constraints=shared))
+            self.blocks.append(build_kkt_block(self.model, f, name, shared_constraints=shared, smooth=self.smooth))
             f.objective.deactivate()
         bind_duals(self.model, self.blocks)
         return self.blocks
@@ -147,7 +150,13 @@ def run_scholtes(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str, *, e
     out = _combine(results, start, solver)
     out.extra["complementarity_residual"] = max((complementarity_residual(k) for k in blocks), default=0.0)
     out.extra["eps_reached"] = reached
+    out.extra["convexity"] = convexity_of(blocks)
     return out
+
+
+def convexity_of(blocks: Sequence[KKTBlock]) -> str:
+    """``"sampled"`` if any agent's convexity was checked at sampled points only, else ``"proved"``."""
+    return "sampled" if any(k.convexity == "sampled" for k in blocks) else "proved"
 
 
 def solve_kkt_regularised(model: pyo.Block, followers: Sequence[Agent], *, solver: str = "ipopt",
@@ -170,7 +179,7 @@ def solve_kkt_regularised(model: pyo.Block, followers: Sequence[Agent], *, solve
     for k in range(starts):
         if k == 1:
             relaxation_start(model, followers, solver_options)
-        with Reformulation(model, followers) as blocks:
+        with Reformulation(model, followers, smooth=True) as blocks:
             last = run_scholtes(model, blocks, solver, eps_start=eps_start, eps_final=eps_final,
                                 eps_factor=eps_factor, solver_options=solver_options)
         if last.ok:
@@ -253,6 +262,7 @@ def solve_reformulated(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str
     if name in ("highs", "scip"):
         options.setdefault("mip_gap", 1e-9)
     result = get_solver(name, **options).solve(model)
+    result.extra["convexity"] = convexity_of(blocks)
     result.extra["complementarity_residual"] = max((complementarity_residual(k) for k in blocks),
                                                    default=0.0)
     if plans:

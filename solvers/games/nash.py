@@ -16,7 +16,9 @@ returns:
   a GNE; ``variational=True`` forces the players' multipliers of each shared
   constraint to be equal, which selects the variational equilibrium.  Solved by
   Ipopt through a Scholtes sequence, or by SCIP as a big-M feasibility MINLP
-  (``solver="scip"``) for a global answer.
+  (``solver="scip"``) for a global answer.  With Ipopt, players may be smooth
+  convex nonlinear (symbolic gradients, sampled convexity:
+  ``result.extra["convexity"]``); SCIP takes linear/quadratic players only.
 * ``mcp`` — the same stacked KKT conditions assembled numerically from the
   Ipopt bridge's compiled derivatives and solved by semismooth Newton
   (:mod:`gridgames.solvers.games.nash_mcp`); shared multipliers tied
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -229,28 +231,43 @@ def _solve_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None, *,
     name = unique_component_name(model, "_gg_nash_objective")
     model.add_component(name, pyo.Objective(expr=0.0))
     try:
-        with Reformulation(model, agents, [a.shared for a in agents]) as blocks:
+        with Reformulation(model, agents, [a.shared for a in agents], smooth=solver != "scip") as blocks:
             if variational:
                 _tie_shared_multipliers(blocks)
             if solver == "scip":   # big-M where bounds are proved, SOS1 elsewhere: global
                 bounds, plans = add_complementarity(model, blocks, bigm=bigm, multiplier_bound=multiplier_bound)
                 return solve_reformulated(model, blocks, "scip", solver_options, bounds, plans)
-            return run_scholtes(model, blocks, solver or "ipopt", eps_start=eps_start, eps_final=eps_final,
-                                eps_factor=eps_factor, solver_options=solver_options)
+            result = run_scholtes(model, blocks, solver or "ipopt", eps_start=eps_start, eps_final=eps_final,
+                                  eps_factor=eps_factor, solver_options=solver_options)
+            result.extra["shared_multipliers"] = shared_multipliers(blocks)
+            return result
     finally:
         model.del_component(name)
         for o in others:
             o.activate()
 
 
+def _shared_pairs(blocks: Sequence[Any]) -> Iterator[Any]:
+    """Every complementarity pair that comes from a shared constraint, player by player."""
+    for kkt in blocks:
+        shared = {id(c) for c in kkt.agent.shared}
+        yield from (pair for pair in kkt.pairs if id(pair.source) in shared)
+
+
+def shared_multipliers(blocks: Sequence[Any]) -> dict[str, float]:
+    """Each shared constraint's multiplier (the first player's; all equal at a variational equilibrium)."""
+    out: dict[str, float] = {}
+    for pair in _shared_pairs(blocks):
+        if pair.source.name not in out and pair.multiplier.value is not None:
+            out[pair.source.name] = float(pair.multiplier.value)
+    return out
+
+
 def _tie_shared_multipliers(blocks: Sequence[Any]) -> None:
     """Variational equilibrium: one multiplier per shared constraint side for all players."""
     by_side: dict[tuple[int, str], list] = {}
-    for kkt in blocks:
-        shared = {id(c) for c in kkt.agent.shared}
-        for pair in kkt.pairs:
-            if id(pair.source) in shared:
-                by_side.setdefault((id(pair.source), pair.kind), []).append(pair.multiplier)
+    for pair in _shared_pairs(blocks):
+        by_side.setdefault((id(pair.source), pair.kind), []).append(pair.multiplier)
     rows = [(ms[0], m) for ms in by_side.values() for m in ms[1:]]
     if rows:  # lives in the first KKT block, so it is removed with it
         blocks[0].block.variational = pyo.Constraint(range(len(rows)), rule=lambda _, r: rows[r][0] == rows[r][1])
