@@ -19,6 +19,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.repn.standard_repn import generate_standard_repn
 from scipy import optimize, sparse
+from threadpoolctl import threadpool_limits
 
 from gridgames.solvers.errors import SolverOptionError
 from gridgames.solvers.options import check_common_values
@@ -171,9 +172,11 @@ class ScipySolver:
             return ev.objective(x)
 
         try:
-            res = optimize.minimize(objective, x0, jac=ev.gradient, method="SLSQP",
-                                    bounds=optimize.Bounds(lb, ub), constraints=constraints,
-                                    options={"maxiter": self.maxiter, "ftol": self.ftol, "disp": tee})
+            # SLSQP's small dense steps gain nothing from BLAS threads; on 2 busy cores they cost 2-3x.
+            with threadpool_limits(limits=1, user_api="blas"):
+                res = optimize.minimize(objective, x0, jac=ev.gradient, method="SLSQP",
+                                        bounds=optimize.Bounds(lb, ub), constraints=constraints,
+                                        options={"maxiter": self.maxiter, "ftol": self.ftol, "disp": tee})
         except _TimeUp as stop:
             x = stop.args[0]
             for v, xi in zip(nlp.variables, x):
