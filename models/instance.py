@@ -195,8 +195,8 @@ class Checker:
         Examples
         --------
         >>> chk = Checker({"study": {"sweep": [0.0, 8.0, 1e-5]}})
-        >>> chk.sweep("study", "sweep") is None, chk.problems[0][:50]
-        (True, '[study].sweep: gives 800,001 points, more than the ')
+        >>> chk.sweep("study", "sweep") is None, chk.problems[0][:39]
+        (True, '[study].sweep: gives 800,001 points, mo')
         """
         values = self.numbers(section, key, default, length=3, ge=0)
         if values is None:
