@@ -492,3 +492,17 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, case):
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert needle in proc.stderr + proc.stdout
+
+
+def test_rtp_district_chunks_damaged_or_stale_are_solved_again(tmp_path):
+    from gridgames.models.rtp.district import run_district
+    prices = np.tile(np.linspace(0.08, 0.2, 24), (1, 1))
+    first = run_district(4, prices, processes=1, chunk=2, results_dir=tmp_path, seed=2)
+    assert (first.chunks_reused, first.chunks_redone) == (0, {})
+    (tmp_path / "chunk_000000.json").write_text("[1, 2]")          # a list: was an AttributeError
+    (tmp_path / "chunk_000002.json").write_text('{"fingerprint": "x", "bill_')
+    again = run_district(4, prices, processes=1, chunk=2, results_dir=tmp_path, seed=2)
+    assert again.chunks_reused == 0 and again.chunks_redone == {"truncated": 1, "wrong shape": 1}
+    np.testing.assert_allclose(again.bill_plan, first.bill_plan, rtol=1e-9)
+    stale = run_district(4, prices, rho=0.02, processes=1, chunk=2, results_dir=tmp_path, seed=2)
+    assert stale.chunks_redone == {"stale": 2}
