@@ -202,8 +202,7 @@ def _district_study(cfg: RTPConfig, week: WeekPrices, report: RunReport) -> None
         "household daily bill decrease vs own (%)": 100 * np.mean(1 - res.bill_plan / res.bill_pref),
         "mean weekly bill ($)": res.bill_plan.sum(axis=1).mean(), "mean K": res.comfort.mean(),
         "MILP solves": res.n_solves, "wall time (s)": res.wall_time, "solver time (s)": res.solve_time,
-        "chunks reused": res.chunks_reused,
-        "chunks solved again (stale/damaged)": sum(res.chunks_redone.values())}]).T.rename(columns={0: "value"})
+        "chunks reused": res.chunks_reused}]).T.rename(columns={0: "value"})
     if res.chunks_redone:
         report.notes.append("district chunk files not reused and solved again: "
                             + ", ".join(f"{n} {why}" for why, n in sorted(res.chunks_redone.items())))

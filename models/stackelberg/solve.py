@@ -155,9 +155,12 @@ def sweep_ir(params: StackelbergParams, day: DayData, ir_values: Sequence[float]
     solutions : dict
         ``ir -> (p, l)``.
     """
+    from tqdm.auto import tqdm  # noqa: PLC0415
     model = None if method == "analytic" else build_model(params, day)
     rows, sols = {}, {}
-    for ir in ir_values:
+    # analytic games take milliseconds; a bar for the solver-based methods (seconds per game)
+    for ir in tqdm(ir_values, desc=f"ir sweep ({method})", unit="game", leave=False,
+                   disable=method == "analytic" or len(ir_values) < 5):
         ir = round(float(ir), 10)
         pr = replace(params, ir=ir)
         p, l = solve_day(pr, day, method=method, solver=solver, model=model, **options)
