@@ -48,7 +48,7 @@ def bench(instance: Path, days: int, method: str | None, out: Path, year: bool,
     one = solve_seller_day(cfg, pop, seller=0, day=0)
     single = time.perf_counter() - t
     block = range(cfg.days) if year else range(days)
-    rows, wall, solved = run_seller_days(cfg, out, days=block, progress=True)
+    rows, wall, solved, _ = run_seller_days(cfg, out, days=block, progress=True)
     ok = [r for r in rows if r.get("status") != "error"]
     per_game = wall / max(solved, 1)
     n_games = cfg.days * cfg.sellers

@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import math
 import tomllib
+import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,12 @@ from gridgames.data.errors import InstanceError
 from gridgames.data.series import read_series_csv  # noqa: F401  (re-exported: instance fields name series files)
 
 _MISSING = object()
+
+#: Largest magnitude a number of an instance may have: beyond it, squares and products of
+#: instance values overflow double precision (``r = 1e308``) and a solve returns inf/nan.
+MAX_MAGNITUDE = 1e12
+#: Most points a ``[start, stop, step]`` sweep may give (each point is one game or one solve).
+MAX_SWEEP_POINTS = 10_001
 
 
 def _field_path(section: str | None, key: str) -> str:
@@ -113,6 +120,10 @@ class Checker:
         if not math.isfinite(value):
             self.fail(path, f"must be finite, got {value!r}")
             return None
+        if abs(value) > MAX_MAGNITUDE:
+            self.fail(path, f"must be at most {MAX_MAGNITUDE:g} in magnitude (larger values overflow "
+                            f"the model's arithmetic), got {value!r}")
+            return None
         for bound, ok, word in ((gt, lambda v, b: v > b, ">"), (ge, lambda v, b: v >= b, ">="),
                                 (lt, lambda v, b: v < b, "<"), (le, lambda v, b: v <= b, "<=")):
             if bound is not None and not ok(value, bound):
@@ -122,8 +133,9 @@ class Checker:
 
     def numbers(self, section: str | None, key: str, default: Any = _MISSING, *,
                 length: int | None = None, ge: float | None = None,
-                gt: float | None = None) -> np.ndarray | None:
-        """A list of finite numbers (optionally of a given length and sign)."""
+                gt: float | None = None, le: float | None = None,
+                integer: bool = False) -> np.ndarray | None:
+        """A list of finite numbers (optionally of a given length, sign, upper bound; whole numbers)."""
         value = self.raw(section, key, default)
         if value is None:
             return None
@@ -139,11 +151,20 @@ class Checker:
         if bad.size:
             self.fail(path, f"entry {bad[0]} is not finite ({float(arr[bad[0]])})")
             return None
+        big = np.flatnonzero(np.abs(arr) > MAX_MAGNITUDE)
+        if big.size:
+            self.fail(path, f"entry {big[0]} must be at most {MAX_MAGNITUDE:g} in magnitude, got {arr[big[0]]:g}")
+            return None
+        if integer and not np.all(arr == np.round(arr)):
+            i = int(np.flatnonzero(arr != np.round(arr))[0])
+            self.fail(path, f"entry {i} must be a whole number, got {value[i]!r}")
+            return None
         if length is not None and arr.size != length:
             self.fail(path, f"must have {length} entries, got {arr.size}")
             return None
         for bound, mask, word in ((ge, arr < (ge if ge is not None else 0), ">="),
-                                  (gt, arr <= (gt if gt is not None else 0), ">")):
+                                  (gt, arr <= (gt if gt is not None else 0), ">"),
+                                  (le, arr > (le if le is not None else 0), "<=")):
             if bound is not None and mask.any():
                 i = int(np.flatnonzero(mask)[0])
                 self.fail(path, f"entry {i} must be {word} {bound:g}, got {arr[i]:g}")
@@ -165,6 +186,43 @@ class Checker:
             if value not in choices:
                 self.fail(path, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
                 return None
+        return value
+
+    def sweep(self, section: str | None, key: str, default: Any = _MISSING, *,
+              limit: int = MAX_SWEEP_POINTS) -> tuple[float, float, float] | None:
+        """A ``[start, stop, step]`` grid (stop included) of at most ``limit`` points; None when invalid.
+
+        Examples
+        --------
+        >>> chk = Checker({"study": {"sweep": [0.0, 8.0, 1e-5]}})
+        >>> chk.sweep("study", "sweep") is None, chk.problems[0][:39]
+        (True, '[study].sweep: gives 800,001 points, mo')
+        """
+        values = self.numbers(section, key, default, length=3, ge=0)
+        if values is None:
+            return None
+        start, stop, step = (float(v) for v in values)
+        path = _field_path(section, key)
+        if step <= 0 or stop < start:
+            self.fail(path, f"must be [start, stop, step] with step > 0 and stop >= start, got {values.tolist()}")
+            return None
+        points = math.floor((stop - start) / step + 0.5) + 1
+        if points > limit:
+            self.fail(path, f"gives {points:,} points, more than the limit of {limit:,}; use a larger step")
+            return None
+        return start, stop, step
+
+    def timezone(self, section: str | None, key: str, default: Any = _MISSING) -> Any:
+        """An IANA time-zone name that exists (``"America/Los_Angeles"``); None when invalid."""
+        value = self.string(section, key, default)
+        if value is None:
+            return None
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            self.fail(_field_path(section, key), f"unknown time zone {value!r} (an IANA name such as "
+                                                 "'America/Los_Angeles')")
+            return None
         return value
 
     def check(self, condition: bool, path: str, message: str) -> bool:
@@ -287,6 +345,11 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InstanceError([f"not valid TOML: {exc}"], str(path)) from None
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start:exc.start + 1]
+        raise InstanceError([f"not a text (UTF-8) TOML file: byte {exc.start} is {bad!r}"], str(path)) from None
+    except OSError as exc:
+        raise InstanceError([f"cannot read the file: {exc.strerror or exc}"], str(path)) from None
 
 
 def load_instance(path: str | Path) -> Instance:

@@ -7,11 +7,16 @@ rename), so an interrupted run never leaves half a CSV behind.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -28,6 +33,76 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _code_version() -> str:
+    """The installed gridgames version (part of every result fingerprint)."""
+    try:
+        return importlib.metadata.version("gridgames")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def fingerprint(inputs: Any) -> str:
+    """A short hash of a run's inputs and the package version: a stored result is reused only
+    when its record carries the same fingerprint.
+
+    ``inputs`` may nest dataclasses, dicts, lists, numpy arrays and scalars.
+
+    Examples
+    --------
+    >>> fingerprint({"p_max": 2.0}) == fingerprint({"p_max": 2.0}) != fingerprint({"p_max": 2.5})
+    True
+    """
+    def plain(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            return {"__type__": type(obj).__name__, **{f.name: plain(getattr(obj, f.name))
+                                                       for f in dataclasses.fields(obj)}}
+        if isinstance(obj, dict):
+            return {str(k): plain(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [plain(v) for v in obj]
+        if hasattr(obj, "tolist"):
+            return obj.tolist()
+        return obj if isinstance(obj, (str, int, float, bool, type(None))) else repr(obj)
+
+    text = json.dumps({"inputs": plain(inputs), "version": _code_version()}, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_record(path: Path, expected: str, required: Iterable[str]) -> tuple[dict[str, Any] | None, str]:
+    """A stored JSON result record, or None and why it cannot be reused.
+
+    Parameters
+    ----------
+    path : Path
+        The record (written with :func:`atomic_write_text`).
+    expected : str
+        The :func:`fingerprint` of the current inputs; the record's ``"fingerprint"`` must equal it.
+    required : iterable of str
+        Keys a complete record has.
+
+    Returns
+    -------
+    record, reason
+        ``(record, "")`` when reusable, else ``(None, reason)`` with reason one of
+        ``"missing"``, ``"empty"``, ``"truncated"`` (not valid JSON), ``"wrong shape"``, ``"stale"``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None, "missing"
+    try:
+        text = path.read_text(encoding="utf-8")
+        record = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, OSError):
+        return None, "truncated"
+    if not record:
+        return None, "empty"
+    if not isinstance(record, dict) or any(key not in record for key in required):
+        return None, "wrong shape"
+    if record.get("fingerprint") != expected:
+        return None, "stale"
+    return record, ""
 
 
 def format_table(frame: pd.DataFrame, float_format: str = "{:,.6g}") -> str:

@@ -213,14 +213,14 @@ def test_city_seller_days_are_written_and_a_rerun_resumes(tmp_path):
     import dataclasses
     small = dataclasses.replace(cfg, households=40, sellers=2, days=2, method="nested",
                                 ga=GAOptions(pop_size=4, n_gen=2), classes=[2, 3])
-    rows, _, solved = run_seller_days(small, tmp_path, workers=1, progress=False)
+    rows, _, solved, _ = run_seller_days(small, tmp_path, workers=1, progress=False)
     assert solved == 4 and len(rows) == 4
     files = sorted(tmp_path.glob("seller_*/day_*.json"))
     assert len(files) == 4
     row = json.loads(files[0].read_text())
     assert row["status"] == "feasible" and sum(row["class_sizes"]) == 20   # nested: a heuristic
     assert 2 <= row["classes"] <= 3
-    _, _, again = run_seller_days(small, tmp_path, workers=1, progress=False)
+    _, _, again, _ = run_seller_days(small, tmp_path, workers=1, progress=False)
     assert again == 0
 
 

@@ -1,6 +1,7 @@
 """Instance sections of the economic-dispatch family (``[generators]``, ``[data]``), checked."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
@@ -25,6 +26,13 @@ class DispatchData:
     load: pd.Series
 
 
+def _hours_in_day(day: str, tz: str) -> int:
+    """Hours of the local calendar ``day`` in ``tz`` (23 or 25 on clock-change days)."""
+    start = pd.Timestamp(day).tz_localize(tz)
+    end = (pd.Timestamp(day) + pd.Timedelta(days=1)).tz_localize(tz)
+    return int((end - start) / pd.Timedelta(hours=1))
+
+
 def load_dispatch_instance(instance: Instance) -> DispatchData:
     """Validate the ``[generators]`` and ``[data]`` sections; all problems at once."""
     chk: Checker = instance.checker()
@@ -45,17 +53,23 @@ def load_dispatch_instance(instance: Instance) -> DispatchData:
     time_col = chk.string("data", "time_column", "hour_ending_utc")
     value_col = chk.string("data", "value_column", "demand_mw_cleaned")
     day = chk.string("data", "day")
-    tz = chk.string("data", "timezone", "America/Los_Angeles")
+    tz = chk.timezone("data", "timezone", "America/Los_Angeles")
+    if day is not None:
+        try:
+            dt.date.fromisoformat(day)
+        except ValueError:
+            chk.fail("[data].day", f"must be a date YYYY-MM-DD, got {day!r}")
     chk.raise_if_any()
-    series = read_series_csv(instance.resolve(file), time_col, value_col, field_name="[data].file")
+    series = read_series_csv(instance.resolve(file), time_col, value_col, field_name="[data].file", min_value=0.0)
     local = series.tz_convert(tz)
-    try:
-        load = local.loc[day]
-    except KeyError:
-        load = local.iloc[0:0]
+    load = local[local.index.strftime("%Y-%m-%d") == day]
     if load.empty:
         raise GridGamesError(f"{instance.path}: [data].day: {day!r} is not in the data "
                              f"({local.index[0].date()} to {local.index[-1].date()})")
+    expected = _hours_in_day(day, tz)
+    if len(load) != expected:
+        raise GridGamesError(f"{instance.path}: [data].day: {day} has {len(load)} hours in {file} "
+                             f"({tz}), a complete day has {expected}: the file is truncated")
     if load.max() > pmax.sum() or load.min() < pmin.sum():
         raise GridGamesError(f"{instance.path}: load {load.min():.0f}-{load.max():.0f} MW is outside the "
                              f"fleet's range {pmin.sum():.0f}-{pmax.sum():.0f} MW: the dispatch is infeasible")

@@ -260,6 +260,12 @@ def _where(name: str) -> str:
 # --------------------------------------------------------------------------
 # Random paper-like markets (Section 5.2)
 # --------------------------------------------------------------------------
+#: Size guard of ``[market].buyer_counts`` and ``[methods].n_buyers``: the vectorised solver needs
+#: O(buyers x sellers) memory per iteration; 100,000 buyers x 10 sellers takes about a minute.
+MAX_BUYERS = 100_000
+#: Size guard of ``[methods].n_buyers`` (every Pyomo method solves one model per buyer and round).
+MAX_SMALL_BUYERS = 500
+
 @dataclass(frozen=True)
 class MarketSpec:
     """How to draw a Section 5.2 market; every field has the paper's value or our documented choice."""
@@ -342,7 +348,7 @@ def market_spec_from_checker(chk: Checker) -> tuple[MarketSpec, list[int], int]:
         availability=tuple(int(v) for v in pair("availability", base.availability)),
         satisfaction=chk.string(sec, "satisfaction", base.satisfaction, choices=["log", "quadratic"]) or "log",
         kappa=chk.number(sec, "kappa", base.kappa, gt=1) or base.kappa)
-    counts = chk.numbers(sec, "buyer_counts", [200, 400, 600, 800, 1000], gt=0)
+    counts = chk.numbers(sec, "buyer_counts", [200, 400, 600, 800, 1000], gt=0, le=MAX_BUYERS, integer=True)
     seed = chk.number(sec, "seed", 0, ge=0, integer=True) or 0
     chk.unknown_keys(sec, ["n_sellers", "capacity", "cost", "margin", "base_markup", "slope_at_capacity",
                            "curvature_share", "demand", "value", "availability", "satisfaction", "kappa",

@@ -36,7 +36,7 @@ import pandas as pd
 
 from gridgames.data.series import read_local_hourly
 from gridgames.models.instance import Checker, Instance
-from gridgames.models.microgrid.config import Market, MarketSpec, random_market
+from gridgames.models.microgrid.config import MAX_BUYERS, Market, MarketSpec, random_market
 from gridgames.models.microgrid.solve import MarketSolution, buyer_payoffs, equilibrium
 
 log = logging.getLogger(__name__)
@@ -116,22 +116,28 @@ def forecast_loop(market: Market, load: pd.Series, *, periods: int = 24, history
     return pd.DataFrame(rows).set_index("time")
 
 
+def forecast_settings(chk: Checker) -> dict[str, Any]:
+    """The ``[forecast]`` section, checked (problems recorded in ``chk``); ``{}`` when absent."""
+    if "forecast" not in chk.data:
+        return {}
+    settings = {"n_buyers": chk.number("forecast", "n_buyers", 60, ge=1, le=MAX_BUYERS, integer=True),
+                "periods": chk.number("forecast", "periods", 24, ge=1, le=24 * 366, integer=True),
+                "history_hours": chk.number("forecast", "history_hours", 336, ge=100, integer=True),
+                "load_file": chk.string("forecast", "load_file"),
+                "time_column": chk.string("forecast", "time_column", "Datetime"),
+                "load_column": chk.string("forecast", "load_column", "DAYTON_MW"),
+                "forecaster": chk.string("forecast", "forecaster", "lstm")}
+    chk.unknown_keys("forecast", list(settings))
+    return settings
+
+
 def forecast_loop_from_config(instance: Instance, spec: MarketSpec, seed: int,
                               cfg: dict[str, Any]) -> tuple[pd.DataFrame, list[str]]:
-    """Read ``[forecast]`` of the instance and run :func:`forecast_loop`."""
-    chk = Checker(instance.data, str(instance.path))
-    n = chk.number("forecast", "n_buyers", 60, ge=1, integer=True)
-    periods = chk.number("forecast", "periods", 24, ge=1, integer=True)
-    hours = chk.number("forecast", "history_hours", 336, ge=100, integer=True)
-    file = chk.string("forecast", "load_file")
-    tcol = chk.string("forecast", "time_column", "Datetime")
-    vcol = chk.string("forecast", "load_column", "DAYTON_MW")
-    name = chk.string("forecast", "forecaster", "lstm")
-    chk.unknown_keys("forecast", ["n_buyers", "periods", "history_hours", "load_file", "time_column",
-                                  "load_column", "forecaster"])
-    chk.raise_if_any()
+    """Run :func:`forecast_loop` with the settings of :func:`forecast_settings` (``[forecast]``)."""
+    n, periods, hours, name = cfg["n_buyers"], cfg["periods"], cfg["history_hours"], cfg["forecaster"]
+    file, tcol, vcol = cfg["load_file"], cfg["time_column"], cfg["load_column"]
     # clock changes in the PJM file: the data layer's policy (repeated hour averaged, missing hour interpolated)
-    load = read_local_hourly(instance.resolve(file), tcol, vcol, field_name="[forecast].load_file")
+    load = read_local_hourly(instance.resolve(file), tcol, vcol, field_name="[forecast].load_file", min_value=0.0)
     table = forecast_loop(random_market(int(n), spec, seed), load, periods=int(periods),
                           history_hours=int(hours), forecaster=name)
     err = table["forecast_error_pct"].abs()

@@ -27,7 +27,9 @@ import pandas as pd
 
 from gridgames.models.instance import Instance, register_study
 from gridgames.models.microgrid.baselines import Outcome, from_solution, load_transfer, storage_stackelberg
-from gridgames.models.microgrid.config import Market, MarketSpec, market_spec_from_checker, random_market
+from gridgames.models.microgrid.config import (MAX_SMALL_BUYERS, Market, MarketSpec, market_spec_from_checker,
+                                               random_market)
+from gridgames.models.microgrid.forecast import forecast_settings
 from gridgames.models.microgrid.model import ENGINE_METHODS, solve_engine, solve_pso
 from gridgames.models.microgrid.report import figure_tables, plot_figures
 from gridgames.models.microgrid.solve import MarketSolution, equilibrium
@@ -137,17 +139,20 @@ class MicrogridStudy(Study):
 
     def load(self, instance: Instance, options: Mapping[str, Any]) -> MicrogridConfig:
         chk = instance.checker()
+        chk.unknown_keys(None, ["model", "name", "market", "baselines", "methods", "forecast"])
+        for section in ("baselines", "methods", "forecast"):
+            chk.section(section, required=False)
         spec, counts, seed = market_spec_from_checker(chk)
         share = chk.number("baselines", "storage_share", 0.3, ge=0, le=1)
         offpeak = chk.number("baselines", "offpeak_price", 60.0, gt=0)
         chk.unknown_keys("baselines", ["storage_share", "offpeak_price"])
         compare = chk.raw("methods", "compare", ["vectorised", "gauss-seidel", "kkt-nlp"])
-        n_small = chk.number("methods", "n_buyers", 12, ge=1, integer=True)
+        n_small = chk.number("methods", "n_buyers", 12, ge=1, le=MAX_SMALL_BUYERS, integer=True)
         pso_gens = chk.number("methods", "pso_generations", 60, ge=1, integer=True)
         chk.unknown_keys("methods", ["compare", "n_buyers", "pso_generations"])
-        if not isinstance(compare, list) or any(m not in METHODS for m in compare):
+        if not isinstance(compare, list) or any(not isinstance(m, str) or m not in METHODS for m in compare):
             chk.fail("[methods].compare", f"must be a list of methods from {', '.join(METHODS)}, got {compare!r}")
-        forecast_cfg = chk.section("forecast", required=False)
+        forecast_cfg = forecast_settings(chk)
         chk.raise_if_any()
         return MicrogridConfig(instance, spec, counts, seed, share, offpeak, list(compare), int(n_small),
                                int(pso_gens), forecast_cfg)
@@ -161,7 +166,8 @@ class MicrogridStudy(Study):
         cfg, spec, seed = config, config.spec, config.seed
         outcomes: dict[int, list[Outcome]] = {}
         gaps = []
-        for n in cfg.counts:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+        for n in tqdm(cfg.counts, desc=f"markets ({method})", unit="market", leave=False):
             market = random_market(n, spec, seed)
             sol = solve_market(market, method, **({"solver": solver} if method in ENGINE_METHODS else {}))
             gaps.append({"buyers": n, "method": method, "status": str(sol.status), "market": sol.market_status,
@@ -183,7 +189,7 @@ class MicrogridStudy(Study):
                  "consumption = energy bought from the sellers this period; the storage baseline's battery energy "
                  "is in storage_use_MWh"]
         if cfg.forecast:
-            from gridgames.models.microgrid.forecast import forecast_loop_from_config
+            from gridgames.models.microgrid.forecast import forecast_loop_from_config  # noqa: PLC0415
             f_table, f_notes = forecast_loop_from_config(cfg.instance, spec, seed, cfg.forecast)
             tables["forecast_loop"] = f_table
             notes += f_notes

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridgames.data.series import read_local_hourly
+from gridgames.data.series import daily_means, read_local_hourly
 from gridgames.models.instance import Checker, Instance, InstanceError
 from gridgames.models.rtp.pricing import PriceRule, rtp_prices
 from gridgames.models.rtp.appliances import ApplianceSpec, check_appliances, library
@@ -126,10 +126,9 @@ def load_config(instance: Instance) -> RTPConfig:
     i = "incentive"
     cfg.lambda1 = chk.number(i, "lambda1", cfg.lambda1, ge=0, lt=1)
     cfg.m_days = chk.number(i, "m", cfg.m_days, integer=True, ge=1)
-    sw = chk.numbers(i, "sweep", list(cfg.sweep), length=3, ge=0)
+    sw = chk.sweep(i, "sweep", list(cfg.sweep))
     if sw is not None:
-        chk.check(sw[0] <= sw[1] and sw[2] > 0, "[incentive].sweep", "need start <= stop and step > 0")
-        cfg.sweep = tuple(sw)
+        cfg.sweep = sw
     cv = chk.numbers(i, "comfort_value", list(cfg.comfort_value), length=2, ge=0)
     if cv is not None:
         chk.check(cv[0] <= cv[1], "[incentive].comfort_value", "need low <= high")
@@ -182,28 +181,22 @@ class WeekPrices:
 
 def daily_clearing_prices(path: Path, time_col: str, value_col: str, first_day: str, days: int,
                           eur_to_usd: float) -> np.ndarray:
-    """A0 per day ($/kWh): mean day-ahead price of each local calendar day × rate / 1000."""
-    if not path.is_file():
-        raise InstanceError([f"[data].price_file: file not found: {path}"], "RTP data")
-    frame = pd.read_csv(path)
-    for c in (time_col, value_col):
-        if c not in frame.columns:
-            raise InstanceError([f"[data].price_file ({path.name}): no column {c!r}"], "RTP data")
-    day = frame[time_col].astype(str).str[:10]
-    out = []
-    for d in pd.date_range(first_day, periods=days, freq="D"):
-        vals = frame.loc[day == d.strftime("%Y-%m-%d"), value_col].astype(float)
-        if vals.empty:
-            raise InstanceError([f"[data].price_week_start: no prices for {d.date()} in {path.name}"], "RTP data")
-        out.append(vals.mean() * eur_to_usd / 1000.0)
-    return np.array(out)
+    """A0 per day ($/kWh): mean day-ahead price of each complete local calendar day × rate / 1000.
+
+    The data layer's :func:`~gridgames.data.series.daily_means` refuses a partial day
+    (fewer than 23 hours), a NaN or an unparsable stamp, naming the day or row.
+    """
+    means = daily_means(path, time_col, value_col, pd.date_range(first_day, periods=days, freq="D"),
+                        field_name="[data].price_file")
+    return means * eur_to_usd / 1000.0
 
 
 def week_prices(cfg: RTPConfig) -> WeekPrices:
     """Forecast each day from the history before it, then apply the price rule with that day's A0."""
     from gridgames.forecasting.api import day_ahead_forecast
 
-    load = read_local_hourly(cfg.load_file, cfg.load_time, cfg.load_column, field_name="[data].load_file")
+    load = read_local_hourly(cfg.load_file, cfg.load_time, cfg.load_column, field_name="[data].load_file",
+                             min_value=0.0)
     a0 = daily_clearing_prices(cfg.price_file, cfg.price_time, cfg.price_column, cfg.price_week_start,
                                cfg.days, cfg.eur_to_usd)
     dates, fc, act = [], [], []

@@ -4,23 +4,23 @@ Households are cut into chunks; a worker process builds each household's
 :class:`~gridgames.models.rtp.model.PlanningUnit` once and re-solves it for every day (persistent
 HiGHS, prices in mutable Params).  Each finished chunk is written atomically as JSON under the
 results folder, so a rerun skips the chunks already there (same seed → same households; a
-chunk file records the run's fingerprint and is ignored when the fingerprint differs).
+chunk file records the run's fingerprint and the code version; a stale, empty, truncated or
+wrongly shaped chunk is solved again and counted in ``chunks_redone``).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from gridgames.models.report import atomic_write_text
+from gridgames.models.report import atomic_write_text, fingerprint, read_record
 from gridgames.models.rtp.appliances import ApplianceSpec, sample_households
 from gridgames.models.rtp.objectives import Welfare, comfort_index
 from gridgames.models.rtp.model import PlanningUnit
@@ -85,12 +85,17 @@ class DistrictResult:
     solve_time: float
     n_solves: int
     chunks_reused: int
+    chunks_redone: dict[str, int] = field(default_factory=dict)
 
 
-def fingerprint(prices: np.ndarray, rho: float, welfare: Welfare, seed: int, n: int, chunk: int) -> str:
-    """Hash of everything a chunk's result depends on."""
-    payload = json.dumps([np.round(prices, 12).tolist(), rho, asdict(welfare), seed, n, chunk])
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+#: Keys of a complete chunk record (a record missing one is solved again).
+CHUNK_KEYS = ("fingerprint", "bill_plan", "bill_pref", "moved", "comfort", "peak_plan", "peak_pref",
+              "welfare_plan", "welfare_pref", "n_appliances", "load_plan", "load_pref", "solve_time", "n_solves")
+
+
+def chunk_fingerprint(prices: np.ndarray, rho: float, welfare: Welfare, seed: int, n: int, chunk: int) -> str:
+    """Hash of everything a chunk's result depends on (and the code version)."""
+    return fingerprint([np.round(prices, 12), rho, welfare, seed, n, chunk])
 
 
 def run_district(n_households: int, prices: np.ndarray, *, rho: float = 0.01, welfare: Welfare | None = None,
@@ -115,22 +120,20 @@ def run_district(n_households: int, prices: np.ndarray, *, rho: float = 0.01, we
     welfare = welfare or Welfare()
     prices = np.asarray(prices, float)
     houses = sample_households(n_households, seed, specs)
-    fp = fingerprint(prices, rho, welfare, seed, n_households, chunk)
+    fp = chunk_fingerprint(prices, rho, welfare, seed, n_households, chunk)
     starts = list(range(0, n_households, chunk))
     results: dict[int, dict] = {}
-    reused = 0
+    reused, redone = 0, {}
     if results_dir is not None:
         results_dir = Path(results_dir)
         for s in starts:
-            path = results_dir / f"chunk_{s:06d}.json"
-            if path.is_file():
-                try:
-                    data = json.loads(path.read_text())
-                except json.JSONDecodeError:
-                    continue
-                if data.get("fingerprint") == fp:
-                    results[s] = data
-                    reused += 1
+            data, why = read_record(results_dir / f"chunk_{s:06d}.json", fp, CHUNK_KEYS)
+            if data is not None:
+                results[s] = data
+                reused += 1
+            elif why != "missing":
+                log.warning("district chunk %d: %s record in %s, solving again", s, why, results_dir)
+                redone[why] = redone.get(why, 0) + 1
     todo = [s for s in starts if s not in results]
     t0 = time.perf_counter()
 
@@ -163,4 +166,4 @@ def run_district(n_households: int, prices: np.ndarray, *, rho: float = 0.01, we
         load_plan=np.sum([np.asarray(r["load_plan"]) for r in ordered], axis=0),
         load_pref=np.sum([np.asarray(r["load_pref"]) for r in ordered], axis=0),
         wall_time=wall, solve_time=float(sum(r["solve_time"] for r in ordered)),
-        n_solves=int(sum(r["n_solves"] for r in ordered)), chunks_reused=reused)
+        n_solves=int(sum(r["n_solves"] for r in ordered)), chunks_reused=reused, chunks_redone=redone)

@@ -203,6 +203,9 @@ def _district_study(cfg: RTPConfig, week: WeekPrices, report: RunReport) -> None
         "mean weekly bill ($)": res.bill_plan.sum(axis=1).mean(), "mean K": res.comfort.mean(),
         "MILP solves": res.n_solves, "wall time (s)": res.wall_time, "solver time (s)": res.solve_time,
         "chunks reused": res.chunks_reused}]).T.rename(columns={0: "value"})
+    if res.chunks_redone:
+        report.notes.append("district chunk files not reused and solved again: "
+                            + ", ".join(f"{n} {why}" for why, n in sorted(res.chunks_redone.items())))
 
     def plots(out: Path) -> list[Path]:
         return [plot_prices(out, week.rtp, week.step_prices, cfg.step_edges, week.dates),

@@ -63,10 +63,11 @@ l_min, l_max)`` with its own A, B.  The incentive terms sum to
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 
-from gridgames.models.stackelberg.params import DayData, StackelbergParams
+from gridgames.models.stackelberg.params import DayData, StackelbergParams, check_bounds
 from gridgames.solvers.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -272,6 +273,7 @@ def analytic_equilibrium(params: StackelbergParams, day: DayData, *,
     l : ndarray
         Consumption (MW): shape (N,) for one user class, (C, N) for C classes.
     """
+    check_bounds(params if ir is None else replace(params, ir=ir), day, "analytic")
     p, l = solve_periods(params, day.orl, day.d, ir=ir)
     return p, (l[0] if params.n_classes == 1 else l)
 

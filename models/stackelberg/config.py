@@ -12,9 +12,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import pandas as pd
 
-from gridgames.models.instance import Checker, Instance, InstanceError
+from gridgames.models.instance import MAX_SWEEP_POINTS, Checker, Instance, InstanceError
 from gridgames.models.stackelberg.data import (DAY_CONVENTIONS, LoadData, day_data, day_problems,
                                                day_range, load_bpat, parse_day)
 from gridgames.models.stackelberg.params import (PRICE_FLOORS, DayData, StackelbergParams, UserClass,
@@ -127,17 +126,11 @@ def load_config(instance: Instance, *, day: str | None = None, days: Sequence[st
     time_col = chk.string("data", "time_column", "hour_ending_utc")
     load_col = chk.string("data", "load_column", "demand_mw_cleaned")
     fc_col = chk.string("data", "forecast_column", "demand_forecast_mw")
-    tz = chk.string("data", "timezone", "America/Los_Angeles")
+    tz = chk.timezone("data", "timezone", "America/Los_Angeles")
     convention = chk.string("data", "day_convention", "interval", choices=DAY_CONVENTIONS)
     forecast = demand_forecast or chk.string("data", "demand_forecast", "eia")
     if forecast is not None and forecast not in ("eia", "actual"):
         chk.problems += _forecaster_problems(forecast)
-    if tz is not None:
-        try:
-            pd.Timestamp("2020-01-01").tz_localize(tz)
-        except Exception:  # noqa: BLE001 (pytz / zoneinfo raise different types)
-            chk.fail("[data].timezone", f"unknown time zone {tz!r}")
-            tz = None
 
     # Which days: CLI override > [data].days > [data].day.
     wanted: list[dt.date] = []
@@ -165,10 +158,9 @@ def load_config(instance: Instance, *, day: str | None = None, days: Sequence[st
               "d_max": chk.number("bounds", "d_max", None)}
     users = _parse_users(chk)
     study_ir = chk.numbers("study", "ir", [0.0, 1.0, 2.0, 3.0], ge=0)
-    sweep = chk.numbers("study", "sweep", [0.0, 8.0, 0.1], length=3, ge=0)
-    if sweep is not None and (sweep[2] <= 0 or sweep[1] < sweep[0]):
-        chk.fail("[study].sweep", f"must be [start, stop, step] with step > 0 and stop >= start, got {list(sweep)}")
-        sweep = None
+    sweep = chk.sweep("study", "sweep", [0.0, 8.0, 0.1])
+    if study_ir is not None and study_ir.size > MAX_SWEEP_POINTS:
+        chk.fail("[study].ir", f"has {study_ir.size:,} incentive rates, more than the limit of {MAX_SWEEP_POINTS:,}")
 
     params = None
     if None not in game.values() and floor is not None and None not in (bounds["l_min"], bounds["p_max"]) \

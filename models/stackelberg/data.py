@@ -110,7 +110,7 @@ def load_bpat(files: Sequence[str | Path], *, time_column: str = "hour_ending_ut
     parts = []
     for path in files:
         path = Path(path)
-        load = read_series_csv(path, time_column, load_column, field_name="[data].files")
+        load = read_series_csv(path, time_column, load_column, field_name="[data].files", min_value=0.0)
         fc = pd.Series(np.nan, index=load.index)
         if forecast_column:
             raw = pd.read_csv(path, usecols=lambda c: c in (time_column, forecast_column))

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gridgames.models.instance import InstanceError
+from gridgames.solvers.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,38 @@ def l_max_of(params: StackelbergParams, day: DayData) -> float:
     return min(d_max, z_max)
 
 
+def bound_violation(params: StackelbergParams, day: DayData) -> str | None:
+    """Why the followers' load bounds are infeasible on ``day`` (``l_min > l_max``), or None.
+
+    With ``d_max`` unset, ``l_max`` is the day's forecast peak, so the same
+    parameters can be feasible on one day and infeasible on another.
+
+    Examples
+    --------
+    >>> day = DayData(label="d", orl=np.ones(2), d=np.array([1.0, 3.0]))
+    >>> bound_violation(StackelbergParams(l_min=5.0), day)
+    'l_min = 5 exceeds l_max = min(d_max, z_max) = 3 on d: no load satisfies l_min <= l <= l_max'
+    """
+    l_max = l_max_of(params, day)
+    if params.l_min > l_max:
+        return (f"l_min = {params.l_min:g} exceeds l_max = min(d_max, z_max) = {l_max:g} on {day.label}: "
+                "no load satisfies l_min <= l <= l_max")
+    return None
+
+
+def stopped_error(method: str, day: DayData, params: StackelbergParams, status: str, message: str) -> ModelError:
+    """The one error every method raises when it has no equilibrium (same wording for all methods)."""
+    return ModelError(f"{method} on {day.label} (ir = {params.ir:g}) stopped with status {status}: {message}")
+
+
+def check_bounds(params: StackelbergParams, day: DayData, method: str) -> None:
+    """Raise the ``infeasible`` :class:`ModelError` when ``l_min > l_max`` on ``day`` (the closed form
+    would otherwise clip to an empty interval and return loads below ``l_min``)."""
+    problem = bound_violation(params, day)
+    if problem is not None:
+        raise stopped_error(method, day, params, "infeasible", problem)
+
+
 def validate_params(params: StackelbergParams, source: str = "parameters") -> None:
     """Check every coefficient; raise one InstanceError listing all problems.
 
@@ -231,5 +264,8 @@ def validate_params(params: StackelbergParams, source: str = "parameters") -> No
     if finite(params.l_min) and params.users and all(finite(u.z_max) for u in params.users):
         zmax = min(u.z_max for u in params.users)
         need(params.l_min < zmax, "[bounds].l_min", f"must be below z_max = {zmax:g}, got {params.l_min:g}")
+    if finite(params.l_min) and params.d_max is not None and finite(params.d_max):
+        need(params.l_min <= params.d_max, "[bounds].l_min",
+             f"must be <= [bounds].d_max = {params.d_max:g} (no load can lie between them), got {params.l_min:g}")
     if problems:
         raise InstanceError(problems, source)

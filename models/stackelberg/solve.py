@@ -19,7 +19,7 @@ import pandas as pd
 from gridgames.models.stackelberg.analytic import response_coefficients, solve_periods
 from gridgames.models.stackelberg.model import (build_model, follower_blocks, load_params, model_solution,
                                                 set_day)
-from gridgames.models.stackelberg.params import DayData, StackelbergParams
+from gridgames.models.stackelberg.params import DayData, StackelbergParams, check_bounds, stopped_error
 from gridgames.models.stackelberg.report import game_metrics
 from gridgames.solvers.errors import GridGamesError, ModelError
 
@@ -64,6 +64,7 @@ def solve_day(params: StackelbergParams, day: DayData, *, method: str = "analyti
     if method == "analytic":
         if options:
             log.warning("analytic method ignores options %s", sorted(options))
+        check_bounds(params, day, method)
         return solve_periods(params, day.orl, day.d)
     solve_bilevel = _engine()
     if model is None:
@@ -75,8 +76,7 @@ def solve_day(params: StackelbergParams, day: DayData, *, method: str = "analyti
         options = {**options, "search_bounds": (np.zeros(len(day.orl)), choke_prices(params, day))}
     result = solve_bilevel(model, follower_blocks(model), method=method, solver=solver, **options)
     if not result.ok:
-        raise ModelError(f"{method} on {day.label} (ir = {params.ir:g}) stopped with status "
-                         f"{result.status}: {result.message}")
+        raise stopped_error(method, day, params, str(result.status), result.message)
     return model_solution(model)
 
 
@@ -125,6 +125,8 @@ def forecast_effect(params: StackelbergParams, forecast_day: DayData, actual_day
     rows = {}
     for ir in ir_values:
         pr = replace(params, ir=float(ir))
+        check_bounds(pr, forecast_day, "analytic")
+        check_bounds(pr, actual_day, "analytic")
         pf, lf = solve_periods(pr, forecast_day.orl, forecast_day.d)
         pa, la = solve_periods(pr, actual_day.orl, actual_day.d)
         mf, ma = game_metrics(pr, forecast_day, pf, lf, ir), game_metrics(pr, actual_day, pa, la, ir)
@@ -158,9 +160,12 @@ def sweep_ir(params: StackelbergParams, day: DayData, ir_values: Sequence[float]
     solutions : dict
         ``ir -> (p, l)``.
     """
+    from tqdm.auto import tqdm  # noqa: PLC0415
     model = None if method == "analytic" else build_model(params, day)
     rows, sols = {}, {}
-    for ir in ir_values:
+    # analytic games take milliseconds; a bar for the solver-based methods (seconds per game)
+    for ir in tqdm(ir_values, desc=f"ir sweep ({method})", unit="game", leave=False,
+                   disable=method == "analytic" or len(ir_values) < 5):
         ir = round(float(ir), 10)
         pr = replace(params, ir=ir)
         p, l = solve_day(pr, day, method=method, solver=solver, model=model, **options)
@@ -185,6 +190,8 @@ def multi_day(params: StackelbergParams, days: Sequence[DayData], *, method: str
         by_n: dict[int, list[DayData]] = {}
         for d in days:
             by_n.setdefault(d.n, []).append(d)
+        for d in days:
+            check_bounds(params, d, method)
         for group in by_n.values():  # DST days (23 or 25 h) form their own stacks
             p, l = solve_periods(params, np.stack([d.orl for d in group]), np.stack([d.d for d in group]))
             for i, d in enumerate(group):

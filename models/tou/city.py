@@ -23,7 +23,10 @@ Per seller-day (:func:`solve_seller_day`):
    ``scenario_days`` days minus their mean;
 4. the game solved by the exact method (linear comfort) or the GA;
 5. one JSON file ``seller_SS/day_DDD.json`` written atomically, so a rerun
-   skips what is done.
+   skips what is done.  Each file carries the fingerprint of the city's inputs
+   (every field but ``workers``) and the code version; a file with another
+   fingerprint (stale), an empty, truncated or wrongly shaped one is solved
+   again, and the run's notes count them by reason.
 
 Seller-days run in a process pool (``workers``) with a tqdm progress bar.
 """
@@ -47,7 +50,7 @@ from gridgames.models.households.model import Household
 from gridgames.models.households.devices import EV, PV, Battery, Device
 from gridgames.models.households.config import household_from_dict
 from gridgames.models.instance import Instance, InstanceError
-from gridgames.models.report import RunReport, atomic_write_text
+from gridgames.models.report import RunReport, atomic_write_text, fingerprint, read_record
 from gridgames.models.tou.config import seller_params
 from gridgames.data.households import SOURCES, daily_profiles
 from gridgames.models.tou.model import TouParams
@@ -265,11 +268,20 @@ def _init(cfg: CityConfig, pop: Population) -> None:
     _WORKER = (cfg, pop)
 
 
+#: Keys every complete seller-day record has (a record without one of them is solved again).
+RECORD_KEYS = ("seller", "day", "status", "prices", "objective", "method", "fingerprint")
+
+
+def city_fingerprint(cfg: CityConfig) -> str:
+    """The fingerprint of everything that changes a seller-day result (not ``workers``)."""
+    return fingerprint(dataclasses.replace(cfg, workers=1))
+
+
 def _task(seller: int, day: int, out: str) -> dict[str, Any]:
     assert _WORKER is not None
     cfg, pop = _WORKER
     try:
-        row = solve_seller_day(cfg, pop, seller, day)
+        row = {**solve_seller_day(cfg, pop, seller, day), "fingerprint": city_fingerprint(cfg)}
     except Exception as exc:  # recorded, the run goes on; the failure is in the summary
         row = {"seller": seller, "day": day, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
         return row
@@ -279,15 +291,33 @@ def _task(seller: int, day: int, out: str) -> dict[str, Any]:
 
 def run_seller_days(cfg: CityConfig, out: str | Path, *, days: range | None = None,
                     sellers: range | None = None, workers: int | None = None, progress: bool = True
-                    ) -> tuple[list[dict[str, Any]], float, int]:
-    """Solve every (seller, day) not already on disk; return (rows incl. existing, wall time, solved now)."""
+                    ) -> tuple[list[dict[str, Any]], float, int, dict[str, int]]:
+    """Solve every (seller, day) without a reusable record on disk.
+
+    Returns
+    -------
+    rows, wall, solved, redone
+        Rows (reused and new), wall time (s), seller-days solved now, and how many
+        records on disk were not reused, by reason (``stale``, ``empty``, ``truncated``,
+        ``wrong shape``; see :func:`~gridgames.models.report.read_record`).
+    """
     out = Path(out)
     days = range(cfg.days) if days is None else days
     sellers = range(cfg.sellers) if sellers is None else sellers
     pop = make_population(cfg)
-    todo = [(s, d) for d in days for s in sellers if not result_path(out, s, d).is_file()]
-    rows = [json.loads(result_path(out, s, d).read_text()) for d in days for s in sellers
-            if result_path(out, s, d).is_file()]
+    expected = city_fingerprint(cfg)
+    todo, rows, redone = [], [], {}
+    for d in days:
+        for s in sellers:
+            record, why = read_record(result_path(out, s, d), expected, RECORD_KEYS)
+            if record is not None and (record["seller"], record["day"]) == (s, d):
+                rows.append(record)
+                continue
+            if why != "missing":
+                why = why or "wrong shape"
+                log.warning("seller %d day %d: %s record in %s, solving again", s, d, why, out)
+                redone[why] = redone.get(why, 0) + 1
+            todo.append((s, d))
     start = time.perf_counter()
     n_workers = workers or cfg.workers
     from tqdm.auto import tqdm
@@ -306,7 +336,7 @@ def run_seller_days(cfg: CityConfig, out: str | Path, *, days: range | None = No
                 rows.append(fut.result())
                 bar.update(1)
     bar.close()
-    return rows, time.perf_counter() - start, len(todo)
+    return rows, time.perf_counter() - start, len(todo), redone
 
 
 def summarise(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -334,11 +364,14 @@ def run_city(instance: Instance, *, method: str | None = None, solver: str | Non
         raise ModelError("tou_pricing city: --solver is not used (exact methods pick SCIP, the GA HiGHS)")
     if out is None:
         raise ModelError("tou_pricing city: give --out DIR (results are written per seller-day so a rerun resumes)")
-    rows, wall, solved = run_seller_days(cfg, out)
+    rows, wall, solved, redone = run_seller_days(cfg, out)
     errors = [r for r in rows if r.get("status") == "error"]
     table = summarise(rows)
     notes = [f"{len(rows)} seller-days on disk ({solved} solved in this run, {wall:.1f} s wall with "
              f"{cfg.workers} workers); method {cfg.method}"]
+    if redone:
+        notes.append(f"{sum(redone.values())} stored seller-day records not reused and solved again ("
+                     + ", ".join(f"{n} {why}" for why, n in sorted(redone.items())) + ")")
     if errors:
         notes.append(f"{len(errors)} seller-days failed, first: seller {errors[0]['seller']} day "
                      f"{errors[0]['day']}: {errors[0]['error']}")
