@@ -153,3 +153,19 @@ def test_gauss_seidel_with_ipopt_respects_a_binding_shared_cap():
     assert result.ok, result.message
     assert x.sum() <= 5 + 1e-9 and x[0] == pytest.approx(5, abs=1e-6)   # the first mover takes the cap
     assert abs(result.gap) < 1e-6
+
+
+def test_nash_gap_refuses_a_game_with_no_strategies_loaded():
+    """Before: the gaps were computed at values Pyomo made up (the lower bounds), silently."""
+    m = pyo.ConcreteModel()
+    m.F = pyo.Block(range(2))
+    for i in range(2):
+        m.F[i].q = pyo.Var(bounds=(0, 200))
+    total = m.F[0].q + m.F[1].q
+    for i in range(2):
+        m.F[i].profit = pyo.Objective(expr=(100 - total) * m.F[i].q - 10 * m.F[i].q, sense=pyo.maximize)
+    with pytest.raises(ModelError, match=r"F\[0\]\.q.*solve the game first"):
+        nash_gap(m, m.F)
+    m.F[0].q.set_value(30.0)
+    m.F[1].q.set_value(30.0)     # the Cournot equilibrium of this symmetric game
+    assert max(nash_gap(m, m.F).values()) < 1e-6

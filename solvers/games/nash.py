@@ -140,8 +140,20 @@ def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver:
         Player name → gain (≥ 0 up to solver tolerance; 0 at a Nash equilibrium).
         ``max(nash_gap(...).values())`` is the equilibrium gap reported by
         :func:`solve_nash`.
+
+    Raises
+    ------
+    ModelError
+        When a player's variable has no value (nothing to check: solve the game
+        or set the strategies first).
     """
-    return _BestResponses(players_of(model, players), solver, None, model).gaps()
+    agents = players_of(model, players)
+    unset = [v.name for a in agents for v in a.variables if v.value is None]
+    if unset:
+        raise ModelError(f"nash_gap needs the strategies to check as variable values; {len(unset)} variable(s) "
+                         f"have none ({', '.join(unset[:5])}{', ...' if len(unset) > 5 else ''}): "
+                         "solve the game first or set the values")
+    return _BestResponses(agents, solver, None, model).gaps()
 
 
 def _set(agent: Agent, values: np.ndarray) -> None:
