@@ -130,6 +130,22 @@ def test_bench_bad_out_is_one_line_before_any_work(kind, tmp_path, tmpfs, capsys
     assert "cases:" not in stdout  # nothing ran
 
 
+RUN_COMMANDS = {
+    "run": ["run", "instances/dispatch_small.toml", "--solver", "highs"],
+    "forecast": ["forecast", "instances/data/eia930_bpat_2019_hourly.csv", "--model", "naive-24"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(RUN_COMMANDS))
+@pytest.mark.parametrize("kind", ["existing-file", "parent-is-a-file", "read-only-mount", "full-disk"])
+def test_run_and_forecast_refuse_a_bad_out_before_any_work(command, kind, tmp_path, tmpfs, capsys, monkeypatch):
+    """Before: the run solved, then raised a traceback when writing (the work was lost)."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    out = _bad_out(kind, tmp_path, tmpfs)
+    code, stdout, err = run_cli([*RUN_COMMANDS[command], "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "--out", CAUSES[kind])
+    assert stdout == ""  # refused before any work: no report printed
+
 @pytest.mark.parametrize("kind", BAD_OUT)
 def test_check_output_dir_names_option_and_cause(kind, tmp_path, tmpfs):
     from gridgames.io import OutputError, check_output_dir
