@@ -30,6 +30,7 @@ from gridgames.solvers.games.nested import solve_nested
 from gridgames.solvers.games.results import AgentCheck, BilevelResult
 from gridgames.solvers.games.status import FEAS_TOL, GAP_TOL, check_on_error, finish, judge
 from gridgames.solvers.games.structure import Agent, analyse_agents, leader_part
+from gridgames.solvers.games.values import record_values
 from gridgames.solvers.registry import get_solver
 from gridgames.solvers.result import SolveResult, SolveStatus
 
@@ -155,6 +156,7 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
             result.lower_evaluations += len(agents)
             judge(result, {c.name: (c.gap, c.value) for c in result.follower_checks}, gap_tol=gap_tol,
                   failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
+    record_values(result, model, followers=followers)
     return finish(result, on_error)
 
 

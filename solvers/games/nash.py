@@ -54,6 +54,7 @@ from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.stacked_kkt import find_aggregates
 from gridgames.solvers.games.status import GAP_TOL, check_on_error, finish, judge
 from gridgames.solvers.games.structure import Agent, analyse_agents, inside_any
+from gridgames.solvers.games.values import record_values
 from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
@@ -400,12 +401,14 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
                          f"known: {', '.join(sorted(_OPTIONS[method]))}")
     if method == "mcp":  # assembles its own structure in linear time (players_of walks every expression)
         from gridgames.solvers.games.nash_mcp import solve_nash_mcp
-        return finish(solve_nash_mcp(model, players, solver, gap_tol=gap_tol, **options), on_error)
+        return finish(record_values(solve_nash_mcp(model, players, solver, gap_tol=gap_tol, **options), model,
+                                    players=players), on_error)
     if method == "epec":  # players are leaders sharing follower blocks
         from gridgames.solvers.games.epec import solve_epec
         if options.get("followers") is None:
             raise ModelError("method 'epec' needs followers=: the follower block(s) every leader anticipates")
-        return finish(solve_epec(model, players, **options), on_error)
+        return finish(record_values(solve_epec(model, players, **options), model, players=players,
+                                    followers=options["followers"]), on_error)
     start = time.perf_counter()
     agents = players_of(model, players)
     _initial_values(agents)
@@ -444,4 +447,5 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
               failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
     result.best_response_solves = br.solves
     result.solve_time = time.perf_counter() - start
+    record_values(result, model, players=players)
     return finish(result, on_error)

@@ -47,12 +47,12 @@ def judge(result: SolveResult, gaps: Mapping[str, tuple[float, float]], *, gap_t
     role : str
         ``follower`` or ``player``, for the message.
     """
+    result.extra["gap_tol"] = gap_tol      # the summary's tolerance column, whatever the verdict
     if not result.status.is_ok:
         return
     bad = [(name, gap, gap_limit(value, gap_tol)) for name, (gap, value) in gaps.items()
            if not (gap <= gap_limit(value, gap_tol))]
     if not bad:
-        result.extra["gap_tol"] = gap_tol
         return
     worst = max(bad, key=lambda b: b[1] if math.isfinite(b[1]) else math.inf)
     result.message = (f"{role} '{worst[0]}' is not optimal at the returned point: gap {worst[1]:.3g} > "
