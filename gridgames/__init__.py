@@ -9,6 +9,8 @@ matplotlib; ``gg.solve_bilevel`` imports what it needs when first touched.
 >>> gg.available_solvers()                       # doctest: +SKIP
 ['highs', 'ipopt', 'scip', 'scipy']
 >>> result = gg.solve_bilevel(model, model.users, method="kkt")   # doctest: +SKIP
+>>> print(result.summary()); result.to_frame()                    # doctest: +SKIP
+>>> report = gg.run_instance("dispatch_small")                    # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "InstanceError": "gridgames.models.instance",
     "load_instance": "gridgames.models.instance",
+    "run_instance": "gridgames.models.run",
+    "RunReport": "gridgames.models.report",
     **{name: "gridgames.solvers" for name in (
         "BilevelResult", "GridGamesError", "ModelError", "NashResult", "SolveFailedError", "SolveResult",
         "SolverNotAvailableError",

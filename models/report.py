@@ -3,7 +3,10 @@
 Every model family's ``run(instance, ...)`` returns a :class:`RunReport`; the
 CLI prints :meth:`RunReport.format` and calls :meth:`RunReport.write` when the
 user gave ``--out``.  Files are written atomically (temporary file, then
-rename), so an interrupted run never leaves half a CSV behind.
+rename), so an interrupted run never leaves half a CSV behind.  From Python,
+:meth:`RunReport.save` writes the tables, the figures and a ``report.md``
+(again each time it is called), and :meth:`RunReport.to_latex` gives every
+table as a booktabs ``tabular`` for a paper.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -153,13 +157,113 @@ class RunReport:
         return self._written[key]
 
     def _write(self, out_dir: Path) -> list[Path]:
-        out = Path(out_dir)
+        written = self._write_tables(Path(out_dir))
+        for plot in self.plotters:
+            written += list(plot(Path(out_dir)))
+        return written
+
+    def _write_tables(self, out: Path) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)
         written = []
         for name, table in self.tables.items():
             path = out / f"{name}.csv"
             atomic_write_text(path, table.to_csv())
             written.append(path)
-        for plot in self.plotters:
-            written += list(plot(out))
         return written
+
+    def save(self, out_dir: str | Path) -> list[Path]:
+        """Write every table as CSV, every figure, and ``report.md`` under ``out_dir``; the paths.
+
+        Unlike :meth:`write` it writes again on every call, replacing the files of
+        an earlier one atomically: tables and ``report.md`` through a temporary file
+        and a rename, figures drawn into a temporary folder beside them and then
+        renamed into place, so a reader never sees half a file.
+
+        Examples
+        --------
+        >>> report = RunReport("demo", tables={"t": pd.DataFrame({"x": [1.5]})})
+        >>> import tempfile; folder = tempfile.mkdtemp()
+        >>> [p.name for p in report.save(folder)]
+        ['t.csv', 'report.md']
+        """
+        out = Path(out_dir)
+        written = self._write_tables(out) + self._plot_atomically(out)
+        markdown = out / "report.md"
+        atomic_write_text(markdown, self.to_markdown(figures=[p.relative_to(out) for p in written
+                                                              if p.suffix.lower() in (".png", ".svg", ".pdf")]))
+        written.append(markdown)
+        self._written[str(out.resolve())] = written[:-1]
+        return written
+
+    def _plot_atomically(self, out: Path) -> list[Path]:
+        if not self.plotters:
+            return []
+        tmp = Path(tempfile.mkdtemp(dir=out, prefix=".figures-"))
+        try:
+            drawn = [Path(p) for plot in self.plotters for p in plot(tmp)]
+            placed = []
+            for path in drawn:
+                target = out / path.resolve().relative_to(tmp.resolve())
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+                placed.append(target)
+            return placed
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def to_markdown(self, figures: Iterable[Path] = ()) -> str:
+        """The report as Markdown: title, one pipe table per result table, notes, figure links."""
+        parts = [f"# {self.title}"]
+        for name, table in self.tables.items():
+            parts += ["", f"## {name}", "", _markdown_table(table)]
+        if self.notes:
+            parts += ["", "## Notes", ""] + [f"- {line}" for line in self.notes]
+        figures = list(figures)
+        if figures:
+            parts += ["", "## Figures", ""] + [f"![{p.stem}]({p.as_posix()})" for p in figures]
+        return "\n".join(parts) + "\n"
+
+    def to_latex(self, float_format: str = "{:,.6g}") -> str:
+        r"""Every table as a LaTeX ``table`` with a booktabs ``tabular`` (``\usepackage{booktabs}``).
+
+        Each table is captioned with its name and labelled ``tab:<name>``; text is
+        escaped (``_``, ``%``, ``&`` ...), numbers formatted with ``float_format``.
+
+        Examples
+        --------
+        >>> tex = RunReport("demo", tables={"mean_price": pd.DataFrame({"p_max": [2.0]})}).to_latex()
+        >>> r"\begin{tabular}" in tex and r"\toprule" in tex and r"p\_max" in tex
+        True
+        """
+        blocks = []
+        for name, table in self.tables.items():
+            frame = table.copy(deep=False)
+            frame.index.names = [_latex_escape(str(n)) if n is not None else None for n in frame.index.names]
+            frame.columns.names = [_latex_escape(str(n)) if n is not None else None for n in frame.columns.names]
+            styler = frame.style.format(lambda v: float_format.format(v) if isinstance(v, float) else v,
+                                        escape="latex")
+            styler = styler.format_index(escape="latex", axis=0).format_index(escape="latex", axis=1)
+            blocks.append(styler.to_latex(hrules=True, caption=_latex_escape(name), label=f"tab:{name}",
+                                          position="htbp"))
+        return "\n".join(blocks)
+
+
+def _latex_escape(text: str) -> str:
+    for char, escaped in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
+                          ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    """A pipe table (GitHub Markdown) of ``frame``, its index as the first column."""
+    flat = frame.reset_index()
+    cells = [[_cell(v) for v in row] for row in flat.itertuples(index=False)]
+    header = [str(c) for c in flat.columns]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
+
+
+def _cell(value: Any) -> str:
+    text = f"{value:,.6g}" if isinstance(value, float) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")

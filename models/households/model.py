@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -36,6 +36,9 @@ from gridgames.models.households.devices import Device, FixedLoad
 from gridgames.models.households.timegrid import TimeGrid
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.result import SolveResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +302,8 @@ class HouseholdSchedule:
     bill, comfort_cost, objective : float
         ``objective = bill + comfort_cost + device penalties`` (the quadratic
         form, whichever ``comfort_form`` the block was built with).
+    dt : float
+        Hours per period (the household's time grid).
     """
 
     buy: np.ndarray
@@ -311,6 +316,29 @@ class HouseholdSchedule:
     bill: float
     comfort_cost: float
     objective: float
+    dt: float = 1.0
+
+    def to_frame(self) -> pd.DataFrame:
+        """The schedule per period: one row per period, power in kW.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``period`` (0, 1, ...); columns ``hour`` (start of the period,
+            h), ``buy``, ``sell``, ``net``, ``baseline_net`` and ``device:<name>``
+            (each device's net power).  The totals (``energy_bought``, ``bill``,
+            ...) stay attributes.
+
+        Examples
+        --------
+        >>> household_schedule(block).to_frame()[["buy", "net"]].sum()   # doctest: +SKIP
+        """
+        import pandas as pd
+
+        columns = {"hour": np.arange(self.buy.size) * self.dt, "buy": self.buy, "sell": self.sell,
+                   "net": self.net, "baseline_net": self.baseline_net,
+                   **{f"device:{name}": power for name, power in self.device_power.items()}}
+        return pd.DataFrame(columns, index=pd.RangeIndex(self.buy.size, name="period"))
 
 
 def household_schedule(block: BlockData) -> HouseholdSchedule:
@@ -323,7 +351,7 @@ def household_schedule(block: BlockData) -> HouseholdSchedule:
     return HouseholdSchedule(buy, sell, buy - sell, household.baseline(), powers,
                              float(buy.sum() * grid.dt), float(sell.sum() * grid.dt),
                              float(pyo.value(block.bill)), float(pyo.value(block.comfort_cost)),
-                             float(pyo.value(block.bill + block.comfort_cost + block.penalty)))
+                             float(pyo.value(block.bill + block.comfort_cost + block.penalty)), grid.dt)
 
 
 def solve_household(household: Household, prices: Any, *, feed_in: Any = None, relax: bool = False,

@@ -46,7 +46,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -54,6 +54,11 @@ from scipy.sparse.linalg import MatrixRankWarning, splu
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.result import SolveStatus
+from gridgames.solvers.summary import Summary, number
+from gridgames.solvers.values import AgentValues, values_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +106,26 @@ class MCPResult:
     @property
     def ok(self) -> bool:
         return self.status is SolveStatus.OPTIMAL
+
+    def to_frame(self) -> pd.DataFrame:
+        """``x`` and ``F(x)`` as one tidy table (columns ``agent, role, variable, index, value``;
+        agent and role ``mcp``, variable ``x`` or ``F``, index the position)."""
+        positions = list(range(self.x.size))
+        return values_frame([AgentValues("mcp", "mcp", {"x": np.array(self.x, dtype=float),
+                                                         "F": np.array(self.F, dtype=float)},
+                                         {"x": positions, "F": list(range(self.F.size))})])
+
+    def summary(self) -> str:
+        """Status, residual, steps, time, history and message as a text table."""
+        history = (f"{len(self.history)} residuals max|Phi|: first {number(self.history[0], '.4g')}, "
+                   f"last {number(self.history[-1], '.4g')}") if self.history else ""
+        return Summary("MCP result", [
+            ("Status", str(self.status)), ("Residual", number(self.residual, ".3g")),
+            ("Iterations", str(self.iterations)), ("Time", f"{self.time:.3f} s"),
+            ("Newton steps", str(self.newton_steps)), ("Gradient steps", str(self.gradient_steps)),
+            ("Size", str(self.x.size))],
+            notes=[(label, text) for label, text in (("History", history), ("Message", self.message)) if text]
+        ).render()
 
 
 def _fb(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
