@@ -1,16 +1,17 @@
-"""Run a shipped instance from Python through the CLI, read its CSV output with pandas, and plot it.
+"""Run a shipped instance from Python with ``gg.run_instance``, work with its tables, and plot them.
 
 `instances/dispatch_small.toml` is a 24-hour economic dispatch (three generators,
 one day of real BPAT load), a convex QP.  We run it once per solver with
-``python -m gridgames run ... --solver NAME --out DIR``, read each ``solvers.csv``,
-check the solvers against each other (the independent answer here is a second
-solver: HiGHS certifies global optimality of the QP, Ipopt is a local NLP method on
-a convex problem, so objectives and balance-row duals must agree), and plot the
-solve times to a temporary folder.
+``gg.run_instance("dispatch_small", solver=NAME)`` -- the Python form of
+``gridgames run dispatch_small --solver NAME`` -- and get a report whose tables are
+pandas DataFrames.  The independent answer is a second solver: HiGHS certifies
+global optimality of the QP, Ipopt is a local NLP method on a convex problem, so
+objectives and balance-row duals must agree.  Then we save one report (CSV tables,
+its figure, ``report.md``), print its tables as LaTeX for a paper, and plot the solve
+times.
 
 Run:  python examples/run_shipped_instance.py [OUTPUT_FOLDER]
 """
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -21,21 +22,14 @@ matplotlib.use("Agg")                                   # no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-INSTANCE = Path(__file__).resolve().parent.parent / "instances" / "dispatch_small.toml"
+import gridgames as gg  # noqa: E402
+
 SOLVERS = ("highs", "ipopt")                           # add "scip", "scipy": slower
 
 
-def run_cli(solver: str, out: Path) -> pd.DataFrame:
-    """One CLI run; a non-zero exit raises with the CLI's own error message."""
-    cmd = [sys.executable, "-m", "gridgames", "run", str(INSTANCE), "--solver", solver, "--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr}")
-    return pd.read_csv(out / "solvers.csv")
-
-
 def main(folder: Path) -> None:
-    table = pd.concat([run_cli(s, folder / s) for s in SOLVERS], ignore_index=True).set_index("solver")
+    reports = {s: gg.run_instance("dispatch_small", solver=s) for s in SOLVERS}
+    table = pd.concat([r.tables["solvers"] for r in reports.values()])   # one row per solver
     print(table[["status", "objective", "time_s", "mean_price"]].to_string())
     best = table["objective"].min()
     assert table["status"].isin(["optimal", "locally_optimal"]).all(), table["status"]
@@ -44,6 +38,13 @@ def main(folder: Path) -> None:
     assert duals.notna().all() and duals.max() - duals.min() < 1e-3, duals
     # it lies between the cheapest (b = 12) and the dearest (25 + 2 * 0.005 * 2500) marginal cost
     assert (12.0 < duals).all() and (duals < 50.0).all(), duals
+
+    saved = reports["highs"].save(folder / "highs")      # solvers.csv, dispatch.png, report.md
+    print("saved", ", ".join(p.name for p in saved))
+    assert {p.name for p in saved} >= {"solvers.csv", "dispatch.png", "report.md"}
+    latex = reports["highs"].to_latex()                  # booktabs tables: \usepackage{booktabs}
+    assert latex.count(r"\begin{tabular}") == len(reports["highs"].tables)
+    print(latex)
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     colors = {"optimal": "tab:blue", "locally_optimal": "tab:orange"}
@@ -56,8 +57,8 @@ def main(folder: Path) -> None:
     path = folder / "solve_times.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    print(f"wrote {path} (and the CLI's own dispatch.png under {folder}/<solver>/)")
-    assert path.stat().st_size > 0 and (folder / "highs" / "dispatch.png").exists()
+    print(f"wrote {path}")
+    assert path.stat().st_size > 0
 
 
 if __name__ == "__main__":
