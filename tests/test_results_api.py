@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import importlib.util
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,22 +22,15 @@ from gridgames.solvers.summary import number
 from gridgames.solvers.values import VALUE_COLUMNS
 
 COLUMNS = list(VALUE_COLUMNS)
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def bard() -> pyo.ConcreteModel:
-    """Bard (1998) Ex. 5.1.1: published optimum x = 4, y = 4, F = -12."""
-    m = pyo.ConcreteModel()
-    m.x = pyo.Var(bounds=(0, 10))
-    m.follower = pyo.Block()
-    f = m.follower
-    f.y = pyo.Var(bounds=(0, 10))
-    f.c1 = pyo.Constraint(expr=-m.x - f.y <= -3)
-    f.c2 = pyo.Constraint(expr=-2 * m.x + f.y <= 0)
-    f.c3 = pyo.Constraint(expr=2 * m.x + f.y <= 12)
-    f.c4 = pyo.Constraint(expr=3 * m.x - 2 * f.y <= 4)
-    f.obj = pyo.Objective(expr=f.y, sense=pyo.minimize)
-    m.F = pyo.Objective(expr=m.x - 4 * f.y, sense=pyo.minimize)
-    return m
+    """Bard (1998) Ex. 5.1.1, as built by examples/bilevel_literature.py: optimum x = 4, y = 4, F = -12."""
+    spec = importlib.util.spec_from_file_location("bilevel_literature", EXAMPLES / "bilevel_literature.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    return example.build()
 
 
 def cournot(costs=(10.0, 20.0, 30.0, 15.0)) -> pyo.ConcreteModel:
