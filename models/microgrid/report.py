@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from gridgames.models.microgrid.baselines import Outcome
-from gridgames.plotting import pyplot, save_figure
+from gridgames.plotting import label, new_figure, outside_legend, place_legend, plot_series, save_figure
 
 
 def figure_tables(outcomes: dict[int, list[Outcome]]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -29,31 +29,32 @@ def figure_tables(outcomes: dict[int, list[Outcome]]) -> tuple[pd.DataFrame, pd.
 
 def plot_figures(summary: pd.DataFrame, sellers: pd.DataFrame, out: Path) -> list[Path]:
     """figure5_consumption.png ... figure8_price.png."""
-    plt = pyplot()
     written = []
-    for name, column, label in (("figure5_consumption", "avg_consumption_MWh",
-                                 "average consumption per buyer (MWh)"),
-                                ("figure6_expenditure", "avg_expenditure_yuan", "average expenditure per buyer (yuan)")):
-        fig, ax = plt.subplots(figsize=(7, 4))
+    for name, column, title, ylabel in (
+            ("figure5_consumption", "avg_consumption_MWh", "Figure 5: average consumption per buyer",
+             label("Consumption per buyer", "MWh")),
+            ("figure6_expenditure", "avg_expenditure_yuan", "Figure 6: average expenditure per buyer",
+             label("Expenditure per buyer", "yuan"))):
+        fig, ax = new_figure(title=title, xlabel=label("Number of buyers"), ylabel=ylabel)
         for method, grp in summary[column].groupby(level="method"):
-            ax.plot(grp.index.get_level_values("buyers"), grp.to_numpy(), marker="o", label=method)
-        ax.set_xlabel("number of buyers")
-        ax.set_ylabel(label)
-        ax.legend()
+            plot_series(ax, grp.index.get_level_values("buyers"), grp.to_numpy(), marker="o", label=method)
+        place_legend(ax)
         ax.grid(alpha=0.3)
         written.append(save_figure(fig, out / f"{name}.png", dpi=120))
     counts = sorted(set(sellers.index.get_level_values("buyers")))
     order = list(dict.fromkeys(sellers.index.get_level_values("seller")))   # MG1, MG2, ..., MG10
-    for name, column, label in (("figure7_seller_energy", "energy_MWh", "energy sold (MWh)"),
-                                ("figure8_seller_price", "price", "price (yuan/MWh)")):
-        fig, axes = plt.subplots(1, len(counts), figsize=(3.2 * len(counts), 3.6), sharey=True, squeeze=False)
+    for name, column, title, ylabel in (("figure7_seller_energy", "energy_MWh", "Figure 7: energy sold per seller",
+                                         label("Energy sold", "MWh")),
+                                        ("figure8_seller_price", "price", "Figure 8: price per seller",
+                                         label("Price", "yuan/MWh"))):
+        fig, axes = new_figure(1, len(counts), title=title, figsize=(3.2 * len(counts) + 1.5, 3.8),
+                               sharey=True, squeeze=False)
         for ax, n in zip(axes[0], counts):
             table = sellers.loc[n, column].unstack("method").reindex(order)
             table.plot.bar(ax=ax, width=0.8, legend=False)
             ax.set_title(f"{n} buyers")
-            ax.set_xlabel("seller")
-            ax.set_ylabel(label)
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels))
-        written.append(save_figure(fig, out / f"{name}.png", dpi=120, rect=(0, 0.08, 1, 1)))
+            ax.set_xlabel("Seller")
+            ax.set_ylabel(ylabel)
+        outside_legend(axes[0][-1], *axes[0][0].get_legend_handles_labels())
+        written.append(save_figure(fig, out / f"{name}.png", dpi=120))
     return written

@@ -110,10 +110,12 @@ def run_community(cfg: TouCommunity, *, method: str = "nested", solver: str | No
             paths.append(plot_convergence(out, pd.DataFrame(main.trace)))
         if "fig3_comfort_sweep" in sweep_tables:
             paths.append(plot_sweep(out, sweep_tables["fig3_comfort_sweep"].reset_index(), "comfort",
-                                    "fig3_comfort_sweep.png", "comfort coefficient ω (risk aversion 0)"))
+                                    "fig3_comfort_sweep.png", "Comfort coefficient ω (yuan)",
+                                    "Figure 3: prices and shifted energy against the comfort weight (risk aversion 0)"))
         if "fig4_risk_sweep" in sweep_tables:
             paths.append(plot_sweep(out, sweep_tables["fig4_risk_sweep"].reset_index(), "risk_aversion",
-                                    "fig4_risk_sweep.png", "risk aversion β"))
+                                    "fig4_risk_sweep.png", "Risk aversion β (–)",
+                                    "Figure 4: prices and shifted energy against the risk aversion"))
         return paths
 
     return RunReport(title=title, tables=tables, notes=notes, plotters=[plots])
