@@ -14,7 +14,8 @@ from gridgames.plotting import label, new_figure, outside_legend, place_legend, 
 
 #: what each equilibrium method's answer is (a heuristic's row is not an exact equilibrium)
 METHOD_ANSWERS = {"vectorised": "exact (aggregative fixed point)", "gauss-seidel": "exact (best responses)",
-                  "jacobi": "exact (best responses)", "kkt": "exact (joint KKT)", "kkt-nlp": "local (joint KKT, Ipopt)",
+                  "jacobi": "exact (best responses)", "kkt": "KKT point (Ipopt; equilibrium for concave players)",
+                  "kkt-nlp": "KKT point (Ipopt; equilibrium for concave players)",
                   "pso": "heuristic (feasible)", "pso-vectorised": "heuristic (feasible)"}
 
 
