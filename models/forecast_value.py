@@ -31,6 +31,7 @@ from gridgames.models.rtp.pricing import PriceRule, rtp_prices
 from gridgames.models.stackelberg.config import load_config
 from gridgames.models.stackelberg.params import DayData, StackelbergParams
 from gridgames.models.stackelberg.solve import forecast_effect
+from gridgames.plotting import new_figure, place_legend, save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -120,41 +121,36 @@ def plot_value(summary: pd.DataFrame, path: str | Path, *, period: str = "") -> 
 
     ``period`` is appended to the title (e.g. ``"BPAT, 8 windows of 2021-2022"``).
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    path = Path(path)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
+    fig, axes = new_figure(1, 3, title="Value of a forecast: the games played on each forecaster's day-ahead "
+                           "output instead of the actual load" + (f" ({period})" if period else ""),
+                           figsize=(14, 4.8))
     names = list(summary.index)
     y = np.arange(len(names))
     panels = [
         ("Stackelberg: company's realised utility gain\nforecast − perfect foresight",
-         "thousand $ per day (the model's utility)", [("stackelberg_company_gain_change", "change", "tab:red")]),
-        ("Users' bill: mean |forecast − perfect|", "thousand $ per day",
+         "Utility change (thousand $/day)", [("stackelberg_company_gain_change", "change", "tab:red")]),
+        ("Users' bill: mean |forecast − perfect|", "Bill change (thousand $/day)",
          [("stackelberg_abs_bill_change", "Stackelberg", "tab:blue"), ("rtp_abs_bill_change", "RTP rule", "tab:orange")]),
-        ("Prices: mean |forecast − perfect|", "$/MWh",
+        ("Prices: mean |forecast − perfect|", "Price change ($/MWh)",
          [("stackelberg_price_change", "Stackelberg", "tab:blue"), ("rtp_price_change", "RTP rule", "tab:orange")]),
     ]
     for ax, (title, unit, series) in zip(axes, panels):
         h = 0.8 / len(series)
         for j, (col, lab, color) in enumerate(series):
-            scale = 1.0 if unit.startswith("$/") else 1e-3
+            scale = 1.0 if "($/" in unit else 1e-3
             ax.barh(y + (j - (len(series) - 1) / 2) * h, summary[col] * scale, height=h, color=color, label=lab)
         ax.set_yticks(y, names if ax is axes[0] else [""] * len(names))
+        if ax is axes[0]:
+            ax.set_ylabel("Forecaster")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(unit)
         ax.axvline(0, color="black", lw=0.8)
         ax.xaxis.set_major_locator(MaxNLocator(5))
         if len(series) > 1:
-            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+            place_legend(ax)
     axes[0].invert_yaxis()
     for ax in axes[1:]:
         ax.set_ylim(axes[0].get_ylim())
-    fig.suptitle("Value of a forecast: the games played on each forecaster's day-ahead output instead of the "
-                 "actual load" + (f" ({period})" if period else ""), fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

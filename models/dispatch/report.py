@@ -8,18 +8,17 @@ import pandas as pd
 
 from gridgames.models.dispatch.config import DispatchData
 from gridgames.models.report import RunReport
-from gridgames.plotting import pyplot, save_figure
+from gridgames.plotting import label, new_figure, place_legend, save_figure
 
 
 def plot_dispatch(out: Path, data: DispatchData, name: str, values: np.ndarray) -> Path:
     """Stacked generator output of solver ``name`` against the load."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = new_figure(title=f"Dispatch ({name})", xlabel=label("Hour", "h"), ylabel=label("Output", "MW"),
+                         figsize=(8, 4))
     hours = np.arange(values.shape[1])
     ax.stackplot(hours, values, labels=[f"generator {g}" for g in range(values.shape[0])])
     ax.plot(hours, data.load.to_numpy(), "k--", label="load")
-    ax.set(xlabel="hour", ylabel="MW", title=f"dispatch ({name})")
-    ax.legend(loc="upper left", fontsize=8)
+    place_legend(ax)
     return save_figure(fig, out / "dispatch.png")
 
 

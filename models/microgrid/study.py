@@ -31,7 +31,7 @@ from gridgames.models.microgrid.config import (MAX_SMALL_BUYERS, Market, MarketS
                                                random_market)
 from gridgames.models.microgrid.forecast import forecast_settings
 from gridgames.models.microgrid.model import ENGINE_METHODS, solve_engine, solve_pso
-from gridgames.models.microgrid.report import figure_tables, plot_figures
+from gridgames.models.microgrid.report import figure_tables, market_notes, method_answer, plot_figures, short_error
 from gridgames.models.microgrid.solve import MarketSolution, equilibrium
 from gridgames.models.report import RunReport
 from gridgames.models.study import Study
@@ -93,11 +93,11 @@ def method_table(market: Market, methods: list[str], *, pso_generations: int = 1
             else:
                 sol = solve_market(market, method, **({"tol": 1e-12} if method in ("gauss-seidel", "jacobi")
                                                        else {}))
-            rows.append({"method": method, "status": str(sol.status), "market": sol.market_status,
-                         "time_s": sol.time, "nash_gap": sol.nash_gap, "rel_gap": sol.rel_gap,
-                         "max_diff_vs_vectorised": float(np.abs(sol.r - ref.r).max())})
+            rows.append({"method": method, "answer": method_answer(method), "status": str(sol.status),
+                         "market": sol.market_status, "time_s": sol.time, "nash_gap": sol.nash_gap,
+                         "rel_gap": sol.rel_gap, "max_diff_vs_vectorised": float(np.abs(sol.r - ref.r).max())})
         except Exception as exc:   # a method that does not apply is a row, not a crash
-            rows.append({"method": method, "status": f"not run: {type(exc).__name__}: {str(exc)[:90]}",
+            rows.append({"method": method, "answer": method_answer(method), "status": short_error(exc),
                          "market": "", "time_s": np.nan, "nash_gap": np.nan, "rel_gap": np.nan,
                          "max_diff_vs_vectorised": np.nan})
     return pd.DataFrame(rows).set_index("method")
@@ -184,8 +184,7 @@ class MicrogridStudy(Study):
                                                           pso_generations=cfg.pso_generations)
         notes = [f"sellers drawn with seed {seed}: capacities "
                  f"{np.round(random_market(1, spec, seed).G, 1).tolist()} MWh",
-                 "market 'capacity_binding': requests rationed by a common scarcity surcharge mu_m per seller "
-                 "(variational equilibrium); consumption per buyer then falls as sum(G)/N (Figure 5's shape)",
+                 *market_notes(gaps, random_market(1, spec, seed).floor_inactive),
                  "consumption = energy bought from the sellers this period; the storage baseline's battery energy "
                  "is in storage_use_MWh"]
         if cfg.forecast:

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gridgames.plotting import pyplot as _pyplot
-from gridgames.plotting import save_figure
+from gridgames.plotting import label, new_figure, place_legend, save_figure
 
 
 def _save(fig, path: Path) -> Path:
@@ -15,8 +14,9 @@ def _save(fig, path: Path) -> Path:
 
 def plot_prices(out: Path, rtp: np.ndarray, step_prices: np.ndarray, step_edges: tuple, dates: list[str]) -> Path:
     """Figure 4: the week's real-time prices and the step tariff's block prices ($/kWh)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = new_figure(title="Figure 4: real-time price vs step tariff (load-forecast days; A0 from the 2023 "
+                               "price week)", xlabel=label("Day", "date"), ylabel=label("Price", "$/MWh"),
+                         figsize=(9, 4))
     hours = np.arange(rtp.size)
     ax.step(hours, 1000 * rtp.ravel(), where="post", label="real-time price (eq. 4)")
     edges = [0.0, *step_edges]
@@ -24,47 +24,42 @@ def plot_prices(out: Path, rtp: np.ndarray, step_prices: np.ndarray, step_edges:
         ax.axhline(1000 * p, ls="--", lw=1, color="grey")
         ax.text(rtp.size - 1, 1000 * p, f"step tariff > {lo:g} kWh/day", va="bottom", ha="right", fontsize=7)
     ax.set_xticks(np.arange(0, rtp.size + 1, 24), labels=[*dates, ""][: rtp.size // 24 + 1], fontsize=7)
-    ax.set_ylabel("$/MWh")
-    ax.set_title("Figure 4: real-time price vs step tariff (load-forecast days; A0 from the 2023 price week)")
-    ax.legend(loc="upper left")
+    place_legend(ax)
     return _save(fig, out / "fig4_rtp_vs_step.png")
 
 
 def plot_consumption(out: Path, pref: np.ndarray, plan: np.ndarray, title: str, name: str) -> Path:
     """Figure 7: consumption under the step tariff (own schedule) and under RTP (planning unit)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = new_figure(title=title, xlabel=label("Hour of the week", "h"), ylabel=label("Consumption", "kW"),
+                         figsize=(9, 4))
     hours = np.arange(pref.size)
     ax.step(hours, pref.ravel(), where="post", label="step tariff (own schedule)")
     ax.step(hours, plan.ravel(), where="post", label="real-time price (planning unit)")
-    ax.set_xlabel("hour")
-    ax.set_ylabel("kW")
-    ax.set_title(title)
-    ax.legend()
+    place_legend(ax)
     return _save(fig, out / name)
 
 
 def plot_appliances(out: Path, power: dict[str, np.ndarray]) -> Path:
     """Figure 10: power of each appliance by hour at the weighted-sum (scene 2) schedule."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = new_figure(title="Figure 10: appliance power, scene 2 (weighted sum)", xlabel=label("Hour", "h"),
+                         ylabel=label("Power", "kW"), figsize=(9, 4.5))
+    import matplotlib  # noqa: PLC0415 (already loaded by new_figure)
+    cmap = matplotlib.colormaps["tab20"]
     bottom = np.zeros(len(next(iter(power.values()))))
     hours = np.arange(bottom.size)
     for i, (name, p) in enumerate(power.items()):
         if np.any(p > 0):
-            ax.bar(hours, p, bottom=bottom, label=name, width=0.9, color=plt.cm.tab20(i % 20))
+            ax.bar(hours, p, bottom=bottom, label=name, width=0.9, color=cmap(i % 20))
             bottom += p
-    ax.set_xlabel("hour")
-    ax.set_ylabel("kW")
-    ax.set_title("Figure 10: appliance power, scene 2 (weighted sum)")
-    ax.legend(fontsize=7, ncol=4)
+    place_legend(ax, fontsize=7, ncol=4)
     return _save(fig, out / "fig10_appliance_power.png")
 
 
 def plot_fronts(out: Path, fronts: dict[str, np.ndarray], weighted: tuple[float, float]) -> Path:
     """Pareto fronts (bill f1 vs welfare f2) with the weighted-sum point marked."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = new_figure(title="Pareto fronts: exact ε-constraint, NSGA-II, MOPSO (heuristics)",
+                         xlabel=label("f1: bill − incentive + priority cost", "$/day"),
+                         ylabel=label("f2: social welfare", "$/day"), figsize=(7, 5))
     styles = {"exact": dict(marker="o", ls="-", color="k"), "nsga2": dict(marker="x", ls="", color="tab:blue"),
               "nsga2-moves": dict(marker="1", ls="", color="tab:cyan"),
               "mopso": dict(marker="+", ls="", color="tab:orange"),
@@ -75,8 +70,5 @@ def plot_fronts(out: Path, fronts: dict[str, np.ndarray], weighted: tuple[float,
         # heuristic fronts are point sets: markers only, unless a style says otherwise
         ax.plot(F[:, 0], F[:, 1], label=name, **styles.get(name, dict(marker="^", ls="")))
     ax.plot(*weighted, marker="*", ms=16, color="red", ls="", label="weighted sum (eq. 13-15)")
-    ax.set_xlabel("f1: bill − incentive + priority cost ($/day)")
-    ax.set_ylabel("f2: social welfare ($/day)")
-    ax.set_title("Pareto fronts: exact ε-constraint, NSGA-II, MOPSO")
-    ax.legend()
+    place_legend(ax)
     return _save(fig, out / "pareto_fronts.png")

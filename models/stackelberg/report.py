@@ -16,7 +16,9 @@ scheme: load ``orl_k`` at the old price ``r``, no incentive):
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -122,25 +124,74 @@ def game_metrics(params: StackelbergParams, day: DayData, p: np.ndarray, l: np.n
     }
 
 
-def comparison_table(metrics_by_ir: dict[float, dict[str, float]]) -> pd.DataFrame:
+#: The paper's case (Section 5.3): its day, data labelling and demand, and the game's coefficients.
+PAPER_DAY = dt.date(2021, 1, 30)
+PAPER_DATA = {"tz": "America/New_York", "convention": "label"}
+#: Σ orl on the paper's day (Table 8), the check that the load data is the paper's
+PAPER_CONSUMPTION = 160590.0
+
+
+def paper_case_differences(params: StackelbergParams, days: Sequence[dt.date], tz: str, convention: str,
+                           demand_forecast: str, day: DayData | None = None) -> list[str]:
+    """How a run differs from the paper's case; empty when it *is* the paper's case.
+
+    The paper's case is one day, 2021-01-30 as EIA labels it (US Eastern,
+    ``day_convention = "label"``), ``d = orl`` (``demand_forecast = "actual"``),
+    a load summing to the paper's 160,590 MWh, and the game of Section 5.3:
+    :class:`StackelbergParams`' defaults (``a1, a2, a3, mu, r``, one user class
+    with the paper's ``eta, theta, w1, w2, alpha, z_max``, ``l_min = 0``, no
+    ``d_max``, our ``"average"`` reading of the price floor).  The incentive
+    rates may differ: the paper's values exist for ir = 0..3 only and other rows
+    get none.  Only then are the paper's values and intervals shown beside ours.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> paper_case_differences(StackelbergParams(), [dt.date(2021, 3, 10)], "America/New_York", "label", "actual")
+    ['day 2021-03-10 (paper: 2021-01-30)']
+    """
+    found = []
+    if len(days) != 1 or days[0] != PAPER_DAY:
+        found.append(f"day {', '.join(map(str, days[:2]))}{' ...' if len(days) > 2 else ''} (paper: {PAPER_DAY})")
+    if tz != PAPER_DATA["tz"] or convention != PAPER_DATA["convention"]:
+        found.append(f"days in {tz} by {convention!r} (paper: EIA's labels, {PAPER_DATA['tz']})")
+    if demand_forecast != "actual":
+        found.append(f"d = {demand_forecast!r} (paper: the actual load)")
+    ref = StackelbergParams()
+    for name in ("a1", "a2", "a3", "mu", "r", "l_min", "d_max", "price_floor"):
+        if getattr(params, name) != getattr(ref, name):
+            found.append(f"{name} = {getattr(params, name)!r} (paper: {getattr(ref, name)!r})")
+    user_fields = ("eta", "theta", "w1", "w2", "alpha", "z_max", "share")
+    if len(params.users) != 1 or any(getattr(params.users[0], f) != getattr(ref.users[0], f) for f in user_fields):
+        found.append("users differ from the paper's one class")
+    if day is not None and not found and abs(float(day.orl.sum()) - PAPER_CONSUMPTION) > 0.5:
+        found.append(f"load sums to {float(day.orl.sum()):,.1f} MWh (paper: {PAPER_CONSUMPTION:,.0f})")
+    return found
+
+
+def comparison_table(metrics_by_ir: dict[float, dict[str, float]], *, paper: bool = True) -> pd.DataFrame:
     """Long table: one row per (paper table, quantity, ir) with ours, paper, rel_diff.
 
     ``rel_diff = (ours − paper) / |paper|``; NaN where the paper gives no value.
+    ``paper=False`` (not the paper's case, :func:`paper_case_differences`): the ``ours`` column only.
     """
     rows = []
     for quantity, table in TABLE_OF.items():
         for ir, metrics in metrics_by_ir.items():
-            paper = PAPER_TABLES.get(float(ir), {}).get(quantity, np.nan)
             ours = metrics[quantity]
-            rel = (ours - paper) / abs(paper) if np.isfinite(paper) and paper != 0 else np.nan
-            rows.append({"table": table, "quantity": quantity, "ir": float(ir),
-                         "ours": ours, "paper": paper, "rel_diff": rel})
+            row = {"table": table, "quantity": quantity, "ir": float(ir), "ours": ours}
+            if paper:
+                value = PAPER_TABLES.get(float(ir), {}).get(quantity, np.nan)
+                rel = (ours - value) / abs(value) if np.isfinite(value) and value != 0 else np.nan
+                row.update(paper=value, rel_diff=rel)
+            rows.append(row)
     return pd.DataFrame(rows).set_index(["table", "quantity", "ir"])
 
 
 def paper_table(long: pd.DataFrame, table: str) -> pd.DataFrame:
-    """One paper table for printing: rows (quantity, ir), columns ours, paper, rel_diff_pct."""
+    """One paper table for printing: rows (quantity, ir), columns ours, paper, rel_diff_pct (when present)."""
     part = long.xs(table, level="table").copy()
     order = [q for q, t in TABLE_OF.items() if t == table]
-    part["rel_diff_pct"] = 100.0 * part.pop("rel_diff")
+    if "rel_diff" in part:
+        part["rel_diff_pct"] = 100.0 * part.pop("rel_diff")
     return part.reindex(order, level="quantity")

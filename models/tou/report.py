@@ -10,7 +10,7 @@ import pandas as pd
 
 from gridgames.models.tou.model import TouParams
 from gridgames.models.tou.solve import TouSolution
-from gridgames.plotting import pyplot, save_figure
+from gridgames.plotting import label, new_figure, place_legend, plot_series, save_figure, twin_axis
 
 
 def methods_table(solutions: Sequence[TouSolution]) -> pd.DataFrame:
@@ -46,50 +46,45 @@ def transactions_table(sol: TouSolution, params: TouParams, when: str) -> pd.Dat
 def plot_convergence(out: Path, trace: pd.DataFrame) -> Path:
     """Figure 2: the best chromosome's prices and the households' answer, per generation."""
     path = out / "fig2_ga_convergence.png"
-    plt = pyplot()
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    fig, (a1, a2) = new_figure(2, 1, title="Figure 2: elitist GA convergence (heuristic)", figsize=(7, 6),
+                               sharex=True)
+    gens = trace["generation"]
     for col in [c for c in trace.columns if c.startswith("p_")]:
-        a1.plot(trace["generation"], trace[col], marker=".", label=col[2:])
-    a1.set_ylabel("price (yuan/kWh)")
-    a1.legend()
-    a1.set_title("elitist GA: seller's best prices and households' response")
-    a2.plot(trace["generation"], trace["shifted_kwh"], marker=".", color="C2", label="shifted energy")
-    a2.set_ylabel("shifted energy (kWh)")
-    ax = a2.twinx()
-    ax.plot(trace["generation"], trace["objective"], color="C3", label="seller objective")
-    ax.set_ylabel("E[R] − β Var (yuan)")
-    a2.set_xlabel("generation")
+        plot_series(a1, gens, trace[col], marker=".", label=f"{col[2:]} price")
+    a1.set(title="Seller's best prices", ylabel=label("Price", "yuan/kWh"))
+    place_legend(a1)
+    plot_series(a2, gens, trace["shifted_kwh"], marker=".", color="C2", label="shifted energy (left)")
+    a2.set(title="Households' response and seller objective", ylabel=label("Shifted energy", "kWh"),
+           xlabel=label("Generation", "–"))
+    twin = twin_axis(a2, label("Seller objective E[R] − β Var", "yuan"))
+    plot_series(twin, gens, trace["objective"], color="C3", label="seller objective (right)")
+    place_legend(a2)
     return save_figure(fig, path)
 
 
-def plot_sweep(out: Path, table: pd.DataFrame, what: str, name: str, label: str) -> Path:
-    """Figures 3-4: peak/valley prices and shifted energy against a parameter."""
+def plot_sweep(out: Path, table: pd.DataFrame, what: str, name: str, xlabel: str, title: str = "") -> Path:
+    """Figures 3-4: peak/valley prices (left axis) and shifted energy (right axis) against a parameter."""
     path = out / name
-    plt = pyplot()
-    fig, a1 = plt.subplots(figsize=(7, 4))
+    fig, a1 = new_figure(title=title or f"Prices and shifted energy against {what.replace('_', ' ')}",
+                         xlabel=xlabel, ylabel=label("Price", "yuan/kWh"))
     for col in [c for c in table.columns if c.startswith("p_")]:
-        a1.plot(table[what], table[col], marker="o", label=col[2:])
-    a1.set_xlabel(label)
-    a1.set_ylabel("price (yuan/kWh)")
-    a2 = a1.twinx()
-    a2.plot(table[what], table["shifted_kwh"], marker="s", color="C2", ls="--", label="shifted energy")
-    a2.set_ylabel("shifted energy (kWh)")
-    lines = a1.get_legend_handles_labels()
-    more = a2.get_legend_handles_labels()
-    a1.legend(lines[0] + more[0], lines[1] + more[1], loc="best")
+        plot_series(a1, table[what], table[col], marker="o", label=f"{col[2:]} price (left)")
+    a2 = twin_axis(a1, label("Shifted energy", "kWh"))
+    plot_series(a2, table[what], table["shifted_kwh"], marker="s", color="C2", ls="--",
+                label="shifted energy (right)")
+    place_legend(a1)
     return save_figure(fig, path)
 
 
 def plot_transactions(out: Path, before: pd.DataFrame, after: pd.DataFrame) -> Path:
     """Net grid exchange per household before and after (purchases +, sales −)."""
     path = out / "transactions.png"
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = new_figure(title="Net energy from the grid per household, before and after the TOU prices",
+                         xlabel="Household", ylabel=label("Net energy from the grid", "kWh/day"))
     x = np.arange(len(before))
     ax.bar(x - 0.2, before["net_kwh"], 0.4, label="before")
     ax.bar(x + 0.2, after["net_kwh"], 0.4, label="after")
     ax.set_xticks(x, before.index)
     ax.axhline(0, color="k", lw=0.5)
-    ax.set_ylabel("net energy from the grid (kWh/day)")
-    ax.legend()
+    place_legend(ax)
     return save_figure(fig, path)

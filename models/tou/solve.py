@@ -44,6 +44,16 @@ log = logging.getLogger(__name__)
 SCIP_EXACT_OPTIONS: dict[str, Any] = {"heuristics/multistart/freq": -1, "propagating/obbt/freq": -1}
 
 
+#: what each method's answer is: the GA a heuristic, SCIP's reformulations global, Scholtes/Ipopt local
+ANSWERS = {"nested": "heuristic (feasible)", "strong-duality": "global (SCIP, gap 1e-4)",
+           "kkt-bigm": "global (SCIP, gap 1e-4)", "kkt": "local (Scholtes/Ipopt)"}
+
+
+def integer_devices(households: Sequence[Household]) -> list[str]:
+    """``household.device`` of every device that needs integer variables."""
+    return [f"{h.name}.{d.name}" for h in households for d in h.devices if d.integer]
+
+
 class _Trace(list):
     """A list that survives ``copy.deepcopy`` as itself (pymoo's ``minimize`` deep-copies the algorithm)."""
 
@@ -128,6 +138,18 @@ class TouSolution:
     outcomes: list[HouseholdOutcome]
     history: list[float] = field(default_factory=list)
     trace: list[dict[str, Any]] = field(default_factory=list)
+    relaxed: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The method's name, with ``(integer devices relaxed to continuous)`` when it solved the relaxation."""
+        return self.method + (" (integer devices relaxed to continuous)" if self.relaxed else "")
+
+    @property
+    def answer(self) -> str:
+        """What the solve guarantees: ``heuristic (feasible)``, ``global`` or ``local`` (of the relaxation)."""
+        kind = ANSWERS.get(self.method, "unknown")
+        return kind + (f", LP relaxation of {len(self.relaxed)} integer devices" if self.relaxed else "")
 
     @property
     def shifted_kwh(self) -> float:
@@ -135,8 +157,8 @@ class TouSolution:
         return float(sum(o.weight * o.shifted_kwh for o in self.outcomes))
 
     def row(self) -> dict[str, Any]:
-        """A flat table row."""
-        return {"method": self.method, "comfort_form": self.comfort_form,
+        """A flat table row (``method`` says when integer devices were relaxed; ``answer`` what it guarantees)."""
+        return {"method": self.label, "comfort_form": self.comfort_form, "answer": self.answer,
                 **{f"p_{k}": v for k, v in self.prices.items()}, "objective": self.objective,
                 "expected_revenue": self.expected_revenue, "variance": self.variance, "cvar95": self.cvar95,
                 "avg_price": self.avg_price, "shifted_kwh": self.shifted_kwh, "time_s": self.time,
@@ -146,7 +168,8 @@ class TouSolution:
 
 def solve_tou(households: Sequence[Household], weights: Sequence[float], params: TouParams, method: str, *,
               ga: GAOptions | None = None, solver: str | None = None, solver_options: dict | None = None,
-              trace: bool = False, workers: int = 1, method_options: dict | None = None) -> TouSolution:
+              trace: bool = False, workers: int = 1, method_options: dict | None = None,
+              relax: bool | None = None) -> TouSolution:
     """Build and solve the TOU game with one method.
 
     Parameters
@@ -163,6 +186,11 @@ def solve_tou(households: Sequence[Household], weights: Sequence[float], params:
         engine's default, made SCIP run past 5 minutes on the 5-user case).
     method_options : dict, optional
         More ``solve_bilevel`` options (e.g. ``multiplier_bound`` for ``kkt-bigm``).
+    relax : bool, optional
+        Relax integer devices to continuous; default: for every method but
+        ``nested`` (the KKT-based methods need continuous followers).  The
+        devices relaxed are in :attr:`TouSolution.relaxed` and the method's
+        label says so.
 
     Raises
     ------
@@ -174,7 +202,7 @@ def solve_tou(households: Sequence[Household], weights: Sequence[float], params:
     if method in ("strong-duality",) and params.comfort_form != "linear":
         raise ModelError("strong-duality needs the linear (absolute-deviation) comfort: set "
                          "comfort_form = 'linear' (the quadratic comfort makes the follower a QP)")
-    relax = method != "nested"
+    relax = method != "nested" if relax is None else bool(relax)
     model, followers = build_tou_model(households, weights, params, relax=relax)
     start = time.perf_counter()
     ga = ga or GAOptions()
@@ -198,6 +226,7 @@ def solve_tou(households: Sequence[Household], weights: Sequence[float], params:
                         result.upper_evaluations, result.lower_evaluations,
                         max((c.gap for c in result.follower_checks), default=0.0))
     sol.history = [-h for h in result.extra.get("history", [])]
+    sol.relaxed = integer_devices(households) if relax else []
     if method == "nested" and trace:
         sol.trace = _trace(model, followers, algorithm.best_trace, sol.history)
         set_prices(model, sol.prices)
