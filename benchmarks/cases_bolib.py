@@ -16,6 +16,7 @@ import time
 
 from gridgames.benchmarks.bolib import build_bolib
 from gridgames.benchmarks.bolib_problems import LINEAR, PROBLEMS, QUADRATIC, get_problem, reference_value
+from gridgames.benchmarks.tolerance import EXACT, LOCAL
 from gridgames.benchmarks.suite import Case, case_family
 from gridgames.solvers.games.bilevel import solve_bilevel
 
@@ -52,7 +53,7 @@ def run_bolib(*, problem: str, method: str) -> dict:
             "lower_evals": result.lower_evaluations}
 
 
-@case_family("bolib")
+@case_family("bolib", tolerance={"kkt": LOCAL, "*": EXACT})
 def bolib_cases() -> list[Case]:
     cases = []
     smoke = {p.name for p in LINEAR[:5] + QUADRATIC[:5]}

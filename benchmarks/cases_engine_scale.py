@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from gridgames.benchmarks.tolerance import CONVEX_LOCAL, LOCAL
 from gridgames.benchmarks.suite import Case, case_family
 from gridgames.models.microgrid.config import MarketSpec, random_market
 from gridgames.models.microgrid.model import build_game, requests
@@ -72,7 +73,7 @@ def run_engine_scale(*, n_buyers: int, seed: int = 7, verify: bool = False, meth
             **{f"t_{k}": float(v) for k, v in timings.items()}}
 
 
-@case_family("engine-scale")
+@case_family("engine-scale", tolerance={"mcp": CONVEX_LOCAL, "*": LOCAL})
 def engine_scale_cases() -> list[Case]:
     """The microgrid game by the generic engine at 50, 200, 1,000 and 5,000 buyers (50 with verification in smoke)."""
     cases = [Case("engine-scale", f"microgrid-n{n}-mcp", run_engine_scale, {"n_buyers": n}) for n in SIZES]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 
 from gridgames.benchmarks.bench_forecast import MODELS
+from gridgames.benchmarks.tolerance import REPORTED
 from gridgames.benchmarks.suite import Case, case_family
 
 TEST_START = "2019-11-01"
@@ -40,7 +41,7 @@ def run_backtest(*, model: str, horizon: str, days: int = 30, window_days: int =
             "fit_s": ours.get("fit_s"), "status": "ok"}
 
 
-@case_family("forecast")
+@case_family("forecast", tolerance=REPORTED)
 def forecast_cases() -> list[Case]:
     cases = [Case("forecast", f"bpat-{model}-{horizon}", run_backtest, {"model": model, "horizon": horizon})
              for model in MODELS for horizon in ("day", "hour")]
@@ -81,7 +82,7 @@ def run_rolling(*, label: str, days: int = 30, windows: list[str] | None = None,
             "wall_time": time.perf_counter() - t0, "status": "ok"}
 
 
-@case_family("forecast-rolling")
+@case_family("forecast-rolling", tolerance=REPORTED)
 def rolling_cases() -> list[Case]:
     from gridgames.forecasting.rolling import DEFAULT_SPECS
 

@@ -8,6 +8,7 @@ closed form.  Smoke: 200 buyers, vectorised and closed-form (well under a second
 from __future__ import annotations
 
 from gridgames.benchmarks.bench_microgrid import BUDGET, METHODS, SIZES, run_cell
+from gridgames.benchmarks.tolerance import CONVEX_LOCAL, EXACT, HEURISTIC, LOCAL
 from gridgames.benchmarks.suite import Case, case_family
 
 
@@ -27,7 +28,7 @@ def run_microgrid(*, n_buyers: int, method: str, seed: int = 7, pso_time: float 
             "status": row["status"], "market": row["market"]}
 
 
-@case_family("microgrid")
+@case_family("microgrid", tolerance={"vectorised": EXACT, "closed-form": EXACT, "kkt-nlp": CONVEX_LOCAL, "pso*": HEURISTIC, "*": LOCAL})
 def microgrid_cases() -> list[Case]:
     """Microgrid equilibrium cases: each size in ``SIZES`` × each method in ``METHODS`` within its budget."""
     cases = []

@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from gridgames.data.bundled import instance_path
+from gridgames.benchmarks.tolerance import EXACT, HEURISTIC
 from gridgames.benchmarks.suite import Case, case_family
 
 
@@ -100,7 +101,7 @@ def run_rtp_household_front(*, method: str, seed: int = 1) -> dict:
                          reference_kind=f"ε-constraint front, {cfg.front_points or 'all'} ε values (HiGHS MILP)")
 
 
-@case_family("rtp")
+@case_family("rtp", tolerance={"planning-unit": EXACT, "*": HEURISTIC})
 def rtp_cases() -> list[Case]:
     """RTP cases: district runs (20-household one-day smoke row, 200, 1000) and the MOPSO/NSGA-II fronts."""
     cases = [Case(family="rtp", name="district-n20-d1", func=run_rtp_district,

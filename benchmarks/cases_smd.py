@@ -32,6 +32,7 @@ import time
 import numpy as np
 
 from gridgames.benchmarks.smd import SMDProblem, build_smd, kkt_reason
+from gridgames.benchmarks.tolerance import EXACT, HEURISTIC, LOCAL
 from gridgames.benchmarks.suite import Case, case_family
 from gridgames.solvers.games.agent_solve import AgentSolver
 from gridgames.solvers.games.bilevel import solve_bilevel
@@ -158,7 +159,7 @@ def _methods(number: int, size: str) -> list[str]:
     return methods
 
 
-@case_family("smd")
+@case_family("smd", tolerance={"kkt-bigm": EXACT, "kkt": LOCAL, "*": HEURISTIC})
 def smd_cases() -> list[Case]:
     """The SMD1-12 bilevel benchmark cases (KKT where applicable, nested GA), smoke rows marked."""
     cases = []

@@ -29,7 +29,7 @@ from gridgames.io import OutputError, check_output_dir
 from gridgames.models.report import atomic_write_text
 from gridgames.plotting import pyplot, save_figure
 
-TABLE_COLUMNS = ("case", "method", "solver", "size", "status", "objective", "reference", "leader_gap",
+TABLE_COLUMNS = ("case", "method", "solver", "size", "status", "check", "objective", "reference", "leader_gap",
                  "eq_gap", "wall_time", "upper_evals", "lower_evals")
 
 
@@ -146,9 +146,16 @@ class ReportOutcome:
     failed: int
     #: (case file, why it was skipped)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    #: ``family/case: fail: why`` for every row outside a tolerance its method guarantees
+    check_failures: list[str] = field(default_factory=list)
+    #: rows outside the tolerance of a local or heuristic method (reported, not failures)
+    misses: int = 0
 
     def summary(self) -> str:
         text = f"{self.cases} cases: {self.ok} ok, {self.failed} failed"
+        if self.check_failures:
+            text += f"; {len(self.check_failures)} outside their family's tolerance:"
+            text += "".join(f"\n  {line}" for line in self.check_failures)
         if self.skipped:
             text += f"; {len(self.skipped)} case file(s) SKIPPED (not in the tables):"
             text += "".join(f"\n  {path}: {why}" for path, why in self.skipped)
@@ -221,12 +228,18 @@ def build_report(results_dir: str | Path, markdown: str | Path | None = None, *,
              f"{len(frame)} cases, {ok} ok, {len(frame) - ok} failed"
              + (f", {len(stored.skipped)} case files skipped (listed at the end)" if stored.skipped else "")
              + ".", ""]
-    if machine:
-        lines += [f"Machine: {machine.get('cpus')} CPUs, {machine.get('memory_gib')} GiB, "
-                  f"{machine.get('processor')}, Python {machine.get('python')}, {machine.get('platform')}.", ""]
-    lines += ["Columns: `leader_gap` = relative gap of the objective to the reference (closed form, second "
-              "solver, known optimum or scipy baseline, per family); `eq_gap` = the equilibrium's `nash_gap` or "
-              "the followers' optimality gap from `verify()`; times in seconds.", ""]
+    checks = frame["check"].astype(str)
+    failures = [f"{r.family}/{r.case}: {r.check}" for r in frame[checks.str.startswith("fail")].itertuples()]
+    lines += [f"Checks against each family's tolerance: {int((checks == 'pass').sum())} pass, "
+              f"{len(failures)} fail, {int(checks.str.startswith('miss').sum())} miss (a local or heuristic "
+              f"method outside the tolerance), {int((checks == '-').sum())} not judged.", ""]
+    lines += _machine_lines(machine)
+    lines += ["Columns: `check` = the row against its family's tolerance (`pass`; `fail`: a method that "
+              "guarantees the reference missed it or its status is wrong; `miss`: a local or heuristic method "
+              "outside it; `-`: no tolerance declared); `leader_gap` = relative gap of the objective to the "
+              "reference (closed form, second solver, known optimum or scipy baseline, per family); `eq_gap` = "
+              "the equilibrium's `nash_gap` or the followers' optimality gap from `verify()`; times in seconds.",
+              ""]
     for family, group in frame.groupby("family", sort=True):
         group = group.iloc[sorted(range(len(group)), key=lambda i: _natural_key(group["case"].iloc[i]))]
         lines += [f"## {family}", ""]
@@ -248,5 +261,22 @@ def build_report(results_dir: str | Path, markdown: str | Path | None = None, *,
                   "to recompute them.", ""]
         lines += [f"- `{path.relative_to(results).as_posix()}`: {why}" for path, why in stored.skipped] + [""]
     atomic_write_text(target, "\n".join(lines))
-    return ReportOutcome(target, len(frame), ok, len(frame) - ok, stored.skipped)
+    return ReportOutcome(target, len(frame), ok, len(frame) - ok, stored.skipped, failures,
+                         int(checks.str.startswith("miss").sum()))
+
+
+def _machine_lines(machine: dict) -> list[str]:
+    """The machine, the package versions and the source commit a results folder was made with."""
+    if not machine:
+        return []
+    lines = [f"Machine: {machine.get('cpus')} CPUs, {machine.get('memory_gib')} GiB, {machine.get('processor')}, "
+             f"Python {machine.get('python')}, {machine.get('platform')}."]
+    packages = machine.get("packages")
+    if isinstance(packages, dict) and packages:
+        lines.append("Packages: " + ", ".join(f"{name} {version}" for name, version in packages.items()
+                                              if version) + ".")
+    if "commit" in machine:
+        lines.append(f"Source: commit {machine['commit']}." if machine["commit"]
+                     else "Source: not a git checkout (an installed package).")
+    return [" ".join(lines), ""]
 

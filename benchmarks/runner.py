@@ -29,7 +29,6 @@ import json
 import logging
 import math
 import os
-import platform
 import socket
 import time
 import traceback
@@ -37,12 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import cloudpickle
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from gridgames.benchmarks.suite import ROW_FIELDS, BenchmarkError, Case
+from gridgames.benchmarks.machine import machine_description
+from gridgames.benchmarks.suite import ROW_FIELDS, BenchmarkError, Case, row_tolerance
+from gridgames.benchmarks.tolerance import check_row
 from gridgames.io import check_output_dir, describe_os_error
 from gridgames.models.report import atomic_write_text
 
@@ -68,17 +70,24 @@ def _jsonable(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=None)
 def _code_digest(func: Callable[..., Any]) -> str:
-    """Hash of a case function's source (its qualified name when the source cannot be read)."""
+    """Hash of the source of the module defining a case function — the function and every helper
+    beside it — or of the function alone when the module's source cannot be read (its qualified
+    name when neither can)."""
     try:
-        text = inspect.getsource(func)
+        text = inspect.getsource(inspect.getmodule(func) or func)
     except (OSError, TypeError):
-        text = f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', repr(func))}"
+        try:
+            text = inspect.getsource(func)
+        except (OSError, TypeError):
+            text = f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', repr(func))}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def case_fingerprint(case: Case) -> str:
     """What a stored record must match to be reused: the case's function name and params
-    (``Case.fingerprint``) and the function's source code."""
+    (``Case.fingerprint``) and the source of the case's module (an edit of a case function or of a
+    helper in its ``cases_<family>.py`` reruns the family; an edit of the engine does not — use
+    ``--force``)."""
     text = f"{case.fingerprint}:{_code_digest(case.func)}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -104,6 +113,25 @@ def execute_case(case: Case) -> dict:
         "started": started.isoformat(timespec="seconds"),
         "worker": f"{socket.gethostname()}:{os.getpid()}", "row": _jsonable(row),
     }
+
+
+def execute_pickled_case(payload: bytes) -> dict:
+    """:func:`execute_case` on a case pickled by cloudpickle in the submitting process.
+
+    Dask would pickle a case function *by reference* when it can, and a worker
+    that cannot import the function's module (a ``--module`` file outside the
+    package) would then fail to deserialise the task, outside any case. Pickled
+    here, a file's module travels by value (``load_case_module`` registers it),
+    and a case that still cannot be unpickled fails as its own record.
+    """
+    try:
+        case = cloudpickle.loads(payload)
+    except Exception as exc:  # noqa: BLE001 — a case this worker cannot rebuild is a failed case
+        return {"family": "?", "case": "?", "params": {}, "fingerprint": "", "outcome": "failed",
+                "error": f"the worker cannot rebuild the case: {type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=-6), "elapsed": None, "started": None,
+                "worker": f"{socket.gethostname()}:{os.getpid()}", "row": {}}
+    return execute_case(case)
 
 
 def case_path(out: Path, case: Case) -> Path:
@@ -157,6 +185,9 @@ def read_record(path: Path) -> dict | None:
 
 
 def write_record(out: Path, case: Case, record: dict) -> Path:
+    """Store ``record`` atomically, with the tolerance its family declares for the row's method."""
+    tolerance = row_tolerance(case.family, (record.get("row") or {}).get("method"))
+    record["tolerance"] = tolerance.to_dict() if tolerance is not None else None
     path = case_path(out, case)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True))
@@ -216,17 +247,6 @@ class SuiteRun:
                 + (f" [ran because: {why}]" if why else "") + f"; results in {self.out}")
 
 
-def machine_description() -> dict[str, Any]:
-    """The facts a benchmark table needs to be read later."""
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError, AttributeError):
-        memory = float("nan")
-    return {"host": socket.gethostname(), "cpus": os.cpu_count(), "memory_gib": round(memory, 1),
-            "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(), "platform": platform.platform()}
-
-
 class _Progress:
     """tqdm bar with done / running / failed counts."""
 
@@ -275,7 +295,7 @@ def _run_dask(cases: list[Case], out: Path, progress: _Progress, *, workers: int
         by_key = {}
         futures = []
         for case in cases:
-            future = client.submit(execute_case, case, pure=False, key=f"case-{case.family}-{case.name}-"
+            future = client.submit(execute_pickled_case, cloudpickle.dumps(case), pure=False, key=f"case-{case.family}-{case.name}-"
                                    f"{case.fingerprint}-{time.time_ns()}")
             by_key[future.key] = case
             futures.append(future)
@@ -283,6 +303,9 @@ def _run_dask(cases: list[Case], out: Path, progress: _Progress, *, workers: int
             case = by_key[future.key]
             try:
                 record = future.result()
+                if record.get("family") == "?":  # the worker could not rebuild the case: name it here
+                    record.update(family=case.family, case=case.name, params=case.params,
+                                  fingerprint=case_fingerprint(case))
             except Exception as exc:  # noqa: BLE001 — a lost worker fails only its case
                 record = {"family": case.family, "case": case.name, "params": case.params,
                           "fingerprint": case_fingerprint(case), "outcome": "failed",
@@ -417,8 +440,10 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
                "error": record.get("error"), "elapsed": record.get("elapsed")}
         row.update({k: None for k in ROW_FIELDS})
         row.update(record.get("row") or {})
+        row["check"] = (check_row(record.get("row") or {}, record.get("tolerance")) if record["outcome"] == "ok"
+                        else "fail: the case raised")
         rows.append(row)
-    columns = ["family", "case", "outcome", *ROW_FIELDS, "elapsed", "error"]
+    columns = ["family", "case", "outcome", *ROW_FIELDS, "check", "elapsed", "error"]
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=columns)

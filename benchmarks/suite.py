@@ -24,11 +24,16 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import importlib
+import importlib.util
 import json
 import re
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable
 
+from gridgames.benchmarks.tolerance import FamilyTolerance, Tolerance, tolerance_for
 from gridgames.solvers.errors import GridGamesError
 
 #: The columns every case's row may fill; missing ones are left empty.
@@ -45,6 +50,9 @@ SUITES = ("smoke", "full", "scale")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _FAMILIES: dict[str, Callable[[], list["Case"]]] = {}
+_TOLERANCES: dict[str, FamilyTolerance] = {}
+#: entry-point group through which installed packages add case families
+ENTRY_POINT_GROUP = "gridgames.benchmarks"
 
 
 class BenchmarkError(GridGamesError):
@@ -104,22 +112,101 @@ class Case:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def case_family(name: str) -> Callable[[Callable[[], list[Case]]], Callable[[], list[Case]]]:
-    """Register ``generator() -> list[Case]`` as the case family ``name``."""
+def case_family(name: str, *, tolerance: FamilyTolerance = None
+                ) -> Callable[[Callable[[], list[Case]]], Callable[[], list[Case]]]:
+    """Register ``generator() -> list[Case]`` as the case family ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The family's name (results sub-folder, ``--cases`` prefix).
+    tolerance : Tolerance or mapping, optional
+        What a row must show to pass (:mod:`gridgames.benchmarks.tolerance`):
+        one :class:`~gridgames.benchmarks.tolerance.Tolerance`, or a mapping
+        from method patterns to tolerances (first match wins).  Without one,
+        the report's ``check`` column says ``-``.
+    """
     if not _NAME.match(name):
         raise BenchmarkError(f"family name {name!r} must match [a-z0-9][a-z0-9._-]*")
+    if tolerance is not None and not isinstance(tolerance, Tolerance) and not (
+            isinstance(tolerance, dict) and all(isinstance(t, Tolerance) for t in tolerance.values())):
+        raise BenchmarkError(f"family {name!r}: tolerance must be a Tolerance or a dict of method pattern -> "
+                             f"Tolerance, got {type(tolerance).__name__}")
 
     def register(generator: Callable[[], list[Case]]) -> Callable[[], list[Case]]:
         _FAMILIES[name] = generator
+        _TOLERANCES[name] = tolerance
         return generator
     return register
 
 
+def row_tolerance(family: str, method: str | None) -> Tolerance | None:
+    """The tolerance family ``family`` declares for rows of ``method`` (None: none declared)."""
+    return tolerance_for(_TOLERANCES.get(family), method)
+
+
+def _entry_point_modules() -> list[str]:
+    from importlib.metadata import entry_points  # noqa: PLC0415
+    return [ep.value.split(":")[0] for ep in entry_points(group=ENTRY_POINT_GROUP)]
+
+
 def families() -> dict[str, Callable[[], list[Case]]]:
-    """Every registered family (importing the modules of :data:`FAMILY_MODULES`)."""
+    """Every registered family: the package's (:data:`FAMILY_MODULES`), those of installed
+    packages (entry points in the ``gridgames.benchmarks`` group, each naming a module), and
+    those of modules loaded with :func:`load_case_module`."""
     for module in FAMILY_MODULES:
         importlib.import_module(f"gridgames.benchmarks.{module}")
+    for module in _entry_point_modules():
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # noqa: BLE001 — a broken plug-in is named, not a traceback
+            raise BenchmarkError(f"benchmark entry point module {module!r} (group {ENTRY_POINT_GROUP}) "
+                                 f"failed to import: {type(exc).__name__}: {exc}") from None
     return dict(_FAMILIES)
+
+
+def load_case_module(source: str | Path) -> ModuleType:
+    """Import a module of case families kept outside the package (``gridgames bench --module``).
+
+    Parameters
+    ----------
+    source : str or Path
+        A ``.py`` file, or the dotted name of an importable module.  Its
+        ``@case_family`` declarations register on import.  A file's module is
+        pickled by value, so Dask worker processes can run its cases without
+        having the file on their path.
+
+    Raises
+    ------
+    BenchmarkError
+        No such file or module, or the module fails to import (its error named).
+    """
+    path = Path(source)
+    before = set(_FAMILIES)
+    try:
+        if path.suffix == ".py" or path.exists():
+            if not path.is_file():
+                raise BenchmarkError(f"--module {source}: no such file")
+            name = f"gridgames_cases_{re.sub(r'[^0-9a-zA-Z_]', '_', path.stem)}"
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise BenchmarkError(f"--module {source}: not a Python module")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            import cloudpickle  # noqa: PLC0415 (ships with dask)
+            cloudpickle.register_pickle_by_value(module)
+        else:
+            module = importlib.import_module(str(source))
+    except BenchmarkError:
+        raise
+    except Exception as exc:  # noqa: BLE001 — the user's module: name it and its error
+        raise BenchmarkError(f"--module {source}: failed to import: {type(exc).__name__}: {exc}") from None
+    if not set(_FAMILIES) - before and not any(getattr(g, "__module__", None) == module.__name__
+                                                for g in _FAMILIES.values()):
+        raise BenchmarkError(f"--module {source}: declares no case family (decorate a function with "
+                             f"@case_family(name))")
+    return module
 
 
 def all_cases(suite: str = "full", pattern: str | None = None) -> list[Case]:

@@ -20,10 +20,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the report; exit 1 when some case files had to be skipped (they are listed)."""
+    """Write the report; exit 1 when some case files had to be skipped (they are listed).
+
+    Rows outside their family's tolerance are listed on stderr (the report's ``check`` column);
+    ``gridgames bench`` exits 1 for them, the report itself is still written."""
     with cli_errors():
         outcome = build_report(args.results, args.markdown)
         print(f"written: {outcome.path} ({outcome.cases} cases: {outcome.ok} ok, {outcome.failed} failed)")
-        if outcome.skipped:
+        if outcome.skipped or outcome.check_failures:
             print(f"gridgames report: {outcome.summary()}", file=sys.stderr)
     return 1 if outcome.skipped else 0
