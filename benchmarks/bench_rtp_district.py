@@ -7,7 +7,7 @@ Prices come from ``instances/rtp_district.toml`` (random-forest forecasts of PJM
 day-ahead A0).  Each household's planning unit is built once and re-solved for every day with a
 persistent HiGHS (prices are mutable Params); households are cut into chunks of 50 solved in
 ``--processes`` worker processes, and each chunk is written atomically as it finishes, so an
-interrupted run resumes (``--fresh`` empties the folder first).  Goal (issue 8): under 5 minutes.
+interrupted run resumes (``--fresh`` empties the folder first).  Goal: under 5 minutes.
 A summary goes to ``<results>/summary.json``.
 """
 from __future__ import annotations

@@ -9,7 +9,7 @@ run the family's vectorised numpy solver
 (:func:`~gridgames.models.microgrid.solve.equilibrium`) solves the same
 market; both answers are checked by the exact numpy best responses
 (:func:`~gridgames.models.microgrid.solve.nash_gaps`), which share no code
-with the engine.  Goals (issue 16): 1,000 buyers to relative gap 1e-6 in
+with the engine.  Goals: 1,000 buyers to relative gap 1e-6 in
 ≤ 10 s including the Pyomo build, 5,000 in ≤ 60 s.
 
 Smoke: 50 buyers, with the engine's own verification (every buyer re-solved
@@ -31,7 +31,7 @@ from gridgames.models.microgrid.solve import buyer_payoffs, equilibrium, nash_ga
 from gridgames.solvers.games.nash import solve_nash
 
 SIZES = (50, 200, 1000, 5000)
-#: seconds allowed including the Pyomo build (issue 16)
+#: seconds allowed including the Pyomo build
 GOALS = {1000: 10.0, 5000: 60.0}
 
 

@@ -75,7 +75,7 @@ def run_rolling(*, label: str, days: int = 30, windows: list[str] | None = None,
     goal = 0.68
     return {"method": label, "solver": "rolling day-ahead", "size": days * len(windows or SEASON_WINDOWS),
             "objective": float(row["ratio_to_naive"]), "reference": goal,
-            "reference_kind": "issue 20 goal: MAE / seasonal-naive MAE <= 0.68",
+            "reference_kind": "goal: MAE / seasonal-naive MAE <= 0.68",
             "leader_gap": float(row["ratio_to_naive"]) / goal - 1, "MAE": float(row["MAE"]),
             "MAPE": float(row["MAPE"]), "coverage90": float(row["coverage"]), "CRPS": float(row["CRPS"]),
             "fit_s": float(row["fit_s"]), "forecast_s": float(row["forecast_s"]),

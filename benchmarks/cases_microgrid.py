@@ -1,4 +1,4 @@
-"""Case family ``microgrid``: the microgrid market equilibrium methods (bench contract, issue 9).
+"""Case family ``microgrid``: the microgrid market equilibrium methods.
 
 10 sellers × {200, 500, 1000, 5000} buyers; each method of
 :mod:`gridgames.benchmarks.bench_microgrid` where the budget allows; the

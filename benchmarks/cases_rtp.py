@@ -1,4 +1,4 @@
-"""Benchmark cases of the RTP family (issue 8), per the bench contract of issue 9.
+"""Benchmark cases of the RTP family.
 
 ``district-n{20,200,1000}``: Monte Carlo households × 7 days of planning-unit MILPs (HiGHS,
 models re-used) at the week's RTP of ``instances/rtp_district.toml``; the smoke case is one day

@@ -1,4 +1,4 @@
-"""Benchmark cases of the TOU pricing family (issue 6), per the bench contract of issue 9.
+"""Benchmark cases of the TOU pricing family.
 
 ``community-n{2,5}-{method}``: the first ``n`` users of
 ``instances/tou_community.toml`` on the linear-comfort LP (the model both

@@ -1,4 +1,4 @@
-"""Smooth nonlinear convex agents in the engine's ``kkt`` method (issue 15 item 2).
+"""Smooth nonlinear convex agents in the engine's ``kkt`` method.
 
 Every answer is checked against a closed form derived in the test's docstring;
 non-convex agents must be refused with the block and the sampled eigenvalue named.

@@ -1,4 +1,4 @@
-"""Tests of the Stackelberg pricing model (issue 5): analytic equilibrium vs an
+"""Tests of the Stackelberg pricing model: analytic equilibrium vs an
 independent numeric solution, Appendix A's second-order conditions, the
 instance, the data day and the run table.
 

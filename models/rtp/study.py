@@ -1,4 +1,4 @@
-"""The RTP study (Wang et al., Front. Energy Res. 9:714951, 2021; issue 8): runner, tables, registration.
+"""The RTP study (Wang et al., Front. Energy Res. 9:714951, 2021): runner, tables, registration.
 
 Modules of this model family:
 

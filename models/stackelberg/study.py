@@ -1,4 +1,4 @@
-"""Stackelberg pricing game on real BPAT data (Symmetry 2023, 15, 443; issue 5).
+"""Stackelberg pricing game on real BPAT data (Symmetry 2023, 15, 443).
 
 The utility (leader) sets hourly prices p_k, the users (follower) choose their
 consumption l_k; the model, its equations and our readings of the paper's

@@ -1,7 +1,7 @@
 """TOU pricing bilevel model (seller leader, households followers) as one Pyomo model.
 
 Reconstruction of the upper and lower problems of the TOU paper
-(``shared/papers/tou_bilevel_ga_scipy.txt``, section "Assistant decision-making
+(the reference list in ``docs/references.md``, section "Assistant decision-making
 model ..."); the extraction lost every equation, so the model is rebuilt from
 the prose around them (see ``docs/tou.md``):
 

@@ -1,6 +1,6 @@
-"""TOU peak/valley pricing by an electricity seller with household followers (TOU paper; issue 6).
+"""TOU peak/valley pricing by an electricity seller with household followers (TOU paper).
 
-Paper: ``shared/papers/tou_bilevel_ga_scipy.txt`` ("user-side resource
+Paper: the reference list in ``docs/references.md`` ("user-side resource
 interactive transaction decision-making based on scipy solver and genetic
 algorithm").  Its equations were lost in extraction; our reading is in
 :mod:`gridgames.models.tou.model` and ``docs/tou.md``.
