@@ -67,6 +67,8 @@ class AgentSolver:
         self.solver_name = name
         self._solver = self._backend(name, self._options_for(name))
         self.solves = 0
+        #: seconds the backends reported translating the target (Ipopt bridge: checks, compile, data)
+        self.translation_time = 0.0
 
     def _backend(self, name: str, options: dict) -> Any:
         """A backend for ``name``; Ipopt ones come from :attr:`pool` when one is given."""
@@ -115,6 +117,7 @@ class AgentSolver:
                 self.solver_name = "ipopt"
                 self._solver = self._backend("ipopt", self._options_for("ipopt"))
                 result = self._solver.solve(self.target)
+            self.translation_time += float(result.extra.get("translation_time", 0.0) or 0.0)
             return result
 
     def best_response_value(self) -> tuple[float, SolveResult]:

@@ -90,6 +90,7 @@ class BatchResponses:
     fallbacks: list[str] = field(default_factory=list)
     joint_solves: int = 0
     time: float = 0.0
+    translation_time: float = 0.0
 
     def __post_init__(self) -> None:
         self.model = pyo.ConcreteModel(name="joint best responses")
@@ -116,6 +117,7 @@ class BatchResponses:
         current = np.array([s.view_value() for s in self.solvers])
         joint = self._backend.solve(self.model)
         self.joint_solves += 1
+        self.translation_time += float(joint.extra.get("translation_time", 0.0) or 0.0)
         n = len(self.solvers)
         responses: list = [None] * n
         results: list = [joint] * n

@@ -62,6 +62,17 @@ class AggregateValues:
         np.add.at(self.values, rows, coef * step)
 
 
+#: Ipopt settings of a re-solve whose data moved a little: start from the previous primal-dual point with
+#: a small barrier parameter.  Halved the time per best response of the microgrid sweeps (5.9 -> 2.9 ms at
+#: 50 buyers, same iterates to 1e-10); a solve that fails with them is repeated without (see ``solve``).
+#: Applied by default only to players without shared constraints: with every capacity binding (a 12-buyer,
+#: 4-seller market) the warm-started sweeps reached a profile that left a buyer an empty feasible set
+#: (iteration limit also from a cold start), where the cold sweeps converge.  Pass them in
+#: ``solver_options`` to use them anyway.
+WARM_START = {"warm_start_multipliers": True, "mu_init": 1e-6, "warm_start_bound_push": 1e-9,
+              "warm_start_mult_bound_push": 1e-9}
+
+
 def entries_by_variable(aggregates: Aggregates) -> dict[int, list[tuple[int, float]]]:
     """``id(var)`` → its ``(aggregate, coefficient)`` entries of E (one pass over E)."""
     out: dict[int, list[tuple[int, float]]] = {}
@@ -142,6 +153,14 @@ class AggregateAgentSolver(AgentSolver):
         """Nothing to fix: the view holds no other agent's variable."""
         return contextlib.nullcontext()
 
+    def _options_for(self, name: str) -> dict:
+        """As :class:`AgentSolver`, plus :data:`WARM_START` for Ipopt on a player without shared constraints
+        (unless the caller set any of its keys)."""
+        options = super()._options_for(name)
+        if name == "ipopt" and not self.agent.shared and not set(WARM_START) & set(self.options or {}):
+            options.update(WARM_START)
+        return options
+
     def best_response_value(self) -> tuple[float, SolveResult]:
         """As :class:`AgentSolver`, but Ipopt on a player with shared constraints relaxes bounds by
         ``1e-12 · max(1, |bound|)`` here (unless the caller set ``bound_relax_factor``).
@@ -212,6 +231,19 @@ class AggregateAgentSolver(AgentSolver):
         return float(pyo.value(self.target.obj.expr))
 
     def solve(self) -> SolveResult:
-        """Best response at the current point (aggregates and other variables refreshed)."""
+        """Best response at the current point (aggregates and other variables refreshed).
+
+        A warm-started Ipopt solve (:data:`WARM_START`) that fails is repeated from the
+        primal point alone, with Ipopt's default barrier start.
+        """
         self.refresh()
-        return super().solve()
+        start = self.agent.snapshot()
+        result = super().solve()
+        warm = getattr(self._solver, "options", {}).get("mu_init") == WARM_START["mu_init"]
+        if not result.ok and warm and self.solver_name == "ipopt":
+            cold = {k: v for k, v in self._solver.options.items() if k not in WARM_START}
+            log.info("player %s: warm-started Ipopt ended %s; solving again from a cold start",
+                     self.agent.name, result.status)
+            self.agent.restore(start)  # a failed run may have loaded its last iterate
+            result = self._backend("ipopt", cold).solve(self.target)
+        return result

@@ -407,5 +407,6 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         result.message += (f"; {len(br.fallbacks)} best response(s) re-solved alone after a joint solve: "
                            + "; ".join(br.fallbacks[:3]))
     result.solve_time = time.perf_counter() - start
-    result.extra["timings"] = {**timings, "total": result.solve_time}
+    #: of which the backends' translations (per-player and joint models, all phases)
+    result.extra["timings"] = {**timings, "translate": br.translation_time, "total": result.solve_time}
     return finish(result, on_error)

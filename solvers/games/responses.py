@@ -158,6 +158,11 @@ class BestResponses:
         return sum(s.solves for s in self.solvers)
 
     @property
+    def translation_time(self) -> float:
+        """Seconds the backends spent translating (per-player models and joint models)."""
+        return sum(s.translation_time for s in self.solvers) + sum(j.translation_time for j in self._joint.values())
+
+    @property
     def fallbacks(self) -> list[str]:
         """Players re-solved alone after a joint solve did not stand for them (and why)."""
         return [line for joint in self._joint.values() for line in joint.fallbacks]
@@ -167,6 +172,7 @@ class BestResponses:
         joint = list(self._joint.values())
         return {"batched": self.batched, "why_not": self.batch_reason, "player_solves": self.solves,
                 "joint_solves": sum(j.joint_solves for j in joint), "joint_time": sum(j.time for j in joint),
+                "translation_time": self.translation_time,
                 "fallbacks": self.fallbacks}
 
     def _joint_solver(self, kind: str) -> BatchResponses:
