@@ -14,8 +14,22 @@ with the engine.  Goals: 1,000 buyers to relative gap 1e-6 in
 
 Smoke: 50 buyers, with the engine's own verification (every buyer re-solved
 alone by Ipopt, :func:`~gridgames.solvers.games.nash.nash_gap`) switched on.
-Also at 50 buyers: Gauss–Seidel best-response sweeps (fast best responses:
-one persistent Ipopt model per buyer, only the aggregates' Params change).
+
+Best-response sweeps at 50, 200 and 1,000 buyers (fast best responses):
+``gauss-seidel`` (one persistent Ipopt model per buyer, only Params change)
+on the market above, and ``jacobi`` (every step ONE joint, separable Ipopt
+solve of all buyers' best responses, :mod:`~gridgames.solvers.games.batch`)
+on the same market *without capacities*: a Jacobi step from one profile lets
+every buyer take the capacity the others leave, so the joint step overshoots
+the shared caps and the next step has no feasible response (tested: it stops
+with an error naming the buyer).  Its reference is the vectorised solver
+without capacities.  1,000 buyers run a fixed number of sweeps
+(``max_iter``); ``t_per_sweep`` is the figure of merit there.
+
+Every row splits its time: ``t_build`` (Pyomo model), ``t_derivation``
+(analysis, lifting and the engine's own structures), ``t_translation`` (the
+Ipopt bridge's translation: compile, checks; for sweeps, the part of
+``t_solve`` + ``t_verify`` spent there), ``t_solve``, ``t_verify``.
 """
 from __future__ import annotations
 
@@ -33,33 +47,58 @@ from gridgames.solvers.games.nash import solve_nash
 SIZES = (50, 200, 1000, 5000)
 #: seconds allowed including the Pyomo build
 GOALS = {1000: 10.0, 5000: 60.0}
+#: best-response sweeps (Gauss-Seidel; Jacobi without capacities)
+SWEEP_SIZES = (50, 200, 1000)
+#: sweeps run per method and size: Gauss-Seidel crawls once capacities bind (200 buyers: relative gap 1e-12
+#: but strategy changes ~1e-7 per sweep after 60 sweeps, 318 s on the loaded machine), so larger sizes run a
+#: fixed number of sweeps and report the gap reached; Jacobi is damped (ω down to 1/4 here) and needs more
+SWEEP_LIMIT = {"gauss-seidel": {50: 60, 200: 10, 1000: 3}, "jacobi": {50: 240, 200: 240, 1000: 20}}
 
 
-def _relative_gap(market, r: np.ndarray) -> float:
-    return float(max(nash_gaps(market, r).max(), 0.0) / max(np.mean(np.abs(buyer_payoffs(market, r))), 1e-12))
+def _relative_gap(market, r: np.ndarray, capacity: bool = True) -> float:
+    gaps = nash_gaps(market, r, capacity=capacity)
+    return float(max(gaps.max(), 0.0) / max(np.mean(np.abs(buyer_payoffs(market, r))), 1e-12))
 
 
-def run_engine_scale(*, n_buyers: int, seed: int = 7, verify: bool = False, method: str = "mcp") -> dict:
+def _breakdown(method: str, build: float, timings: dict, solve_time: float) -> dict[str, float]:
+    """The row's time split: build, derivation, translation, solve, verify (see the module docstring)."""
+    if method == "mcp":
+        return {"build": build, "derivation": timings.get("analyse", 0.0) + timings.get("lift", 0.0)
+                + timings.get("assemble", 0.0), "translation": timings.get("compile", 0.0),
+                "solve": timings.get("solve", solve_time) + timings.get("fallback", 0.0),
+                "verify": timings.get("verify", 0.0)}
+    return {"build": build, "derivation": timings.get("analyse", 0.0) + timings.get("setup", 0.0),
+            "translation": timings.get("translate", 0.0), "solve": timings.get("iterate", solve_time),
+            "verify": timings.get("verify", 0.0)}
+
+
+def run_engine_scale(*, n_buyers: int, seed: int = 7, verify: bool = False, method: str = "mcp",
+                     max_iter: int = 60, capacity: bool = True) -> dict:
     """One size: engine (build + ``method``) and vectorised solver in the same process, same market.
 
-    ``method="gauss-seidel"`` runs the best-response sweeps (persistent per-buyer
-    Ipopt models, aggregates as Params) to ``tol = 1e-9``; its time per
-    best response is in ``t_per_response``.
+    ``method="gauss-seidel"`` / ``"jacobi"`` run best-response sweeps to ``tol = 1e-9`` or
+    ``max_iter`` sweeps; the time per sweep is in ``t_per_sweep``, per best response (per-player
+    solves) in ``t_per_response``.  ``capacity=False`` drops the sellers' capacities (engine and
+    reference alike).
     """
     market = random_market(n_buyers, MarketSpec(), seed)
-    ref = equilibrium(market, check=False)
+    ref = equilibrium(market, check=False, capacity=capacity)
     t0 = time.perf_counter()
-    model = build_game(market)
+    model = build_game(market, capacity=capacity)
     build = time.perf_counter() - t0
-    options = {"verify": verify} if method == "mcp" else {"tol": 1e-9, "max_iter": 60}
+    options = {"verify": verify} if method == "mcp" else {"tol": 1e-9, "max_iter": max_iter}
     res = solve_nash(model, model.buyer, method=method, **options)
     wall = build + res.solve_time
     r = requests(market, model)
-    gap, ref_gap = _relative_gap(market, r), _relative_gap(market, ref.r)
-    timings = {"build": build, **res.extra.get("timings", {"solve": res.solve_time})}
-    if res.best_response_solves:  # the verification's re-solves (mcp) or the sweeps' (gauss-seidel)
-        timings["per_response"] = timings.get("verify", res.solve_time) / res.best_response_solves
-    goal = GOALS.get(n_buyers)
+    gap, ref_gap = _relative_gap(market, r, capacity), _relative_gap(market, ref.r, capacity)
+    raw = res.extra.get("timings", {})
+    timings = _breakdown(method, build, raw, res.solve_time)
+    if res.best_response_solves:  # the verification's re-solves (mcp) or the sweeps' (per player)
+        timings["per_response"] = (timings["verify"] if method == "mcp" else timings["solve"]) / res.best_response_solves
+    if method != "mcp" and res.iterations:
+        timings["per_sweep"] = timings["solve"] / res.iterations
+    goal = GOALS.get(n_buyers) if method == "mcp" else None
+    responses = res.extra.get("best_responses", {})
     return {"method": method, "solver": "newton (generic engine)" if method == "mcp" else "ipopt best responses",
             "size": n_buyers,
             "objective": float(buyer_payoffs(market, r).sum()),
@@ -70,6 +109,9 @@ def run_engine_scale(*, n_buyers: int, seed: int = 7, verify: bool = False, meth
             "vectorised_time": ref.time, "vectorised_eq_gap": ref_gap, "time_ratio": wall / max(ref.time, 1e-9),
             "engine_nash_gap": None if np.isnan(res.gap) else float(res.gap), "market": ref.market_status,
             "goal_s": goal, "goal_met": None if goal is None else bool(wall <= goal and gap <= 1e-6),
+            "capacity": capacity, "joint_solves": responses.get("joint_solves"),
+            "player_solves": responses.get("player_solves"), "fallbacks": len(responses.get("fallbacks", [])),
+            "message": res.message[:300],
             **{f"t_{k}": float(v) for k, v in timings.items()}}
 
 
@@ -79,6 +121,11 @@ def engine_scale_cases() -> list[Case]:
     cases = [Case("engine-scale", f"microgrid-n{n}-mcp", run_engine_scale, {"n_buyers": n}) for n in SIZES]
     cases.append(Case("engine-scale", "microgrid-n50-mcp-verified", run_engine_scale,
                       {"n_buyers": 50, "verify": True}, smoke=True))
-    cases.append(Case("engine-scale", "microgrid-n50-gauss-seidel", run_engine_scale,
-                      {"n_buyers": 50, "method": "gauss-seidel"}))
+    for n in SWEEP_SIZES:
+        cases.append(Case("engine-scale", f"microgrid-n{n}-gauss-seidel", run_engine_scale,
+                          {"n_buyers": n, "method": "gauss-seidel", "max_iter": SWEEP_LIMIT["gauss-seidel"][n]},
+                          smoke=n == SWEEP_SIZES[0]))
+        cases.append(Case("engine-scale", f"microgrid-n{n}-jacobi-uncapacitated", run_engine_scale,
+                          {"n_buyers": n, "method": "jacobi", "capacity": False,
+                           "max_iter": SWEEP_LIMIT["jacobi"][n]}, smoke=n == SWEEP_SIZES[0]))
     return cases

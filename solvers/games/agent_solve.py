@@ -9,8 +9,10 @@ Ipopt bridge caches its translation).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import pyomo.environ as pyo
 
@@ -52,16 +54,34 @@ class AgentSolver:
     agent: Agent
     solver_name: str | None = None
     options: dict | None = None
+    #: Ipopt backends shared between agents, keyed by their options (an Ipopt backend keeps no model
+    #: state, and creating one costs ~6 ms of option checks); persistent backends are never shared
+    pool: dict | None = None
 
     def __post_init__(self) -> None:
         self.target = self._target()
         #: the solver was chosen here, so it may be changed here (never a caller's choice)
         self._chosen_by_default = self.solver_name is None
-        with FixedVariables(self.agent.parameters):
+        with self._others_fixed():
             name = self.solver_name or default_solver_for(self.target)
         self.solver_name = name
-        self._solver = get_solver(name, **self._options_for(name))
+        self._solver = self._backend(name, self._options_for(name))
         self.solves = 0
+        #: seconds the backends reported translating the target (Ipopt bridge: checks, compile, data)
+        self.translation_time = 0.0
+
+    def _backend(self, name: str, options: dict) -> Any:
+        """A backend for ``name``; Ipopt ones come from :attr:`pool` when one is given."""
+        if name != "ipopt" or self.pool is None:
+            return get_solver(name, **options)
+        key = tuple(sorted((k, repr(v)) for k, v in options.items()))
+        if key not in self.pool:
+            self.pool[key] = get_solver(name, **options)
+        return self.pool[key]
+
+    def _others_fixed(self) -> contextlib.AbstractContextManager:
+        """The other agents' variables fixed at their current values while the target is solved."""
+        return FixedVariables(self.agent.parameters)
 
     def _options_for(self, name: str) -> dict:
         """The caller's options, plus ``bound_relax_factor = 0`` for Ipopt on an agent with shared
@@ -88,15 +108,16 @@ class AgentSolver:
         iteration limit (it can cycle on degenerate QPs), this agent switches
         to Ipopt for this and every later solve.
         """
-        with FixedVariables(self.agent.parameters):
+        with self._others_fixed():
             self.solves += 1
             result = self._solver.solve(self.target)
             if (self._chosen_by_default and self.solver_name == "highs"
                     and result.status is SolveStatus.ITERATION_LIMIT and "ipopt" in available_solvers()):
                 log.info("agent %s: HiGHS QP hit its iteration limit; switching to ipopt", self.agent.block.name)
                 self.solver_name = "ipopt"
-                self._solver = get_solver("ipopt", **self._options_for("ipopt"))
+                self._solver = self._backend("ipopt", self._options_for("ipopt"))
                 result = self._solver.solve(self.target)
+            self.translation_time += float(result.extra.get("translation_time", 0.0) or 0.0)
             return result
 
     def best_response_value(self) -> tuple[float, SolveResult]:
@@ -108,15 +129,35 @@ class AgentSolver:
         return best, result
 
 
-def _violation_of(con) -> float:
+def _excess(value: float, bound: float, direction: int, scaled: bool) -> float:
+    """How far ``value`` passes ``bound`` (direction +1: an upper bound), relative to ``1 + |bound|`` if scaled."""
+    excess = direction * (value - bound)
+    return excess / (1.0 + abs(bound)) if scaled else excess
+
+
+def violation_of(con, *, scaled: bool = False) -> float:
+    """Largest violation of one constraint at the current values (NaN when its body cannot be evaluated)."""
     body = pyo.value(con.body, exception=False)
     if body is None:
         return float("nan")
     worst = 0.0
     if con.has_lb():
-        worst = max(worst, pyo.value(con.lower) - body)
+        worst = max(worst, _excess(body, pyo.value(con.lower), -1, scaled))
     if con.has_ub():
-        worst = max(worst, body - pyo.value(con.upper))
+        worst = max(worst, _excess(body, pyo.value(con.upper), +1, scaled))
+    return worst
+
+
+def bound_violation(variables, *, scaled: bool = False) -> float:
+    """Largest violation of the variables' bounds at their current values (variables without one are skipped)."""
+    worst = 0.0
+    for v in variables:
+        if v.value is None:
+            continue
+        if v.has_lb():
+            worst = max(worst, _excess(v.value, v.lb, -1, scaled))
+        if v.has_ub():
+            worst = max(worst, _excess(v.value, v.ub, +1, scaled))
     return worst
 
 
@@ -124,15 +165,8 @@ def constraint_violation(agent: Agent) -> float:
     """Largest violation of the agent's constraints and variable bounds at the current point."""
     worst = 0.0
     for con in list(agent.constraints) + list(agent.shared):
-        worst = max(worst, _violation_of(con))
-    for v in agent.variables:
-        if v.value is None:
-            continue
-        if v.has_lb():
-            worst = max(worst, v.lb - v.value)
-        if v.has_ub():
-            worst = max(worst, v.value - v.ub)
-    return worst
+        worst = max(worst, violation_of(con))
+    return max(worst, bound_violation(agent.variables))
 
 
 class RelaxedAgent:

@@ -46,14 +46,12 @@ from pyomo.core.base.block import BlockData
 from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.agent_solve import AgentSolver
-from gridgames.solvers.games.best_response import AggregateAgentSolver
 from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
                                                  solve_reformulated)
 from gridgames.solvers.games.results import NashResult
-from gridgames.solvers.games.stacked_kkt import find_aggregates
 from gridgames.solvers.games.status import GAP_TOL, check_on_error, finish, judge
-from gridgames.solvers.games.structure import Agent, analyse_agents, inside_any
+from gridgames.solvers.games.responses import BestResponses, players_of
+from gridgames.solvers.games.structure import Agent
 from gridgames.solvers.games.values import record_values
 from gridgames.solvers.result import SolveResult, SolveStatus
 
@@ -62,69 +60,12 @@ log = logging.getLogger(__name__)
 NASH_METHODS = ("gauss-seidel", "jacobi", "kkt", "pso", "mcp", "epec")
 
 
-def players_of(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> list[Agent]:
-    """Analyse the player blocks and attach the shared constraints that bind each."""
-    agents = analyse_agents(model, players, role="player")
-    ids = {id(a.block) for a in agents}
-    owner = {id(v): a for a in agents for v in a.variables}
-    for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
-        if inside_any(con, ids):
-            continue
-        con_vars = list(identify_variables(con.body, include_fixed=False))
-        involved = {id(owner[id(v)]): owner[id(v)] for v in con_vars if id(v) in owner}
-        for agent in involved.values():
-            agent.shared.append(con)
-            own = {id(v) for v in agent.variables}
-            known = {id(v) for v in agent.parameters}
-            for v in con_vars:
-                if id(v) not in own and id(v) not in known:
-                    agent.parameters.append(v)
-                    known.add(id(v))
-    return agents
+#: the name this module always used for the best-response machinery
+_BestResponses = BestResponses
 
 
-class _BestResponses:
-    """One persistent solver per player; best responses and regrets."""
-
-    def __init__(self, agents: Sequence[Agent], solver: str | None, options: dict | None,
-                 model: pyo.Block | None = None) -> None:
-        self.agents = list(agents)
-        aggregates = None
-        if model is not None:  # aggregative game: players share templates, re-solves only change Params
-            owner = {id(v): i for i, a in enumerate(self.agents) for v in a.variables}
-            aggregates = find_aggregates(model, [a.block for a in self.agents], owner)
-        if aggregates is not None and aggregates.expressions:
-            self.solvers = [AggregateAgentSolver(a, solver, options, aggregates) for a in agents]
-        else:
-            self.solvers = [AgentSolver(a, solver, options) for a in agents]
-
-    @property
-    def solves(self) -> int:
-        return sum(s.solves for s in self.solvers)
-
-    def respond(self, i: int) -> tuple[np.ndarray, SolveResult]:
-        """Player i's best response (values returned; the player's variables restored)."""
-        agent = self.agents[i]
-        saved = agent.snapshot()
-        result = self.solvers[i].solve()
-        response = np.array([v.value for v in agent.variables], dtype=float)
-        agent.restore(saved)
-        return response, result
-
-    def gaps(self) -> dict[str, float]:
-        out = {}
-        for agent, solver in zip(self.agents, self.solvers):
-            current = agent.value()
-            best, res = solver.best_response_value()
-            if not res.ok:
-                raise ModelError(f"player '{agent.name}' has no best response at the current point "
-                                 f"({res.status}: {res.message})")
-            out[agent.name] = (current - best) if agent.sense > 0 else (best - current)
-        return out
-
-
-def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver: str | None = None
-             ) -> dict[str, float]:
+def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver: str | None = None, *,
+             batch: bool | None = None) -> dict[str, float]:
     """Each player's gain from deviating alone to its best response.
 
     Parameters
@@ -134,6 +75,11 @@ def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver:
     players : Block or iterable of Blocks
     solver : str, optional
         Solver for the best responses (default chosen per player class).
+    batch : bool, optional
+        Solve all players' best responses as one separable model (one Ipopt call;
+        :mod:`~gridgames.solvers.games.batch`): None (default) from 20 players on
+        in an aggregative game solved by Ipopt, True whenever possible, False never.
+        A player the joint answer does not stand for is re-solved alone.
 
     Returns
     -------
@@ -154,7 +100,7 @@ def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver:
         raise ModelError(f"nash_gap needs the strategies to check as variable values; {len(unset)} variable(s) "
                          f"have none ({', '.join(unset[:5])}{', ...' if len(unset) > 5 else ''}): "
                          "solve the game first or set the values")
-    return _BestResponses(agents, solver, None, model).gaps()
+    return BestResponses(agents, solver, None, model, batch).gaps()
 
 
 def _set(agent: Agent, values: np.ndarray) -> None:
@@ -183,7 +129,7 @@ def _oscillates(step: np.ndarray, previous: np.ndarray | None) -> bool:
     return float(step @ previous) < 0.0 and size > OSCILLATION_RATIO * before
 
 
-def _best_response_iteration(agents: Sequence[Agent], br: _BestResponses, *, jacobi: bool, tol: float,
+def _best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacobi: bool, tol: float,
                              max_iter: int, damping: float, adaptive: bool = False
                              ) -> tuple[SolveStatus, int, list[float], str]:
     """Gauss-Seidel (players update in turn) or Jacobi (all from the same profile).
@@ -200,8 +146,10 @@ def _best_response_iteration(agents: Sequence[Agent], br: _BestResponses, *, jac
     for it in range(1, max_iter + 1):
         change = 0.0
         responses, steps = [], []
+        joint = br.respond_all() if jacobi else None  # Jacobi: every response from the same profile
+        br.sync()
         for i, agent in enumerate(agents):
-            response, res = br.respond(i)
+            response, res = joint[i] if joint is not None else br.respond(i)
             if not res.ok:
                 return SolveStatus.ERROR, it, history, (f"player '{agent.name}' best response failed at "
                                                         f"iteration {it}: {res.status} {res.message}")
@@ -212,10 +160,10 @@ def _best_response_iteration(agents: Sequence[Agent], br: _BestResponses, *, jac
             if jacobi:
                 responses.append(new)
             else:
-                _set(agent, new)
+                br.move(i, new)
         if jacobi:
-            for agent, new in zip(agents, responses):
-                _set(agent, new)
+            for i, new in enumerate(responses):
+                br.move(i, new)
         history.append(change)
         log.debug("iteration %d: max relative strategy change %.3e", it, change)
         if change <= tol:
@@ -286,7 +234,7 @@ def _tie_shared_multipliers(blocks: Sequence[Any]) -> None:
         blocks[0].block.variational = pyo.Constraint(range(len(rows)), rule=lambda _, r: rows[r][0] == rows[r][1])
 
 
-def _solve_pso(agents: Sequence[Agent], br: _BestResponses, *, pop_size: int, n_gen: int,
+def _solve_pso(agents: Sequence[Agent], br: BestResponses, *, pop_size: int, n_gen: int,
                seed: int | None, algorithm: Any) -> tuple[SolveResult, list[float]]:
     """pymoo PSO over all strategies, minimising Σ_i regret_i (the paper's baseline)."""
     from pymoo.algorithms.soo.nonconvex.pso import PSO
@@ -341,8 +289,8 @@ def _solve_pso(agents: Sequence[Agent], br: _BestResponses, *, pop_size: int, n_
 
 
 _OPTIONS: dict[str, set[str]] = {
-    "gauss-seidel": {"tol", "max_iter", "damping", "solver_options"},
-    "jacobi": {"tol", "max_iter", "damping", "adaptive", "solver_options"},
+    "gauss-seidel": {"tol", "max_iter", "damping", "batch", "solver_options"},
+    "jacobi": {"tol", "max_iter", "damping", "adaptive", "batch", "solver_options"},
     "kkt": {"variational", "eps_start", "eps_final", "eps_factor", "bigm", "multiplier_bound",
             "solver_options"},
     "pso": {"pop_size", "n_gen", "seed", "algorithm", "solver_options"},
@@ -370,7 +318,9 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
     **options
         ``tol`` (1e-8), ``max_iter`` (500), ``damping`` (1.0 = plain best
         response; ``x ← (1−ω)x + ω·BR``) for the iterations; ``adaptive``
-        (Jacobi, default True: halve ω when the iterates oscillate); ``variational``,
+        (Jacobi, default True: halve ω when the iterates oscillate); ``batch`` (iterations:
+        join all players' best responses at one profile into one solve, Jacobi steps and
+        the final gap; see :func:`nash_gap`); ``variational``,
         ``eps_*``, ``bigm``, ``multiplier_bound`` for ``kkt``; ``pop_size``,
         ``n_gen``, ``seed``, ``algorithm`` for ``pso``; ``tol``, ``max_iter``,
         ``verify``, ``gap_tol``, ``fallback`` for ``mcp``
@@ -412,40 +362,55 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
     start = time.perf_counter()
     agents = players_of(model, players)
     _initial_values(agents)
+    timings = {"analyse": time.perf_counter() - start}
     solver_options = options.get("solver_options")
     br_solver = None if method == "kkt" else solver
+    batch = options.get("batch")
+    if batch not in (None, True, False):
+        raise ModelError(f"batch must be True, False or None (automatic), got {batch!r}")
     history: list[float] = []
     if method in ("gauss-seidel", "jacobi"):
         damping = float(options.get("damping", 1.0))
         if not 0.0 < damping <= 1.0:
             raise ModelError(f"damping must be in (0, 1], got {damping}")
-        br = _BestResponses(agents, br_solver, solver_options, model)
+        t0 = time.perf_counter()
+        br = BestResponses(agents, br_solver, solver_options, model, batch)
+        timings["setup"] = time.perf_counter() - t0
         status, iterations, history, message = _best_response_iteration(
             agents, br, jacobi=method == "jacobi", tol=float(options.get("tol", 1e-8)),
             max_iter=int(options.get("max_iter", 500)), damping=damping,
             adaptive=method == "jacobi" and bool(options.get("adaptive", True)))
+        timings["iterate"] = time.perf_counter() - t0 - timings["setup"]
         base = SolveResult(status, None, 0.0, iterations, br.solvers[0].solver_name, message)
     elif method == "kkt":
         base = _solve_kkt(model, agents, solver, variational=bool(options.get("variational", False)),
                           eps_start=options.get("eps_start", 1e-2), eps_final=options.get("eps_final", 1e-10),
                           eps_factor=options.get("eps_factor", 1e-4), bigm=options.get("bigm"),
                           multiplier_bound=options.get("multiplier_bound"), solver_options=solver_options)
-        br = _BestResponses(agents, None, None, model)
+        br = BestResponses(agents, None, None, model, batch)
     else:
-        br = _BestResponses(agents, br_solver, solver_options, model)
+        br = BestResponses(agents, br_solver, solver_options, model, batch)
         base, history = _solve_pso(agents, br, pop_size=options.get("pop_size", 40),
                                    n_gen=options.get("n_gen", 100), seed=options.get("seed", 1),
                                    algorithm=options.get("algorithm"))
     result = NashResult(**{**base.__dict__}, method=method, history=history)
     if base.status.is_ok or base.status is SolveStatus.ITERATION_LIMIT:
+        t0 = time.perf_counter()
         gaps = br.gaps()
+        timings["verify"] = time.perf_counter() - t0
         result.player_gaps = gaps
         result.gap = max(gaps.values())
-        result.player_objectives = {a.name: a.value() for a in agents}
+        result.player_objectives = dict(br.values)
         result.objective = sum(result.player_objectives.values())
         judge(result, {n: (g, result.player_objectives[n]) for n, g in gaps.items()}, gap_tol=gap_tol,
               failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
     result.best_response_solves = br.solves
+    result.extra["best_responses"] = br.report()
+    if br.fallbacks:
+        result.message += (f"; {len(br.fallbacks)} best response(s) re-solved alone after a joint solve: "
+                           + "; ".join(br.fallbacks[:3]))
     result.solve_time = time.perf_counter() - start
+    #: of which the backends' translations (per-player and joint models, all phases)
+    result.extra["timings"] = {**timings, "translate": br.translation_time, "total": result.solve_time}
     record_values(result, model, players=players)
     return finish(result, on_error)
