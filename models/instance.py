@@ -344,6 +344,24 @@ def registered_models() -> dict[str, ModelEntry]:
     return dict(_MODELS)
 
 
+def model_fields(name: str) -> Any:
+    """The declared instance fields (:class:`~gridgames.models.schema.Schema`) of model ``name``.
+
+    Raises
+    ------
+    InstanceError
+        ``name`` is no known model (naming the known ones), or it declares no fields.
+    """
+    try:
+        entry = get_model(name)
+    except InstanceError:
+        raise InstanceError([f"unknown model {name!r}; known models: {', '.join(known_models())}"]) from None
+    schema = getattr(entry.study, "fields", None)
+    if schema is None:
+        raise InstanceError([f"model {name!r} declares no instance fields"])
+    return schema
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a TOML file; a missing file or a syntax error is an :class:`InstanceError`."""
     path = Path(path)

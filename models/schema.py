@@ -132,6 +132,8 @@ class Schema:
         Section -> list of example entries (dicts) for the starter file.
     notes : tuple of str
         Paragraphs printed after the reference (conditions between fields).
+    optional : tuple of str
+        Sections the starter file writes commented out (absent: a feature is off).
     """
 
     model: str
@@ -141,6 +143,7 @@ class Schema:
     tables: tuple[str, ...] = ()
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         seen: set[tuple[str, str]] = set()
@@ -221,12 +224,14 @@ class Schema:
         out += [f"- {n}" for n in self.notes]
         return "\n".join(out).rstrip() + "\n"
 
-    def starter(self, variant: str | None = None, name: str = "") -> str:
+    def starter(self, variant: str | None = None, name: str = "", *, everything: bool = False) -> str:
         """A commented starter instance: every field with its default (or example) and its help.
 
-        Fields without a value to write (default ``None`` and no example) are
-        written commented out; everything else is written as a value, so the
-        file loads and runs as written.
+        Fields without a value to write (default ``None`` and no example) and
+        the ``optional`` sections are written commented out; everything else is
+        written as a value, so the file loads and runs as written.
+        ``everything=True`` writes the optional sections too (a test instance
+        that uses every declared section).
         """
         lines = [f"# Starter instance of model {self.model!r} written by `gridgames new`.",
                  f"# {self.description}",
@@ -240,12 +245,11 @@ class Schema:
             note = self.sections.get(section, "")
             if note:
                 lines.append(f"# {note}")
-            if section in self.tables:
-                lines += self._table_entries(section)
-                continue
-            lines.append(f"[{section}]")
-            for f in self.in_section(section):
-                lines += _field_lines(f)
+            body = self._table_entries(section) if section in self.tables else \
+                [f"[{section}]"] + [line for f in self.in_section(section) for line in _field_lines(f)]
+            if section in self.optional and not everything:
+                body = [line if line.startswith("#") else "# " + line for line in body]
+            lines += body
         return "\n".join(lines) + "\n"
 
     def _table_entries(self, section: str) -> list[str]:
