@@ -240,13 +240,14 @@ class Checker:
                 self.fail(_field_path(section, key),
                           f"unknown key (known: {', '.join(sorted(allowed))})")
 
-    def declared_keys(self, schema: Any, sections: Iterable[str] | None = None) -> None:
+    def declared_keys(self, schema: Any, sections: Iterable[str] | None = None, variant: str | None = None
+                      ) -> None:
         """Flag keys no field of ``schema`` declares, in ``sections`` (default: the top level and every
         plain table of the schema; arrays of tables are checked entry by entry by their reader)."""
         if sections is None:
             sections = [s for s in schema.section_names() if "." not in s and s not in schema.tables]
         for section in sections:
-            self.unknown_keys(section or None, schema.keys(section))
+            self.unknown_keys(section or None, schema.keys(section, variant))
 
     def raise_if_any(self) -> None:
         """Raise one :class:`InstanceError` listing every problem recorded."""

@@ -161,11 +161,12 @@ class Schema:
                 out.append(f.section)
         return out
 
-    def keys(self, section: str) -> list[str]:
-        """The declared keys of ``section`` (top-level keys include the sections themselves), sorted."""
+    def keys(self, section: str, variant: str | None = None) -> list[str]:
+        """The declared keys of ``section`` (top-level keys include the sections themselves; ``variant``:
+        only the sections of that instance shape), sorted."""
         keys = {f.key for f in self.fields if f.section == section}
         if section == TOP:
-            keys |= {s.split(".")[0] for s in self.section_names() if s}
+            keys |= {s.split(".")[0] for s in self.section_names(variant) if s}
         return sorted(keys)
 
     def field(self, section: str, key: str) -> Field:
@@ -308,6 +309,8 @@ def _field_lines(f: Field) -> list[str]:
     units = f" [{f.units}]" if f.units else ""
     comment = f"# {f.describe()}{units}" + ("" if f.required else f"; default {_default_text(f.default)}")
     value = f.sample()
+    if f.type == "array of tables" and not value:
+        return [comment + f"; entries: [[{f.section}.{f.key}]] tables"]
     if value is None:
         return [comment, f"# {f.key} = ..."]
     if _is_tables(value):
