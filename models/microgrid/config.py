@@ -408,9 +408,6 @@ def explicit_arrays(chk: Checker, spec: MarketSpec, seed: int) -> MarketSource:
                 sellers[attr] = got
         if {"c", "eps"} <= set(sellers) and "A" not in sellers:
             sellers["A"] = sellers["c"] + sellers["eps"] + spec.base_markup
-        if m is not None and "n_sellers" in chk.section("market", required=False):
-            chk.check(spec.n_sellers == m, "[market].n_sellers",
-                      f"must equal the {m} sellers of [sellers] (or be left out), got {spec.n_sellers}")
     m = sellers["G"].size if "G" in sellers else spec.n_sellers
     buyers: dict[str, np.ndarray] = {}
     if "buyers" in chk.data:

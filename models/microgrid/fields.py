@@ -14,7 +14,7 @@ FIELDS = Schema(
     (
         *envelope("microgrid_market"),
         Field("market", "seed", "integer", 0, help="seed of the random draws (sellers and buyers)", range=">= 0"),
-        Field("market", "n_sellers", "integer", _S.n_sellers, help="number of sellers drawn", range=">= 1"),
+        Field("market", "n_sellers", "integer", _S.n_sellers, help="number of sellers drawn (with [sellers]: their number)", range=">= 1"),
         Field("market", "capacity", _RANGE, list(_S.capacity), units="MWh", help="seller capacity G_m range"),
         Field("market", "cost", _RANGE, list(_S.cost), units="yuan/MWh", help="seller unit cost c_m range"),
         Field("market", "margin", _RANGE, list(_S.margin), units="yuan/MWh", help="seller margin ε_m range"),

@@ -24,7 +24,7 @@ FIELDS = Schema(
         Field("data", "day_convention", "string", "interval", choices=DAY_CONVENTIONS,
               help="\"interval\": the hours inside the local day; \"label\": EIA's day labels"),
         Field("data", "day", "date", None, help="the day solved (YYYY-MM-DD); required unless days is given",
-              example="2021-01-30"),
+              example="2019-06-12"),
         Field("data", "days", "[first, last] dates", None,
               help="a range of days (inclusive) solved one by one; overrides day"),
         Field("data", "demand_forecast", "string", "eia",
