@@ -182,3 +182,69 @@ def test_microgrid_explicit_arrays_length_checks_name_the_field(tmp_path):
     file.write_text(bad_rows)
     with pytest.raises(InstanceError, match=r"\[buyers\].available: must have 4 rows"):
         _load(file)
+
+
+# ---------------------------------------------------------------------------------------------------
+# TOU: per-household overrides in [[users]]
+# ---------------------------------------------------------------------------------------------------
+_TOU_HEAD = """model = "tou_pricing"
+[seller]
+p_avg_max = 1.0
+cost = 0.3
+valley_hours = [0, 1, 2, 3, 4, 5, 6, 7, 23]
+peak_hours = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22]
+[followers]
+comfort = 400
+comfort_linear = {lin}
+[data]
+source = "openmv"
+first_day = "2011-12-01"
+days = 7
+"""
+_BATTERY = '[[users.devices]]\ntype = "battery"\nname = "b"\ncapacity = 6.0\np_max = 3.0\n'
+_WASHER = '[[users.devices]]\ntype = "interruptible"\nname = "w"\nenergy = 3.0\nstart = 8\nend = 24\np_max = 1.5\n'
+
+
+def _tou(tmp_path: Path, users: str, lin: float = 1.0, name: str = "t.toml"):
+    file = tmp_path / name
+    file.write_text(_TOU_HEAD.format(lin=lin) + users, encoding="utf-8")
+    return _load(file)[1]
+
+
+def _exact(cfg):
+    from gridgames.models.tou.solve import solve_tou
+    return solve_tou(cfg.households, cfg.weights, cfg.linear_params(), "strong-duality")
+
+
+def test_tou_user_weight_equals_duplicated_users_and_comfort_scale_scales_omega(tmp_path):
+    heavy = _tou(tmp_path, '[[users]]\nname = "A"\nweight = 2.0\n' + _BATTERY, name="w.toml")
+    twins = _tou(tmp_path, '[[users]]\nname = "A"\n' + _BATTERY + '[[users]]\nname = "B"\n' + _BATTERY,
+                 name="d.toml")
+    assert heavy.weights == [2.0] and twins.weights == [1.0, 1.0]
+    a, b = _exact(heavy), _exact(twins)
+    assert a.objective == pytest.approx(b.objective, rel=1e-6)
+    assert a.prices == pytest.approx(b.prices, rel=1e-5)
+    devices = _BATTERY + _WASHER        # the washer moves: the comfort weight changes the answer
+    scaled = _exact(_tou(tmp_path, '[[users]]\nname = "A"\ncomfort_scale = 10.0\n' + devices, lin=0.1,
+                         name="s.toml"))
+    omega = _exact(_tou(tmp_path, '[[users]]\nname = "A"\n' + devices, lin=1.0, name="o.toml"))
+    plain = _exact(_tou(tmp_path, '[[users]]\nname = "A"\n' + devices, lin=0.1, name="p.toml"))
+    assert scaled.objective == pytest.approx(omega.objective, rel=1e-6)
+    assert scaled.prices == pytest.approx(omega.prices, rel=1e-5)
+    assert abs(plain.objective - omega.objective) > 0.1 * abs(omega.objective) / 20
+
+
+def test_tou_user_base_load_override_and_errors_name_the_field(tmp_path):
+    own = [0.5] * 12 + [1.0] * 12
+    cfg = _tou(tmp_path, f'[[users]]\nname = "A"\nbase_load = {own}\nbase_scale = 2.0\nshift_limit = 0.3\n'
+                         '[[users]]\nname = "B"\n')
+    a, b = cfg.households
+    np.testing.assert_allclose(a.base_load, 2.0 * np.array(own))
+    assert a.shift_limit == 0.3 and b.shift_limit == 0.15
+    assert not np.allclose(b.base_load, a.base_load)
+    with pytest.raises(InstanceError) as err:
+        _tou(tmp_path, '[[users]]\nname = "A"\nbase_load = [1.0, 2.0]\nweight = -1\ncomfort = 3\n')
+    text = str(err.value)
+    assert "[users[0]].base_load: must have 24 entries, got 2" in text
+    assert "[users[0]].weight: must be > 0, got -1" in text
+    assert "[users[0]].comfort: unknown key (known: base_load, base_scale, comfort_scale" in text
