@@ -7,6 +7,15 @@ from gridgames.models.schema import REQUIRED, Field, Schema, envelope
 
 _S = MarketSpec()
 _RANGE = "[low, high]"
+#: [sellers] arrays: key, units, help, range, starter example (None: optional)
+_SELLERS = (
+    ("capacity", "MWh", "capacity G_m per seller", "> 0", [300.0, 450.0, 250.0]),
+    ("cost", "yuan/MWh", "unit cost c_m per seller", ">= 0", [50.0, 47.0, 53.0]),
+    ("margin", "yuan/MWh", "margin ε_m per seller", "> 0", [10.0, 8.0, 12.0]),
+    ("price_a", "yuan/MWh", "price intercept A_m (absent: cost + margin + [market].base_markup)", "", None),
+    ("price_b", "yuan/MWh²", "price slope B_m", ">= 0", [0.4, 0.3, 0.5]),
+    ("price_c", "yuan/MWh³", "price curvature C_m", ">= 0", [0.0005, 0.0003, 0.001]),
+)
 
 FIELDS = Schema(
     "microgrid_market",
@@ -34,18 +43,8 @@ FIELDS = Schema(
         Field("market", "kappa", "number", _S.kappa, help="κ of the quadratic satisfaction", range="> 1"),
         Field("market", "buyer_counts", "list of integers", [200, 400, 600, 800, 1000],
               help="market sizes solved (Figures 5-8); with [buyers]: the number of buyers given"),
-        Field("sellers", "capacity", "list of numbers", REQUIRED, units="MWh", help="capacity G_m per seller",
-              range="> 0", example=[300.0, 450.0, 250.0]),
-        Field("sellers", "cost", "list of numbers", REQUIRED, units="yuan/MWh", help="unit cost c_m per seller",
-              range=">= 0", example=[50.0, 47.0, 53.0]),
-        Field("sellers", "margin", "list of numbers", REQUIRED, units="yuan/MWh", help="margin ε_m per seller",
-              range="> 0", example=[10.0, 8.0, 12.0]),
-        Field("sellers", "price_a", "list of numbers", None, units="yuan/MWh",
-              help="price intercept A_m (absent: cost + margin + [market].base_markup)"),
-        Field("sellers", "price_b", "list of numbers", REQUIRED, units="yuan/MWh²", help="price slope B_m",
-              range=">= 0", example=[0.4, 0.3, 0.5]),
-        Field("sellers", "price_c", "list of numbers", REQUIRED, units="yuan/MWh³", help="price curvature C_m",
-              range=">= 0", example=[0.0005, 0.0003, 0.001]),
+        *(Field("sellers", key, "list of numbers", REQUIRED if example else None, units=units, help=text,
+                range=rng if example else "", example=example) for key, units, text, rng, example in _SELLERS),
         Field("buyers", "demand", "list of numbers", REQUIRED, units="MWh", help="demand X_i per buyer",
               range="> 0", example=[40.0, 60.0, 25.0, 80.0]),
         Field("buyers", "value", "list of numbers", REQUIRED, units="yuan/MWh",
