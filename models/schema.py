@@ -225,14 +225,16 @@ class Schema:
         out += [f"- {n}" for n in self.notes]
         return "\n".join(out).rstrip() + "\n"
 
-    def starter(self, variant: str | None = None, name: str = "", *, everything: bool = False) -> str:
+    def starter(self, variant: str | None = None, name: str = "", *, everything: bool = False,
+                minimal: bool = False) -> str:
         """A commented starter instance: every field with its default (or example) and its help.
 
         Fields without a value to write (default ``None`` and no example) and
         the ``optional`` sections are written commented out; everything else is
         written as a value, so the file loads and runs as written.
         ``everything=True`` writes the optional sections too (a test instance
-        that uses every declared section).
+        that uses every declared section); ``minimal=True`` writes the required
+        fields only (the readers' defaults fill in the rest).
         """
         lines = [f"# Starter instance of model {self.model!r} written by `gridgames new`.",
                  f"# {self.description}",
@@ -247,7 +249,8 @@ class Schema:
             if note:
                 lines.append(f"# {note}")
             body = self._table_entries(section) if section in self.tables else \
-                [f"[{section}]"] + [line for f in self.in_section(section) for line in _field_lines(f)]
+                [f"[{section}]"] + [line for f in self.in_section(section) if not minimal or f.required or f.default is None
+                                    for line in _field_lines(f)]
             if section in self.optional and not everything:
                 body = [line if line.startswith("#") else "# " + line for line in body]
             lines += body

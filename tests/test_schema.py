@@ -71,6 +71,46 @@ def test_every_declared_key_is_accepted_and_every_read_key_declared(model, varia
     assert not undeclared, f"read but not declared: {sorted(undeclared)}"
 
 
+def _same(a, b, path="config") -> None:
+    """Deep equality of two loaded configs (arrays, frames, dataclasses; the Instance itself skipped)."""
+    import dataclasses
+
+    import pandas as pd
+
+    from gridgames.models.instance import Instance
+    if isinstance(a, Instance) or callable(a) and not dataclasses.is_dataclass(a):
+        return
+    if dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            _same(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}")
+    elif isinstance(a, (np.ndarray, pd.Series, pd.DataFrame)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=path)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _same(a[k], b[k], f"{path}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{path}[{i}]")
+    elif not isinstance(a, Path):
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+@pytest.mark.parametrize("model,variant", VARIANTS)
+def test_declared_defaults_are_the_readers_defaults(model, variant, tmp_path):
+    """Every default written out (the starter) loads to the same config as every default left out."""
+    schema = model_fields(model)
+    full, bare = tmp_path / "full.toml", tmp_path / "bare.toml"
+    full.write_text(schema.starter(variant, name="x"), encoding="utf-8")
+    bare.write_text(schema.starter(variant, name="x", minimal=True), encoding="utf-8")
+    a, b = _load(full), _load(bare)
+    if model == "tou_pricing" and variant == "city":
+        from gridgames.models.tou.city import load_city
+        a, b = load_city(a), load_city(b)
+    _same(a, b)
+
+
 @pytest.mark.parametrize("model", known_models())
 def test_an_undeclared_key_is_refused_naming_the_declared_ones(model, tmp_path):
     schema = model_fields(model)

@@ -129,9 +129,10 @@ def load_city(instance: Instance) -> CityConfig:
     values["ga"] = GAOptions(chk.number("city", "ga_pop_size", 12, integer=True, ge=4) or 12,
                              chk.number("city", "ga_generations", 10, integer=True, ge=1) or 10)
     seller = seller_params(chk)
-    for key, default in (("comfort", 400.0), ("comfort_linear", 1.0), ("shift_limit", 0.15)):
-        values[key] = chk.number("followers", key, default, gt=0)
-    values["feed_in"] = chk.number("followers", "feed_in", 0.4, ge=0)
+    values["comfort"] = chk.number("followers", "comfort", gt=0)
+    for key in ("comfort_linear", "shift_limit"):
+        values[key] = chk.number("followers", key, FIELDS.default("followers", key), gt=0)
+    values["feed_in"] = chk.number("followers", "feed_in", FIELDS.default("followers", "feed_in"), ge=0)
     shared = chk.raw("followers", "devices", [])
     devices: list[Device] = []
     if not isinstance(shared, list):

@@ -42,14 +42,14 @@ FIELDS = Schema(
               example=list(range(8, 23))),
         Field("seller", "shoulder_hours", _HOURS, None, help="hours of a third (shoulder) price; the periods "
               "cover every hour once"),
-        Field("followers", "comfort", "number", REQUIRED, help="ω of the quadratic comfort (community); "
-              "city default 400", range="> 0", example=400.0),
+        Field("followers", "comfort", "number", REQUIRED, help="ω of the quadratic comfort", range="> 0",
+              example=400.0),
         Field("followers", "comfort_linear", "number", 1.0, help="ω_lin of the linear comfort (exact LP route)",
               range="> 0"),
         Field("followers", "shift_limit", "number", 0.15, help="largest hourly shift, share of the "
               "controllable load", range="> 0"),
-        Field("followers", "feed_in", "number", 0.0, units="yuan/kWh", help="price paid for exports (city "
-              "default 0.4)", range=">= 0"),
+        Field("followers", "feed_in", "number", 0.0, units="yuan/kWh", help="price paid for exports",
+              range=">= 0"),
         Field("followers", "devices", "array of tables", [], help="devices every household has "
               "([[followers.devices]])"),
         *device_fields("followers.devices"),
