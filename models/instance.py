@@ -240,6 +240,15 @@ class Checker:
                 self.fail(_field_path(section, key),
                           f"unknown key (known: {', '.join(sorted(allowed))})")
 
+    def declared_keys(self, schema: Any, sections: Iterable[str] | None = None, variant: str | None = None
+                      ) -> None:
+        """Flag keys no field of ``schema`` declares, in ``sections`` (default: the top level and every
+        plain table of the schema; arrays of tables are checked entry by entry by their reader)."""
+        if sections is None:
+            sections = [s for s in schema.section_names() if "." not in s and s not in schema.tables]
+        for section in sections:
+            self.unknown_keys(section or None, schema.keys(section, variant))
+
     def raise_if_any(self) -> None:
         """Raise one :class:`InstanceError` listing every problem recorded."""
         if self.problems:
@@ -334,6 +343,24 @@ def registered_models() -> dict[str, ModelEntry]:
     for module in BUILTIN_MODELS.values():
         importlib.import_module(module)
     return dict(_MODELS)
+
+
+def model_fields(name: str) -> Any:
+    """The declared instance fields (:class:`~gridgames.models.schema.Schema`) of model ``name``.
+
+    Raises
+    ------
+    InstanceError
+        ``name`` is no known model (naming the known ones), or it declares no fields.
+    """
+    try:
+        entry = get_model(name)
+    except InstanceError:
+        raise InstanceError([f"unknown model {name!r}; known models: {', '.join(known_models())}"]) from None
+    schema = getattr(entry.study, "fields", None)
+    if schema is None:
+        raise InstanceError([f"model {name!r} declares no instance fields"])
+    return schema
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 from gridgames.models.instance import Instance, get_model, load_instance
 from gridgames.models.report import RunReport
+from gridgames.models.schema import Schema
 from gridgames.solvers.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ class Study(abc.ABC):
         Solvers the family accepts (``None``: any registered solver).
     options : tuple of Option
         Family-specific options; anything else is refused.
+    fields : Schema or None
+        The declared instance fields (:mod:`gridgames.models.schema`): the keys the
+        family's reader accepts, ``gridgames schema MODEL`` and ``gridgames new``.
     """
 
     name: ClassVar[str]
@@ -133,6 +137,7 @@ class Study(abc.ABC):
     default_method: ClassVar[str | None] = None
     solvers: ClassVar[tuple[str, ...] | None] = None
     options: ClassVar[tuple[Option, ...]] = ()
+    fields: ClassVar[Schema | None] = None
 
     # -- the contract --------------------------------------------------------------
     def load(self, instance: Instance, options: Mapping[str, Any]) -> Any:

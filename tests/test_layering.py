@@ -21,7 +21,7 @@ FOLDERS = {"gridgames": "gridgames", "models": "gridgames.models", "solvers": "g
            "forecasting": "gridgames.forecasting", "benchmarks": "gridgames.benchmarks"}
 BASE = ("gridgames.solvers.errors", "gridgames._lazy", "gridgames.io")
 FAMILY_SHARED = ("gridgames.models.instance", "gridgames.models.report", "gridgames.models.study",
-                 "gridgames.models.households")
+                 "gridgames.models.schema", "gridgames.models.households")
 #: layer -> the layers it may import (besides itself); the longest matching prefix decides the layer
 ALLOWED: dict[str, tuple[str, ...]] = {
     "gridgames.solvers.errors": (),
@@ -33,7 +33,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "gridgames.forecasting": (*BASE, "gridgames.data", "gridgames.plotting"),
     "gridgames.models": (*BASE, "gridgames.solvers", "gridgames.data", "gridgames.plotting",
                          "gridgames.forecasting"),
-    "gridgames.models.households": (*BASE, "gridgames.solvers", "gridgames.models.instance", "gridgames.data"),
+    "gridgames.models.households": (*BASE, "gridgames.solvers", "gridgames.models.instance",
+                                    "gridgames.models.schema", "gridgames.data"),
     **{f"gridgames.models.{family}": (*BASE, "gridgames.solvers", "gridgames.data", "gridgames.plotting",
                                       "gridgames.forecasting", *FAMILY_SHARED)
        for family in ("dispatch", "stackelberg", "tou", "microgrid", "rtp")},

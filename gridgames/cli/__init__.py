@@ -26,6 +26,8 @@ SUBCOMMANDS: dict[str, str] = {
     "forecast": "rolling forecast backtest; Table 6 comparison with the paper",
     "bench": "run benchmark cases (model x method x solver) with references",
     "report": "write report.md with tables and plots from a benchmark results folder",
+    "schema": "the instance fields of a model (section, key, type, units, default, help)",
+    "new": "write a commented starter instance of a model",
 }
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gridgames.models.dispatch.fields import FIELDS
 from gridgames.models.instance import Checker, Instance, read_series_csv
 from gridgames.solvers.errors import GridGamesError
 
@@ -36,9 +37,7 @@ def _hours_in_day(day: str, tz: str) -> int:
 def load_dispatch_instance(instance: Instance) -> DispatchData:
     """Validate the ``[generators]`` and ``[data]`` sections; all problems at once."""
     chk: Checker = instance.checker()
-    chk.unknown_keys(None, {"model", "name", "generators", "data"})
-    chk.unknown_keys("generators", {"a", "b", "pmin", "pmax", "ramp"})
-    chk.unknown_keys("data", {"file", "time_column", "value_column", "day", "timezone"})
+    chk.declared_keys(FIELDS)
     a = chk.numbers("generators", "a", ge=0)
     n = None if a is None else len(a)
     b = chk.numbers("generators", "b", length=n)
@@ -50,10 +49,10 @@ def load_dispatch_instance(instance: Instance) -> DispatchData:
         chk.check(bad.size == 0, "[generators].pmin",
                   f"entry {bad[0] if bad.size else 0} exceeds pmax" if bad.size else "")
     file = chk.string("data", "file")
-    time_col = chk.string("data", "time_column", "hour_ending_utc")
-    value_col = chk.string("data", "value_column", "demand_mw_cleaned")
+    time_col = chk.string("data", "time_column", FIELDS.default("data", "time_column"))
+    value_col = chk.string("data", "value_column", FIELDS.default("data", "value_column"))
     day = chk.string("data", "day")
-    tz = chk.timezone("data", "timezone", "America/Los_Angeles")
+    tz = chk.timezone("data", "timezone", FIELDS.default("data", "timezone"))
     if day is not None:
         try:
             dt.date.fromisoformat(day)

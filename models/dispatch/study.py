@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gridgames.models.dispatch.config import DispatchData, load_dispatch_instance
+from gridgames.models.dispatch.fields import FIELDS
 from gridgames.models.dispatch.model import build_dispatch_model
 from gridgames.models.dispatch.report import dispatch_report
 from gridgames.models.dispatch.solve import compare_solvers
@@ -31,6 +32,7 @@ class DispatchStudy(Study):
 
     name = "economic_dispatch"
     description = "multi-period economic dispatch QP (solver comparison)"
+    fields = FIELDS
 
     def load(self, instance: Instance, options: Mapping[str, Any]) -> tuple[str, DispatchData]:
         return instance.name, load_dispatch_instance(instance)

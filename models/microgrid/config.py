@@ -350,9 +350,8 @@ def market_spec_from_checker(chk: Checker) -> tuple[MarketSpec, list[int], int]:
         kappa=chk.number(sec, "kappa", base.kappa, gt=1) or base.kappa)
     counts = chk.numbers(sec, "buyer_counts", [200, 400, 600, 800, 1000], gt=0, le=MAX_BUYERS, integer=True)
     seed = chk.number(sec, "seed", 0, ge=0, integer=True) or 0
-    chk.unknown_keys(sec, ["n_sellers", "capacity", "cost", "margin", "base_markup", "slope_at_capacity",
-                           "curvature_share", "demand", "value", "availability", "satisfaction", "kappa",
-                           "buyer_counts", "seed"])
+    from gridgames.models.microgrid.fields import FIELDS  # noqa: PLC0415  (fields import MarketSpec from here)
+    chk.declared_keys(FIELDS, [sec])
     for key in ("capacity", "cost", "margin", "slope_at_capacity", "demand", "value", "availability"):
         lo, hi = getattr(spec, key)
         chk.check(lo <= hi, f"[market].{key}", f"low end {lo:g} exceeds high end {hi:g}")
@@ -360,3 +359,81 @@ def market_spec_from_checker(chk: Checker) -> tuple[MarketSpec, list[int], int]:
               f"must lie in [1, n_sellers={spec.n_sellers}]")
     return spec, [int(n) for n in (counts if counts is not None else [])], int(seed)
 
+
+
+# --------------------------------------------------------------------------
+# Explicit per-seller / per-buyer values ([sellers], [buyers]) beside the draws
+# --------------------------------------------------------------------------
+_SELLER_ARRAYS = {"capacity": "G", "cost": "c", "margin": "eps", "price_a": "A", "price_b": "B", "price_c": "C"}
+
+
+@dataclass
+class MarketSource:
+    """Where a study's markets come from: the seeded draw of ``spec``, with the explicit
+    ``[sellers]`` and ``[buyers]`` arrays (when given) replacing the drawn values.
+
+    :meth:`market` of ``n`` buyers: explicit buyers are cut to their first ``n``.
+    """
+
+    spec: MarketSpec
+    seed: int
+    sellers: dict[str, np.ndarray] = field(default_factory=dict)
+    buyers: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_buyers(self) -> int | None:
+        """Number of explicit buyers (None: drawn)."""
+        return int(self.buyers["X"].size) if self.buyers else None
+
+    def market(self, n: int) -> Market:
+        """The market of ``n`` buyers (``n`` <= the explicit buyers when they are given)."""
+        drawn = random_market(n, self.spec, self.seed)
+        buyers = {k: v[:n] for k, v in self.buyers.items()}
+        return drawn.with_(**self.sellers, **buyers)
+
+
+def explicit_arrays(chk: Checker, spec: MarketSpec, seed: int) -> MarketSource:
+    """Read the optional ``[sellers]`` and ``[buyers]`` arrays (length checks naming the field)."""
+    from gridgames.models.microgrid.fields import FIELDS  # noqa: PLC0415
+    chk.declared_keys(FIELDS, ["sellers", "buyers"])
+    sellers: dict[str, np.ndarray] = {}
+    if "sellers" in chk.data:
+        G = chk.numbers("sellers", "capacity", gt=0)
+        m = None if G is None else G.size
+        for key, attr in _SELLER_ARRAYS.items():
+            required = key not in ("price_a",)
+            got = chk.numbers("sellers", key, **({} if required else {"default": None}), length=m,
+                              **({"gt": 0} if key in ("capacity", "margin") else {"ge": 0}))
+            if got is not None:
+                sellers[attr] = got
+        if {"c", "eps"} <= set(sellers) and "A" not in sellers:
+            sellers["A"] = sellers["c"] + sellers["eps"] + spec.base_markup
+    m = sellers["G"].size if "G" in sellers else spec.n_sellers
+    buyers: dict[str, np.ndarray] = {}
+    if "buyers" in chk.data:
+        X = chk.numbers("buyers", "demand", gt=0)
+        n = None if X is None else X.size
+        w = chk.numbers("buyers", "value", gt=0, length=n)
+        avail = _availability(chk, n, m)
+        if X is not None and w is not None and avail is not None:
+            buyers = {"X": X, "w": w, "avail": avail}
+    return MarketSource(replace(spec, n_sellers=m), seed, sellers, buyers)
+
+
+def _availability(chk: Checker, n: int | None, m: int) -> np.ndarray | None:
+    """``[buyers].available``: n rows of m 0/1 entries (absent: every seller)."""
+    raw = chk.raw("buyers", "available", None)
+    if raw is None:
+        return None if n is None else np.ones((n, m), bool)
+    path = "[buyers].available"
+    if not isinstance(raw, list) or not all(isinstance(r, list) for r in raw):
+        chk.fail(path, "must be a list of rows (one per buyer) of 0/1 entries (one per seller)")
+        return None
+    if n is not None and len(raw) != n:
+        chk.fail(path, f"must have {n} rows (one per buyer of [buyers].demand), got {len(raw)}")
+        return None
+    for i, row in enumerate(raw):
+        if len(row) != m or any(v not in (0, 1) or isinstance(v, float) for v in row):
+            chk.fail(path, f"row {i} must hold {m} entries 0 or 1 (one per seller), got {row!r}")
+            return None
+    return np.asarray(raw, dtype=bool)

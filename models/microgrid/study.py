@@ -27,8 +27,9 @@ import pandas as pd
 
 from gridgames.models.instance import Instance, register_study
 from gridgames.models.microgrid.baselines import Outcome, from_solution, load_transfer, storage_stackelberg
-from gridgames.models.microgrid.config import (MAX_SMALL_BUYERS, Market, MarketSpec, market_spec_from_checker,
-                                               random_market)
+from gridgames.models.microgrid.config import (MAX_SMALL_BUYERS, Market, MarketSource, MarketSpec,
+                                               explicit_arrays, market_spec_from_checker)
+from gridgames.models.microgrid.fields import FIELDS
 from gridgames.models.microgrid.forecast import forecast_settings
 from gridgames.models.microgrid.model import ENGINE_METHODS, solve_engine, solve_pso
 from gridgames.models.microgrid.report import figure_tables, market_notes, method_answer, plot_figures, short_error
@@ -120,6 +121,11 @@ class MicrogridConfig:
     n_small: int
     pso_generations: int
     forecast: dict[str, Any]
+    source: MarketSource | None = None
+
+    def market(self, n: int) -> Market:
+        """The study's market of ``n`` buyers (drawn, or the explicit arrays)."""
+        return (self.source or MarketSource(self.spec, self.seed)).market(n)
 
 
 class MicrogridStudy(Study):
@@ -136,26 +142,30 @@ class MicrogridStudy(Study):
                    "Figures 5-8, baselines, every equilibrium method, LSTM forecast loop")
     methods = METHODS
     default_method = "vectorised"
+    fields = FIELDS
 
     def load(self, instance: Instance, options: Mapping[str, Any]) -> MicrogridConfig:
         chk = instance.checker()
-        chk.unknown_keys(None, ["model", "name", "market", "baselines", "methods", "forecast"])
+        chk.declared_keys(FIELDS, ["", "baselines", "methods"])
         for section in ("baselines", "methods", "forecast"):
             chk.section(section, required=False)
         spec, counts, seed = market_spec_from_checker(chk)
+        source = explicit_arrays(chk, spec, seed)
+        if source.n_buyers is not None:
+            counts = [source.n_buyers]
         share = chk.number("baselines", "storage_share", 0.3, ge=0, le=1)
         offpeak = chk.number("baselines", "offpeak_price", 60.0, gt=0)
-        chk.unknown_keys("baselines", ["storage_share", "offpeak_price"])
         compare = chk.raw("methods", "compare", ["vectorised", "gauss-seidel", "kkt-nlp"])
         n_small = chk.number("methods", "n_buyers", 12, ge=1, le=MAX_SMALL_BUYERS, integer=True)
         pso_gens = chk.number("methods", "pso_generations", 60, ge=1, integer=True)
-        chk.unknown_keys("methods", ["compare", "n_buyers", "pso_generations"])
+        if source.n_buyers is not None and n_small is not None:
+            n_small = min(n_small, source.n_buyers)
         if not isinstance(compare, list) or any(not isinstance(m, str) or m not in METHODS for m in compare):
             chk.fail("[methods].compare", f"must be a list of methods from {', '.join(METHODS)}, got {compare!r}")
         forecast_cfg = forecast_settings(chk)
         chk.raise_if_any()
         return MicrogridConfig(instance, spec, counts, seed, share, offpeak, list(compare), int(n_small),
-                               int(pso_gens), forecast_cfg)
+                               int(pso_gens), forecast_cfg, source)
 
     def solve(self, config: MicrogridConfig, *, method: str | None, solver: str | None,
               options: Mapping[str, Any], out: Path | None = None) -> RunReport:
@@ -168,7 +178,7 @@ class MicrogridStudy(Study):
         gaps = []
         from tqdm.auto import tqdm  # noqa: PLC0415
         for n in tqdm(cfg.counts, desc=f"markets ({method})", unit="market", leave=False):
-            market = random_market(n, spec, seed)
+            market = cfg.market(n)
             sol = solve_market(market, method, **({"solver": solver} if method in ENGINE_METHODS else {}))
             gaps.append({"buyers": n, "method": method, "status": str(sol.status), "market": sol.market_status,
                          "time_s": sol.time, "nash_gap": sol.nash_gap, "rel_gap": sol.rel_gap,
@@ -180,11 +190,11 @@ class MicrogridStudy(Study):
         tables = {"equilibrium": pd.DataFrame(gaps).set_index("buyers"), "figures5_6": summary,
                   "figures7_8_sellers": sellers}
         if cfg.compare:
-            tables["methods_small_market"] = method_table(random_market(cfg.n_small, spec, seed), cfg.compare,
+            tables["methods_small_market"] = method_table(cfg.market(cfg.n_small), cfg.compare,
                                                           pso_generations=cfg.pso_generations)
-        notes = [f"sellers drawn with seed {seed}: capacities "
-                 f"{np.round(random_market(1, spec, seed).G, 1).tolist()} MWh",
-                 *market_notes(gaps, random_market(1, spec, seed).floor_inactive),
+        origin = "given in [sellers]" if cfg.source and cfg.source.sellers else f"drawn with seed {seed}"
+        notes = [f"sellers {origin}: capacities {np.round(cfg.market(1).G, 1).tolist()} MWh",
+                 *market_notes(gaps, cfg.market(1).floor_inactive),
                  "consumption = energy bought from the sellers this period; the storage baseline's battery energy "
                  "is in storage_use_MWh"]
         if cfg.forecast:

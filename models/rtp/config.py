@@ -88,15 +88,11 @@ def load_config(instance: Instance) -> RTPConfig:
               f"unknown or unusable forecaster {cfg.forecaster!r} (use one of {', '.join(usable)})")
     cfg.history_days = chk.number(d, "history_days", cfg.history_days, integer=True, ge=14)
     cfg.n_estimators = chk.number(d, "n_estimators", cfg.n_estimators, integer=True, ge=1)
-    chk.unknown_keys(d, ["load_file", "load_time", "load_column", "price_file", "price_time", "price_column",
-                         "week_start", "price_week_start", "days", "eur_to_usd", "forecaster", "history_days",
-                         "n_estimators"])
     p = "price"
     mu = chk.numbers(p, "mu", list(PriceRule.mu), length=3, ge=0)
     bands = chk.numbers(p, "bands", list(PriceRule.bands), length=2, gt=0)
     fr = chk.numbers(p, "f_range", [PriceRule.f_low, PriceRule.f_high], length=2)
     dead = chk.number(p, "deadband", PriceRule.deadband, ge=0, lt=1)
-    chk.unknown_keys(p, ["mu", "bands", "f_range", "deadband"])
     if mu is not None and bands is not None and fr is not None and dead is not None:
         try:
             cfg.rule = PriceRule(tuple(mu), tuple(bands), float(fr[0]), float(fr[1]), float(dead))
@@ -109,7 +105,6 @@ def load_config(instance: Instance) -> RTPConfig:
         chk.check(mult.size == edges.size + 1 and np.all(np.diff(edges) > 0) and np.all(np.diff(mult) >= 0),
                   "[step_tariff]", "need increasing edges and len(edges) + 1 non-decreasing multipliers")
         cfg.step_edges, cfg.step_multipliers = tuple(edges), tuple(mult)
-    chk.unknown_keys(s, ["edges", "multipliers"])
     cfg.rho = chk.number("unit", "rho", cfg.rho, ge=0)
     names = chk.raw("unit", "appliances", "library")
     lib = {a.name: a for a in library()}
@@ -122,7 +117,6 @@ def load_config(instance: Instance) -> RTPConfig:
         chk.check(2 <= len(cfg.appliances) <= 13, "[unit].appliances", "a household has 2 to 13 appliances")
     else:
         chk.fail("[unit].appliances", f"must be \"library\" or a list of appliance names, got {names!r}")
-    chk.unknown_keys("unit", ["rho", "appliances"])
     i = "incentive"
     cfg.lambda1 = chk.number(i, "lambda1", cfg.lambda1, ge=0, lt=1)
     cfg.m_days = chk.number(i, "m", cfg.m_days, integer=True, ge=1)
@@ -134,10 +128,8 @@ def load_config(instance: Instance) -> RTPConfig:
         chk.check(cv[0] <= cv[1], "[incentive].comfort_value", "need low <= high")
         cfg.comfort_value = tuple(cv)
     cfg.seed = chk.number(i, "seed", cfg.seed, integer=True, ge=0)
-    chk.unknown_keys(i, ["lambda1", "m", "sweep", "comfort_value", "seed"])
     w = "welfare"
     vals = {k: chk.number(w, k, getattr(Welfare, k), ge=0) for k in ("delta", "m", "r", "b", "c")}
-    chk.unknown_keys(w, list(vals))
     if all(v is not None for v in vals.values()):
         try:
             cfg.welfare = Welfare(**vals)
@@ -148,7 +140,6 @@ def load_config(instance: Instance) -> RTPConfig:
     cfg.processes = chk.number(ds, "processes", cfg.processes, integer=True, ge=1)
     rd = chk.string(ds, "results_dir", "")
     cfg.results_dir = instance.resolve(rd) if rd else None
-    chk.unknown_keys(ds, ["households", "processes", "results_dir"])
     f = "front"
     cfg.front_day = chk.number(f, "day", cfg.front_day, integer=True, ge=0)
     cfg.front_points = chk.number(f, "points", cfg.front_points, integer=True, ge=0)
@@ -156,9 +147,8 @@ def load_config(instance: Instance) -> RTPConfig:
               f"must be 0 (every Pareto point) or >= 3, got {cfg.front_points}")
     cfg.front_pop = chk.number(f, "pop_size", cfg.front_pop, integer=True, ge=4)
     cfg.front_gen = chk.number(f, "n_gen", cfg.front_gen, integer=True, ge=1)
-    chk.unknown_keys(f, ["day", "points", "pop_size", "n_gen"])
-    chk.unknown_keys(None, ["model", "name", "data", "price", "step_tariff", "unit", "incentive", "welfare",
-                            "district", "front"])
+    from gridgames.models.rtp.fields import FIELDS  # noqa: PLC0415  (fields read RTPConfig's defaults)
+    chk.declared_keys(FIELDS)
     chk.raise_if_any()
     if cfg.front_day >= cfg.days:
         raise InstanceError([f"[front].day: must be < [data].days = {cfg.days}, got {cfg.front_day}"],

@@ -35,6 +35,7 @@ from gridgames.models.instance import Instance, register_study
 from gridgames.models.report import RunReport
 from gridgames.models.study import Study
 from gridgames.models.rtp.pricing import step_tariff_bill
+from gridgames.models.rtp.fields import FIELDS
 from gridgames.models.rtp.config import RTPConfig, WeekPrices, load_config, week_prices
 from gridgames.models.rtp.objectives import comfort_index, incentive_days
 from gridgames.models.rtp.report import plot_appliances, plot_consumption, plot_fronts, plot_prices
@@ -225,6 +226,7 @@ class RTPStudy(Study):
     """
 
     name = "rtp"
+    fields = FIELDS
     description = ("real-time pricing from a random-forest load forecast, appliance "
                    "planning unit, bill vs welfare fronts (Front. Energy Res. 2021, 9:714951)")
     solvers = ("highs",)

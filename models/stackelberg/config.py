@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 
+from gridgames.models.stackelberg.fields import FIELDS
 from gridgames.models.instance import MAX_SWEEP_POINTS, Checker, Instance, InstanceError
 from gridgames.models.stackelberg.data import (DAY_CONVENTIONS, LoadData, day_data, day_problems,
                                                day_range, load_bpat, parse_day)
@@ -21,13 +22,7 @@ from gridgames.models.stackelberg.params import (PRICE_FLOORS, DayData, Stackelb
 
 log = logging.getLogger(__name__)
 
-_TOP_KEYS = {"model", "name", "data", "game", "users", "bounds", "study"}
-_DATA_KEYS = {"files", "time_column", "load_column", "forecast_column", "timezone", "day_convention",
-              "day", "days", "demand_forecast"}
-_GAME_KEYS = {"a1", "a2", "a3", "mu", "ir", "r", "price_floor"}
-_USER_KEYS = {"eta", "theta", "w1", "w2", "alpha", "z_max", "share", "name"}
-_BOUND_KEYS = {"l_min", "d_max", "p_max"}
-_STUDY_KEYS = {"ir", "sweep"}
+_USER_KEYS = set(FIELDS.keys("users"))
 
 
 @dataclass
@@ -112,10 +107,7 @@ def load_config(instance: Instance, *, day: str | None = None, days: Sequence[st
         negative costs...), unreadable data, days outside the data.
     """
     chk = instance.checker()
-    chk.unknown_keys(None, _TOP_KEYS)
-    for section, keys in (("data", _DATA_KEYS), ("game", _GAME_KEYS), ("bounds", _BOUND_KEYS),
-                          ("study", _STUDY_KEYS)):
-        chk.unknown_keys(section, keys)
+    chk.declared_keys(FIELDS, ["", "data", "game", "bounds", "study"])
     files = chk.raw("data", "files")
     if isinstance(files, str):
         files = [files]
@@ -123,12 +115,12 @@ def load_config(instance: Instance, *, day: str | None = None, days: Sequence[st
                               or not files):
         chk.fail("[data].files", f"must be a file name or a list of file names, got {files!r}")
         files = None
-    time_col = chk.string("data", "time_column", "hour_ending_utc")
-    load_col = chk.string("data", "load_column", "demand_mw_cleaned")
-    fc_col = chk.string("data", "forecast_column", "demand_forecast_mw")
-    tz = chk.timezone("data", "timezone", "America/Los_Angeles")
-    convention = chk.string("data", "day_convention", "interval", choices=DAY_CONVENTIONS)
-    forecast = demand_forecast or chk.string("data", "demand_forecast", "eia")
+    time_col = chk.string("data", "time_column", FIELDS.default("data", "time_column"))
+    load_col = chk.string("data", "load_column", FIELDS.default("data", "load_column"))
+    fc_col = chk.string("data", "forecast_column", FIELDS.default("data", "forecast_column"))
+    tz = chk.timezone("data", "timezone", FIELDS.default("data", "timezone"))
+    convention = chk.string("data", "day_convention", FIELDS.default("data", "day_convention"), choices=DAY_CONVENTIONS)
+    forecast = demand_forecast or chk.string("data", "demand_forecast", FIELDS.default("data", "demand_forecast"))
     if forecast is not None and forecast not in ("eia", "actual"):
         chk.problems += _forecaster_problems(forecast)
 
@@ -157,8 +149,8 @@ def load_config(instance: Instance, *, day: str | None = None, days: Sequence[st
     bounds = {"l_min": chk.number("bounds", "l_min", 0.0), "p_max": chk.number("bounds", "p_max", 1000.0),
               "d_max": chk.number("bounds", "d_max", None)}
     users = _parse_users(chk)
-    study_ir = chk.numbers("study", "ir", [0.0, 1.0, 2.0, 3.0], ge=0)
-    sweep = chk.sweep("study", "sweep", [0.0, 8.0, 0.1])
+    study_ir = chk.numbers("study", "ir", FIELDS.default("study", "ir"), ge=0)
+    sweep = chk.sweep("study", "sweep", FIELDS.default("study", "sweep"))
     if study_ir is not None and study_ir.size > MAX_SWEEP_POINTS:
         chk.fail("[study].ir", f"has {study_ir.size:,} incentive rates, more than the limit of {MAX_SWEEP_POINTS:,}")
 

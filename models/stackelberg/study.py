@@ -35,6 +35,7 @@ import pandas as pd
 from gridgames.models.instance import Instance, register_study
 from gridgames.models.report import RunReport, format_table
 from gridgames.models.stackelberg.analytic import analytic_equilibrium
+from gridgames.models.stackelberg.fields import FIELDS
 from gridgames.models.stackelberg.config import StackelbergConfig, load_config
 from gridgames.models.stackelberg.model import analytic_values, build_model
 from gridgames.models.stackelberg.params import DayData, StackelbergParams, UserClass
@@ -184,6 +185,7 @@ class StackelbergStudy(Study):
     """
 
     name = "stackelberg_pricing"
+    fields = FIELDS
     description = ("utility/users Stackelberg pricing game with incentives (Symmetry 2023, 15, 443) "
                    "on BPAT data: Tables 7-9, ir sweep, multi-day")
     methods = METHODS

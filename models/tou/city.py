@@ -51,7 +51,7 @@ from gridgames.models.households.devices import EV, PV, Battery, Device
 from gridgames.models.households.config import household_from_dict
 from gridgames.models.instance import Instance, InstanceError
 from gridgames.models.report import RunReport, atomic_write_text, fingerprint, read_record
-from gridgames.models.tou.config import seller_params
+from gridgames.models.tou.config import FIELDS, seller_params
 from gridgames.data.households import SOURCES, daily_profiles
 from gridgames.models.tou.model import TouParams
 from gridgames.models.tou.solve import METHODS, GAOptions, solve_tou
@@ -59,9 +59,6 @@ from gridgames.solvers.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-_CITY = ("households", "sellers", "days", "seed", "source_weights", "scale_sigma", "shift_hours", "pv_share",
-         "battery_share", "ev_share", "classes", "validity_index", "scenario_days", "method", "workers",
-         "ga_pop_size", "ga_generations", "mip_gap")
 
 
 @dataclass
@@ -102,8 +99,7 @@ class CityConfig:
 def load_city(instance: Instance) -> CityConfig:
     """Parse ``[city]``, ``[seller]`` and ``[followers]`` of a city instance (field paths in errors)."""
     chk = instance.checker()
-    chk.unknown_keys(None, ["model", "name", "city", "seller", "followers"])
-    chk.unknown_keys("city", _CITY)
+    chk.declared_keys(FIELDS, ["", "city", "followers"], variant="city")
     d = CityConfig()
     ints = {"households": 1, "sellers": 1, "days": 1, "seed": None, "shift_hours": 0, "scenario_days": 2,
             "workers": 1}
@@ -133,10 +129,10 @@ def load_city(instance: Instance) -> CityConfig:
     values["ga"] = GAOptions(chk.number("city", "ga_pop_size", 12, integer=True, ge=4) or 12,
                              chk.number("city", "ga_generations", 10, integer=True, ge=1) or 10)
     seller = seller_params(chk)
-    chk.unknown_keys("followers", ("comfort", "comfort_linear", "shift_limit", "feed_in", "devices"))
-    for key, default in (("comfort", 400.0), ("comfort_linear", 1.0), ("shift_limit", 0.15)):
-        values[key] = chk.number("followers", key, default, gt=0)
-    values["feed_in"] = chk.number("followers", "feed_in", 0.4, ge=0)
+    values["comfort"] = chk.number("followers", "comfort", gt=0)
+    for key in ("comfort_linear", "shift_limit"):
+        values[key] = chk.number("followers", key, FIELDS.default("followers", key), gt=0)
+    values["feed_in"] = chk.number("followers", "feed_in", FIELDS.default("followers", "feed_in"), ge=0)
     shared = chk.raw("followers", "devices", [])
     devices: list[Device] = []
     if not isinstance(shared, list):

@@ -19,19 +19,13 @@ from gridgames.models.households.model import Household
 from gridgames.models.households.config import household_from_dict
 from gridgames.models.instance import Checker, Instance, InstanceError
 from gridgames.data.households import SOURCES, daily_profiles
+from gridgames.models.tou.fields import EXACT_METHODS, FIELDS, METHODS
 from gridgames.models.tou.model import TouParams
 
 log = logging.getLogger(__name__)
 
 #: solution methods of the family (``solve.solve_tou``); the exact ones solve the linear-comfort LP route
-METHODS = ("nested", "strong-duality", "kkt-bigm", "kkt")
-EXACT_METHODS = ("strong-duality", "kkt-bigm")
-
-_SELLER = ("p_min", "p_max", "p_avg_max", "risk_aversion", "cost", "valley_hours", "peak_hours", "shoulder_hours")
-_FOLLOWERS = ("comfort", "comfort_linear", "shift_limit", "feed_in", "devices")
-_DATA = ("source", "first_day", "days", "scenario_scale")
-_SOLVE = ("exact_method", "ga_pop_size", "ga_generations", "ga_seed", "ga_polish", "sweep_method",
-          "sweep_pop_size", "sweep_generations", "comfort_sweep", "risk_sweep")
+__all__ = ["EXACT_METHODS", "METHODS", "FIELDS", "GAOptions", "TouCommunity", "load_community", "seller_params"]
 
 
 @dataclass
@@ -67,7 +61,7 @@ class TouCommunity:
 
 def seller_params(chk: Checker, section: str = "seller") -> dict[str, Any] | None:
     """Price range, caps, risk, cost and periods of ``[seller]`` (None when invalid)."""
-    chk.unknown_keys(section, _SELLER)
+    chk.unknown_keys(section, FIELDS.keys("seller"))
     p_min = chk.number(section, "p_min", 0.5, gt=0)
     p_max = chk.number(section, "p_max", 2.0, gt=0)
     p_avg = chk.number(section, "p_avg_max", gt=0)
@@ -110,32 +104,45 @@ def seller_params(chk: Checker, section: str = "seller") -> dict[str, Any] | Non
 
 
 def _users(chk: Checker, shared: list[dict], followers: dict[str, Any], base: np.ndarray | None,
-           source: str) -> list[Household]:
+           source: str) -> tuple[list[Household], list[float], list[float]]:
+    """The ``[[users]]`` households with their overrides; their weights and comfort scales."""
     users = chk.raw(None, "users")
     if users is None:
-        return []
+        return [], [], []
     if not isinstance(users, list) or not users or not all(isinstance(u, dict) for u in users):
         chk.fail("[[users]]", "must be a non-empty array of tables")
-        return []
-    out = []
+        return [], [], []
+    out, weights, scales = [], [], []
+    known = FIELDS.keys("users")
     for i, user in enumerate(users):
         label = f"users[{i}]"
+        sub = Checker({label: user}, source)
+        sub.unknown_keys(label, known)
         own = user.get("devices", [])
         if not isinstance(own, list):
-            chk.fail(f"[{label}].devices", "must be an array of device tables")
+            sub.fail(f"[{label}].devices", "must be an array of device tables")
+        weight = sub.number(label, "weight", FIELDS.default("users", "weight"), gt=0)
+        scale = sub.number(label, "comfort_scale", FIELDS.default("users", "comfort_scale"), ge=0)
+        base_scale = sub.number(label, "base_scale", FIELDS.default("users", "base_scale"), ge=0)
+        own_base = sub.numbers(label, "base_load", None, length=24, ge=0)
+        overrides = {k: v for k in ("shift_limit", "feed_in")
+                     if (v := sub.number(label, k, None, **({"gt": 0} if k == "shift_limit" else {"ge": 0})))
+                     is not None}
+        chk.problems += sub.problems
+        if sub.problems:
             continue
-        extra = sorted(set(user) - {"name", "devices"})
-        if extra:
-            chk.fail(f"[{label}].{extra[0]}", "unknown key (known: devices, name)")
-            continue
-        table = {"name": user.get("name", f"U{i + 1}"), "devices": shared + own, **followers}
-        if base is not None:
-            table["base_load"] = [float(v) for v in base]
+        table = {"name": user.get("name", f"U{i + 1}"), "devices": shared + own, **followers, **overrides}
+        profile = own_base if own_base is not None else base
+        if profile is not None:
+            table["base_load"] = [float(v) * base_scale for v in profile]
         try:
             out.append(household_from_dict({label: table}, section=label, source=source))
         except InstanceError as exc:
             chk.problems += exc.problems
-    return out
+            continue
+        weights.append(float(weight))
+        scales.append(float(scale))
+    return out, weights, scales
 
 
 def _int(value: Any, default: int) -> int:
@@ -151,9 +158,8 @@ def load_community(instance: Instance) -> TouCommunity:
         Every problem with its field path (``[seller].p_avg_max: ...``).
     """
     chk = instance.checker()
-    chk.unknown_keys(None, ["model", "name", "seller", "followers", "data", "users", "solve"])
+    chk.declared_keys(FIELDS, ["", "followers", "data", "solve"], variant="community")
     seller = seller_params(chk)
-    chk.unknown_keys("followers", _FOLLOWERS)
     comfort = chk.number("followers", "comfort", gt=0)
     comfort_lin = chk.number("followers", "comfort_linear", 1.0, gt=0)
     shift = chk.number("followers", "shift_limit", 0.15, gt=0)
@@ -162,12 +168,10 @@ def load_community(instance: Instance) -> TouCommunity:
     if not isinstance(shared, list) or not all(isinstance(d, dict) for d in shared):
         chk.fail("[followers].devices", "must be an array of tables ([[followers.devices]])")
         shared = []
-    chk.unknown_keys("data", _DATA)
     src = chk.string("data", "source", choices=sorted(SOURCES))
     first = chk.string("data", "first_day", None)
     ndays = chk.number("data", "days", 28, integer=True, gt=1)
     scale = chk.number("data", "scenario_scale", 1.0, ge=0)
-    chk.unknown_keys("solve", _SOLVE)
     exact = chk.string("solve", "exact_method", "strong-duality", choices=EXACT_METHODS)
     ga = GAOptions(chk.number("solve", "ga_pop_size", 20, integer=True, ge=4) or 20,
                    chk.number("solve", "ga_generations", 25, integer=True, ge=1) or 25,
@@ -187,9 +191,10 @@ def load_community(instance: Instance) -> TouCommunity:
     followers = {k: v for k, v in (("comfort", comfort), ("shift_limit", shift), ("feed_in", feed))
                  if v is not None}
     base = None if profiles is None else profiles.mean(axis=0)
-    households = _users(chk, shared, followers, base, str(instance.path))
+    households, weights, scales = _users(chk, shared, followers, base, str(instance.path))
     chk.raise_if_any()
-    scenarios = len(households) * (profiles - base) * scale
-    params = TouParams(**seller, scenarios=scenarios, comfort=comfort, comfort_form="quadratic")
-    return TouCommunity(households, [1.0] * len(households), params, comfort_lin, exact, ga, sweep_method,
+    scenarios = sum(weights) * (profiles - base) * scale
+    params = TouParams(**seller, scenarios=scenarios, comfort=comfort, comfort_form="quadratic",
+                       comfort_scales=tuple(scales))
+    return TouCommunity(households, weights, params, comfort_lin, exact, ga, sweep_method,
                         sweep_ga, [float(v) for v in comfort_sweep], [float(v) for v in risk_sweep], dates)

@@ -80,6 +80,8 @@ class TouParams:
     comfort_form : {'quadratic', 'linear'}
     risk_scale : float, optional
         ``R_ref``; default: revenue of the original schedules at the flat price ``p_avg_max``.
+    comfort_scales : tuple of float
+        Per household: a factor of ``comfort`` (its discomfort weight); empty: 1 for every household.
     """
 
     periods: dict[str, list[int]]
@@ -92,6 +94,7 @@ class TouParams:
     comfort: float = 400.0
     comfort_form: str = "quadratic"
     risk_scale: float | None = None
+    comfort_scales: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         hours = sorted(h for hs in self.periods.values() for h in hs)
@@ -153,7 +156,7 @@ def grid_limits(household: Household) -> tuple[float, float]:
     return min(household.import_limit_kw, draw + 1e-3), min(household.export_limit_kw, feed + 1e-3)
 
 
-def follower_household(household: Household, params: TouParams) -> Household:
+def follower_household(household: Household, params: TouParams, scale: float = 1.0) -> Household:
     """The household with its comfort set for the TOU model (per-unit of ``X_ref``).
 
     Quadratic form: ``comfort = ω / X_ref²``; linear form: comfort 0 here (the
@@ -161,7 +164,7 @@ def follower_household(household: Household, params: TouParams) -> Household:
     tightened to what the devices can draw or feed (:func:`grid_limits`).
     """
     ref = household.reference_kw()
-    omega = params.comfort / ref ** 2 if (params.comfort_form == "quadratic" and ref > 0) else 0.0
+    omega = scale * params.comfort / ref ** 2 if (params.comfort_form == "quadratic" and ref > 0) else 0.0
     imp, exp = grid_limits(household)
     return dataclasses.replace(household, comfort=omega, import_limit_kw=imp, export_limit_kw=exp)
 
@@ -244,12 +247,15 @@ def build_tou_model(households: Sequence[Household], weights: Sequence[float], p
     prices = [m.p[per[t]] for t in range(24)]
     m.households = pyo.Block()
     followers = []
+    scales = params.comfort_scales or (1.0,) * len(households)
+    if len(scales) != len(households):
+        raise ModelError(f"comfort_scales: need one per household ({len(households)}), got {len(scales)}")
     for i, h in enumerate(households):
-        hh = follower_household(h, params)
+        hh = follower_household(h, params, scales[i])
         b = household_block(m.households, hh, prices, f"h{i}", relax=relax)
         add_period_purchases(b, {k: m.p[k] for k in names}, per)
         if params.comfort_form == "linear" and h.reference_kw() > 0:
-            add_linear_comfort(b, params.comfort / h.reference_kw())
+            add_linear_comfort(b, scales[i] * params.comfort / h.reference_kw())
         followers.append(b)
     w = [float(x) for x in weights]
     m.purchases = pyo.Expression(range(24), rule=lambda _, t: sum(wi * b.buy[t] for wi, b in zip(w, followers)))

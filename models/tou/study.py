@@ -29,7 +29,7 @@ import pandas as pd
 
 from gridgames.models.instance import Instance, register_study
 from gridgames.models.report import RunReport
-from gridgames.models.tou.config import TouCommunity, load_community
+from gridgames.models.tou.config import FIELDS, TouCommunity, load_community
 from gridgames.models.tou.report import (households_table, methods_table, plot_convergence, plot_sweep,
                                          plot_transactions, transactions_table)
 from gridgames.models.tou.solve import EXACT_METHODS, METHODS, TouSolution, integer_devices, solve_tou, sweep
@@ -138,6 +138,7 @@ class TouStudy(Study):
     description = ("TOU peak/valley pricing: seller (mean-variance revenue) vs households "
                    "(device schedules), elitist GA and exact methods; community and city scale")
     methods = METHODS
+    fields = FIELDS
     options = (Option("sweeps", bool, default=True,
                       help="community: run the comfort and risk sweeps of Figures 3-4"),)
 
