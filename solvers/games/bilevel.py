@@ -151,9 +151,11 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         result.message += " (a heuristic: optimality not certified)"
     if result.status.has_point:
         result.objective = float(pyo.value(leader.objective.expr))
-        result.follower_objectives = {a.name: a.value() for a in agents}
         if verify:
             result.follower_checks = verify_followers(model, agents, feas_tol=feas_tol)
+        checked = {c.name: c.value for c in result.follower_checks}  # each follower's value, already computed
+        result.follower_objectives = {a.name: checked[a.name] if a.name in checked else a.value() for a in agents}
+        if verify:
             result.lower_evaluations += len(agents)
             judge(result, {c.name: (c.gap, c.value) for c in result.follower_checks}, gap_tol=gap_tol,
                   failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
