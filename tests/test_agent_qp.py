@@ -54,3 +54,25 @@ def test_agent_qp_refuses_a_nonquadratic_follower():
     m.f.o = pyo.Objective(expr=sum(pyo.exp(m.f.y[i]) - m.p * m.f.y[i] for i in range(3)))
     (agent,) = analyse_agents(m, m.f)
     assert agent_qp(agent) is None
+
+
+def test_array_checks_relax_a_follower_infeasible_by_a_tolerance():
+    """Σ y ≤ x with y ≥ 0 and x = −1e-3: infeasible as stated (beyond Ipopt's 1e-4), feasible relaxed
+    by feas_tol = 1e-2, as on the per-follower path; the other follower keeps its own unrelaxed check."""
+    n = 600
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(-1, 1), initialize=-1e-3)
+    m.f = pyo.Block(range(2))
+    for k in range(2):
+        m.f[k].y = pyo.Var(range(n), bounds=(0, 1), initialize=0.5 * k)
+        m.f[k].o = pyo.Objective(expr=sum((m.f[k].y[i] - 0.5) ** 2 for i in range(n)))
+    m.f[0].cap = pyo.Constraint(expr=sum(m.f[0].y[i] for i in range(n)) <= m.x)
+    m.o = pyo.Objective(expr=m.x)
+    agents = analyse_agents(m, m.f)
+    fast = verify_followers(m, agents, feas_tol=1e-2)
+    slow = verify_followers(m, agents, solver="ipopt", feas_tol=1e-2)
+    assert [c.relaxed for c in fast] == [c.relaxed for c in slow] == [True, False]
+    for f, s in zip(fast, slow):
+        assert f.best_value == pytest.approx(s.best_value, rel=1e-6)
+        assert f.status == s.status and f.violation == pytest.approx(s.violation, abs=1e-12)
+    assert fast[0].violation == pytest.approx(1e-3) and fast[1].gap == pytest.approx(0.0, abs=1e-6)
