@@ -28,7 +28,10 @@ def run_pricing(*, T: int, K: int, method: str, ga: dict | None = None) -> dict:
             "reference_kind": "closed form", "leader_gap": row["rel_gap_to_analytic"],
             "eq_gap": row["follower_gap"], "wall_time": row["total_s"], "solver_time": row["solve_s"],
             "upper_evals": row["upper_evals"], "lower_evals": row["lower_evals"], "status": row["status"],
-            "history": row["history"] or None}
+            "history": row["history"] or None,
+            # where the time goes: the user's model build, the method (reformulation + solve), the rest
+            # (leader and follower values, verification re-solves)
+            "build_s": row["build_s"], "method_s": row["method_s"], "verify_s": row["verify_s"]}
 
 
 def _runs(method: str, T: int, K: int) -> bool:

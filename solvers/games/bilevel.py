@@ -17,13 +17,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.modeling import unique_component_name
 from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.dual_of import dual_variables, placeholder_bounds_active
-from gridgames.solvers.games.agent_solve import AgentSolver, RelaxedAgent, constraint_violation
+from gridgames.solvers.games.agent_qp import agent_qp, solve_qps
+from gridgames.solvers.games.agent_solve import LARGE_QP, AgentSolver, RelaxedAgent, constraint_violation
 from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
 from gridgames.solvers.games.nested import solve_nested
@@ -31,7 +33,7 @@ from gridgames.solvers.games.results import AgentCheck, BilevelResult
 from gridgames.solvers.games.status import FEAS_TOL, GAP_TOL, check_on_error, finish, judge
 from gridgames.solvers.games.structure import Agent, analyse_agents, leader_part
 from gridgames.solvers.games.values import record_values
-from gridgames.solvers.registry import get_solver
+from gridgames.solvers.registry import available_solvers, get_solver
 from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
@@ -150,9 +152,11 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         result.message += " (a heuristic: optimality not certified)"
     if result.status.has_point:
         result.objective = float(pyo.value(leader.objective.expr))
-        result.follower_objectives = {a.name: a.value() for a in agents}
         if verify:
             result.follower_checks = verify_followers(model, agents, feas_tol=feas_tol)
+        checked = {c.name: c.value for c in result.follower_checks}  # each follower's value, already computed
+        result.follower_objectives = {a.name: checked[a.name] if a.name in checked else a.value() for a in agents}
+        if verify:
             result.lower_evaluations += len(agents)
             judge(result, {c.name: (c.gap, c.value) for c in result.follower_checks}, gap_tol=gap_tol,
                   failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
@@ -237,8 +241,12 @@ def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None =
     relaxed by ``feas_tol`` (``relaxed=True``); ``violation`` is the largest
     violation of its constraints at the returned point.
     """
+    fast = _array_checks(agents, feas_tol) if solver is None else {}
     checks = []
     for agent in agents:
+        if id(agent) in fast:
+            checks.append(fast[id(agent)])
+            continue
         current = agent.value()
         best, res = AgentSolver(agent, solver).best_response_value()
         relaxed = False
@@ -251,6 +259,39 @@ def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None =
                                  certified=res.status is SolveStatus.OPTIMAL,
                                  violation=constraint_violation(agent), relaxed=relaxed))
     return checks
+
+
+def _array_checks(agents: list[Agent], feas_tol: float) -> dict[int, AgentCheck]:
+    """Checks of the large QP followers (more than ``LARGE_QP`` variables, which the default rule
+    sends to Ipopt), read as arrays and re-solved in one block-diagonal Ipopt run
+    (:mod:`~gridgames.solvers.games.agent_qp`); the others are left to the per-follower path.
+    A follower whose problem fails in the joint run is re-solved alone, relaxed by ``feas_tol``
+    if it fails again (``relaxed=True``), as on the per-follower path."""
+    if "ipopt" not in available_solvers():
+        return {}
+    qps = [q for a in agents if len(a.variables) > LARGE_QP
+           for q in [agent_qp(a)] if q is not None and q.H.nnz]
+    if not qps:
+        return {}
+    current = [np.array([v.value if v.value is not None else np.nan for v in q.agent.variables]) for q in qps]
+    starts = [np.nan_to_num(y) for y in current]
+    status, solutions, _ = solve_qps(qps, starts)
+    out = {}
+    for q, y, y0, y_now in zip(qps, solutions, starts, current):
+        relaxed, res_status = False, status
+        if not status.is_ok:
+            res_status, (y,), _ = solve_qps([q], [y0])
+            if not res_status.is_ok:
+                res_status, (y,), _ = solve_qps([q.relaxed(feas_tol)], [y0])
+                relaxed = True
+        now = q.objective(y_now)
+        best = q.objective(y) if res_status.is_ok else float("nan")
+        gap = (now - best) if q.agent.sense > 0 else (best - now)
+        out[id(q.agent)] = AgentCheck(q.agent.name, now, best, gap, str(res_status),
+                                      certified=res_status is SolveStatus.OPTIMAL,
+                                      violation=q.violation(y_now), relaxed=relaxed)
+    log.info("verified %d large QP followers as arrays in one Ipopt run (%s)", len(qps), status)
+    return out
 
 
 def verify(model: pyo.Block, followers: BlockData | Iterable[BlockData], solver: str | None = None, *,

@@ -1,0 +1,184 @@
+"""Large LP/QP agents as arrays: the fast path of :func:`~gridgames.solvers.games.bilevel.verify_followers`.
+
+At fixed parameters (leader variables), a follower whose objective is
+quadratic and whose constraints are linear in its own variables is
+
+    min  ½ yᵀH y + cᵀy + c0     (its objective times s = ±1, minimisation form)
+    s.t. lo ≤ A y ≤ hi,  l ≤ y ≤ u.
+
+:func:`agent_qp` reads ``H, c, A, ...`` from one standard representation per
+component (``compute_values=True``, no Pyomo model is built or translated);
+:func:`solve_qps` stacks the K independent problems block-diagonally and
+solves them in one Ipopt run (cyipopt with exact sparse derivatives, the same
+Ipopt and options as the bridge :mod:`gridgames.solvers.ipopt`).  The stacked
+optimum is every block's own optimum (the blocks share no variable), so each
+follower's best value is read off its block.
+
+Measured on the pricing family at T = 8760, K = 100 (``benchmarks/
+bench_engine``): the per-follower path (a Pyomo solve per follower: model
+classification, finiteness check, translation, Ipopt) took about 5 s per
+follower; this path reads each follower in ~0.3 s and solves all 100 in one run.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pyomo.environ as pyo
+import scipy.sparse as sp
+from pyomo.repn.standard_repn import generate_standard_repn
+
+from gridgames.solvers.games.structure import Agent, FixedVariables
+from gridgames.solvers.result import SolveStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentQP:
+    """One agent's LP/QP at fixed parameters, in minimisation form (see module docstring)."""
+
+    agent: Agent
+    H: sp.csr_matrix
+    c: np.ndarray
+    c0: float
+    A: sp.csr_matrix
+    #: row bounds on the constraint bodies (``lower``/``upper`` as written) and the bodies' constants
+    con_lower: np.ndarray
+    con_upper: np.ndarray
+    con_const: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.c)
+
+    def objective(self, y: np.ndarray) -> float:
+        """The agent's objective in its own sense (``f``, not ``s·f``)."""
+        return self.agent.sense * float(0.5 * y @ (self.H @ y) + self.c @ y + self.c0)
+
+    def violation(self, y: np.ndarray) -> float:
+        """Largest violation of the rows and bounds at ``y`` (as :func:`constraint_violation`)."""
+        body = self.A @ y + self.con_const
+        parts = np.concatenate([self.con_lower - body, body - self.con_upper, self.lb - y, y - self.ub, [0.0]])
+        return float(np.where(np.isfinite(parts), parts, 0.0).max())  # unset values (nan) count as 0
+
+    def relaxed(self, tol: float) -> AgentQP:
+        """Rows and bounds widened by ``tol·(1 + |bound|)`` (as :class:`RelaxedAgent`)."""
+        def widen(b: np.ndarray, direction: int) -> np.ndarray:
+            return b + direction * tol * (1.0 + np.abs(np.where(np.isfinite(b), b, 0.0)))
+        return replace(self, con_lower=widen(self.con_lower, -1), con_upper=widen(self.con_upper, +1),
+                       lb=widen(self.lb, -1), ub=widen(self.ub, +1))
+
+
+def _bound(value: object, fill: float) -> float:
+    return fill if value is None else float(pyo.value(value))
+
+
+def agent_qp(agent: Agent) -> AgentQP | None:
+    """The agent's problem at the current parameter values as arrays; None when it is not an LP/QP.
+
+    None for integer variables, shared constraints, a non-quadratic objective or
+    a constraint that is not linear in the agent's own variables (the caller then
+    solves the agent as a Pyomo model).
+    """
+    if agent.shared or any(not v.is_continuous() for v in agent.variables):
+        return None
+    index = {id(v): j for j, v in enumerate(agent.variables)}
+    n = len(index)
+    with FixedVariables(agent.parameters):
+        repn = generate_standard_repn(agent.objective.expr, quadratic=True, compute_values=True)
+        if repn.nonlinear_expr is not None:
+            return None
+        s = agent.sense
+        c = np.zeros(n)
+        np.add.at(c, [index[id(v)] for v in repn.linear_vars], s * np.asarray(repn.linear_coefs, float))
+        qi = np.array([index[id(a)] for a, _ in repn.quadratic_vars], dtype=np.int64)
+        qj = np.array([index[id(b)] for _, b in repn.quadratic_vars], dtype=np.int64)
+        qc = s * np.asarray(repn.quadratic_coefs, float)
+        # c·y_i·y_j: Hessian c at (i, j) and (j, i), i.e. 2c on the diagonal
+        H = sp.coo_matrix((np.concatenate([qc, qc]), (np.concatenate([qi, qj]), np.concatenate([qj, qi]))),
+                          shape=(n, n)).tocsr()
+        rows, cols, vals, lower, upper, const = [], [], [], [], [], []
+        for r, con in enumerate(agent.constraints):
+            crepn = generate_standard_repn(con.body, quadratic=False, compute_values=True)
+            if crepn.nonlinear_expr is not None:
+                return None
+            rows += [r] * len(crepn.linear_vars)
+            cols += [index[id(v)] for v in crepn.linear_vars]
+            vals += list(crepn.linear_coefs)
+            lower.append(_bound(con.lower, -np.inf))
+            upper.append(_bound(con.upper, np.inf))
+            const.append(float(crepn.constant))
+        lb = np.array([-np.inf if v.lb is None else v.lb for v in agent.variables], float)
+        ub = np.array([np.inf if v.ub is None else v.ub for v in agent.variables], float)
+    m = len(agent.constraints)
+    A = sp.csr_matrix((np.asarray(vals, float), (np.asarray(rows, np.int64), np.asarray(cols, np.int64))),
+                      shape=(m, n))
+    return AgentQP(agent, H, c, s * float(repn.constant), A, np.asarray(lower, float),
+                   np.asarray(upper, float), np.asarray(const, float), lb, ub)
+
+
+class _Callbacks:
+    """cyipopt callbacks of ``min ½ xᵀH x + cᵀx`` s.t. linear rows (Hessian: lower triangle of H)."""
+
+    def __init__(self, H: sp.csr_matrix, c: np.ndarray, A: sp.csr_matrix) -> None:
+        self.H, self.c, self.A = H, c, A.tocoo()
+        low = sp.tril(H, format="coo")
+        self.h_rows, self.h_cols, self.h_vals = low.row, low.col, low.data
+
+    def objective(self, x: np.ndarray) -> float:
+        return float(0.5 * x @ (self.H @ x) + self.c @ x)
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        return self.H @ x + self.c
+
+    def constraints(self, x: np.ndarray) -> np.ndarray:
+        return self.A @ x
+
+    def jacobianstructure(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.A.row, self.A.col
+
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        return self.A.data
+
+    def hessianstructure(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.h_rows, self.h_cols
+
+    def hessian(self, x: np.ndarray, lagrange: np.ndarray, obj_factor: float) -> np.ndarray:
+        return obj_factor * self.h_vals
+
+
+def solve_qps(qps: list[AgentQP], starts: list[np.ndarray], options: dict | None = None
+              ) -> tuple[SolveStatus, list[np.ndarray], str]:
+    """Solve independent LPs/QPs as one block-diagonal problem with Ipopt.
+
+    Returns ``(status, [y_k], message)``; the status is the bridge's mapping of
+    Ipopt's (``locally_optimal`` on success: Ipopt certifies a KKT point).
+    """
+    import cyipopt
+
+    from gridgames.solvers.ipopt import _STATUS
+
+    H = sp.block_diag([q.H for q in qps], format="csr")
+    A = sp.block_diag([q.A for q in qps], format="csr")
+    c = np.concatenate([q.c for q in qps])
+    const = np.concatenate([q.con_const for q in qps])
+    lb, ub = np.concatenate([q.lb for q in qps]), np.concatenate([q.ub for q in qps])
+    x0 = np.clip(np.concatenate(starts), lb, ub)
+    problem = cyipopt.Problem(n=len(c), m=A.shape[0], problem_obj=_Callbacks(H, c, A), lb=lb, ub=ub,
+                              cl=np.concatenate([q.con_lower for q in qps]) - const,
+                              cu=np.concatenate([q.con_upper for q in qps]) - const)
+    try:
+        for key, val in {"sb": "yes", "print_level": 0, **(options or {})}.items():
+            problem.add_option(key, val)
+        x, info = problem.solve(x0)
+    finally:
+        problem.close()
+    status = _STATUS.get(int(info["status"]), SolveStatus.ERROR)
+    msg = info["status_msg"]
+    msg = msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)
+    bounds = np.cumsum([0] + [q.n for q in qps])
+    return status, [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])], msg
