@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from gridgames.solvers.errors import SolverNotAvailableError, SolverOptionError
+from gridgames.solvers.errors import ModelError, SolverNotAvailableError, SolverOptionError
 from gridgames.solvers.options import COMMON_OPTIONS, check_common_values
 from gridgames.solvers.result import SolveResult, SolveStatus
 
@@ -170,12 +170,22 @@ class IpoptSolver:
             probe.close()
 
     # ------------------------------------------------------------------
+    @staticmethod
+    def _reusable(model: Any) -> _CacheEntry | None:
+        """The cached translation of ``model`` while its structure is unchanged, else None."""
+        from gridgames.solvers.nlp_compile import signature_still_valid
+
+        entry = _CACHE.get(model)
+        if entry is not None and signature_still_valid(model, entry.compiled.signature):
+            return entry
+        return None
+
     def _translation(self, model: Any) -> tuple[_CacheEntry, bool]:
         from gridgames.solvers.nlp_compile import compile_model, signature_still_valid
         from gridgames.solvers.nlp_eval import NLPEvaluator
 
-        entry = _CACHE.get(model)
-        if entry is not None and signature_still_valid(model, entry.compiled.signature):
+        entry = self._reusable(model)
+        if entry is not None:
             return entry, False
         compiled = compile_model(model)
         entry = _CacheEntry(compiled, NLPEvaluator(compiled) if compiled.n else None)
@@ -229,8 +239,12 @@ class IpoptSolver:
 
         t0 = time.perf_counter()
         # the problem class is checked by the translation (it names the integer variable or the
-        # non-smooth function); non-finite data is refused here, before any work
-        check_finite(model)
+        # non-smooth function); non-finite data is refused here, before any work.  A re-solve of an
+        # unchanged structure skips the whole-model walk: its fixed numbers were checked when it was
+        # translated, and everything that can change (mutable Params, fixed Vars, variable bounds)
+        # is re-read below, where a non-finite value is refused by name
+        if self._reusable(model) is None:
+            check_finite(model)
         entry, translated = self._translation(model)
         nlp, ev = entry.compiled, entry.evaluator
         sense = 1.0 if nlp.objective.is_minimizing() else -1.0
@@ -311,9 +325,17 @@ class IpoptSolver:
     # ------------------------------------------------------------------
     @staticmethod
     def _variable_bounds(nlp: Any) -> tuple[np.ndarray, np.ndarray]:
-        bounds = [v.bounds for v in nlp.variables]
+        try:
+            bounds = [v.bounds for v in nlp.variables]
+        except ValueError as exc:  # Pyomo refuses a NaN bound itself (from a mutable Param)
+            raise ModelError(f"non-finite data in the model: {exc}") from None
         lb = np.array([-np.inf if b[0] is None else b[0] for b in bounds], dtype=float)
         ub = np.array([np.inf if b[1] is None else b[1] for b in bounds], dtype=float)
+        bad = np.flatnonzero(np.isnan(lb) | np.isnan(ub) | (lb == np.inf) | (ub == -np.inf))
+        if bad.size:
+            v = nlp.variables[int(bad[0])]
+            raise ModelError(f"non-finite data in the model: variable '{v.name}' has bounds "
+                             f"({lb[bad[0]]:g}, {ub[bad[0]]:g})")
         return lb, ub
 
     @staticmethod

@@ -104,14 +104,17 @@ class CoefVector:
         if not self.dyn_obj:
             return self.base
         out = self.base.copy()
-        vals = np.array([pyo_value(o, exception=False) for o in self.dyn_obj], dtype=float)
-        bad = np.flatnonzero(np.isnan(vals))
+        raw = [pyo_value(o, exception=False) for o in self.dyn_obj]
+        vals = np.array([np.nan if v is None else v for v in raw], dtype=float)
+        bad = np.flatnonzero(~np.isfinite(vals))
         if bad.size:
             k = int(bad[0])
             owner = self.owners[self.dyn_idx[k]] if self.owners is not None else None
             where = f" in {_describe(owner)}" if owner is not None else ""
-            raise ModelError(f"'{self.dyn_obj[k]}'{where} has no numeric value "
-                             "(an uninitialised mutable Param or fixed Var?)")
+            if raw[k] is None:
+                raise ModelError(f"'{self.dyn_obj[k]}'{where} has no numeric value "
+                                 "(an uninitialised mutable Param or fixed Var?)")
+            raise ModelError(f"non-finite data in the model: '{self.dyn_obj[k]}'{where} = {vals[k]:g}")
         out[self.dyn_idx] = vals
         return out
 

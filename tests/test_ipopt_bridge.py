@@ -666,3 +666,24 @@ def test_sense_and_param_bounds_are_read_at_each_solve():
     assert res.extra["translated"] is False
     assert pyo.value(m.x) == pytest.approx(0.5, abs=1e-7)
     assert res.objective == pytest.approx(0.5 * math.exp(-0.5), abs=1e-7)  # Ipopt relaxes bounds by 1e-8
+
+
+@pytest.mark.parametrize("where", ["param", "fixed_var", "bound"])
+def test_resolve_of_a_cached_translation_refuses_non_finite_data(where):
+    """A re-solve skips the whole-model walk; what can change must still be refused by name."""
+    m = pyo.ConcreteModel()
+    m.p = pyo.Param(initialize=2.0, mutable=True)
+    m.ub = pyo.Param(initialize=5.0, mutable=True)
+    m.z = pyo.Var(initialize=1.0)
+    m.z.fix(1.0)
+    m.x = pyo.Var(bounds=(0, m.ub), initialize=1.0)
+    m.obj = pyo.Objective(expr=(m.x - m.p) ** 2 + m.z * m.x)
+    solver = IpoptSolver()
+    assert solver.solve(m).status.is_ok
+    assert solver.solve(m).extra["translated"] is False          # the cached translation is reused
+    target = {"param": m.p, "fixed_var": m.z, "bound": m.ub}[where]
+    target.set_value(float("nan")) if where != "fixed_var" else m.z.fix(float("nan"))
+    with pytest.raises(ModelError, match="non-finite data"):
+        solver.solve(m)
+    target.set_value(1.0) if where != "fixed_var" else m.z.fix(1.0)
+    assert solver.solve(m).status.is_ok
