@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from gridgames.models.microgrid.baselines import Outcome, from_solution, load_tr
 from gridgames.models.microgrid.config import (MAX_SMALL_BUYERS, Market, MarketSpec, market_spec_from_checker,
                                                random_market)
 from gridgames.models.microgrid.forecast import forecast_settings
+from gridgames.models.microgrid.margins import margins_settings, margins_table
 from gridgames.models.microgrid.model import ENGINE_METHODS, solve_engine, solve_pso
 from gridgames.models.microgrid.report import figure_tables, plot_figures
 from gridgames.models.microgrid.solve import MarketSolution, equilibrium
@@ -120,6 +121,7 @@ class MicrogridConfig:
     n_small: int
     pso_generations: int
     forecast: dict[str, Any]
+    margins: dict[str, Any] = field(default_factory=dict)
 
 
 class MicrogridStudy(Study):
@@ -139,8 +141,8 @@ class MicrogridStudy(Study):
 
     def load(self, instance: Instance, options: Mapping[str, Any]) -> MicrogridConfig:
         chk = instance.checker()
-        chk.unknown_keys(None, ["model", "name", "market", "baselines", "methods", "forecast"])
-        for section in ("baselines", "methods", "forecast"):
+        chk.unknown_keys(None, ["model", "name", "market", "baselines", "methods", "forecast", "margins"])
+        for section in ("baselines", "methods", "forecast", "margins"):
             chk.section(section, required=False)
         spec, counts, seed = market_spec_from_checker(chk)
         share = chk.number("baselines", "storage_share", 0.3, ge=0, le=1)
@@ -153,9 +155,10 @@ class MicrogridStudy(Study):
         if not isinstance(compare, list) or any(not isinstance(m, str) or m not in METHODS for m in compare):
             chk.fail("[methods].compare", f"must be a list of methods from {', '.join(METHODS)}, got {compare!r}")
         forecast_cfg = forecast_settings(chk)
+        margins_cfg = margins_settings(chk)
         chk.raise_if_any()
         return MicrogridConfig(instance, spec, counts, seed, share, offpeak, list(compare), int(n_small),
-                               int(pso_gens), forecast_cfg)
+                               int(pso_gens), forecast_cfg, margins_cfg)
 
     def solve(self, config: MicrogridConfig, *, method: str | None, solver: str | None,
               options: Mapping[str, Any], out: Path | None = None) -> RunReport:
@@ -193,6 +196,9 @@ class MicrogridStudy(Study):
             f_table, f_notes = forecast_loop_from_config(cfg.instance, spec, seed, cfg.forecast)
             tables["forecast_loop"] = f_table
             notes += f_notes
+        if cfg.margins:  # the sellers' margin stage (EPEC) on the engine, numpy-checked
+            tables["margins"], m_notes = margins_table(random_market(cfg.margins["n_buyers"], spec, seed), cfg.margins)
+            notes += m_notes
         report = RunReport(title=f"Microgrid market game: {cfg.instance.name}", tables=tables, notes=notes)
         report.plotters.append(lambda d: plot_figures(summary, sellers, Path(d)))
         return report

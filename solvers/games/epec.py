@@ -35,7 +35,7 @@ from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import GridGamesError, ModelError
 from gridgames.solvers.games.bilevel import solve_bilevel
-from gridgames.solvers.games.epec_joint import solve_joint
+from gridgames.solvers.games.epec_joint import EPS_FINAL, solve_joint
 from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.stacked_kkt import block_parts
 from gridgames.solvers.games.structure import Agent, FixedVariables, _as_blocks, analyse_agents, inside_any
@@ -271,6 +271,8 @@ def _joint(model: pyo.Block, lead: list[Agent], fblocks: list[BlockData], joint_
     out = solve_joint(model, lead, followers, **joint_options)
     ok = out.eps_reached is not None
     status = SolveStatus.OPTIMAL if ok else SolveStatus.ERROR
+    if ok and out.eps_path[-1] > joint_options.get("eps_final", EPS_FINAL):
+        status = SolveStatus.FEASIBLE   # complementarity only holds to the eps reached
     message = (f"stacked leaders' conditions solved down to eps={out.eps_reached:.1e} in {out.solves} NLP solves "
                f"({out.rows} rows, {out.columns} columns)" if ok else
                f"the stacked leaders' conditions failed at the first eps ({out.result.status}: "

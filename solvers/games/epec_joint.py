@@ -50,6 +50,9 @@ from gridgames.solvers.result import SolveResult
 
 log = logging.getLogger(__name__)
 
+#: default smallest regularisation of the leaders' and followers' complementarity
+EPS_FINAL = 1e-9
+
 
 @dataclass
 class JointOutcome:
@@ -115,7 +118,7 @@ def _leader_conditions(blk: pyo.Block, k: int, leader: Agent, others: set[int], 
 
 
 def solve_joint(model: pyo.Block, leaders: Sequence[Agent], followers: Sequence[Agent], *, solver: str = "ipopt",
-                eps_start: float = 1e-2, eps_final: float = 1e-9, eps_factor: float = 1e-2,
+                eps_start: float = 1e-2, eps_final: float = EPS_FINAL, eps_factor: float = 1e-2,
                 solver_options: dict | None = None) -> JointOutcome:
     """Solve the stacked leaders' + followers' conditions (module docstring) for ε → ``eps_final``.
 
