@@ -51,14 +51,8 @@ def test_two_leader_stackelberg_cournot_closed_form():
     assert res.iterations < 25 and res.history[-1] <= 1e-9
 
 
-def test_cycle_is_detected_and_best_profile_returned():
-    """Matching pennies between leaders, seen through a follower that copies leader 2.
-
-    Leader 1 maximises (2y − 1)·x1 with y = x2 (the follower's answer), leader 2 maximises
-    (1 − 2x1)·x2 on [0, 1]: best responses jump between the corners, so from (0, 0)
-    diagonalisation visits (0, 1), (1, 0), (0, 1), ...: a cycle of length 2 where a leader
-    always gains 1.  (x1, x2) = (½, ½) is the equilibrium it circles.
-    """
+def pennies() -> pyo.ConcreteModel:
+    """Leader 1: max (2y − 1)·x1, leader 2: max (1 − 2x1)·x2 on [0, 1]; the follower sets y = x2."""
     m = pyo.ConcreteModel()
     m.L = pyo.Block(range(2))
     for i in range(2):
@@ -68,6 +62,18 @@ def test_cycle_is_detected_and_best_profile_returned():
     m.f.copy = pyo.Objective(expr=(m.f.y - m.L[1].x) ** 2)
     m.L[0].obj = pyo.Objective(expr=(2 * m.f.y - 1) * m.L[0].x, sense=pyo.maximize)
     m.L[1].obj = pyo.Objective(expr=(1 - 2 * m.L[0].x) * m.L[1].x, sense=pyo.maximize)
+    return m
+
+
+def test_cycle_is_detected_and_best_profile_returned():
+    """Matching pennies between leaders, seen through a follower that copies leader 2.
+
+    Leader 1 maximises (2y − 1)·x1 with y = x2 (the follower's answer), leader 2 maximises
+    (1 − 2x1)·x2 on [0, 1]: best responses jump between the corners, so from (0, 0)
+    diagonalisation visits (0, 1), (1, 0), (0, 1), ...: a cycle of length 2 where a leader
+    always gains 1.  (x1, x2) = (½, ½) is the equilibrium it circles.
+    """
+    m = pennies()
     res = solve_epec(m, m.L, m.f, max_iter=10, check_method=None)
     assert res.status is SolveStatus.ERROR and res.cycle_length == 2, res.message
     assert "cycles" in res.message and "best approximate equilibrium" in res.message
@@ -137,15 +143,7 @@ def test_n_symmetric_leaders_closed_form(method):
 
 def test_joint_method_finds_the_equilibrium_diagonalisation_circles():
     """The matching-pennies leaders above: the stacked conditions hold at (½, ½), where no leader gains."""
-    m = pyo.ConcreteModel()
-    m.L = pyo.Block(range(2))
-    for i in range(2):
-        m.L[i].x = pyo.Var(bounds=(0, 1), initialize=0.0)
-    m.f = pyo.Block()
-    m.f.y = pyo.Var(bounds=(-1, 2), initialize=0.0)
-    m.f.copy = pyo.Objective(expr=(m.f.y - m.L[1].x) ** 2)
-    m.L[0].obj = pyo.Objective(expr=(2 * m.f.y - 1) * m.L[0].x, sense=pyo.maximize)
-    m.L[1].obj = pyo.Objective(expr=(1 - 2 * m.L[0].x) * m.L[1].x, sense=pyo.maximize)
+    m = pennies()
     res = solve_epec(m, m.L, m.f, method="joint")
     assert res.status is SolveStatus.OPTIMAL, res.message
     np.testing.assert_allclose([m.L[0].x.value, m.L[1].x.value, m.f.y.value], 0.5, atol=1e-6)

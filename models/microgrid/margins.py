@@ -67,6 +67,9 @@ log = logging.getLogger(__name__)
 
 #: engine methods for the margin stage (see solve_margins)
 MARGIN_METHODS = ("joint",)
+#: Ipopt iterations per regularised solve of the joint method (the stacked system is degenerate: a
+#: solve that does not converge in these stops the ε sequence and is reported)
+JOINT_MAX_ITER = 300
 #: largest market of the margin stage an instance may ask for
 MAX_MARGIN_BUYERS = 200
 
@@ -181,8 +184,8 @@ def solve_margins(market: Market, *, method: str = "joint", gap_tol: float = 1e-
         raise ModelError(f"margins.method: only 'joint' solves the margin stage on the engine, got {method!r}")
     t0 = time.perf_counter()
     model = build_margin_game(market, eps)
-    res = solve_epec(model, model.seller, model.buyer, method="joint", check_method=None,
-                     joint_options=joint_options)
+    options = {"solver_options": {"max_iter": JOINT_MAX_ITER}, **(joint_options or {})}
+    res = solve_epec(model, model.seller, model.buyer, method="joint", check_method=None, joint_options=options)
     found = np.array([model.seller[j].eps.value for j in range(market.n_sellers)], float)
     engine_profit = np.array([pyo.value(model.seller[j].revenue.expr) for j in range(market.n_sellers)]) \
         - market.c * market.G
