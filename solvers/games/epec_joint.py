@@ -44,7 +44,7 @@ from gridgames.solvers.games.kkt import KKTBlock
 from gridgames.solvers.games.kkt_methods import Reformulation
 from gridgames.solvers.games.modes import Scholtes
 from gridgames.solvers.games.smooth import symbolic_gradient
-from gridgames.solvers.games.structure import Agent, analyse_agents
+from gridgames.solvers.games.structure import Agent
 from gridgames.solvers.registry import get_solver
 from gridgames.solvers.result import SolveResult
 
