@@ -41,8 +41,8 @@ ROW_FIELDS = ("method", "solver", "size", "objective", "reference", "leader_gap"
               "wall_time", "solver_time", "upper_evals", "lower_evals", "status")
 
 #: Modules holding case families, imported by :func:`all_cases` (one per model family).
-FAMILY_MODULES = ("cases_instances", "cases_bolib", "cases_engine", "cases_engine_scale", "cases_forecast", "cases_microgrid",
-                  "cases_rtp", "cases_smd", "cases_tou")
+FAMILY_MODULES = ("cases_instances", "cases_bolib", "cases_engine", "cases_engine_scale", "cases_epec",
+                  "cases_forecast", "cases_microgrid", "cases_rtp", "cases_smd", "cases_tou")
 
 #: smoke: the smallest size of every case (CI); full: every case except the
 #: scale studies; scale: the large studies split into many cases (TOU city year)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from gridgames.models.microgrid.config import (MAX_SMALL_BUYERS, Market, MarketS
                                                explicit_arrays, market_spec_from_checker)
 from gridgames.models.microgrid.fields import FIELDS
 from gridgames.models.microgrid.forecast import forecast_settings
+from gridgames.models.microgrid.margins import margins_settings, margins_table
 from gridgames.models.microgrid.model import ENGINE_METHODS, solve_engine, solve_pso
 from gridgames.models.microgrid.report import figure_tables, market_notes, method_answer, plot_figures, short_error
 from gridgames.models.microgrid.solve import MarketSolution, equilibrium
@@ -122,6 +123,7 @@ class MicrogridConfig:
     pso_generations: int
     forecast: dict[str, Any]
     source: MarketSource | None = None
+    margins: dict[str, Any] = field(default_factory=dict)
 
     def market(self, n: int) -> Market:
         """The study's market of ``n`` buyers (drawn, or the explicit arrays)."""
@@ -147,7 +149,7 @@ class MicrogridStudy(Study):
     def load(self, instance: Instance, options: Mapping[str, Any]) -> MicrogridConfig:
         chk = instance.checker()
         chk.declared_keys(FIELDS, ["", "baselines", "methods"])
-        for section in ("baselines", "methods", "forecast"):
+        for section in ("baselines", "methods", "forecast", "margins"):
             chk.section(section, required=False)
         spec, counts, seed = market_spec_from_checker(chk)
         source = explicit_arrays(chk, spec, seed)
@@ -163,9 +165,10 @@ class MicrogridStudy(Study):
         if not isinstance(compare, list) or any(not isinstance(m, str) or m not in METHODS for m in compare):
             chk.fail("[methods].compare", f"must be a list of methods from {', '.join(METHODS)}, got {compare!r}")
         forecast_cfg = forecast_settings(chk)
+        margins_cfg = margins_settings(chk)
         chk.raise_if_any()
         return MicrogridConfig(instance, spec, counts, seed, share, offpeak, list(compare), int(n_small),
-                               int(pso_gens), forecast_cfg, source)
+                               int(pso_gens), forecast_cfg, source, margins_cfg)
 
     def solve(self, config: MicrogridConfig, *, method: str | None, solver: str | None,
               options: Mapping[str, Any], out: Path | None = None) -> RunReport:
@@ -202,6 +205,9 @@ class MicrogridStudy(Study):
             f_table, f_notes = forecast_loop_from_config(cfg.instance, spec, seed, cfg.forecast)
             tables["forecast_loop"] = f_table
             notes += f_notes
+        if cfg.margins:  # the sellers' margin stage (EPEC) on the engine, numpy-checked
+            tables["margins"], m_notes = margins_table(cfg.market(cfg.margins["n_buyers"]), cfg.margins)
+            notes += m_notes
         report = RunReport(title=f"Microgrid market game: {cfg.instance.name}", tables=tables, notes=notes)
         report.plotters.append(lambda d: plot_figures(summary, sellers, Path(d)))
         return report

@@ -35,12 +35,16 @@ from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import GridGamesError, ModelError
 from gridgames.solvers.games.bilevel import solve_bilevel
+from gridgames.solvers.games.epec_joint import EPS_FINAL, solve_joint
 from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.stacked_kkt import block_parts
-from gridgames.solvers.games.structure import Agent, FixedVariables, _as_blocks, inside_any
+from gridgames.solvers.games.structure import Agent, FixedVariables, _as_blocks, analyse_agents, inside_any
 from gridgames.solvers.result import SolveStatus
 
 log = logging.getLogger(__name__)
+
+#: ways to find the leaders' equilibrium
+EPEC_METHODS = ("diagonalisation", "joint")
 
 
 @dataclass(repr=False)
@@ -148,8 +152,9 @@ def _cycle(profiles: list[np.ndarray], tol: float) -> int:
 def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
                followers: BlockData | Iterable[BlockData], *, max_iter: int = 50, tol: float = 1e-7,
                bilevel_method: str = "kkt", check_method: str | None = "kkt-bigm",
-               bilevel_options: dict | None = None) -> EPECResult:
-    """Equilibrium between leaders sharing followers, by diagonalisation (see the module docstring).
+               bilevel_options: dict | None = None, method: str = "diagonalisation",
+               joint_options: dict | None = None, gap_tol: float = 1e-6) -> EPECResult:
+    """Equilibrium between leaders sharing followers (see the module docstring).
 
     Parameters
     ----------
@@ -172,18 +177,37 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
         None skips the check.
     bilevel_options : dict, optional
         Options passed to every ``solve_bilevel`` call.
+    method : {'diagonalisation', 'joint'}
+        ``joint``: every leader's regularised MPEC conditions stacked and solved
+        at once (:mod:`~gridgames.solvers.games.epec_joint`); ``max_iter`` and
+        ``bilevel_method`` then only matter for the gap check's fallback.
+    gap_tol : float
+        A leader gaining more than ``gap_tol·max(1, |its objective|)`` in the
+        check turns ``optimal`` into ``not_equilibrium``.
+    joint_options : dict, optional
+        ``eps_start``, ``eps_final``, ``eps_factor``, ``solver``, ``solver_options``
+        of :func:`~gridgames.solvers.games.epec_joint.solve_joint`.
 
     Returns
     -------
     EPECResult
-        ``status`` optimal (converged, check passed or skipped), iteration_limit,
+        ``status`` optimal (converged, check passed or skipped), not_equilibrium
+        (converged, but a leader gains more than ``gap_tol``), iteration_limit,
         or error (a cycle: ``cycle_length``, ``cycle_gains``; the best approximate
         equilibrium seen is loaded).
     """
     start = time.perf_counter()
+    if method not in EPEC_METHODS:
+        raise ModelError(f"EPEC method must be one of {', '.join(EPEC_METHODS)}, got {method!r}")
+    if joint_options and method != "joint":
+        raise ModelError("joint_options apply to method='joint' only")
     fblocks = _as_blocks(followers)
     lead = _leaders(leaders, fblocks)
     options = dict(bilevel_options or {})
+    if method == "joint":
+        result = _joint(model, lead, fblocks, joint_options or {})
+        return _finish(result, model, lead, fblocks, check_method if result.ok else None, bilevel_method,
+                       options, start, gap_tol)
     fvars = _follower_vars(fblocks)
     profiles: list[np.ndarray] = []
     points: list[tuple[list[np.ndarray], list]] = []
@@ -235,7 +259,35 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
                            + ", ".join(f"{max(g.values()):.3g}" for g in result.cycle_gains)
                            + f"; best approximate equilibrium (sweep {best + 1}, largest gain {worst[best]:.3g}) "
                              "loaded")
-    if check_method is not None and profiles:
+    return _finish(result, model, lead, fblocks, check_method if profiles else None, bilevel_method, options,
+                   start, gap_tol)
+
+
+def _joint(model: pyo.Block, lead: list[Agent], fblocks: list[BlockData], joint_options: dict) -> EPECResult:
+    unknown = set(joint_options) - {"eps_start", "eps_final", "eps_factor", "solver", "solver_options"}
+    if unknown:
+        raise ModelError(f"joint_options: unknown option(s) {', '.join(sorted(unknown))}")
+    followers = analyse_agents(model, fblocks, role="follower")
+    out = solve_joint(model, lead, followers, **joint_options)
+    ok = out.eps_reached is not None
+    status = SolveStatus.OPTIMAL if ok else SolveStatus.ERROR
+    if ok and out.eps_path[-1] > joint_options.get("eps_final", EPS_FINAL):
+        status = SolveStatus.FEASIBLE   # complementarity only holds to the eps reached
+    message = (f"stacked leaders' conditions solved down to eps={out.eps_reached:.1e} in {out.solves} NLP solves "
+               f"({out.rows} rows, {out.columns} columns)" if ok else
+               f"the stacked leaders' conditions failed at the first eps ({out.result.status}: "
+               f"{out.result.message})")
+    if ok and out.result.status is not SolveStatus.OPTIMAL and not out.result.ok:
+        message += f"; the next eps failed ({out.result.status})"
+    return EPECResult(status=status, objective=None, solve_time=0.0, iterations=out.solves, solver="ipopt",
+                      message=message, method="epec-joint", history=list(out.eps_path))
+
+
+def _finish(result: EPECResult, model: pyo.Block, lead: list[Agent], fblocks: list[BlockData],
+            check_method: str | None, bilevel_method: str, options: dict, start: float,
+            gap_tol: float) -> EPECResult:
+    """Leaders' gap check (when asked and the method produced a point), objectives, time."""
+    if check_method is not None:
         try:
             gaps = leader_gains(model, lead, fblocks, check_method, options)
         except GridGamesError as exc:
@@ -244,6 +296,13 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
             result.message += f"; gap check by {bilevel_method} ({check_method} refused: {exc})"
         result.player_gaps, result.gap = gaps, max(gaps.values())
     result.player_objectives = {l.name: float(pyo.value(l.objective.expr)) for l in lead}
+    if result.player_gaps and result.status is SolveStatus.OPTIMAL:
+        worst = max(result.player_gaps, key=result.player_gaps.get)
+        allowed = gap_tol * max(1.0, abs(result.player_objectives[worst]))
+        if result.gap > allowed:
+            result.status = SolveStatus.NOT_EQUILIBRIUM
+            result.message += (f"; but leader '{worst}' gains {result.gap:.3g} > {allowed:.1e} by re-solving "
+                               "its bilevel problem: not an equilibrium")
     result.objective = float(sum(result.player_objectives.values()))
     result.solve_time = time.perf_counter() - start
     return result

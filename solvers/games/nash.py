@@ -295,7 +295,8 @@ _OPTIONS: dict[str, set[str]] = {
             "solver_options"},
     "pso": {"pop_size", "n_gen", "seed", "algorithm", "solver_options"},
     "mcp": {"tol", "max_iter", "verify", "gap_tol", "fallback", "solver_options"},
-    "epec": {"followers", "tol", "max_iter", "bilevel_method", "check_method", "bilevel_options"},
+    "epec": {"followers", "tol", "max_iter", "bilevel_method", "check_method", "bilevel_options", "epec_method",
+             "joint_options"},
 }
 
 
@@ -326,7 +327,8 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         ``verify``, ``gap_tol``, ``fallback`` for ``mcp``
         (:func:`~gridgames.solvers.games.nash_mcp.solve_nash_mcp`); ``followers``
         (required), ``tol``, ``max_iter``, ``bilevel_method``, ``check_method``,
-        ``bilevel_options`` for ``epec`` (players are leaders,
+        ``bilevel_options``, ``epec_method`` (``diagonalisation`` or ``joint``),
+        ``joint_options`` for ``epec`` (players are leaders,
         :func:`~gridgames.solvers.games.epec.solve_epec`); ``solver_options``.
     gap_tol : float
         A player that gains more than ``gap_tol · max(1, |its objective|)`` (default
@@ -357,8 +359,9 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         from gridgames.solvers.games.epec import solve_epec
         if options.get("followers") is None:
             raise ModelError("method 'epec' needs followers=: the follower block(s) every leader anticipates")
-        return finish(record_values(solve_epec(model, players, **options), model, players=players,
-                                    followers=options["followers"]), on_error)
+        epec_method = options.pop("epec_method", "diagonalisation")
+        return finish(record_values(solve_epec(model, players, method=epec_method, gap_tol=gap_tol, **options),
+                                    model, players=players, followers=options["followers"]), on_error)
     start = time.perf_counter()
     agents = players_of(model, players)
     _initial_values(agents)

@@ -1,0 +1,243 @@
+"""The sellers' margin stage on the game engine: sellers (leaders) choose ε_m, buyers (followers) play Nash.
+
+Seller m chooses its margin ``ε_m``, i.e. its price floor ``F_m = c_m + ε_m``
+(eq. (7)), to maximise its profit ``ψ_m = p_m(r_m) r_m − c_m G_m`` (eq. (19)),
+anticipating the buyers' Nash equilibrium ``r`` of the lower stage.  This
+module writes that game as Pyomo blocks for
+:func:`~gridgames.solvers.games.epec.solve_epec`:
+
+* ``m.seller[j]`` (leader): variable ``eps``, objective
+  ``max Σ_i t[i, j]`` (its revenue; the constant ``c_m G_m`` is subtracted
+  when profits are reported).
+* ``m.buyer[i]`` (follower): requests ``r[j] ∈ [0, X_i]``, payments
+  ``t[j] ≥ 0``, demand cap ``Σ_j r[j] ≤ X_i``, capacity ``total_j ≤ G_j``,
+  objective ``max Σ_j f(r[j]) − t[j]``.
+
+**The price floor, smoothly.**  ``p_m = max(q_m(r_m), F_m)`` is nonsmooth.
+Buyer i's payment to seller m is ``p_m(r_m) r_im``; we write it as the
+epigraph ``t_im ≥ F_m r_im`` and ``t_im ≥ q_m(r_m) r_im``: at the buyer's
+optimum ``t_im`` is the larger one, i.e. exactly ``p_m r_im``.  Both
+constraints are convex in the buyer's own requests (``q_m`` is increasing
+and convex for ``r ≥ 0``), so every buyer's problem is a smooth convex
+program and its KKT conditions are exact; the kink becomes a
+complementarity (which of the two epigraph rows is active), no smoothing
+parameter.  A seller's revenue is ``Σ_i t_im``.
+
+**Margin range.**  ``ε_m`` is searched on ``[max(0, A_m − c_m), w_max − c_min]``:
+below ``A_m − c_m`` the floor is under ``q_m(0)`` and inactive, so a seller's
+profit does not depend on ε there; above the upper end no buyer buys.  (The
+same upper end as :func:`~gridgames.models.microgrid.leaders.diagonalise`.)
+
+**Capacity.**  Each buyer carries ``total_j ≤ G_j`` as its own constraint
+(a generalized equilibrium).  When capacity does not bind at the answer this
+is the same equilibrium as the vectorised solver's; when it binds the
+buyers' multipliers may differ from the vectorised (variational) one and
+the message says so.
+
+**Method and check.**  The buyers depend on each other, which the engine's
+``solve_bilevel`` (hence diagonalisation) does not accept; the stage is
+solved by the **joint** method (all sellers' regularised MPEC conditions
+stacked, :mod:`gridgames.solvers.games.epec_joint`), started from the
+vectorised equilibrium at the instance's margins.  Its answer is a stationary
+point; it is certified *independently* by the numpy nested search of
+:mod:`~gridgames.models.microgrid.leaders`: each seller's best margin against
+the others' (grid + Brent over full lower-stage equilibria), whose gain over
+the engine's margin is the leaders' gap reported.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from gridgames.models.microgrid.config import Market
+from gridgames.models.instance import Checker
+from gridgames.models.microgrid.leaders import best_margin, diagonalise, seller_profit
+from gridgames.models.microgrid.solve import equilibrium
+from gridgames.solvers.games.epec import solve_epec
+from gridgames.solvers.errors import ModelError
+from gridgames.solvers.result import SolveStatus
+
+log = logging.getLogger(__name__)
+
+#: engine methods for the margin stage (see solve_margins)
+MARGIN_METHODS = ("joint",)
+#: Ipopt iterations per regularised solve of the joint method (the stacked system is degenerate: a
+#: solve that does not converge in these stops the ε sequence and is reported)
+JOINT_MAX_ITER = 300
+#: largest market of the margin stage an instance may ask for
+MAX_MARGIN_BUYERS = 200
+
+
+@dataclass
+class MarginResult:
+    """Sellers' margins from the engine and their independent certificate.
+
+    Attributes
+    ----------
+    eps, profit : ndarray (M,)
+        Margins found and every seller's profit there (numpy lower stage).
+    gains : ndarray (M,)
+        Each seller's profit gain from its numpy best margin against the others.
+    gap, rel_gap : float
+        ``max(gains)`` and ``gap / mean |profit|``.
+    status : SolveStatus
+        ``optimal`` when the engine's method succeeded and ``rel_gap ≤ gap_tol``,
+        ``not_equilibrium`` when a seller gains more, the engine's status otherwise.
+    """
+
+    eps: np.ndarray
+    profit: np.ndarray
+    gains: np.ndarray
+    gap: float
+    rel_gap: float
+    status: SolveStatus
+    message: str
+    method: str
+    iterations: int
+    time: float
+    check_time: float
+    engine_profit: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+def margin_bounds(market: Market) -> tuple[np.ndarray, float]:
+    """Lower ends ``max(0, A − c)`` and the common upper end ``w_max − c_min`` of the margins."""
+    return np.maximum(market.A - market.c, 0.0), float(market.w.max() - market.c.min())
+
+
+def build_margin_game(market: Market, eps: np.ndarray | None = None) -> pyo.ConcreteModel:
+    """The Pyomo margin game (module docstring), started at ``eps`` and the buyers' equilibrium there."""
+    N, M = market.n_buyers, market.n_sellers
+    lo, hi = margin_bounds(market)
+    eps0 = np.clip(market.eps if eps is None else np.asarray(eps, float), lo, hi)
+    start_market = market.with_(eps=eps0)
+    r0 = equilibrium(start_market, check=False).r
+    p0 = start_market.price(r0.sum(axis=0))
+    m = pyo.ConcreteModel(name="microgrid margins")
+    m.seller = pyo.Block(range(M))
+    for j in range(M):
+        m.seller[j].eps = pyo.Var(bounds=(float(lo[j]), hi), initialize=float(eps0[j]))
+    m.buyer = pyo.Block(range(N))
+    for i in range(N):
+        b = m.buyer[i]
+        sellers = [int(j) for j in np.flatnonzero(market.avail[i])]
+        b.r = pyo.Var(sellers, bounds=(0.0, float(market.X[i])), initialize={j: float(r0[i, j]) for j in sellers})
+        b.t = pyo.Var(sellers, bounds=(0.0, None), initialize={j: float(p0[j] * r0[i, j]) for j in sellers})
+        b.demand = pyo.Constraint(expr=sum(b.r[j] for j in sellers) <= float(market.X[i]))
+    buyers_of = [[i for i in range(N) if market.avail[i, j]] for j in range(M)]
+    m.total = pyo.Expression(range(M), rule=lambda mod, j: sum(mod.buyer[i].r[j] for i in buyers_of[j]))
+    for i in range(N):
+        b = m.buyer[i]
+        X, w = float(market.X[i]), float(market.w[i])
+        for j in b.r:
+            A, B, C, c = (float(v[j]) for v in (market.A, market.B, market.C, market.c))
+            tot = m.total[j]
+            b.add_component(f"floor_{j}", pyo.Constraint(expr=b.t[j] >= (c + m.seller[j].eps) * b.r[j]))
+            b.add_component(f"curve_{j}", pyo.Constraint(expr=b.t[j] >= (A + B * tot + C * tot * tot) * b.r[j]))
+            b.add_component(f"capacity_{j}", pyo.Constraint(expr=tot <= float(market.G[j])))
+        b.payoff = pyo.Objective(expr=sum(market.satisfaction.pyomo(b.r[j], X, w) - b.t[j] for j in b.r),
+                                 sense=pyo.maximize)
+    for j in range(M):
+        m.seller[j].revenue = pyo.Objective(expr=sum(m.buyer[i].t[j] for i in buyers_of[j]), sense=pyo.maximize)
+    return m
+
+
+def certify_margins(market: Market, eps: np.ndarray, *, grid: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Every seller's profit at ``eps`` and its gain from its numpy best margin against the others."""
+    _, hi = margin_bounds(market)
+    profit = seller_profit(market, eps)
+    gains = np.zeros(market.n_sellers)
+    for j in range(market.n_sellers):
+        best, _ = best_margin(market, np.asarray(eps, float), j, hi, grid)
+        trial = np.array(eps, float)
+        trial[j] = best
+        gains[j] = max(float(seller_profit(market, trial)[j] - profit[j]), 0.0)
+    return profit, gains
+
+
+def solve_margins(market: Market, *, method: str = "joint", gap_tol: float = 1e-3, eps: np.ndarray | None = None,
+                  joint_options: dict | None = None) -> MarginResult:
+    """Sellers' margin equilibrium by the engine's EPEC method, certified by the numpy nested search.
+
+    Parameters
+    ----------
+    market : Market
+    method : {'joint'}
+        The engine's EPEC method (diagonalisation needs ``solve_bilevel``, which
+        refuses followers that play a Nash game among themselves).
+    gap_tol : float
+        Largest relative leaders' gap (``gap / mean |profit|``) accepted as an equilibrium.
+    eps : ndarray, optional
+        Starting margins (default: the market's).
+
+    Example
+    -------
+    >>> from gridgames.models.microgrid.config import MarketSpec, random_market
+    >>> res = solve_margins(random_market(10, MarketSpec(n_sellers=3), seed=7))  # doctest: +SKIP
+    """
+    if method not in MARGIN_METHODS:
+        raise ModelError(f"margins.method: only 'joint' solves the margin stage on the engine, got {method!r}")
+    t0 = time.perf_counter()
+    model = build_margin_game(market, eps)
+    options = {"solver_options": {"max_iter": JOINT_MAX_ITER}, **(joint_options or {})}
+    res = solve_epec(model, model.seller, model.buyer, method="joint", check_method=None, joint_options=options)
+    found = np.array([model.seller[j].eps.value for j in range(market.n_sellers)], float)
+    engine_profit = np.array([pyo.value(model.seller[j].revenue.expr) for j in range(market.n_sellers)]) \
+        - market.c * market.G
+    solve_time = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    profit, gains = certify_margins(market.with_(eps=found), found)
+    gap = float(gains.max())
+    rel = gap / max(float(np.mean(np.abs(profit))), 1e-12)
+    status, message = res.status, res.message
+    if res.ok:
+        status = SolveStatus.OPTIMAL if rel <= gap_tol else SolveStatus.NOT_EQUILIBRIUM
+        worst = int(np.argmax(gains))
+        message += (f"; numpy check: seller {market.seller_names[worst]} gains {gap:.4g} "
+                     f"(relative {rel:.2e}, tolerance {gap_tol:.0e})")
+    binding = equilibrium(market.with_(eps=found), check=False).r.sum(axis=0) >= market.G * (1 - 1e-7)
+    if binding.any():
+        message += "; capacity binds: the buyers' equilibrium is a generalized one (own capacity multipliers)"
+    return MarginResult(found, profit, gains, gap, rel, status, message, f"epec-{method}", res.iterations or 0,
+                        solve_time, time.perf_counter() - t1, engine_profit)
+
+
+def margins_settings(chk: Checker) -> dict[str, Any]:
+    """The ``[margins]`` section, checked (problems recorded in ``chk``); ``{}`` when absent.
+
+    Keys: ``n_buyers`` (market size of the margin stage, default 10), ``method``
+    (``joint``), ``gap_tol`` (relative leaders' gap accepted, default 1e-3) and
+    ``numpy_reference`` (also run the numpy diagonalisation, default true).
+    """
+    if "margins" not in chk.data:
+        return {}
+    settings = {"n_buyers": chk.number("margins", "n_buyers", 10, ge=1, le=MAX_MARGIN_BUYERS, integer=True),
+                "method": chk.string("margins", "method", "joint", choices=MARGIN_METHODS),
+                "gap_tol": chk.number("margins", "gap_tol", 1e-3, gt=0),
+                "numpy_reference": chk.raw("margins", "numpy_reference", True)}
+    if not isinstance(settings["numpy_reference"], bool):
+        chk.fail("[margins].numpy_reference", f"must be true or false, got {settings['numpy_reference']!r}")
+    chk.unknown_keys("margins", list(settings))
+    return settings
+
+
+def margins_table(market: Market, settings: dict[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+    """One row per seller: the engine's margin and profit, its numpy gain, and the numpy diagonalisation's."""
+    res = solve_margins(market, method=settings["method"], gap_tol=settings["gap_tol"])
+    table = pd.DataFrame({"seller": market.seller_names, "eps": res.eps, "profit": res.profit,
+                          "gain_by_deviating": res.gains}).set_index("seller")
+    notes = [f"margin stage ({res.method}, {market.n_sellers} sellers x {market.n_buyers} buyers): status "
+             f"{res.status.value}, leaders' gap {res.gap:.4g} (relative {res.rel_gap:.2e}), {res.iterations} NLP "
+             f"solves, {res.time:.1f} s (+ {res.check_time:.1f} s numpy check); {res.message}"]
+    if settings["numpy_reference"]:
+        ref = diagonalise(market)
+        table["eps_numpy"], table["profit_numpy"] = ref.eps, ref.profit
+        notes.append(f"numpy diagonalisation (grid + Brent per seller, leaders.py): {ref.rounds} rounds, "
+                     f"{'converged' if ref.converged else 'NOT converged'}, {ref.lower_evaluations} lower-stage "
+                     "equilibria")
+    return table, notes

@@ -1,0 +1,67 @@
+"""The microgrid sellers' margin stage on the engine (models/microgrid/margins.py).
+
+Independent answers: the vectorised buyers' equilibrium and seller profits of
+models/microgrid/solve.py (numpy), and the numpy nested search of leaders.py.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+
+from gridgames.data.errors import InstanceError
+from gridgames.models.instance import load_instance
+from gridgames.models.microgrid.config import MarketSpec, random_market
+from gridgames.models.microgrid.leaders import seller_profit
+from gridgames.models.microgrid.solve import buyer_payoffs, equilibrium
+from gridgames.models.microgrid.margins import build_margin_game, certify_margins, margin_bounds, solve_margins
+from gridgames.solvers import ModelError, nash_gap
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKET = random_market(4, MarketSpec(n_sellers=3), seed=7)
+#: margins where every floor binds (above A − c) and the buyers still buy
+EPS = np.array([60.0, 50.0, 55.0])
+
+
+def test_floor_epigraph_reproduces_the_vectorised_equilibrium_and_profits():
+    """At fixed margins the Pyomo buyers, started at the numpy equilibrium, gain nothing by deviating
+    (engine nash_gap, Ipopt best responses), and the sellers' Pyomo revenue minus c·G is numpy's profit."""
+    m = build_margin_game(MARKET, EPS)
+    for j in m.seller:
+        m.seller[j].eps.fix()
+        m.seller[j].revenue.deactivate()
+    gaps = nash_gap(m, m.buyer)
+    scale = float(np.mean(np.abs(buyer_payoffs(MARKET.with_(eps=EPS), equilibrium(MARKET.with_(eps=EPS)).r))))
+    assert max(gaps.values()) <= 1e-7 * scale      # Ipopt's tolerance on payoffs of ~1e3-1e4 yuan
+    revenue = np.array([pyo.value(m.seller[j].revenue.expr) for j in m.seller])
+    np.testing.assert_allclose(revenue - MARKET.c * MARKET.G, seller_profit(MARKET, EPS), rtol=1e-7)
+
+
+def test_margin_bounds_start_where_the_floor_becomes_active():
+    lo, hi = margin_bounds(MARKET)
+    np.testing.assert_allclose(lo, MARKET.A - MARKET.c)   # A = c + eps + markup > c in this spec
+    assert hi == pytest.approx(MARKET.w.max() - MARKET.c.min())
+
+
+def test_certificate_finds_the_gain_of_a_seller_below_its_best_margin():
+    """At margins at the lower end a seller gains by raising its floor; the numpy search finds a gain > 0."""
+    lo, _ = margin_bounds(MARKET)
+    profit, gains = certify_margins(MARKET, lo)
+    assert profit.shape == (3,) and gains.max() > 1.0
+
+
+def test_unknown_margin_method_is_named():
+    with pytest.raises(ModelError, match="margins.method"):
+        solve_margins(MARKET, method="diagonalisation")
+
+
+def test_instance_margins_section_errors_name_the_field(tmp_path):
+    from gridgames.models.microgrid.study import STUDY
+    text = (ROOT / "instances" / "microgrid_margins.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('method = "joint"', 'method = "newton"').replace("n_buyers = 10", "n_buyers = 0"))
+    with pytest.raises(InstanceError) as err:
+        STUDY.load(load_instance(bad), {})
+    assert "[margins].method" in str(err.value) and "[margins].n_buyers" in str(err.value)
