@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from gridgames.benchmarks.suite import Case, case_family
+from gridgames.benchmarks.tolerance import Tolerance
 from gridgames.models.microgrid.config import MarketSpec, random_market
 from gridgames.models.microgrid.leaders import diagonalise
 from gridgames.models.microgrid.margins import certify_margins, solve_margins
@@ -30,6 +31,10 @@ SEED = 7
 SIZES = ((3, 10), (10, 200))
 #: largest sellers × buyers the joint method is declared for
 JOINT_MAX_SIZE = 30
+#: leader_gap here is the leaders' own relative gap (no reference): an equilibrium within 0.1 % of the mean
+#: profit; both methods are local on a non-convex EPEC, so a miss is reported, not a regression
+EPEC_TOLERANCE = Tolerance(objective=1e-3, eq_gap=None, statuses=("optimal", "locally_optimal", "converged"),
+                           guaranteed=False)
 
 
 def run_margins(*, sellers: int, buyers: int, method: str) -> dict:
@@ -54,7 +59,7 @@ def run_margins(*, sellers: int, buyers: int, method: str) -> dict:
             "margins": [round(float(e), 4) for e in eps]}
 
 
-@case_family("epec")
+@case_family("epec", tolerance=EPEC_TOLERANCE)
 def epec_cases() -> list[Case]:
     cases = [Case("epec", "microgrid-sellers-3x10-numpy-smoke", run_margins,
                   {"sellers": 3, "buyers": 10, "method": "numpy"}, smoke=True)]
