@@ -34,6 +34,8 @@ def run_tou_community(*, n_users: int, method: str, seed: int = 1) -> dict:
 
     cfg = load_community(load_instance(instance_path("tou_community")))
     hs, w, params = cfg.households[:n_users], cfg.weights[:n_users], cfg.linear_params()
+    if params.comfort_scales:  # per-household settings follow the households kept
+        params = dataclasses.replace(params, comfort_scales=params.comfort_scales[:n_users])
     start = time.perf_counter()
     sol = solve_tou(hs, w, params, method, ga=GAOptions(cfg.ga.pop_size, cfg.ga.n_gen, seed, 0))
     wall = time.perf_counter() - start
