@@ -1,4 +1,4 @@
-"""Case family ``epec``: the sellers' margin stage of the microgrid market (issue 16).
+"""Case family ``epec``: the sellers' margin stage of the microgrid market.
 
 Sellers choose their margins ε_m anticipating the buyers' Nash equilibrium
 (:mod:`gridgames.models.microgrid.margins`).  Each case runs one method on
