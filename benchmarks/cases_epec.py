@@ -12,7 +12,7 @@ one market drawn from the paper's spec (seed 7) with M sellers × N buyers:
   independent reference, with the same certificate.
 
 ``leader_gap`` is the relative leaders' gap (largest seller gain by
-deviating / mean |profit|); ``objective`` is the sellers' total profit.
+deviating divided by the mean absolute profit); ``objective`` is the sellers' total profit.
 """
 from __future__ import annotations
 
