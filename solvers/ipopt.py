@@ -181,12 +181,16 @@ class IpoptSolver:
         return None
 
     def _translation(self, model: Any) -> tuple[_CacheEntry, bool]:
-        from gridgames.solvers.nlp_compile import compile_model, signature_still_valid
+        """The cached translation when still valid (and False), else a new one (and True); the whole-model
+        finite check runs before a new translation only."""
+        from gridgames.solvers.nlp_compile import compile_model
         from gridgames.solvers.nlp_eval import NLPEvaluator
+        from gridgames.solvers.validate import check_finite
 
         entry = self._reusable(model)
         if entry is not None:
             return entry, False
+        check_finite(model)
         compiled = compile_model(model)
         entry = _CacheEntry(compiled, NLPEvaluator(compiled) if compiled.n else None)
         _CACHE[model] = entry
@@ -235,16 +239,12 @@ class IpoptSolver:
             raise SolverNotAvailableError("ipopt", "cyipopt-wheels")
         import cyipopt
 
-        from gridgames.solvers.validate import check_finite
-
         t0 = time.perf_counter()
         # the problem class is checked by the translation (it names the integer variable or the
         # non-smooth function); non-finite data is refused here, before any work.  A re-solve of an
         # unchanged structure skips the whole-model walk: its fixed numbers were checked when it was
         # translated, and everything that can change (mutable Params, fixed Vars, variable bounds)
         # is re-read below, where a non-finite value is refused by name
-        if self._reusable(model) is None:
-            check_finite(model)
         entry, translated = self._translation(model)
         nlp, ev = entry.compiled, entry.evaluator
         sense = 1.0 if nlp.objective.is_minimizing() else -1.0
