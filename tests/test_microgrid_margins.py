@@ -54,14 +54,14 @@ def test_certificate_finds_the_gain_of_a_seller_below_its_best_margin():
 
 def test_unknown_margin_method_is_named():
     with pytest.raises(ModelError, match="margins.method"):
-        solve_margins(MARKET, method="diagonalisation")
+        solve_margins(MARKET, method="newton")
 
 
 def test_instance_margins_section_errors_name_the_field(tmp_path):
     from gridgames.models.microgrid.study import STUDY
     text = (ROOT / "instances" / "microgrid_margins.toml").read_text()
     bad = tmp_path / "bad.toml"
-    bad.write_text(text.replace('method = "joint"', 'method = "newton"').replace("n_buyers = 10", "n_buyers = 0"))
+    bad.write_text(text.replace('method = "diagonalisation"', 'method = "newton"').replace("n_buyers = 10", "n_buyers = 0"))
     with pytest.raises(InstanceError) as err:
         STUDY.load(load_instance(bad), {})
     assert "[margins].method" in str(err.value) and "[margins].n_buyers" in str(err.value)

@@ -36,7 +36,7 @@ import pandas as pd
 
 from gridgames.data.series import read_local_hourly
 from gridgames.models.instance import Checker, Instance
-from gridgames.models.microgrid.config import MAX_BUYERS, Market, MarketSpec, random_market
+from gridgames.models.microgrid.config import MAX_BUYERS, Market, MarketSource
 from gridgames.models.microgrid.solve import MarketSolution, buyer_payoffs, equilibrium
 
 log = logging.getLogger(__name__)
@@ -116,11 +116,15 @@ def forecast_loop(market: Market, load: pd.Series, *, periods: int = 24, history
     return pd.DataFrame(rows).set_index("time")
 
 
-def forecast_settings(chk: Checker) -> dict[str, Any]:
-    """The ``[forecast]`` section, checked (problems recorded in ``chk``); ``{}`` when absent."""
+def forecast_settings(chk: Checker, explicit_buyers: int | None = None) -> dict[str, Any]:
+    """The ``[forecast]`` section, checked (problems recorded in ``chk``); ``{}`` when absent.
+
+    With explicit ``[buyers]`` arrays (``explicit_buyers`` of them) the loop runs on
+    those buyers: ``n_buyers`` defaults to their number and may not exceed it.
+    """
     if "forecast" not in chk.data:
         return {}
-    settings = {"n_buyers": chk.number("forecast", "n_buyers", 60, ge=1, le=MAX_BUYERS, integer=True),
+    settings = {"n_buyers": buyers_within(chk, "forecast", 60, MAX_BUYERS, explicit_buyers),
                 "periods": chk.number("forecast", "periods", 24, ge=1, le=24 * 366, integer=True),
                 "history_hours": chk.number("forecast", "history_hours", 336, ge=100, integer=True),
                 "load_file": chk.string("forecast", "load_file"),
@@ -131,14 +135,33 @@ def forecast_settings(chk: Checker) -> dict[str, Any]:
     return settings
 
 
-def forecast_loop_from_config(instance: Instance, spec: MarketSpec, seed: int,
+def buyers_within(chk: Checker, section: str, default: int, largest: int, explicit: int | None) -> int | None:
+    """``[section].n_buyers``, checked against the explicit ``[buyers]`` arrays when there are some.
+
+    Without them: ``default`` if absent, at most ``largest``.  With ``explicit`` buyers:
+    default ``min(explicit, largest)``; a larger value is an error naming both fields
+    (the study's markets are cut from the explicit buyers, never drawn past them).
+    """
+    if explicit is None:
+        return chk.number(section, "n_buyers", default, ge=1, le=largest, integer=True)
+    n = chk.number(section, "n_buyers", min(explicit, largest), ge=1, le=largest, integer=True)
+    if n is not None and n > explicit:
+        chk.fail(f"[{section}].n_buyers", f"is {n} but [buyers] gives {explicit} buyers; the {section} stage uses "
+                                          f"the explicit buyers: set n_buyers <= {explicit} or leave it out")
+        return None
+    return n
+
+
+def forecast_loop_from_config(instance: Instance, source: MarketSource,
                               cfg: dict[str, Any]) -> tuple[pd.DataFrame, list[str]]:
-    """Run :func:`forecast_loop` with the settings of :func:`forecast_settings` (``[forecast]``)."""
+    """Run :func:`forecast_loop` with the settings of :func:`forecast_settings` (``[forecast]``) on the
+    study's market of ``n_buyers`` buyers: the seeded draw with the explicit ``[sellers]``/``[buyers]``
+    arrays replacing the drawn values (:class:`~gridgames.models.microgrid.config.MarketSource`)."""
     n, periods, hours, name = cfg["n_buyers"], cfg["periods"], cfg["history_hours"], cfg["forecaster"]
     file, tcol, vcol = cfg["load_file"], cfg["time_column"], cfg["load_column"]
     # clock changes in the PJM file: the data layer's policy (repeated hour averaged, missing hour interpolated)
     load = read_local_hourly(instance.resolve(file), tcol, vcol, field_name="[forecast].load_file", min_value=0.0)
-    table = forecast_loop(random_market(int(n), spec, seed), load, periods=int(periods),
+    table = forecast_loop(source.market(int(n)), load, periods=int(periods),
                           history_hours=int(hours), forecaster=name)
     err = table["forecast_error_pct"].abs()
     dev = table["consumption_deviation_pct"].abs()

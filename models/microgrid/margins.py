@@ -34,14 +34,19 @@ is the same equilibrium as the vectorised solver's; when it binds the
 buyers' multipliers may differ from the vectorised (variational) one and
 the message says so.
 
-**Method and check.**  The buyers depend on each other, which the engine's
-``solve_bilevel`` (hence diagonalisation) does not accept; the stage is
-solved by the **joint** method (all sellers' regularised MPEC conditions
-stacked, :mod:`gridgames.solvers.games.epec_joint`), started from the
-vectorised equilibrium at the instance's margins.  Its answer is a stationary
-point; it is certified *independently* by the numpy nested search of
+**Method and check.**  The buyers depend on each other: at the lower level
+they play a Nash game, which ``solve_bilevel`` states by their stacked KKT
+conditions.  The default method is **diagonalisation**
+(:func:`~gridgames.solvers.games.epec.solve_epec`): each seller's MPEC (its
+margin against the buyers' equilibrium, Scholtes-Ipopt ``kkt``) in turn,
+started from the vectorised equilibrium at the instance's margins, with
+cycle detection; the engine's leaders' gap re-solves every seller's MPEC at
+the answer (local: ``kkt-bigm`` refuses the nonlinear buyers).  The
+**joint** method stacks all sellers' regularised MPEC conditions
+(:mod:`gridgames.solvers.games.epec_joint`).  Either answer is certified
+*independently* by the numpy nested search of
 :mod:`~gridgames.models.microgrid.leaders`: each seller's best margin against
-the others' (grid + Brent over full lower-stage equilibria), whose gain over
+the others (grid + Brent over full lower-stage equilibria), whose gain over
 the engine's margin is the leaders' gap reported.
 """
 from __future__ import annotations
@@ -56,6 +61,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from gridgames.models.microgrid.config import Market
+from gridgames.models.microgrid.forecast import buyers_within
 from gridgames.models.instance import Checker
 from gridgames.models.microgrid.leaders import best_margin, diagonalise, seller_profit
 from gridgames.models.microgrid.solve import equilibrium
@@ -66,10 +72,12 @@ from gridgames.solvers.result import SolveStatus
 log = logging.getLogger(__name__)
 
 #: engine methods for the margin stage (see solve_margins)
-MARGIN_METHODS = ("joint",)
+MARGIN_METHODS = ("diagonalisation", "joint")
 #: Ipopt iterations per regularised solve of the joint method (the stacked system is degenerate: a
 #: solve that does not converge in these stops the ε sequence and is reported)
 JOINT_MAX_ITER = 300
+#: diagonalisation: sweeps over the sellers, and the largest relative margin change of a converged sweep
+SWEEPS, SWEEP_TOL = 20, 1e-6
 #: largest market of the margin stage an instance may ask for
 MAX_MARGIN_BUYERS = 200
 
@@ -103,6 +111,10 @@ class MarginResult:
     time: float
     check_time: float
     engine_profit: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: each seller's gain from the engine's own re-solve of its MPEC (diagonalisation; local)
+    engine_gains: dict[str, float] = field(default_factory=dict)
+    #: diagonalisation fell into a cycle of this many sweeps (0: none)
+    cycle_length: int = 0
 
 
 def margin_bounds(market: Market) -> tuple[np.ndarray, float]:
@@ -160,20 +172,37 @@ def certify_margins(market: Market, eps: np.ndarray, *, grid: int = 12) -> tuple
     return profit, gains
 
 
-def solve_margins(market: Market, *, method: str = "joint", gap_tol: float = 1e-3, eps: np.ndarray | None = None,
-                  joint_options: dict | None = None) -> MarginResult:
+def solve_margins(market: Market, *, method: str = "diagonalisation", gap_tol: float = 1e-3,
+                  eps: np.ndarray | None = None, joint_options: dict | None = None, max_iter: int = SWEEPS,
+                  tol: float = SWEEP_TOL) -> MarginResult:
     """Sellers' margin equilibrium by the engine's EPEC method, certified by the numpy nested search.
 
     Parameters
     ----------
     market : Market
-    method : {'joint'}
-        The engine's EPEC method (diagonalisation needs ``solve_bilevel``, which
-        refuses followers that play a Nash game among themselves).
+    method : {'diagonalisation', 'joint'}
+        ``diagonalisation``: each seller's MPEC (the buyers' Nash equilibrium as
+        stacked KKT conditions) by ``solve_bilevel(method="kkt")`` in turn, until a
+        sweep moves no margin by more than ``tol``; the engine's leaders' gap is
+        every seller's MPEC re-solved at the answer (Scholtes-Ipopt: a *local*
+        check, the buyers being nonlinear).  ``joint``: every seller's regularised
+        MPEC conditions stacked (:mod:`gridgames.solvers.games.epec_joint`).
     gap_tol : float
-        Largest relative leaders' gap (``gap / mean |profit|``) accepted as an equilibrium.
+        Largest relative leaders' gap (``gap / mean |profit|``) accepted as an equilibrium,
+        from the numpy search and from the engine's re-solves.
     eps : ndarray, optional
         Starting margins (default: the market's).
+    max_iter, tol : int, float
+        Diagonalisation sweeps and the convergence tolerance on the margins.
+
+    Returns
+    -------
+    MarginResult
+        ``status`` ``locally_optimal`` when the engine converged and neither the
+        engine's re-solves nor the numpy search finds a seller gaining more than
+        ``gap_tol`` (relative): neither check is a global proof (the numpy one
+        is a grid + Brent search over each seller's whole margin range);
+        ``not_equilibrium`` when one does; the engine's status otherwise.
 
     Example
     -------
@@ -181,11 +210,17 @@ def solve_margins(market: Market, *, method: str = "joint", gap_tol: float = 1e-
     >>> res = solve_margins(random_market(10, MarketSpec(n_sellers=3), seed=7))  # doctest: +SKIP
     """
     if method not in MARGIN_METHODS:
-        raise ModelError(f"margins.method: only 'joint' solves the margin stage on the engine, got {method!r}")
+        raise ModelError(f"margins.method: choose one of {', '.join(MARGIN_METHODS)}, got {method!r}")
     t0 = time.perf_counter()
     model = build_margin_game(market, eps)
-    options = {"solver_options": {"max_iter": JOINT_MAX_ITER}, **(joint_options or {})}
-    res = solve_epec(model, model.seller, model.buyer, method="joint", check_method=None, joint_options=options)
+    if method == "joint":
+        options = {"solver_options": {"max_iter": JOINT_MAX_ITER}, **(joint_options or {})}
+        res = solve_epec(model, model.seller, model.buyer, method="joint", check_method=None,
+                         joint_options=options)
+    else:
+        # the buyers are nonlinear (the curve epigraph), which kkt-bigm refuses: the re-solve check is kkt
+        res = solve_epec(model, model.seller, model.buyer, method="diagonalisation", bilevel_method="kkt",
+                         check_method="kkt", max_iter=max_iter, tol=tol)
     found = np.array([model.seller[j].eps.value for j in range(market.n_sellers)], float)
     engine_profit = np.array([pyo.value(model.seller[j].revenue.expr) for j in range(market.n_sellers)]) \
         - market.c * market.G
@@ -193,22 +228,31 @@ def solve_margins(market: Market, *, method: str = "joint", gap_tol: float = 1e-
     t1 = time.perf_counter()
     profit, gains = certify_margins(market.with_(eps=found), found)
     gap = float(gains.max())
-    rel = gap / max(float(np.mean(np.abs(profit))), 1e-12)
+    scale = max(float(np.mean(np.abs(profit))), 1e-12)
+    rel = gap / scale
     status, message = res.status, res.message
+    engine_rel = (max(res.player_gaps.values()) / scale) if res.player_gaps else 0.0
     if res.ok:
-        status = SolveStatus.OPTIMAL if rel <= gap_tol else SolveStatus.NOT_EQUILIBRIUM
+        ok = rel <= gap_tol and engine_rel <= gap_tol
+        status = SolveStatus.LOCALLY_OPTIMAL if ok else SolveStatus.NOT_EQUILIBRIUM
         worst = int(np.argmax(gains))
         message += (f"; numpy check: seller {market.seller_names[worst]} gains {gap:.4g} "
-                     f"(relative {rel:.2e}, tolerance {gap_tol:.0e})")
+                    f"(relative {rel:.2e}, tolerance {gap_tol:.0e})")
+        if res.player_gaps:
+            message += f"; engine re-solves (local): relative gain {engine_rel:.2e}"
     binding = equilibrium(market.with_(eps=found), check=False).r.sum(axis=0) >= market.G * (1 - 1e-7)
     if binding.any():
         message += "; capacity binds: the buyers' equilibrium is a generalized one (own capacity multipliers)"
     return MarginResult(found, profit, gains, gap, rel, status, message, f"epec-{method}", res.iterations or 0,
-                        solve_time, time.perf_counter() - t1, engine_profit)
+                        solve_time, time.perf_counter() - t1, engine_profit, dict(res.player_gaps),
+                        getattr(res, "cycle_length", 0))
 
 
-def margins_settings(chk: Checker) -> dict[str, Any]:
+def margins_settings(chk: Checker, explicit_buyers: int | None = None) -> dict[str, Any]:
     """The ``[margins]`` section, checked (problems recorded in ``chk``); ``{}`` when absent.
+
+    With explicit ``[buyers]`` arrays (``explicit_buyers`` of them) ``n_buyers``
+    defaults to their number and may not exceed it.
 
     Keys: ``n_buyers`` (market size of the margin stage, default 10), ``method``
     (``joint``), ``gap_tol`` (relative leaders' gap accepted, default 1e-3) and
@@ -216,8 +260,8 @@ def margins_settings(chk: Checker) -> dict[str, Any]:
     """
     if "margins" not in chk.data:
         return {}
-    settings = {"n_buyers": chk.number("margins", "n_buyers", 10, ge=1, le=MAX_MARGIN_BUYERS, integer=True),
-                "method": chk.string("margins", "method", "joint", choices=MARGIN_METHODS),
+    settings = {"n_buyers": buyers_within(chk, "margins", 10, MAX_MARGIN_BUYERS, explicit_buyers),
+                "method": chk.string("margins", "method", "diagonalisation", choices=MARGIN_METHODS),
                 "gap_tol": chk.number("margins", "gap_tol", 1e-3, gt=0),
                 "numpy_reference": chk.raw("margins", "numpy_reference", True)}
     if not isinstance(settings["numpy_reference"], bool):
@@ -232,8 +276,9 @@ def margins_table(market: Market, settings: dict[str, Any]) -> tuple[pd.DataFram
     table = pd.DataFrame({"seller": market.seller_names, "eps": res.eps, "profit": res.profit,
                           "gain_by_deviating": res.gains}).set_index("seller")
     notes = [f"margin stage ({res.method}, {market.n_sellers} sellers x {market.n_buyers} buyers): status "
-             f"{res.status.value}, leaders' gap {res.gap:.4g} (relative {res.rel_gap:.2e}), {res.iterations} NLP "
-             f"solves, {res.time:.1f} s (+ {res.check_time:.1f} s numpy check); {res.message}"]
+             f"{res.status.value}, leaders' gap {res.gap:.4g} (relative {res.rel_gap:.2e}), {res.iterations} "
+             f"{'sweeps' if res.method == 'epec-diagonalisation' else 'NLP solves'}, {res.time:.1f} s "
+             f"(+ {res.check_time:.1f} s numpy check); {res.message}"]
     if settings["numpy_reference"]:
         ref = diagonalise(market)
         table["eps_numpy"], table["profit_numpy"] = ref.eps, ref.profit

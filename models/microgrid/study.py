@@ -164,8 +164,8 @@ class MicrogridStudy(Study):
             n_small = min(n_small, source.n_buyers)
         if not isinstance(compare, list) or any(not isinstance(m, str) or m not in METHODS for m in compare):
             chk.fail("[methods].compare", f"must be a list of methods from {', '.join(METHODS)}, got {compare!r}")
-        forecast_cfg = forecast_settings(chk)
-        margins_cfg = margins_settings(chk)
+        forecast_cfg = forecast_settings(chk, source.n_buyers)
+        margins_cfg = margins_settings(chk, source.n_buyers)
         chk.raise_if_any()
         return MicrogridConfig(instance, spec, counts, seed, share, offpeak, list(compare), int(n_small),
                                int(pso_gens), forecast_cfg, source, margins_cfg)
@@ -202,7 +202,8 @@ class MicrogridStudy(Study):
                  "is in storage_use_MWh"]
         if cfg.forecast:
             from gridgames.models.microgrid.forecast import forecast_loop_from_config  # noqa: PLC0415
-            f_table, f_notes = forecast_loop_from_config(cfg.instance, spec, seed, cfg.forecast)
+            f_table, f_notes = forecast_loop_from_config(cfg.instance, cfg.source or MarketSource(spec, seed),
+                                                         cfg.forecast)
             tables["forecast_loop"] = f_table
             notes += f_notes
         if cfg.margins:  # the sellers' margin stage (EPEC) on the engine, numpy-checked

@@ -39,6 +39,8 @@ from gridgames.solvers.result import SolveResult, SolveStatus
 log = logging.getLogger(__name__)
 
 BILEVEL_METHODS = ("kkt", "kkt-bigm", "kkt-sos1", "strong-duality", "nested", "analytic")
+#: methods that accept followers playing a Nash game among themselves (a follower using another's variables)
+NASH_FOLLOWER_METHODS = ("kkt", "kkt-bigm", "kkt-sos1", "nested")
 
 
 def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], method: str = "kkt",
@@ -120,7 +122,7 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
                          f"followers' multipliers; method '{method}' cannot solve it (use kkt, kkt-bigm, kkt-sos1 "
                          "or strong-duality)")
     agents = analyse_agents(model, followers, role="follower")
-    leader = leader_part(model, agents)
+    leader = leader_part(model, agents, nash_followers=method in NASH_FOLLOWER_METHODS)
     start = time.perf_counter()
     allowed = _OPTIONS[method]
     unknown = set(options) - allowed

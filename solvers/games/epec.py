@@ -3,7 +3,9 @@
 Each **leader** is a Pyomo block with its own variables, constraints and one
 active objective; the **followers** are blocks of the ordinary bilevel
 convention (:func:`~gridgames.solvers.games.bilevel.solve_bilevel`), whose
-problems may use every leader's variables.  Each leader's problem, with the
+problems may use every leader's variables and each other's (the followers
+then play a Nash game at the lower level, stated by their stacked KKT
+conditions in ``kkt``).  Each leader's problem, with the
 other leaders' decisions fixed, is an MPEC: a bilevel problem over the
 followers.  An equilibrium of the leaders' game (an EPEC solution) is a
 profile where no leader gains by changing its decision alone, the followers
@@ -20,6 +22,9 @@ equilibrium seen (the profile whose largest leader gain is smallest).
 Leaders' Nash gap: at the returned profile every leader's MPEC is re-solved
 alone (``check_method``, ``kkt-bigm`` by default: global, MILP/MINLP with
 big-M complementarity) and its gain over its current value is reported.
+When the check is local (``kkt``, or ``kkt-bigm`` refused the followers, e.g.
+nonlinear ones) a passed check gives ``locally_optimal``, not ``optimal``:
+no leader gains by a deviation the local re-solve finds (``extra["gap_check"]``).
 """
 from __future__ import annotations
 
@@ -45,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: ways to find the leaders' equilibrium
 EPEC_METHODS = ("diagonalisation", "joint")
+#: gap-check methods that solve each leader's bilevel problem globally (others certify a local equilibrium)
+GLOBAL_CHECKS = ("kkt-bigm", "kkt-sos1", "strong-duality")
 
 
 @dataclass(repr=False)
@@ -191,7 +198,8 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
     Returns
     -------
     EPECResult
-        ``status`` optimal (converged, check passed or skipped), not_equilibrium
+        ``status`` optimal (converged, global check passed or skipped), locally_optimal
+        (converged, local check passed), not_equilibrium
         (converged, but a leader gains more than ``gap_tol``), iteration_limit,
         or error (a cycle: ``cycle_length``, ``cycle_gains``; the best approximate
         equilibrium seen is loaded).
@@ -287,14 +295,17 @@ def _finish(result: EPECResult, model: pyo.Block, lead: list[Agent], fblocks: li
             check_method: str | None, bilevel_method: str, options: dict, start: float,
             gap_tol: float) -> EPECResult:
     """Leaders' gap check (when asked and the method produced a point), objectives, time."""
+    used = check_method
     if check_method is not None:
         try:
             gaps = leader_gains(model, lead, fblocks, check_method, options)
         except GridGamesError as exc:
             log.info("gap check with %s refused (%s); using %s", check_method, exc, bilevel_method)
             gaps = leader_gains(model, lead, fblocks, bilevel_method, options)
+            used = bilevel_method
             result.message += f"; gap check by {bilevel_method} ({check_method} refused: {exc})"
         result.player_gaps, result.gap = gaps, max(gaps.values())
+        result.extra["gap_check"] = {"method": used, "global": used in GLOBAL_CHECKS}
     result.player_objectives = {l.name: float(pyo.value(l.objective.expr)) for l in lead}
     if result.player_gaps and result.status is SolveStatus.OPTIMAL:
         worst = max(result.player_gaps, key=result.player_gaps.get)
@@ -303,6 +314,10 @@ def _finish(result: EPECResult, model: pyo.Block, lead: list[Agent], fblocks: li
             result.status = SolveStatus.NOT_EQUILIBRIUM
             result.message += (f"; but leader '{worst}' gains {result.gap:.3g} > {allowed:.1e} by re-solving "
                                "its bilevel problem: not an equilibrium")
+    if result.status is SolveStatus.OPTIMAL and used is not None and used not in GLOBAL_CHECKS:
+        result.status = SolveStatus.LOCALLY_OPTIMAL
+        result.message += (f"; leaders' gap {result.gap:.3g} from local re-solves ({used}): no leader gains by a "
+                           "deviation those find, a better one far away is not excluded")
     result.objective = float(sum(result.player_objectives.values()))
     result.solve_time = time.perf_counter() - start
     return result

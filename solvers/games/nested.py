@@ -32,7 +32,7 @@ from pymoo.optimize import minimize
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.agent_solve import AgentSolver
-from gridgames.solvers.games.structure import Agent, LeaderPart
+from gridgames.solvers.games.structure import Agent, FixedVariables, LeaderPart
 from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ class LeaderEvaluator:
         self.lower_evaluations = 0
         self.integer_mask = np.array([not v.is_continuous() for v in leader.variables])
         self.n_constraints = sum(_n_rows(c) for c in leader.constraints) + 1  # +1: follower feasibility
+        #: the followers use each other's variables: their reaction is the lower level's Nash equilibrium
+        self.nash = followers_coupled(self.followers)
 
     @property
     def solvers(self) -> list[AgentSolver]:
@@ -111,8 +113,16 @@ class LeaderEvaluator:
             v.set_value(float(value), skip_validation=True)
 
     def solve_followers(self) -> list[SolveResult]:
-        """Solve every follower at the current leader values (loaded into the model)."""
-        results = [s.solve() for s in self.solvers]
+        """Solve every follower at the current leader values (loaded into the model).
+
+        Followers that use each other's variables are solved together: their
+        Nash equilibrium at these leader values (:func:`lower_level_equilibrium`),
+        one result for all of them.
+        """
+        if self.nash:
+            results = [lower_level_equilibrium(self.model, self.leader, self.followers, self.solver_options)]
+        else:
+            results = [s.solve() for s in self.solvers]
         self.lower_evaluations += len(results)
         return results
 
@@ -143,6 +153,38 @@ class LeaderEvaluator:
                 i += 1
         g[-1] = -1.0
         return f, g
+
+
+def followers_coupled(followers: Sequence[Agent]) -> bool:
+    """True when some follower uses another follower's variable (a Nash game at the lower level)."""
+    own = {id(v) for f in followers for v in f.variables}
+    return any(id(p) in own for f in followers for p in f.parameters)
+
+
+def lower_level_equilibrium(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent],
+                            solver_options: dict | None = None) -> SolveResult:
+    """The followers' Nash equilibrium at the current leader values (loaded into the model).
+
+    The leader's variables are fixed and its constraints deactivated while
+    :func:`~gridgames.solvers.games.nash.solve_nash` (``method="mcp"``:
+    semismooth Newton on the followers' stacked KKT conditions, Scholtes-Ipopt
+    when Newton fails) runs, so the leader's rows are not mistaken for shared
+    constraints of the followers' game.  Not verified here: ``solve_bilevel``'s
+    follower check at the returned point is the followers' Nash gap.
+    """
+    from gridgames.solvers.games.nash import solve_nash   # nash -> kkt_methods; imported lazily
+
+    active = [c for c in leader.constraints if c.active]
+    for c in active:
+        c.deactivate()
+    try:
+        with FixedVariables(leader.variables):
+            res = solve_nash(model, [f.block for f in followers], method="mcp", verify=False,
+                             solver_options=solver_options)
+    finally:
+        for c in active:
+            c.activate()
+    return SolveResult(res.status, res.objective, res.solve_time, res.iterations, "mcp", res.message)
 
 
 def _n_rows(con) -> int:

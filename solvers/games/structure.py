@@ -146,11 +146,14 @@ class LeaderPart:
     constraints: list[ConstraintData]
 
 
-def leader_part(model: BlockData, followers: Sequence[Agent]) -> LeaderPart:
+def leader_part(model: BlockData, followers: Sequence[Agent], *, nash_followers: bool = False) -> LeaderPart:
     """The leader's objective, constraints and variables.
 
     Leader variables are the unfixed variables that appear outside the follower
     blocks or as parameters of a follower, minus the followers' own variables.
+    A follower that uses another follower's variable (the followers play a
+    Nash game at the lower level) is refused unless ``nash_followers`` (the
+    methods that solve such a lower level say so).
     """
     follower_blocks = {id(f.block) for f in followers}
     follower_vars = {id(v) for f in followers for v in f.variables}
@@ -168,8 +171,11 @@ def leader_part(model: BlockData, followers: Sequence[Agent]) -> LeaderPart:
     for f in followers:
         for v in f.parameters:
             if id(v) in follower_vars:
-                raise ModelError(f"follower '{f.name}' uses variable '{v.name}' of another follower; "
-                                 "followers must be independent of each other (use solve_nash for that)")
+                if nash_followers:
+                    continue
+                raise ModelError(f"follower '{f.name}' uses variable '{v.name}' of another follower (a Nash game "
+                                 "at the lower level), which this method does not support: use method kkt, "
+                                 "kkt-bigm, kkt-sos1 or nested (or solve_nash for the followers alone)")
             found[id(v)] = v
     return LeaderPart(list(found.values()), objectives[0], constraints)
 

@@ -1,0 +1,89 @@
+"""The microgrid [forecast] and [margins] stages use the explicit [sellers]/[buyers] arrays of an instance.
+
+Independent answer: the same loop run directly on the explicit market; the
+drawn market of the instance's seed (which the loop used to take) differs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gridgames.data.errors import InstanceError
+from gridgames.models.instance import load_instance
+from gridgames.models.microgrid.config import MarketSpec, random_market
+from gridgames.models.schema import _toml_value
+
+ROOT = Path(__file__).resolve().parents[1]
+LOAD = ROOT / "instances" / "data" / "pjm_dayton_hourly.csv"
+
+
+def _instance(tmp_path: Path, market, extra: str) -> Path:
+    text = f"""model = "microgrid_market"
+[market]
+seed = 3
+n_sellers = {market.n_sellers}
+availability = [1, {market.n_sellers}]
+[sellers]
+capacity = {_toml_value(market.G)}
+cost = {_toml_value(market.c)}
+margin = {_toml_value(market.eps)}
+price_a = {_toml_value(market.A)}
+price_b = {_toml_value(market.B)}
+price_c = {_toml_value(market.C)}
+[buyers]
+demand = {_toml_value(market.X)}
+value = {_toml_value(market.w)}
+available = {_toml_value(market.avail.astype(int))}
+[methods]
+compare = []
+{extra}"""
+    file = tmp_path / "explicit.toml"
+    file.write_text(text, encoding="utf-8")
+    return file
+
+
+def _load(path: Path):
+    from gridgames.models.microgrid.study import STUDY
+    return STUDY.load(load_instance(path), {})
+
+
+FORECAST = f"""[forecast]
+periods = 2
+history_hours = 100
+load_file = "{LOAD.as_posix()}"
+forecaster = "naive-24"
+"""
+
+
+def test_forecast_loop_uses_the_explicit_market(tmp_path):
+    """Each period's equilibrium consumption is the explicit market's at that period's demand scale
+    (vectorised solver, independent of the loop), not the drawn market's of the instance's seed."""
+    from gridgames.models.microgrid.forecast import forecast_loop_from_config, scaled_market
+    from gridgames.models.microgrid.solve import equilibrium
+
+    given = random_market(6, MarketSpec(n_sellers=3), seed=11)       # not the instance's seed (3)
+    cfg = _load(_instance(tmp_path, given, FORECAST))
+    assert cfg.forecast["n_buyers"] == 6                              # defaults to the explicit buyers
+    table, _ = forecast_loop_from_config(cfg.instance, cfg.source, cfg.forecast)
+    drawn = random_market(6, cfg.spec, 3)
+    for scale, got in zip(table["demand_scale"], table["equilibrium_consumption_MWh"]):
+        assert got == pytest.approx(equilibrium(scaled_market(given, scale)).r.sum(), rel=1e-9)
+        assert got != pytest.approx(equilibrium(scaled_market(drawn, scale)).r.sum(), rel=1e-3)
+
+
+@pytest.mark.parametrize("section,extra", [("forecast", FORECAST + "n_buyers = 9\n"),
+                                           ("margins", "[margins]\nn_buyers = 9\n")])
+def test_more_buyers_than_the_explicit_ones_is_an_error_naming_both(tmp_path, section, extra):
+    given = random_market(6, MarketSpec(n_sellers=3), seed=11)
+    with pytest.raises(InstanceError) as err:
+        _load(_instance(tmp_path, given, extra))
+    assert f"[{section}].n_buyers: is 9 but [buyers] gives 6 buyers" in str(err.value)
+
+
+def test_margin_stage_defaults_to_the_explicit_buyers(tmp_path):
+    given = random_market(6, MarketSpec(n_sellers=3), seed=11)
+    cfg = _load(_instance(tmp_path, given, "[margins]\n"))
+    assert cfg.margins["n_buyers"] == 6
+    np.testing.assert_array_equal(cfg.market(cfg.margins["n_buyers"]).X, given.X)
