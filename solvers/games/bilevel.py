@@ -55,7 +55,11 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         outside the follower blocks.
     followers : Block or iterable of Blocks
         Each holds its own variables, constraints and exactly one active Objective.
-        An indexed Block counts as one follower per index.
+        An indexed Block counts as one follower per index.  Followers may use each
+        other's variables (they then play a Nash game at the lower level: ``kkt``,
+        ``kkt-bigm`` and ``kkt-sos1`` stack their KKT conditions, ``nested`` reacts with
+        their equilibrium from ``solve_nash(method="mcp")``; the follower check is then
+        their Nash gap); the other methods refuse such followers.
     method : {'kkt', 'kkt-bigm', 'kkt-sos1', 'strong-duality', 'nested', 'analytic'}
         ``kkt``: followers' KKT conditions, Scholtes-regularised NLPs solved by
         Ipopt (local). ``kkt-bigm``: the same with binaries and big-M bounds proved

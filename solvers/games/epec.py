@@ -263,10 +263,11 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
         for l, vals in zip(lead, leader_vals):
             _set(l.variables, vals)
         _set(fvars, follower_vals)
-        result.message += (f"; cycle of length {cycle}, leaders' gains along it "
+        result.message += (f"; cycle of length {cycle}, largest leader gain in each of its sweeps "
                            + ", ".join(f"{max(g.values()):.3g}" for g in result.cycle_gains)
-                           + f"; best approximate equilibrium (sweep {best + 1}, largest gain {worst[best]:.3g}) "
-                             "loaded")
+                           + f"; best approximate equilibrium loaded: the profile of sweep {best + 1}, whose "
+                             f"sweep had the smallest largest gain ({worst[best]:.3g}; gains in a sweep are "
+                             "measured as the leaders move in turn; the leaders' gap reported is the profile's own)")
     return _finish(result, model, lead, fblocks, check_method if profiles else None, bilevel_method, options,
                    start, gap_tol)
 
@@ -307,6 +308,9 @@ def _finish(result: EPECResult, model: pyo.Block, lead: list[Agent], fblocks: li
         result.player_gaps, result.gap = gaps, max(gaps.values())
         result.extra["gap_check"] = {"method": used, "global": used in GLOBAL_CHECKS}
     result.player_objectives = {l.name: float(pyo.value(l.objective.expr)) for l in lead}
+    if result.player_gaps and result.status is not SolveStatus.OPTIMAL:
+        worst = max(result.player_gaps, key=result.player_gaps.get)
+        result.message += f"; leaders' gap at the returned profile {result.gap:.3g} (leader '{worst}')"
     if result.player_gaps and result.status is SolveStatus.OPTIMAL:
         worst = max(result.player_gaps, key=result.player_gaps.get)
         allowed = gap_tol * max(1.0, abs(result.player_objectives[worst]))
