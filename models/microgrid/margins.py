@@ -122,8 +122,20 @@ def margin_bounds(market: Market) -> tuple[np.ndarray, float]:
     return np.maximum(market.A - market.c, 0.0), float(market.w.max() - market.c.min())
 
 
-def build_margin_game(market: Market, eps: np.ndarray | None = None) -> pyo.ConcreteModel:
-    """The Pyomo margin game (module docstring), started at ``eps`` and the buyers' equilibrium there."""
+def build_margin_game(market: Market, eps: np.ndarray | None = None, *, lifted: bool = False) -> pyo.ConcreteModel:
+    """The Pyomo margin game (module docstring), started at ``eps`` and the buyers' equilibrium there.
+
+    ``lifted=False``: buyer i's price term uses the market total ``Σ_k r_kj``
+    (every buyer of seller j in every one of their rows: the buyers play a Nash
+    game at the lower level, and each row, KKT row and Hessian block is dense in
+    the seller's buyers).  ``lifted=True``: the others' total ``O_ij`` is an
+    upper-level variable tied by the rows ``T_j = Σ_k r_kj``, ``O_ij = T_j − r_ij``
+    outside the buyer blocks, and buyer i's rows use ``r_ij + O_ij``: each buyer
+    sees ``O_ij`` as a parameter, so its problem (and KKT conditions) is the
+    same as in the dense form at any point where the tying rows hold, i.e. at
+    every feasible point of a seller's MPEC; every row then involves a few
+    variables, which the NLP compiler and Ipopt handle far faster.
+    """
     N, M = market.n_buyers, market.n_sellers
     lo, hi = margin_bounds(market)
     eps0 = np.clip(market.eps if eps is None else np.asarray(eps, float), lo, hi)
@@ -143,12 +155,19 @@ def build_margin_game(market: Market, eps: np.ndarray | None = None) -> pyo.Conc
         b.demand = pyo.Constraint(expr=sum(b.r[j] for j in sellers) <= float(market.X[i]))
     buyers_of = [[i for i in range(N) if market.avail[i, j]] for j in range(M)]
     m.total = pyo.Expression(range(M), rule=lambda mod, j: sum(mod.buyer[i].r[j] for i in buyers_of[j]))
+    if lifted:
+        pairs = [(i, j) for j in range(M) for i in buyers_of[j]]
+        t0 = r0.sum(axis=0)
+        m.T = pyo.Var(range(M), bounds=(0.0, None), initialize={j: float(t0[j]) for j in range(M)})
+        m.others = pyo.Var(pairs, bounds=(0.0, None), initialize={(i, j): float(t0[j] - r0[i, j]) for i, j in pairs})
+        m.define_total = pyo.Constraint(range(M), rule=lambda mod, j: mod.T[j] == mod.total[j])
+        m.define_others = pyo.Constraint(pairs, rule=lambda mod, i, j: mod.others[i, j] == mod.T[j] - mod.buyer[i].r[j])
     for i in range(N):
         b = m.buyer[i]
         X, w = float(market.X[i]), float(market.w[i])
         for j in b.r:
             A, B, C, c = (float(v[j]) for v in (market.A, market.B, market.C, market.c))
-            tot = m.total[j]
+            tot = b.r[j] + m.others[i, j] if lifted else m.total[j]
             b.add_component(f"floor_{j}", pyo.Constraint(expr=b.t[j] >= (c + m.seller[j].eps) * b.r[j]))
             b.add_component(f"curve_{j}", pyo.Constraint(expr=b.t[j] >= (A + B * tot + C * tot * tot) * b.r[j]))
             b.add_component(f"capacity_{j}", pyo.Constraint(expr=tot <= float(market.G[j])))
@@ -212,7 +231,8 @@ def solve_margins(market: Market, *, method: str = "diagonalisation", gap_tol: f
     if method not in MARGIN_METHODS:
         raise ModelError(f"margins.method: choose one of {', '.join(MARGIN_METHODS)}, got {method!r}")
     t0 = time.perf_counter()
-    model = build_margin_game(market, eps)
+    # diagonalisation: the lifted form (same MPECs, sparse rows); joint: the dense form it was built for
+    model = build_margin_game(market, eps, lifted=method == "diagonalisation")
     if method == "joint":
         options = {"solver_options": {"max_iter": JOINT_MAX_ITER}, **(joint_options or {})}
         res = solve_epec(model, model.seller, model.buyer, method="joint", check_method=None,
