@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gridgames.data.errors import InstanceError
 from gridgames.models.instance import load_instance
 from gridgames.models.microgrid.config import MarketSpec, random_market
 from gridgames.models.schema import _toml_value
@@ -75,11 +74,12 @@ def test_forecast_loop_uses_the_explicit_market(tmp_path):
 
 @pytest.mark.parametrize("section,extra", [("forecast", FORECAST + "n_buyers = 9\n"),
                                            ("margins", "[margins]\nn_buyers = 9\n")])
-def test_more_buyers_than_the_explicit_ones_is_an_error_naming_both(tmp_path, section, extra):
+def test_more_buyers_than_the_explicit_ones_are_cut_to_them_and_noted(tmp_path, section, extra):
     given = random_market(6, MarketSpec(n_sellers=3), seed=11)
-    with pytest.raises(InstanceError) as err:
-        _load(_instance(tmp_path, given, extra))
-    assert f"[{section}].n_buyers: is 9 but [buyers] gives 6 buyers" in str(err.value)
+    cfg = _load(_instance(tmp_path, given, extra))
+    settings = getattr(cfg, section)
+    assert settings["n_buyers"] == 6
+    assert settings["buyers_note"] == f"[{section}].n_buyers = 9 cut to the 6 buyers given in [buyers]"
 
 
 def test_margin_stage_defaults_to_the_explicit_buyers(tmp_path):

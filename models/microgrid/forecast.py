@@ -120,36 +120,41 @@ def forecast_settings(chk: Checker, explicit_buyers: int | None = None) -> dict[
     """The ``[forecast]`` section, checked (problems recorded in ``chk``); ``{}`` when absent.
 
     With explicit ``[buyers]`` arrays (``explicit_buyers`` of them) the loop runs on
-    those buyers: ``n_buyers`` defaults to their number and may not exceed it.
+    those buyers: ``n_buyers`` defaults to their number and is cut to it (noted).
     """
     if "forecast" not in chk.data:
         return {}
     settings = {"n_buyers": buyers_within(chk, "forecast", 60, MAX_BUYERS, explicit_buyers),
+                "buyers_note": buyers_note(chk, "forecast", explicit_buyers),
                 "periods": chk.number("forecast", "periods", 24, ge=1, le=24 * 366, integer=True),
                 "history_hours": chk.number("forecast", "history_hours", 336, ge=100, integer=True),
                 "load_file": chk.string("forecast", "load_file"),
                 "time_column": chk.string("forecast", "time_column", "Datetime"),
                 "load_column": chk.string("forecast", "load_column", "DAYTON_MW"),
                 "forecaster": chk.string("forecast", "forecaster", "lstm")}
-    chk.unknown_keys("forecast", list(settings))
+    chk.unknown_keys("forecast", [k for k in settings if k != "buyers_note"])
     return settings
 
 
 def buyers_within(chk: Checker, section: str, default: int, largest: int, explicit: int | None) -> int | None:
-    """``[section].n_buyers``, checked against the explicit ``[buyers]`` arrays when there are some.
+    """``[section].n_buyers``, taken from the explicit ``[buyers]`` arrays when there are some.
 
-    Without them: ``default`` if absent, at most ``largest``.  With ``explicit`` buyers:
-    default ``min(explicit, largest)``; a larger value is an error naming both fields
-    (the study's markets are cut from the explicit buyers, never drawn past them).
+    Without them: ``default`` if absent, at most ``largest``.  With ``explicit`` buyers the
+    stage's market is cut from them (never drawn past them): the default is
+    ``min(explicit, largest)`` and a larger value is cut to ``explicit`` (as ``[methods].n_buyers``
+    is), which :func:`buyers_note` reports.
     """
-    if explicit is None:
-        return chk.number(section, "n_buyers", default, ge=1, le=largest, integer=True)
-    n = chk.number(section, "n_buyers", min(explicit, largest), ge=1, le=largest, integer=True)
-    if n is not None and n > explicit:
-        chk.fail(f"[{section}].n_buyers", f"is {n} but [buyers] gives {explicit} buyers; the {section} stage uses "
-                                          f"the explicit buyers: set n_buyers <= {explicit} or leave it out")
+    n = chk.number(section, "n_buyers", default if explicit is None else min(explicit, largest), ge=1, le=largest,
+                   integer=True)
+    return n if explicit is None or n is None else min(n, explicit)
+
+
+def buyers_note(chk: Checker, section: str, explicit: int | None) -> str | None:
+    """A note when ``[section].n_buyers`` asks for more buyers than the explicit ``[buyers]`` give."""
+    asked = chk.data.get(section, {}).get("n_buyers")
+    if explicit is None or not isinstance(asked, int) or asked <= explicit:
         return None
-    return n
+    return f"[{section}].n_buyers = {asked} cut to the {explicit} buyers given in [buyers]"
 
 
 def forecast_loop_from_config(instance: Instance, source: MarketSource,
@@ -169,4 +174,6 @@ def forecast_loop_from_config(instance: Instance, source: MarketSource,
     notes = [f"forecast loop ({name}, {n} buyers, {periods} h): mean |price forecast error| {err.mean():.2f} %, "
              f"mean |consumption deviation from equilibrium| {dev.mean():.2f} %, mean payoff loss "
              f"{table['buyer_payoff_loss_pct'].mean():.3f} %, corr(|error|, |deviation|) = {corr:.2f}"]
+    if cfg.get("buyers_note"):
+        notes.append(cfg["buyers_note"])
     return table, notes

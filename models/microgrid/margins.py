@@ -61,7 +61,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from gridgames.models.microgrid.config import Market
-from gridgames.models.microgrid.forecast import buyers_within
+from gridgames.models.microgrid.forecast import buyers_note, buyers_within
 from gridgames.models.instance import Checker
 from gridgames.models.microgrid.leaders import best_margin, diagonalise, seller_profit
 from gridgames.models.microgrid.solve import equilibrium
@@ -272,7 +272,7 @@ def margins_settings(chk: Checker, explicit_buyers: int | None = None) -> dict[s
     """The ``[margins]`` section, checked (problems recorded in ``chk``); ``{}`` when absent.
 
     With explicit ``[buyers]`` arrays (``explicit_buyers`` of them) ``n_buyers``
-    defaults to their number and may not exceed it.
+    defaults to their number and is cut to it (noted in the report).
 
     Keys: ``n_buyers`` (market size of the margin stage, default 10), ``method``
     (``joint``), ``gap_tol`` (relative leaders' gap accepted, default 1e-3) and
@@ -281,12 +281,13 @@ def margins_settings(chk: Checker, explicit_buyers: int | None = None) -> dict[s
     if "margins" not in chk.data:
         return {}
     settings = {"n_buyers": buyers_within(chk, "margins", 10, MAX_MARGIN_BUYERS, explicit_buyers),
+                "buyers_note": buyers_note(chk, "margins", explicit_buyers),
                 "method": chk.string("margins", "method", "diagonalisation", choices=MARGIN_METHODS),
                 "gap_tol": chk.number("margins", "gap_tol", 1e-3, gt=0),
                 "numpy_reference": chk.raw("margins", "numpy_reference", True)}
     if not isinstance(settings["numpy_reference"], bool):
         chk.fail("[margins].numpy_reference", f"must be true or false, got {settings['numpy_reference']!r}")
-    chk.unknown_keys("margins", list(settings))
+    chk.unknown_keys("margins", [k for k in settings if k != "buyers_note"])
     return settings
 
 
@@ -299,6 +300,8 @@ def margins_table(market: Market, settings: dict[str, Any]) -> tuple[pd.DataFram
              f"{res.status.value}, leaders' gap {res.gap:.4g} (relative {res.rel_gap:.2e}), {res.iterations} "
              f"{'sweeps' if res.method == 'epec-diagonalisation' else 'NLP solves'}, {res.time:.1f} s "
              f"(+ {res.check_time:.1f} s numpy check); {res.message}"]
+    if settings.get("buyers_note"):
+        notes.append(settings["buyers_note"])
     if settings["numpy_reference"]:
         ref = diagonalise(market)
         table["eps_numpy"], table["profit_numpy"] = ref.eps, ref.profit
