@@ -61,7 +61,7 @@ def test_instance_margins_section_errors_name_the_field(tmp_path):
     from gridgames.models.microgrid.study import STUDY
     text = (ROOT / "instances" / "microgrid_margins.toml").read_text()
     bad = tmp_path / "bad.toml"
-    bad.write_text(text.replace('method = "diagonalisation"', 'method = "newton"').replace("n_buyers = 10", "n_buyers = 0"))
+    bad.write_text(text.replace('method = "diagonalisation"', 'method = "newton"').replace("n_buyers = 3", "n_buyers = 0"))
     with pytest.raises(InstanceError) as err:
         STUDY.load(load_instance(bad), {})
     assert "[margins].method" in str(err.value) and "[margins].n_buyers" in str(err.value)
