@@ -36,7 +36,8 @@ def stackelberg_vs_cournot() -> pyo.ConcreteModel:
 # kkt-bigm: SCIP stops at a relative gap of 1e-9 on a leader objective that is flat at the top
 # (x(90 − x)/3 loses only 1e-7 at |x − 45| = 5e-4), so its x is good to ~1e-3
 @pytest.mark.parametrize("method,status,atol", [("kkt", SolveStatus.LOCALLY_OPTIMAL, 1e-5),
-                                                ("kkt-bigm", SolveStatus.OPTIMAL, 1e-3)])
+                                                ("kkt-bigm", SolveStatus.OPTIMAL, 1e-3),
+                                                ("kkt-sos1", SolveStatus.OPTIMAL, 1e-3)])
 def test_leader_against_cournot_followers_closed_form(method, status, atol):
     m = stackelberg_vs_cournot()
     res = solve_bilevel(m, m.F, method=method)
