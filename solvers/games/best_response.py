@@ -208,23 +208,39 @@ class AggregateAgentSolver(AgentSolver):
             A non-finite value among them (naming the variable or aggregate): it never reaches a solver.
         """
         view = self.target
+        theta = self.data()
+        n_p = len(self.aggregates.expressions)
+        for j in self._used:
+            view.p[j].set_value(float(theta[j]))
+        for k in range(len(self.others)):
+            view.q[k].set_value(float(theta[n_p + k]))
+
+    def data(self) -> np.ndarray:
+        """θ = ``p`` (the others' share of every aggregate; 0 where the player reads none) followed by ``q``
+        (the other variables' current values), as numbers: what :meth:`refresh` writes into the view.
+
+        Raises
+        ------
+        ModelError
+            A non-finite value among them (naming the variable or aggregate).
+        """
+        n_p = len(self.aggregates.expressions)
+        theta = np.zeros(n_p + len(self.others))
         if self.tracker is not None:
             own = np.bincount(self.own_rows, weights=self.own_coef * self.own_values()[self.own_cols],
                               minlength=len(self.tracker.values))
             shares = self.tracker.values - own
-            for j in self._used:
-                view.p[j].set_value(float(shares[j]))
+            theta[self._used] = shares[self._used]
         else:
             for j in self._used:
                 e, part = self.aggregates.expressions[j], self._own_parts.get(j)
-                view.p[j].set_value(pyo.value(e) - (pyo.value(part) if part is not None else 0.0))
-        values = [_fallback_value(v) for v in self.others]
-        for k, x in enumerate(values):
-            view.q[k].set_value(x)
-        bad = [self.others[k].name for k, x in enumerate(values) if not np.isfinite(x)]
-        bad += [self.aggregates.expressions[j].name for j in self._used if not np.isfinite(pyo.value(view.p[j]))]
-        if bad:
+                theta[j] = pyo.value(e) - (pyo.value(part) if part is not None else 0.0)
+        theta[n_p:] = [_fallback_value(v) for v in self.others]
+        if not np.all(np.isfinite(theta)):
+            bad = [self.others[k].name for k in range(len(self.others)) if not np.isfinite(theta[n_p + k])]
+            bad += [self.aggregates.expressions[j].name for j in self._used if not np.isfinite(theta[j])]
             raise ModelError(f"player '{self.agent.name}' sees non-finite values of {', '.join(bad[:5])}")
+        return theta
 
     def view_value(self) -> float:
         """The player's objective evaluated on its view (the others' share as refreshed)."""
