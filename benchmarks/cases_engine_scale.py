@@ -19,10 +19,11 @@ Best-response sweeps at 50, 200 and 1,000 buyers (fast best responses):
 ``gauss-seidel`` on the market above and ``jacobi`` on the same market
 *without capacities* (a Jacobi step from one profile lets every buyer take
 the capacity the others leave, so the step overshoots the shared caps and the
-next step has no feasible response).  Every best response is Newton on the
-buyer's KKT system, compiled once per buyer with the others' shares as a
-numpy vector (:mod:`~gridgames.solvers.games.compiled_player`; Ipopt only for
-a buyer whose Newton answer is not certified: ``newton_fallbacks``).  The
+next step has no feasible response).  Gauss-Seidel's best responses are Newton
+on the buyer's KKT system, compiled once per buyer with the others' shares as
+a numpy vector (:mod:`~gridgames.solvers.games.compiled_player`; Ipopt only for
+a buyer whose Newton answer is not certified: ``newton_fallbacks``); a Jacobi
+step is ONE joint, separable Ipopt solve (:mod:`~gridgames.solvers.games.batch`).  The
 sweeps stop on their own best responses' relative gap (``gap_stop`` at
 ``gap_tol = 1e-6``) or after ``SWEEP_LIMIT`` sweeps; the gap reached is in
 ``eq_gap`` (numpy, exact) and ``engine_nash_gap`` (the engine's final

@@ -75,7 +75,7 @@ def test_newton_gaps_equal_ipopt_gaps_and_numpy(shrink, spec):
 def test_newton_jacobi_uncapacitated_matches_numpy():
     market, ref = _market(capacity=False)
     model = build_game(market, capacity=False)
-    res = solve_nash(model, model.buyer, method="jacobi", tol=1e-10)
+    res = solve_nash(model, model.buyer, method="jacobi", tol=1e-10, newton=True)
     assert res.status.is_ok, res.message
     assert res.extra["best_responses"]["newton"]
     r = requests(market, model)
