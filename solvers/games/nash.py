@@ -419,7 +419,9 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         t0 = time.perf_counter()
         # Jacobi: the joint Ipopt step by default (Newton from a far profile, every buyer at once, was
         # slower at 1,000 buyers: 34 s against 2.8 s a step); Gauss-Seidel: Newton by default
-        newton = options.get("newton", None if method == "gauss-seidel" else False)
+        newton = options.get("newton")
+        if newton is None and method == "jacobi":
+            newton = False
         br = BestResponses(agents, br_solver, solver_options, model, batch, newton)
         br.compile()
         timings["setup"] = time.perf_counter() - t0
