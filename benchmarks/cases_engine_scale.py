@@ -60,7 +60,7 @@ SWEEP_SIZES = (50, 200, 1000)
 #: sweeps run at most per method and size (the gap-based stop usually ends them sooner): Gauss-Seidel
 #: crawls once capacities bind (strategy changes ~1e-7 per sweep at 200 buyers while the relative gap is
 #: already ~1e-12, hence the gap-based stop); Jacobi is damped (ω down to 1/4 here) and needs more
-SWEEP_LIMIT = {"gauss-seidel": {50: 60, 200: 20, 1000: 5}, "jacobi": {50: 240, 200: 240, 1000: 20}}
+SWEEP_LIMIT = {"gauss-seidel": {50: 60, 200: 30, 1000: 5}, "jacobi": {50: 240, 200: 240, 1000: 20}}
 #: the sweeps' gap-based stop: relative gain of every buyer's best response (the family's goal gap)
 SWEEP_GAP_TOL = 1e-6
 
