@@ -16,20 +16,28 @@ Smoke: 50 buyers, with the engine's own verification (every buyer re-solved
 alone by Ipopt, :func:`~gridgames.solvers.games.nash.nash_gap`) switched on.
 
 Best-response sweeps at 50, 200 and 1,000 buyers (fast best responses):
-``gauss-seidel`` (one persistent Ipopt model per buyer, only Params change)
-on the market above, and ``jacobi`` (every step ONE joint, separable Ipopt
-solve of all buyers' best responses, :mod:`~gridgames.solvers.games.batch`)
-on the same market *without capacities*: a Jacobi step from one profile lets
-every buyer take the capacity the others leave, so the joint step overshoots
-the shared caps and the next step has no feasible response (tested: it stops
-with an error naming the buyer).  Its reference is the vectorised solver
-without capacities.  1,000 buyers run a fixed number of sweeps
-(``max_iter``); ``t_per_sweep`` is the figure of merit there.
+``gauss-seidel`` on the market above and ``jacobi`` on the same market
+*without capacities* (a Jacobi step from one profile lets every buyer take
+the capacity the others leave, so the step overshoots the shared caps and the
+next step has no feasible response).  Gauss-Seidel's best responses are Newton
+on the buyer's KKT system, compiled once per buyer with the others' shares as
+a numpy vector (:mod:`~gridgames.solvers.games.compiled_player`; Ipopt only for
+a buyer whose Newton answer is not certified: ``newton_fallbacks``); a Jacobi
+step is ONE joint, separable Ipopt solve (:mod:`~gridgames.solvers.games.batch`).  The
+sweeps stop on their own best responses' relative gap (``gap_stop`` at
+``gap_tol = 1e-6``) or after ``SWEEP_LIMIT`` sweeps; the gap reached is in
+``eq_gap`` (numpy, exact) and ``engine_nash_gap`` (the engine's final
+:func:`~gridgames.solvers.games.nash.nash_gap`, also by Newton, timed in
+``t_verify``).  ``t_per_sweep`` and ``t_per_response`` (sweep time / buyers)
+are the figures of merit.  The Jacobi reference is the vectorised solver
+without capacities.
 
 Every row splits its time: ``t_build`` (Pyomo model), ``t_derivation``
 (analysis, lifting and the engine's own structures), ``t_translation`` (the
 Ipopt bridge's translation: compile, checks; for sweeps, the part of
-``t_solve`` + ``t_verify`` spent there), ``t_solve``, ``t_verify``.
+``t_solve`` + ``t_verify`` spent there), ``t_solve``, ``t_verify``; for
+sweeps ``t_derivation`` includes compiling the buyers' Newton structures
+(``t_newton_compile``).
 """
 from __future__ import annotations
 
@@ -49,10 +57,12 @@ SIZES = (50, 200, 1000, 5000)
 GOALS = {1000: 10.0, 5000: 60.0}
 #: best-response sweeps (Gauss-Seidel; Jacobi without capacities)
 SWEEP_SIZES = (50, 200, 1000)
-#: sweeps run per method and size: Gauss-Seidel crawls once capacities bind (200 buyers: relative gap 1e-12
-#: but strategy changes ~1e-7 per sweep after 60 sweeps, 318 s on the loaded machine), so larger sizes run a
-#: fixed number of sweeps and report the gap reached; Jacobi is damped (ω down to 1/4 here) and needs more
-SWEEP_LIMIT = {"gauss-seidel": {50: 60, 200: 10, 1000: 3}, "jacobi": {50: 240, 200: 240, 1000: 20}}
+#: sweeps run at most per method and size (the gap-based stop usually ends them sooner): Gauss-Seidel
+#: crawls once capacities bind (strategy changes ~1e-7 per sweep at 200 buyers while the relative gap is
+#: already ~1e-12, hence the gap-based stop); Jacobi is damped (ω down to 1/4 here) and needs more
+SWEEP_LIMIT = {"gauss-seidel": {50: 60, 200: 30, 1000: 5}, "jacobi": {50: 240, 200: 240, 1000: 20}}
+#: the sweeps' gap-based stop: relative gain of every buyer's best response (the family's goal gap)
+SWEEP_GAP_TOL = 1e-6
 
 
 def _relative_gap(market, r: np.ndarray, capacity: bool = True) -> float:
@@ -73,33 +83,43 @@ def _breakdown(method: str, build: float, timings: dict, solve_time: float) -> d
 
 
 def run_engine_scale(*, n_buyers: int, seed: int = 7, verify: bool = False, method: str = "mcp",
-                     max_iter: int = 60, capacity: bool = True) -> dict:
+                     max_iter: int = 60, capacity: bool = True, newton: bool | None = None) -> dict:
     """One size: engine (build + ``method``) and vectorised solver in the same process, same market.
 
-    ``method="gauss-seidel"`` / ``"jacobi"`` run best-response sweeps to ``tol = 1e-9`` or
-    ``max_iter`` sweeps; the time per sweep is in ``t_per_sweep``, per best response (per-player
-    solves) in ``t_per_response``.  ``capacity=False`` drops the sellers' capacities (engine and
-    reference alike).
+    ``method="gauss-seidel"`` / ``"jacobi"`` run best-response sweeps to ``tol = 1e-9``, to a relative
+    gap of :data:`SWEEP_GAP_TOL` of their own best responses, or ``max_iter`` sweeps; the time per
+    sweep is in ``t_per_sweep``, per best response (sweep time / buyers) in ``t_per_response``.
+    ``newton=False`` makes every best response an Ipopt solve (the reference path; Jacobi then
+    joins them into one solve per step).  ``capacity=False`` drops the sellers' capacities (engine
+    and reference alike).
     """
     market = random_market(n_buyers, MarketSpec(), seed)
     ref = equilibrium(market, check=False, capacity=capacity)
     t0 = time.perf_counter()
     model = build_game(market, capacity=capacity)
     build = time.perf_counter() - t0
-    options = {"verify": verify} if method == "mcp" else {"tol": 1e-9, "max_iter": max_iter}
+    if method == "mcp":
+        options: dict = {"verify": verify}
+    else:
+        options = {"tol": 1e-9, "max_iter": max_iter, "gap_stop": True, "gap_tol": SWEEP_GAP_TOL, "newton": newton}
     res = solve_nash(model, model.buyer, method=method, **options)
     wall = build + res.solve_time
     r = requests(market, model)
     gap, ref_gap = _relative_gap(market, r, capacity), _relative_gap(market, ref.r, capacity)
     raw = res.extra.get("timings", {})
     timings = _breakdown(method, build, raw, res.solve_time)
-    if res.best_response_solves:  # the verification's re-solves (mcp) or the sweeps' (per player)
-        timings["per_response"] = (timings["verify"] if method == "mcp" else timings["solve"]) / res.best_response_solves
+    responses = res.extra.get("best_responses", {})
+    if method == "mcp" and res.best_response_solves:  # the verification's re-solves
+        timings["per_response"] = timings["verify"] / res.best_response_solves
+    if method != "mcp":
+        timings["newton_compile"] = responses.get("newton_compile_time", 0.0)
     if method != "mcp" and res.iterations:
         timings["per_sweep"] = timings["solve"] / res.iterations
+        timings["per_response"] = timings["per_sweep"] / n_buyers
     goal = GOALS.get(n_buyers) if method == "mcp" else None
-    responses = res.extra.get("best_responses", {})
-    return {"method": method, "solver": "newton (generic engine)" if method == "mcp" else "ipopt best responses",
+    solver = ("newton (generic engine)" if method == "mcp" else
+              "newton best responses (ipopt fallback)" if responses.get("newton") else "ipopt best responses")
+    return {"method": method, "solver": solver,
             "size": n_buyers,
             "objective": float(buyer_payoffs(market, r).sum()),
             "reference": float(buyer_payoffs(market, ref.r).sum()),
@@ -111,6 +131,7 @@ def run_engine_scale(*, n_buyers: int, seed: int = 7, verify: bool = False, meth
             "goal_s": goal, "goal_met": None if goal is None else bool(wall <= goal and gap <= 1e-6),
             "capacity": capacity, "joint_solves": responses.get("joint_solves"),
             "player_solves": responses.get("player_solves"), "fallbacks": len(responses.get("fallbacks", [])),
+            "newton": responses.get("newton"), "newton_fallbacks": len(responses.get("newton_fallbacks", [])),
             "message": res.message[:300],
             **{f"t_{k}": float(v) for k, v in timings.items()}}
 

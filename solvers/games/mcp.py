@@ -193,6 +193,31 @@ def _newton_direction(H: sp.csc_matrix, phi: np.ndarray) -> np.ndarray | None:
     return d if np.all(np.isfinite(d)) else None
 
 
+#: a dense Jacobian (ndarray) up to this size is factored densely (no sparse-matrix overhead)
+DENSE_MAX = 200
+
+
+def _dense_direction(H: np.ndarray, phi: np.ndarray) -> np.ndarray | None:
+    """``−H⁻¹ Φ`` by dense LU, or None when H is singular."""
+    try:
+        d = np.linalg.solve(H, -phi)
+    except np.linalg.LinAlgError:
+        return None
+    return d if np.all(np.isfinite(d)) else None
+
+
+def _lm_direction(H: np.ndarray, phi: np.ndarray, grad: np.ndarray) -> np.ndarray | None:
+    """Levenberg-Marquardt direction ``−(HᵀH + μI)⁻¹ Hᵀ Φ`` with ``μ = ‖Φ‖``: a descent direction of θ
+    also where H is singular (non-unique multipliers), fast locally under an error bound
+    (Fan and Yuan, Computing 74, 2005)."""
+    mu = float(np.linalg.norm(phi))
+    try:
+        d = np.linalg.solve(H.T @ H + mu * np.eye(H.shape[0]), -grad)
+    except np.linalg.LinAlgError:
+        return None
+    return d if np.all(np.isfinite(d)) else None
+
+
 def _check_inputs(lb: Any, ub: Any, x0: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x0 = np.asarray(x0, dtype=float).ravel()
     n = x0.size
@@ -209,7 +234,8 @@ def _check_inputs(lb: Any, ub: Any, x0: Any) -> tuple[np.ndarray, np.ndarray, np
 
 def solve_mcp(F: Callable[[np.ndarray], np.ndarray], J: Callable[[np.ndarray], Any], lb: Any, ub: Any,
               x0: Any, *, tol: float = 1e-10, max_iter: int = 200, sigma: float = 1e-4, beta: float = 0.5,
-              rho: float = 1e-10, p: float = 2.1, max_backtracks: int = 40) -> MCPResult:
+              rho: float = 1e-10, p: float = 2.1, max_backtracks: int = 40,
+              levenberg_marquardt: bool = False) -> MCPResult:
     """Solve the box MCP ``l ≤ z ≤ u ⊥ F(z)`` (see the module docstring).
 
     Parameters
@@ -218,7 +244,8 @@ def solve_mcp(F: Callable[[np.ndarray], np.ndarray], J: Callable[[np.ndarray], A
         ``F(z) -> ndarray (n,)``.  May return non-finite values outside its
         domain; such trial points are rejected.
     J : callable
-        ``J(z) ->`` the Jacobian of F at z, a scipy sparse matrix or a dense array (n, n).
+        ``J(z) ->`` the Jacobian of F at z, a scipy sparse matrix or a dense array (n, n); a dense
+        one of size up to :data:`DENSE_MAX` is factored densely (small systems: no sparse overhead).
     lb, ub : array_like
         Bounds (``-inf`` / ``inf`` where absent), broadcast to n.
     x0 : array_like
@@ -233,6 +260,11 @@ def solve_mcp(F: Callable[[np.ndarray], np.ndarray], J: Callable[[np.ndarray], A
         The Newton direction d is accepted when ``∇θᵀd ≤ −rho ‖d‖^p``.
     max_backtracks : int
         Halvings of the step before the line search gives up.
+    levenberg_marquardt : bool
+        With a dense Jacobian: where the Newton direction is unavailable or not a sufficient
+        descent direction, try the Levenberg-Marquardt direction before the gradient (counted
+        as a Newton step).  Helps where the solution is degenerate (a bound and a row
+        active together: multipliers not unique, H singular there).
 
     Returns
     -------
@@ -267,11 +299,22 @@ def solve_mcp(F: Callable[[np.ndarray], np.ndarray], J: Callable[[np.ndarray], A
             status, message = SolveStatus.OPTIMAL, f"complementarity residual {history[-1]:.2e} <= {tol:.0e}"
             break
         it += 1
-        jac = _as_sparse(J(z), n)
-        H = (sp.diags(dz) + sp.diags(df) @ jac).tocsc()
-        grad = H.T @ phi
-        d = _newton_direction(H, phi)
+        jac = J(z)
+        if isinstance(jac, np.ndarray) and jac.shape == (n, n) and n <= DENSE_MAX:  # small: dense algebra
+            H = df[:, None] * jac
+            H[np.diag_indices(n)] += dz
+            grad = H.T @ phi
+            d = _dense_direction(H, phi)
+        else:
+            jac = _as_sparse(jac, n)
+            H = (sp.diags(dz) + sp.diags(df) @ jac).tocsc()
+            grad = H.T @ phi
+            d = _newton_direction(H, phi)
         slope = float(grad @ d) if d is not None else 0.0
+        if (levenberg_marquardt and isinstance(H, np.ndarray)
+                and (d is None or slope > -rho * float(np.linalg.norm(d)) ** p)):
+            d = _lm_direction(H, phi, grad)
+            slope = float(grad @ d) if d is not None else 0.0
         if d is None or slope > -rho * float(np.linalg.norm(d)) ** p:
             d, slope = -grad, -float(grad @ grad)
             gradient += 1

@@ -21,12 +21,14 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import GridGamesError
-from gridgames.solvers.games.mcp import MCPResult, solve_mcp
+from gridgames.solvers.games.mcp import solve_mcp
 from gridgames.solvers.games.results import NashResult
+from gridgames.solvers.games.status import gap_limit
 from gridgames.solvers.games.stacked_kkt import StackedKKT
 from gridgames.solvers.result import SolveStatus
 
@@ -36,15 +38,21 @@ log = logging.getLogger(__name__)
 MCP_OPTIONS = {"tol", "max_iter", "verify", "gap_tol", "fallback", "solver_options"}
 
 
-def _status(mcp: MCPResult, gap: float | None, gap_tol: float) -> tuple[SolveStatus, str]:
-    """``gap_tol`` is already scaled to the players' objective values."""
-    if gap is None:
+def _status(gaps: dict[str, float], values: dict[str, float], gap_tol: float) -> tuple[SolveStatus, str]:
+    """Verdict from each player's gap, against ``gap_tol · max(1, |its objective|)`` (empty gaps: not verified)."""
+    if not gaps:
         return SolveStatus.LOCALLY_OPTIMAL, ("KKT point of every player (an equilibrium when the players' "
                                              "problems are convex); not verified (verify=False)")
-    if gap <= gap_tol:
-        return SolveStatus.OPTIMAL, f"verified: no player gains more than {gap:.2e} by deviating"
-    return SolveStatus.NOT_EQUILIBRIUM, (f"KKT point is not an equilibrium: a player gains {gap:.3e} > {gap_tol:.0e} "
-                               "by deviating (a player's problem is not convex in its own variables?)")
+    limits = {name: gap_limit(values.get(name, float("nan")), gap_tol) for name in gaps}
+    bad = [name for name, gap in gaps.items() if not gap <= limits[name]]
+    if not bad:
+        return SolveStatus.OPTIMAL, (f"verified: no player gains more than {gap_tol:.0e} x max(1, |its objective|) "
+                                     f"by deviating (largest gain {max(gaps.values()):.2e})")
+    worst = max(bad, key=lambda n: gaps[n] / limits[n] if np.isfinite(gaps[n]) else np.inf)
+    more = f" ({len(bad) - 1} more players)" if len(bad) > 1 else ""
+    return SolveStatus.NOT_EQUILIBRIUM, (f"KKT point is not an equilibrium: player '{worst}' gains {gaps[worst]:.3e} "
+                                         f"> {limits[worst]:.1e} (gap_tol x max(1, |its objective|)) by deviating"
+                                         f"{more} (a player's problem is not convex in its own variables?)")
 
 
 def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], solver: str | None = None, *,
@@ -67,8 +75,9 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
         Re-solve every player alone at the answer (:func:`nash_gap`); the
         result's ``gap`` stays NaN when False.
     gap_tol : float
-        Largest gain accepted as an equilibrium, relative to ``max(1, mean |f_i|)``
-        (the players' objectives at the answer).
+        Largest gain accepted as an equilibrium, per player: player i may gain at most
+        ``gap_tol · max(1, |f_i|)`` (its objective at the answer), the rule of
+        :func:`~gridgames.solvers.games.status.judge` used by every other method.
     fallback : bool
         Run the Scholtes–Ipopt ``kkt`` method when Newton fails.
     solver_options : dict, optional
@@ -133,8 +142,7 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
         timings["verify"] = time.perf_counter() - t0
     gap = max(gaps.values()) if gaps else None
     values = system.player_values(mcp.x)
-    scale = max(1.0, sum(abs(v) for v in values.values()) / max(len(values), 1))
-    status, verdict = _status(mcp, gap, gap_tol * scale) if mcp.ok else (mcp.status, "")
+    status, verdict = _status(gaps, values, gap_tol) if mcp.ok else (mcp.status, "")
     result = NashResult(status=status, objective=float(sum(values.values())), solve_time=0.0,
                         iterations=mcp.iterations, solver=method_solver,
                         message=f"{message}; {verdict}" if verdict else message, extra=extra, method="mcp",

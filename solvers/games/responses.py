@@ -4,8 +4,14 @@
 size (each named Expression's variables are collected once, not once per
 player that reads it).  :class:`BestResponses` holds one persistent solver per
 player and, when the game is aggregative and its players are solved by Ipopt,
-a :class:`~gridgames.solvers.games.batch.BatchResponses` that answers all
-players at one profile by one solve (Jacobi steps, Nash gaps).
+either (default) a :class:`~gridgames.solvers.games.compiled_player.CompiledPlayer`
+per player, which answers a best response from numpy data by Newton on the
+player's KKT system (Ipopt only when Newton's answer is not certified), or a
+:class:`~gridgames.solvers.games.batch.BatchResponses` that answers all
+players at one profile by one Ipopt solve (``batch=True``).
+
+Each best response also gives the player's gain against the profile it
+answered (:attr:`BestResponses.gains`): the gap-based stop of the sweeps.
 """
 from __future__ import annotations
 
@@ -19,10 +25,11 @@ from pyomo.common.numeric_types import native_types
 from pyomo.core.base.block import BlockData
 from pyomo.core.expr.visitor import identify_variables
 
-from gridgames.solvers.errors import ModelError
+from gridgames.solvers.errors import GridGamesError, ModelError
 from gridgames.solvers.games.agent_solve import AgentSolver
 from gridgames.solvers.games.batch import BatchResponses
 from gridgames.solvers.games.best_response import AggregateAgentSolver, AggregateValues
+from gridgames.solvers.games.compiled_player import CompiledPlayer, Response
 from gridgames.solvers.games.stacked_kkt import find_aggregates, find_players
 from gridgames.solvers.games.structure import Agent
 from gridgames.solvers.result import SolveResult
@@ -110,12 +117,20 @@ class BestResponses:
         The game; needed to find its aggregates (market totals as named Expressions).
     batch : bool, optional
         Join all players' best responses at one profile into one solve: None (default)
-        when the game is aggregative, every player is solved by Ipopt and there are at
-        least :data:`BATCH_MIN_PLAYERS`; True whenever the game allows it; False never.
+        when the game is aggregative, every player is solved by Ipopt, there are at
+        least :data:`BATCH_MIN_PLAYERS` and Newton best responses are off; True whenever
+        the game allows it (and then in place of Newton); False never.
+    newton : bool, optional
+        Best responses by Newton on each player's compiled KKT system
+        (:class:`~gridgames.solvers.games.compiled_player.CompiledPlayer`), Ipopt for a player
+        whose Newton answer is not certified: None (default) for the Ipopt players of an
+        aggregative game unless ``batch=True``; True for every player of an aggregative game;
+        False never.  ``options`` (Ipopt's) apply to the Ipopt solves only.
     """
 
     def __init__(self, agents: list[Agent], solver: str | None, options: dict | None,
-                 model: pyo.Block | None = None, batch: bool | None = None) -> None:
+                 model: pyo.Block | None = None, batch: bool | None = None,
+                 newton: bool | None = None) -> None:
         self.agents = list(agents)
         self.tracker: AggregateValues | None = None
         pool: dict = {}
@@ -128,10 +143,26 @@ class BestResponses:
             self.solvers = [AggregateAgentSolver(a, solver, options, pool, aggregates, self.tracker) for a in agents]
         else:
             self.solvers = [AgentSolver(a, solver, options, pool) for a in agents]
+        if newton not in (None, True, False):
+            raise ModelError(f"newton must be True, False or None (automatic), got {newton!r}")
+        #: per player: use Newton (its compiled structure is built on first use)
+        self._newton = [self.tracker is not None and newton is not False and isinstance(s, AggregateAgentSolver)
+                        and (newton is True or (batch is not True and s.solver_name == "ipopt"))
+                        for s in self.solvers]
+        self._compiled: list[CompiledPlayer | None] = [None] * len(self.solvers)
         self.batch_reason = self._batch_refusal(batch)
+        if self.batch_reason is None and any(self._newton):
+            self.batch_reason = "best responses by Newton (newton=False or batch=True for joint Ipopt solves)"
         self._joint: dict[str, BatchResponses] = {}
         #: each player's objective at the profile of the last :meth:`gaps`
         self.values: dict[str, float] = {}
+        #: per player: its gain from its last best response against the profile it answered, and its
+        #: objective there (NaN until it has answered); the sweeps' gap-based stop reads these
+        self.gains = np.full(len(self.agents), np.nan)
+        self.current = np.full(len(self.agents), np.nan)
+        self.newton_solves = 0
+        #: players whose Newton answer was not certified and who were solved by their backend (and why)
+        self.newton_fallbacks: list[str] = []
 
     def _batch_refusal(self, batch: bool | None) -> str | None:
         """Why best responses are not joined (None: they are)."""
@@ -155,12 +186,28 @@ class BestResponses:
 
     @property
     def solves(self) -> int:
-        return sum(s.solves for s in self.solvers)
+        """Per-player best-response solves (backend and Newton)."""
+        return sum(s.solves for s in self.solvers) + self.newton_solves
+
+    @property
+    def newton(self) -> bool:
+        """True when some player's best responses are computed by Newton."""
+        return any(self._newton)
 
     @property
     def translation_time(self) -> float:
         """Seconds the backends spent translating (per-player models and joint models)."""
         return sum(s.translation_time for s in self.solvers) + sum(j.translation_time for j in self._joint.values())
+
+    @property
+    def compile_time(self) -> float:
+        """Seconds spent compiling the players' Newton structures."""
+        return sum(c.compile_time for c in self._compiled if c is not None)
+
+    def compile(self) -> None:
+        """Build every Newton player's compiled structure now (otherwise at its first best response)."""
+        for i in range(len(self.solvers)):
+            self._compiled_player(i)
 
     @property
     def fallbacks(self) -> list[str]:
@@ -173,7 +220,8 @@ class BestResponses:
         return {"batched": self.batched, "why_not": self.batch_reason, "player_solves": self.solves,
                 "joint_solves": sum(j.joint_solves for j in joint), "joint_time": sum(j.time for j in joint),
                 "translation_time": self.translation_time,
-                "fallbacks": self.fallbacks}
+                "fallbacks": self.fallbacks, "newton": self.newton, "newton_solves": self.newton_solves,
+                "newton_compile_time": self.compile_time, "newton_fallbacks": self.newton_fallbacks}
 
     def _joint_solver(self, kind: str) -> BatchResponses:
         """The joint model for iterations (``strict``) or gap checks (``check``), built on first use."""
@@ -184,9 +232,37 @@ class BestResponses:
         return self._joint[kind]
 
     def sync(self) -> None:
-        """Re-read the aggregates from the variables (after values changed outside :meth:`move`)."""
+        """Re-read the aggregates from the variables (after values changed outside :meth:`move`).
+
+        A compiled player reads the game's mutable Params and its bounds once, at its first
+        solve: they stay put while a game is solved.
+        """
         if self.tracker is not None:
             self.tracker.sync()
+
+    def _compiled_player(self, i: int) -> CompiledPlayer | None:
+        """Player i's compiled structure, built on first use (None, and Newton off for it, if it cannot be)."""
+        if self._compiled[i] is None and self._newton[i]:
+            solver = self.solvers[i]
+            try:
+                self._compiled[i] = CompiledPlayer(solver.target, solver.agent.variables)
+            except GridGamesError as exc:
+                self._newton[i] = False
+                self.newton_fallbacks.append(f"player '{solver.agent.name}': no compiled structure ({exc})")
+        return self._compiled[i]
+
+    def _newton_response(self, i: int) -> Response | None:
+        """Player i's certified Newton best response at the current profile, or None (then its backend)."""
+        compiled = self._compiled_player(i)
+        if compiled is None:
+            return None
+        solver = self.solvers[i]
+        answer = compiled.solve(solver.own_values(), solver.data())
+        self.newton_solves += 1
+        if not answer.result.ok:
+            self.newton_fallbacks.append(f"player '{solver.agent.name}': {answer.result.message}")
+            return None
+        return answer
 
     def move(self, i: int, values: np.ndarray) -> None:
         """Set player i's strategy, keeping the aggregates current."""
@@ -199,12 +275,28 @@ class BestResponses:
             v.set_value(float(x), skip_validation=True)
 
     def respond(self, i: int) -> tuple[np.ndarray, SolveResult]:
-        """Player i's best response (values returned; the player's variables restored)."""
-        agent = self.agents[i]
+        """Player i's best response (values returned; the player's variables restored).
+
+        Its gain against the current profile goes to :attr:`gains` (NaN when the solve failed).
+        """
+        answer = self._newton_response(i) if self._newton[i] else None
+        if answer is not None:
+            self.gains[i], self.current[i] = answer.gain, answer.current
+            return answer.x, answer.result
+        agent, solver = self.agents[i], self.solvers[i]
+        if isinstance(solver, AggregateAgentSolver):
+            solver.refresh()
+            now = solver.view_value()
+        else:
+            now = agent.value()
         saved = agent.snapshot()
-        result = self.solvers[i].solve()
+        result = solver.solve()
+        best = (solver.view_value() if isinstance(solver, AggregateAgentSolver) else agent.value()) \
+            if result.ok else float("nan")
         response = np.array([v.value for v in agent.variables], dtype=float)
         agent.restore(saved)
+        self.current[i] = now
+        self.gains[i] = (now - best) if agent.sense > 0 else (best - now)
         return response, result
 
     def respond_all(self) -> list[tuple[np.ndarray, SolveResult]]:
@@ -213,6 +305,9 @@ class BestResponses:
         if not self.batched:
             return [self.respond(i) for i in range(len(self.agents))]
         answer = self._joint_solver("strict").solve()
+        self.current[:] = answer.current
+        signs = np.array([a.sense for a in self.agents], float)
+        self.gains[:] = signs * (answer.current - answer.best)
         return list(zip(answer.responses, answer.results))
 
     def gaps(self) -> dict[str, float]:
@@ -229,7 +324,13 @@ class BestResponses:
             current, best, results = answer.current, answer.best, answer.results
         else:
             current, best, results = [], [], []
-            for agent, solver in zip(self.agents, self.solvers):
+            for i, (agent, solver) in enumerate(zip(self.agents, self.solvers)):
+                newton = self._newton_response(i) if self._newton[i] else None
+                if newton is not None:
+                    current.append(newton.current)
+                    best.append(newton.value)
+                    results.append(newton.result)
+                    continue
                 if isinstance(solver, AggregateAgentSolver):
                     solver.refresh()
                     current.append(solver.view_value())

@@ -1,0 +1,172 @@
+"""Fast best responses: Newton on each player's compiled KKT system, gap-based stops, per-player gap tolerances.
+
+Independent answers: the microgrid market's vectorised numpy solver and its exact
+per-buyer gaps (``models/microgrid/solve.py``, no code shared with the engine),
+the Cournot closed form, and the players' Ipopt solves (``newton=False``).
+"""
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+
+from gridgames.models.microgrid.config import MarketSpec, random_market
+from gridgames.models.microgrid.model import build_game, requests
+from gridgames.models.microgrid.solve import buyer_payoffs, equilibrium, nash_gaps
+from gridgames.solvers.errors import ModelError
+from gridgames.solvers.games.compiled_player import CompiledPlayer
+from gridgames.solvers.games.nash import nash_gap, players_of, solve_nash
+from gridgames.solvers.games.nash_mcp import _status
+from gridgames.solvers.games.responses import BestResponses
+from gridgames.solvers.result import SolveStatus
+
+N = 12
+#: four small sellers: every capacity binds at 12 buyers (shared rows that leave some buyers no room)
+TIGHT = MarketSpec(n_sellers=4, capacity=(20.0, 60.0))
+
+
+def _market(capacity: bool = True, seed: int = 3, spec: MarketSpec = MarketSpec()):
+    market = random_market(N, spec, seed)
+    return market, equilibrium(market, check=False, capacity=capacity)
+
+
+def _load(model, r: np.ndarray) -> None:
+    for i in model.buyer:
+        for j, v in model.buyer[i].r.items():
+            v.set_value(float(r[i, j]))
+
+
+def _scale(market, r) -> float:
+    return float(np.mean(np.abs(buyer_payoffs(market, r))))
+
+
+def test_newton_gauss_seidel_reaches_the_vectorised_equilibrium():
+    market, ref = _market()
+    assert ref.market_status == "cleared"
+    model = build_game(market)
+    res = solve_nash(model, model.buyer, method="gauss-seidel", tol=1e-10)
+    assert res.status.is_ok, res.message
+    report = res.extra["best_responses"]
+    assert report["newton"] and report["newton_solves"] >= N * res.iterations
+    assert report["newton_fallbacks"] == [] and report["joint_solves"] == 0
+    r = requests(market, model)
+    assert np.abs(r - ref.r).max() < 1e-5
+    assert nash_gaps(market, r).max() < 1e-6 * _scale(market, r)
+
+
+@pytest.mark.parametrize("spec", [MarketSpec(), TIGHT], ids=["cleared", "capacity-binding"])
+@pytest.mark.parametrize("shrink", [1.0, 0.5])
+def test_newton_gaps_equal_ipopt_gaps_and_numpy(shrink, spec):
+    """At the equilibrium (capacity-binding: rows that leave buyers no room) and at half of it."""
+    market, ref = _market(spec=spec)
+    model = build_game(market)
+    r = ref.r * shrink
+    _load(model, r)
+    newton = nash_gap(model, model.buyer, newton=True)
+    ipopt = nash_gap(model, model.buyer, newton=False, batch=False)
+    exact = nash_gaps(market, r)
+    names = [model.buyer[i].name for i in range(N)]
+    tol = 1e-7 * max(1.0, _scale(market, r))
+    assert np.allclose([newton[n] for n in names], exact, atol=tol, rtol=1e-6)
+    assert np.allclose([newton[n] for n in names], [ipopt[n] for n in names], atol=tol, rtol=1e-6)
+    if shrink < 1.0:
+        assert min(exact) > 1.0   # the comparison is not between zeros
+    assert np.allclose(requests(market, model), r)   # the profile is left as it was
+
+
+def test_newton_jacobi_uncapacitated_matches_numpy():
+    market, ref = _market(capacity=False)
+    model = build_game(market, capacity=False)
+    res = solve_nash(model, model.buyer, method="jacobi", tol=1e-10, newton=True)
+    assert res.status.is_ok, res.message
+    assert res.extra["best_responses"]["newton"]
+    r = requests(market, model)
+    assert np.abs(r - ref.r).max() < 1e-5
+
+
+def _cournot(costs, aggregate: bool = True) -> pyo.ConcreteModel:
+    m = pyo.ConcreteModel()
+    n = len(costs)
+    m.F = pyo.Block(range(n))
+    for i in range(n):
+        m.F[i].q = pyo.Var(bounds=(0, 200), initialize=0.0)
+    m.Q = pyo.Expression(expr=sum(m.F[i].q for i in range(n)))
+    for i in range(n):
+        m.F[i].profit = pyo.Objective(expr=(100.0 - m.Q) * m.F[i].q - costs[i] * m.F[i].q, sense=pyo.maximize)
+    return m
+
+
+@pytest.mark.parametrize("method,options", [("gauss-seidel", {}), ("jacobi", {"damping": 0.5})])
+def test_newton_cournot_closed_form(method, options):
+    """Three firms, P = 100 − Q: q_i = (100 − 4 c_i + Σc) / 4 (QP players: Newton only when asked)."""
+    costs = np.array([10.0, 20.0, 30.0])
+    m = _cournot(costs)
+    res = solve_nash(m, m.F, method=method, newton=True, tol=1e-10, **options)
+    assert res.status.is_optimal, res.message
+    assert res.extra["best_responses"]["newton_solves"] > 0
+    expected = (100.0 - 4 * costs + costs.sum()) / 4.0
+    np.testing.assert_allclose([m.F[i].q.value for i in range(3)], expected, atol=1e-6)
+    assert res.gap == pytest.approx(0.0, abs=1e-6)
+
+
+def test_second_order_check_hands_a_maximum_to_ipopt():
+    """f = −(x − 0.5)² + 0.01 x Q on [0, 1]: Newton from 0.5 finds the interior stationary point, a
+    maximum; the curvature check refuses it and Ipopt finds a bound (a true local minimum)."""
+    m = pyo.ConcreteModel()
+    m.P = pyo.Block(range(2))
+    for i in range(2):
+        m.P[i].x = pyo.Var(bounds=(0, 1), initialize=0.5)
+    m.Q = pyo.Expression(expr=m.P[0].x + m.P[1].x)
+    for i in range(2):
+        m.P[i].f = pyo.Objective(expr=-(m.P[i].x - 0.5) ** 2 + 0.01 * m.P[i].x * m.Q)
+    br = BestResponses(players_of(m, m.P), "ipopt", None, m)
+    br.sync()
+    compiled = br._compiled_player(0)
+    assert isinstance(compiled, CompiledPlayer)
+    answer = compiled.solve(br.solvers[0].own_values(), br.solvers[0].data())
+    assert not answer.result.ok and "negative curvature" in answer.result.message
+    x, res = br.respond(0)
+    assert res.ok and res.solver == "ipopt" and min(abs(x[0]), abs(x[0] - 1.0)) < 1e-6
+    assert any("negative curvature" in line for line in br.newton_fallbacks)
+
+
+def test_infeasible_player_falls_back_and_is_named():
+    market, _ = _market(capacity=False)
+    model = build_game(market, capacity=False)
+    b = model.buyer[7]
+    b.impossible = pyo.Constraint(expr=sum(b.r[j] for j in b.r) >= 2.0 * b.r[next(iter(b.r))].ub + 1.0)
+    res = solve_nash(model, model.buyer, method="gauss-seidel")
+    assert str(res.status) == "error" and "buyer[7]" in res.message
+    assert any("buyer[7]" in line for line in res.extra["best_responses"]["newton_fallbacks"])
+
+
+@pytest.mark.parametrize("method", ["gauss-seidel", "jacobi"])
+def test_gap_stop_stops_on_the_sweeps_own_gap(method):
+    """gap_stop: fewer sweeps than the strategy-change test needs; the final nash_gap still decides."""
+    market, ref = _market(capacity=method == "gauss-seidel")
+    kw = {"capacity": method == "gauss-seidel"}
+    runs = {}
+    for stop in (False, True):
+        model = build_game(market, **kw)
+        runs[stop] = (solve_nash(model, model.buyer, method=method, tol=1e-12, gap_tol=1e-6, gap_stop=stop,
+                                 max_iter=300), requests(market, model))
+    (full, _), (early, r) = runs[False], runs[True]
+    assert early.status.is_ok, early.message
+    assert "relative gap" in early.message and early.iterations < full.iterations
+    assert max(nash_gaps(market, r, capacity=kw["capacity"]).max(), 0.0) <= 1e-6 * max(1.0, _scale(market, r)) * 10
+
+
+def test_nash_mcp_gap_tolerance_is_per_player():
+    """A player with a small objective is not excused by a large one elsewhere (the mean-scaled rule was)."""
+    gaps, values = {"a": 1e-4, "b": 0.0}, {"a": 1.0, "b": 1e6}
+    status, message = _status(gaps, values, 1e-6)
+    assert status is SolveStatus.NOT_EQUILIBRIUM and "'a'" in message
+    status, _ = _status({"a": 1e-7, "b": 0.5}, values, 1e-6)   # b's limit is 1e-6 x 1e6 = 1
+    assert status is SolveStatus.OPTIMAL
+    status, message = _status({}, values, 1e-6)
+    assert status is SolveStatus.LOCALLY_OPTIMAL and "not verified" in message
+
+
+def test_bad_newton_option_is_refused():
+    market, _ = _market()
+    model = build_game(market)
+    with pytest.raises(ModelError, match="newton must be"):
+        solve_nash(model, model.buyer, method="gauss-seidel", newton="yes")
