@@ -29,7 +29,8 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.repn.standard_repn import generate_standard_repn
 
-from gridgames.solvers.games.structure import Agent, FixedVariables
+from gridgames.solvers.games.structure import Agent, FixedVariables, fixing_value
+from gridgames.solvers.games.terms import QuadraticTerms, quadratic_terms
 from gridgames.solvers.result import SolveStatus
 
 log = logging.getLogger(__name__)
@@ -82,10 +83,100 @@ def agent_qp(agent: Agent) -> AgentQP | None:
 
     None for integer variables, shared constraints, a non-quadratic objective or
     a constraint that is not linear in the agent's own variables (the caller then
-    solves the agent as a Pyomo model).
+    solves the agent as a Pyomo model).  The coefficients come from the walk
+    :func:`~gridgames.solvers.games.structure.analyse_agents` already made
+    (``agent.terms``) when it is still valid: same expression objects, no
+    mutable Param or fixed Var in them; otherwise the expressions are walked again.
     """
     if agent.shared or any(not v.is_continuous() for v in agent.variables):
         return None
+    index = {id(v): j for j, v in enumerate(agent.variables)}
+    values = {id(v): fixing_value(v) for v in agent.parameters}
+    n = len(index)
+    s = agent.sense
+    obj = _terms(agent, agent.objective, agent.objective.expr)
+    if not obj.is_quadratic:
+        return _agent_qp_fixed(agent)  # the nonlinear part may be quadratic once the parameters are fixed
+    lin_j, lin_a, (qi, qj, qa), c0 = _split(obj, index, values)
+    c = np.zeros(n)
+    np.add.at(c, lin_j, s * lin_a)
+    # a·y_i·y_j: Hessian a at (i, j) and (j, i), i.e. 2a on the diagonal
+    H = sp.coo_matrix((s * np.concatenate([qa, qa]), (np.concatenate([qi, qj]), np.concatenate([qj, qi]))),
+                      shape=(n, n)).tocsr()
+    rows, cols, vals, lower, upper, const = [], [], [], [], [], []
+    for r, con in enumerate(agent.constraints):
+        terms = _terms(agent, con, con.body)
+        if not terms.is_quadratic:
+            return _agent_qp_fixed(agent)
+        j, a, (qi, _, _), k = _split(terms, index, values)
+        if len(qi):
+            return None  # quadratic in the agent's own variables: not an LP/QP
+        rows.append(np.full(len(j), r, dtype=np.int64))
+        cols.append(j)
+        vals.append(a)
+        lower.append(_bound(con.lower, -np.inf))
+        upper.append(_bound(con.upper, np.inf))
+        const.append(k)
+    lb = np.array([-np.inf if v.lb is None else v.lb for v in agent.variables], float)
+    ub = np.array([np.inf if v.ub is None else v.ub for v in agent.variables], float)
+    m = len(agent.constraints)
+    A = sp.csr_matrix((np.concatenate(vals) if vals else np.zeros(0),
+                       (np.concatenate(rows) if rows else np.zeros(0, np.int64),
+                        np.concatenate(cols) if cols else np.zeros(0, np.int64))), shape=(m, n))
+    return AgentQP(agent, H, c, s * c0, A, np.asarray(lower, float), np.asarray(upper, float),
+                   np.asarray(const, float), lb, ub)
+
+
+def _terms(agent: Agent, component: object, expr: object) -> QuadraticTerms:
+    """The walk of ``expr`` made by ``analyse_agents`` when still valid, else a new one."""
+    cached = agent.terms.get(id(component))
+    if cached is not None and cached[0] is expr and not cached[1].dynamic:
+        return cached[1]
+    return quadratic_terms(expr)
+
+
+def _split(terms: QuadraticTerms, index: dict[int, int], values: dict[int, float]
+           ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], float]:
+    """Terms at fixed parameters: own linear ``(j, a)``, own quadratic ``(i, j, a)`` and the constant.
+
+    A product of an own variable and a parameter is linear in the own one; a
+    parameter alone (or squared) goes into the constant.
+    """
+    def val(v: object) -> float:
+        x = values.get(id(v))
+        return fixing_value(v) if x is None else x
+
+    lin_j, lin_a, qi, qj, qa = [], [], [], [], []
+    const = terms.constant
+    for v, a in zip(terms.linear_vars, terms.linear_coefs):
+        j = index.get(id(v))
+        if j is None:
+            const += a * val(v)
+        else:
+            lin_j.append(j)
+            lin_a.append(a)
+    for (v, w), a in zip(terms.quadratic_vars, terms.quadratic_coefs):
+        i, j = index.get(id(v)), index.get(id(w))
+        if i is not None and j is not None:
+            qi.append(i)
+            qj.append(j)
+            qa.append(a)
+        elif i is not None:
+            lin_j.append(i)
+            lin_a.append(a * val(w))
+        elif j is not None:
+            lin_j.append(j)
+            lin_a.append(a * val(v))
+        else:
+            const += a * val(v) * val(w)
+    as_int = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
+    return (as_int(lin_j), np.asarray(lin_a, float), (as_int(qi), as_int(qj), np.asarray(qa, float)),
+            float(const))
+
+
+def _agent_qp_fixed(agent: Agent) -> AgentQP | None:
+    """``agent_qp`` from standard representations taken with the parameters fixed (a nonlinear
+    expression in the unfixed variables, e.g. ``p·y²``, can be quadratic at fixed ``p``)."""
     index = {id(v): j for j, v in enumerate(agent.variables)}
     n = len(index)
     with FixedVariables(agent.parameters):
@@ -98,7 +189,6 @@ def agent_qp(agent: Agent) -> AgentQP | None:
         qi = np.array([index[id(a)] for a, _ in repn.quadratic_vars], dtype=np.int64)
         qj = np.array([index[id(b)] for _, b in repn.quadratic_vars], dtype=np.int64)
         qc = s * np.asarray(repn.quadratic_coefs, float)
-        # c·y_i·y_j: Hessian c at (i, j) and (j, i), i.e. 2c on the diagonal
         H = sp.coo_matrix((np.concatenate([qc, qc]), (np.concatenate([qi, qj]), np.concatenate([qj, qi]))),
                           shape=(n, n)).tocsr()
         rows, cols, vals, lower, upper, const = [], [], [], [], [], []
@@ -153,32 +243,70 @@ class _Callbacks:
 
 def solve_qps(qps: list[AgentQP], starts: list[np.ndarray], options: dict | None = None
               ) -> tuple[SolveStatus, list[np.ndarray], str]:
-    """Solve independent LPs/QPs as one block-diagonal problem with Ipopt.
+    """Solve independent LPs/QPs, stacked block-diagonally into one problem.
 
-    Returns ``(status, [y_k], message)``; the status is the bridge's mapping of
-    Ipopt's (``locally_optimal`` on success: Ipopt certifies a KKT point).
+    With Clarabel installed and every block convex, one Clarabel run
+    (:func:`gridgames.solvers.clarabel.solve_qp`): ``optimal`` is then a
+    certificate of each block's global optimum.  Otherwise one Ipopt run
+    (``locally_optimal`` on success: Ipopt certifies a KKT point).  ``options``
+    go to the solver used.  Returns ``(status, [y_k], message)``.
     """
-    import cyipopt
+    from gridgames.solvers import clarabel
 
-    from gridgames.solvers.ipopt import _STATUS
+    if clarabel.available() and all(clarabel.is_convex(q.H) for q in qps):
+        return _solve_clarabel(qps, options)
+    from gridgames.solvers.ipopt import IpoptSolver
 
+    if not IpoptSolver.available():
+        return (SolveStatus.ERROR, [np.full(q.n, np.nan) for q in qps],
+                "no solver for these QPs (Clarabel needs convex ones; Ipopt is not installed)")
+    return _solve_ipopt(qps, starts, options)
+
+
+def _stacked(qps: list[AgentQP]) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix, np.ndarray, np.ndarray,
+                                           np.ndarray, np.ndarray]:
+    """``H, c, A, row lower, row upper, lb, ub`` of the block-diagonal problem (row constants moved)."""
     H = sp.block_diag([q.H for q in qps], format="csr")
     A = sp.block_diag([q.A for q in qps], format="csr")
     c = np.concatenate([q.c for q in qps])
     const = np.concatenate([q.con_const for q in qps])
     lb, ub = np.concatenate([q.lb for q in qps]), np.concatenate([q.ub for q in qps])
+    cl = np.concatenate([q.con_lower for q in qps]) - const
+    cu = np.concatenate([q.con_upper for q in qps]) - const
+    return H, c, A, cl, cu, lb, ub
+
+
+def _blocks(qps: list[AgentQP], x: np.ndarray) -> list[np.ndarray]:
+    bounds = np.cumsum([0] + [q.n for q in qps])
+    return [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _solve_clarabel(qps: list[AgentQP], options: dict | None) -> tuple[SolveStatus, list[np.ndarray], str]:
+    from gridgames.solvers.clarabel import solve_qp
+
+    H, c, A, cl, cu, lb, ub = _stacked(qps)
+    sol = solve_qp(H, c, A, cl, cu, lb, ub, options, check_convex=False)
+    x = sol.x if sol.x is not None else np.full(len(c), np.nan)
+    return sol.status, _blocks(qps, x), f"clarabel: {sol.message}"
+
+
+def _solve_ipopt(qps: list[AgentQP], starts: list[np.ndarray], options: dict | None
+                 ) -> tuple[SolveStatus, list[np.ndarray], str]:
+    import cyipopt
+
+    from gridgames.solvers.ipopt import ipopt_status
+
+    H, c, A, cl, cu, lb, ub = _stacked(qps)
     x0 = np.clip(np.concatenate(starts), lb, ub)
     problem = cyipopt.Problem(n=len(c), m=A.shape[0], problem_obj=_Callbacks(H, c, A), lb=lb, ub=ub,
-                              cl=np.concatenate([q.con_lower for q in qps]) - const,
-                              cu=np.concatenate([q.con_upper for q in qps]) - const)
+                              cl=cl, cu=cu)
     try:
         for key, val in {"sb": "yes", "print_level": 0, **(options or {})}.items():
             problem.add_option(key, val)
         x, info = problem.solve(x0)
     finally:
         problem.close()
-    status = _STATUS.get(int(info["status"]), SolveStatus.ERROR)
+    status = ipopt_status(int(info["status"]))
     msg = info["status_msg"]
     msg = msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)
-    bounds = np.cumsum([0] + [q.n for q in qps])
-    return status, [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])], msg
+    return status, _blocks(qps, x), f"ipopt: {msg}"

@@ -20,9 +20,9 @@ from pyomo.core.base.block import BlockData
 from pyomo.core.base.constraint import ConstraintData
 from pyomo.core.base.objective import ObjectiveData
 from pyomo.core.base.var import VarData
-from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import ModelError
+from gridgames.solvers.games.terms import QuadraticTerms, quadratic_terms, unfixed_variables
 
 
 @dataclass
@@ -51,6 +51,9 @@ class Agent:
     parameters: list[VarData] = field(default_factory=list)
     #: constraints outside the block that also bind this agent (generalized Nash)
     shared: list[ConstraintData] = field(default_factory=list)
+    #: ``id(component) -> (expression, its QuadraticTerms)`` for the objective and the block's
+    #: constraints, from the one walk :func:`analyse_agents` made (reused by ``agent_qp``)
+    terms: dict[int, tuple[object, QuadraticTerms]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -129,11 +132,14 @@ def analyse_agents(model: BlockData, agents: BlockData | Iterable[BlockData],
         constraints = list(block.component_data_objects(pyo.Constraint, active=True, descend_into=True))
         own_ids = {id(v) for v in own}
         params: dict[int, VarData] = {}
-        for expr in [objectives[0].expr] + [c.body for c in constraints]:
-            for v in identify_variables(expr, include_fixed=False):
-                if id(v) not in own_ids:
-                    params[id(v)] = v
-        result.append(Agent(block, own, objectives[0], constraints, list(params.values())))
+        terms: dict[int, tuple[object, QuadraticTerms]] = {}
+        for comp, expr in [(objectives[0], objectives[0].expr)] + [(c, c.body) for c in constraints]:
+            walked = quadratic_terms(expr)  # one walk: the variables now, the coefficients for agent_qp
+            terms[id(comp)] = (expr, walked)
+            for key, v in walked.variables.items():
+                if key not in own_ids:
+                    params[key] = v
+        result.append(Agent(block, own, objectives[0], constraints, list(params.values()), terms=terms))
     return result
 
 
@@ -162,7 +168,7 @@ def leader_part(model: BlockData, followers: Sequence[Agent]) -> LeaderPart:
                    if not inside_any(c, follower_blocks)]
     found: dict[int, VarData] = {}
     for expr in [objectives[0].expr] + [c.body for c in constraints]:
-        for v in identify_variables(expr, include_fixed=False):
+        for v in unfixed_variables(expr):
             if id(v) not in follower_vars:
                 found[id(v)] = v
     for f in followers:
@@ -174,6 +180,14 @@ def leader_part(model: BlockData, followers: Sequence[Agent]) -> LeaderPart:
     return LeaderPart(list(found.values()), objectives[0], constraints)
 
 
+def fixing_value(v: VarData) -> float:
+    """The value :class:`FixedVariables` fixes ``v`` at: its value, else its lower bound, upper bound or 0."""
+    if v.value is not None:
+        return float(v.value)
+    lo, hi = v.bounds
+    return float(lo if lo is not None else (hi if hi is not None else 0.0))
+
+
 class FixedVariables:
     """Context manager: fix ``variables`` (at current values) and unfix them on exit."""
 
@@ -183,8 +197,7 @@ class FixedVariables:
     def __enter__(self) -> FixedVariables:
         for v in self.variables:
             if v.value is None:
-                lo, hi = v.bounds
-                v.set_value(lo if lo is not None else (hi if hi is not None else 0.0), skip_validation=True)
+                v.set_value(fixing_value(v), skip_validation=True)
             v.fix()
         return self
 

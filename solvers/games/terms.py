@@ -1,0 +1,267 @@
+"""One pass over an expression: its unfixed variables and its quadratic decomposition.
+
+The game engine needs two things from every agent expression: which unfixed
+variables it references (who owns what, :mod:`.structure`) and, for LP/QP
+agents, its coefficients (:mod:`.agent_qp`).  :func:`quadratic_terms` gets
+both from a single walk,
+
+    expr = constant + Σ a_i·x_i + Σ b_k·x_k·y_k + (nonlinear rest),
+
+where the x, y are *all* unfixed variables (an agent's own and its
+parameters alike; a product ``p·q`` of a leader price and a follower quantity
+is a quadratic term here and becomes linear in ``q`` once ``p`` is fixed).
+Numbers, Params, fixed Vars and expressions of those are evaluated during the
+walk; the result says whether any such value could change later
+(``dynamic``), so a caller can decide whether it may reuse it.
+
+The common node types (sums, monomials, negations, products, squares,
+divisions by constants, named Expressions) are handled inline; any other node
+goes to Pyomo's ``generate_standard_repn`` and what it cannot make quadratic
+is kept as the nonlinear rest (its variables still recorded).  On the pricing
+family's follower objectives (26,280 terms) the walk takes about half the
+time of ``identify_variables`` alone, which it replaces, and a sixth of the
+standard representation it also replaces.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyomo.common.numeric_types import native_numeric_types
+from pyomo.core.expr import numeric_expr as ne
+from pyomo.core.expr.numvalue import value as pyo_value
+from pyomo.core.expr.visitor import identify_variables
+from pyomo.repn.standard_repn import generate_standard_repn
+
+_SUM, _MONOMIAL, _NEG, _PRODUCT, _POW, _DIV, _VAR, _NAMED, _CONST, _OTHER = range(10)
+_KIND: dict[type, int] = {}
+
+
+def _kind(node: Any) -> int:
+    """What kind of node ``node`` is (cached per class: one dict lookup per node)."""
+    cls = node.__class__
+    kind = _KIND.get(cls)
+    if kind is not None:
+        return kind
+    if cls in native_numeric_types:
+        kind = _CONST
+    elif not hasattr(node, "is_expression_type"):
+        kind = _OTHER
+    elif node.is_variable_type():
+        kind = _VAR
+    elif node.is_named_expression_type():
+        kind = _NAMED
+    elif not node.is_expression_type():
+        kind = _CONST  # Params, NumericConstants
+    elif issubclass(cls, (ne.SumExpression, ne.LinearExpression)):
+        kind = _SUM
+    elif issubclass(cls, ne.MonomialTermExpression):
+        kind = _MONOMIAL
+    elif issubclass(cls, ne.NegationExpression):
+        kind = _NEG
+    elif issubclass(cls, ne.ProductExpression):
+        kind = _PRODUCT
+    elif issubclass(cls, ne.PowExpression):
+        kind = _POW
+    elif issubclass(cls, ne.DivisionExpression):
+        kind = _DIV
+    else:
+        kind = _OTHER
+    _KIND[cls] = kind
+    return kind
+
+
+@dataclass
+class QuadraticTerms:
+    """``constant + Σ linear_coefs·linear_vars + Σ quadratic_coefs·v·w + Σ nonlinear``.
+
+    Attributes
+    ----------
+    variables : dict
+        ``id(var) -> var`` for every unfixed variable the expression references
+        (nonlinear rest included), in the order first met (left to right).
+    linear_vars, linear_coefs : list
+        Possibly repeated variables and their coefficients.
+    quadratic_vars, quadratic_coefs : list
+        Pairs ``(v, w)`` (``v is w`` for a square) and their coefficients.
+    constant : float
+    nonlinear : list
+        Subexpressions that are not quadratic (empty for an LP/QP expression).
+    dynamic : bool
+        Some evaluated number came from a mutable Param or a fixed Var (the
+        terms are then valid for the current values only).
+    """
+
+    variables: dict[int, Any] = field(default_factory=dict)
+    linear_vars: list[Any] = field(default_factory=list)
+    linear_coefs: list[float] = field(default_factory=list)
+    quadratic_vars: list[tuple[Any, Any]] = field(default_factory=list)
+    quadratic_coefs: list[float] = field(default_factory=list)
+    constant: float = 0.0
+    nonlinear: list[Any] = field(default_factory=list)
+    dynamic: bool = False
+
+    @property
+    def is_quadratic(self) -> bool:
+        """True when there is no nonlinear rest."""
+        return not self.nonlinear
+
+
+def _fixed_value(node: Any, kind: int) -> float | None:
+    """The value of a node without unfixed variables, else None."""
+    if kind == _CONST:
+        return node if node.__class__ in native_numeric_types else pyo_value(node)
+    if kind == _VAR:
+        return pyo_value(node) if node.fixed else None
+    if kind == _OTHER and not hasattr(node, "is_expression_type"):
+        return None
+    if not node.is_potentially_variable() or node.is_fixed():
+        return pyo_value(node)
+    return None
+
+
+def quadratic_terms(expr: Any) -> QuadraticTerms:
+    """Walk ``expr`` once: its unfixed variables and its quadratic decomposition (see the module docstring)."""
+    out = QuadraticTerms()
+    seen = out.variables
+    lin_v, lin_c = out.linear_vars, out.linear_coefs
+    quad_v, quad_c = out.quadratic_vars, out.quadratic_coefs
+    constant = 0.0
+    dynamic = False
+    stack: list[tuple[Any, float]] = [(expr, 1.0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, mult = pop()
+        kind = _KIND.get(node.__class__)
+        if kind is None:
+            kind = _kind(node)
+        if kind == _MONOMIAL:
+            coef, var = node._args_
+            if coef.__class__ not in native_numeric_types:
+                coef = pyo_value(coef)
+                dynamic = True
+            if var.fixed:
+                constant += mult * coef * var.value
+                dynamic = True
+            else:
+                if id(var) not in seen:
+                    seen[id(var)] = var
+                lin_v.append(var)
+                lin_c.append(mult * coef)
+        elif kind == _SUM:
+            args = node.args
+            for i in range(len(args) - 1, -1, -1):  # pushed reversed: popped left to right
+                push((args[i], mult))
+        elif kind == _NEG:
+            push((node._args_[0], -mult))
+        elif kind == _CONST:
+            if node.__class__ in native_numeric_types:
+                constant += mult * node
+            else:
+                constant += mult * pyo_value(node)
+                dynamic = True
+        elif kind == _VAR:
+            if node.fixed:
+                constant += mult * node.value
+                dynamic = True
+            else:
+                if id(node) not in seen:
+                    seen[id(node)] = node
+                lin_v.append(node)
+                lin_c.append(mult)
+        elif kind == _PRODUCT:
+            a, b = node._args_
+            ka, kb = _kind(a), _kind(b)
+            va = _fixed_value(a, ka)
+            if va is not None:
+                dynamic = dynamic or ka != _CONST or a.__class__ not in native_numeric_types
+                push((b, mult * va))
+                continue
+            vb = _fixed_value(b, kb)
+            if vb is not None:
+                dynamic = dynamic or kb != _CONST or b.__class__ not in native_numeric_types
+                push((a, mult * vb))
+            elif ka == _VAR and kb == _VAR:
+                for v in (a, b):
+                    if id(v) not in seen:
+                        seen[id(v)] = v
+                quad_v.append((a, b))
+                quad_c.append(mult)
+            else:
+                constant += _fallback(node, mult, out)
+        elif kind == _POW:
+            base, exponent = node._args_
+            if exponent.__class__ in native_numeric_types and exponent == 2 and _kind(base) == _VAR \
+                    and not base.fixed:
+                if id(base) not in seen:
+                    seen[id(base)] = base
+                quad_v.append((base, base))
+                quad_c.append(mult)
+            else:
+                constant += _fallback(node, mult, out)
+        elif kind == _DIV:
+            num, den = node._args_
+            vd = _fixed_value(den, _kind(den))
+            if vd is not None and vd != 0:
+                dynamic = dynamic or den.__class__ not in native_numeric_types
+                push((num, mult / vd))
+            else:
+                constant += _fallback(node, mult, out)
+        elif kind == _NAMED:
+            push((node.expr, mult))
+        else:
+            constant += _fallback(node, mult, out)
+    out.constant = float(constant)
+    out.dynamic = out.dynamic or dynamic
+    return out
+
+
+def _fallback(node: Any, mult: float, out: QuadraticTerms) -> float:
+    """Pyomo's standard representation of a node the walk does not handle; returns its constant."""
+    out.dynamic = True  # conservative: the node may hold Params
+    repn = generate_standard_repn(node, quadratic=True, compute_values=True)
+    seen = out.variables
+    for v, a in zip(repn.linear_vars, repn.linear_coefs):
+        if id(v) not in seen:
+            seen[id(v)] = v
+        out.linear_vars.append(v)
+        out.linear_coefs.append(mult * float(a))
+    for (v, w), a in zip(repn.quadratic_vars, repn.quadratic_coefs):
+        for u in (v, w):
+            if id(u) not in seen:
+                seen[id(u)] = u
+        out.quadratic_vars.append((v, w))
+        out.quadratic_coefs.append(mult * float(a))
+    if repn.nonlinear_expr is not None:
+        out.nonlinear.append(repn.nonlinear_expr if mult == 1.0 else mult * repn.nonlinear_expr)
+        for v in identify_variables(repn.nonlinear_expr, include_fixed=False):
+            if id(v) not in seen:
+                seen[id(v)] = v
+    return mult * float(pyo_value(repn.constant))
+
+
+def unfixed_variables(expr: Any) -> Iterator[Any]:
+    """The unfixed variables of ``expr``, each once, in the order first met (``identify_variables``
+    with ``include_fixed=False``, in a plain loop without the visitor's per-node callbacks)."""
+    seen: set[int] = set()
+    stack = [expr]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        node = pop()
+        kind = _KIND.get(node.__class__)
+        if kind is None:
+            kind = _kind(node)
+        if kind == _VAR:
+            if not node.fixed and id(node) not in seen:
+                seen.add(id(node))
+                yield node
+        elif kind == _CONST:
+            continue
+        elif kind == _NAMED:
+            stack.append(node.expr)
+        elif kind == _OTHER and not hasattr(node, "is_expression_type"):
+            continue
+        else:
+            args = node.args
+            extend(args[::-1] if len(args) > 1 else args)
