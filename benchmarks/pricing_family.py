@@ -52,9 +52,14 @@ def build_model(data: PricingData) -> pyo.ConcreteModel:
 
     Written the way large Pyomo models should be: indexed ``Var`` s over a set,
     coefficients as Python floats (a numpy scalar times a Pyomo variable goes
-    through numpy's ufunc dispatch, ~30 µs a term) and sums by
-    ``pyo.quicksum``.  At T = 8760, K = 100 this builds in about a fifth of the
-    time of the naive ``sum`` over numpy coefficients.
+    through numpy's ufunc dispatch, ~30 µs a term), and each follower's
+    surplus as three sums, each built once by ``pyo.quicksum``: the linear
+    part (a ``LinearExpression``), the squares (times the one coefficient
+    ``1/(2 b_k)``) and the payments ``Σ_t p_t q_kt``.  One ``quicksum`` over
+    per-period differences ``a q − q²/(2b) − p q`` builds the same function
+    about 2.5 times slower: every period makes a three-term sum that is then
+    merged into the total.  At T = 8760, K = 100 the naive ``sum`` over numpy
+    coefficients takes about five times as long as this.
     """
     K, T = data.a.shape
     m = pyo.ConcreteModel(name=f"pricing_T{T}_K{K}")
@@ -68,7 +73,9 @@ def build_model(data: PricingData) -> pyo.ConcreteModel:
         q = [blk.q[t] for t in m.T]
         a, inv2b = data.a[k].tolist(), 1.0 / (2.0 * float(data.b[k]))
         blk.surplus = pyo.Objective(
-            expr=pyo.quicksum(a[t] * q[t] - inv2b * q[t] ** 2 - p[t] * q[t] for t in range(T)),
+            expr=pyo.quicksum(a[t] * q[t] for t in range(T))
+            - inv2b * pyo.quicksum(q[t] ** 2 for t in range(T))
+            - pyo.quicksum(p[t] * q[t] for t in range(T)),
             sense=pyo.maximize)
     m.revenue = pyo.Objective(expr=pyo.quicksum(p[t] * m.buyers[k].q[t] for k in range(K) for t in range(T)),
                               sense=pyo.maximize)

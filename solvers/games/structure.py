@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 from pyomo.core.base.block import BlockData
 from pyomo.core.base.constraint import ConstraintData
 from pyomo.core.base.objective import ObjectiveData
@@ -119,28 +120,34 @@ def analyse_agents(model: BlockData, agents: BlockData | Iterable[BlockData],
     blocks = _as_blocks(agents)
     ids = {id(b) for b in blocks}
     result = []
-    for block in blocks:
-        if inside_any(block, ids):
-            raise ModelError(f"{role} block '{block.name}' is nested inside another {role} block")
-        objectives = _active_objectives(block)
-        if len(objectives) != 1:
-            raise ModelError(f"{role} block '{block.name}' must hold exactly one active Objective, "
-                             f"found {len(objectives)}")
-        own = [v for v in block.component_data_objects(pyo.Var, descend_into=True) if not v.fixed]
-        if not own:
-            raise ModelError(f"{role} block '{block.name}' declares no unfixed variables")
-        constraints = list(block.component_data_objects(pyo.Constraint, active=True, descend_into=True))
-        own_ids = {id(v) for v in own}
-        params: dict[int, VarData] = {}
-        terms: dict[int, tuple[object, QuadraticTerms]] = {}
-        for comp, expr in [(objectives[0], objectives[0].expr)] + [(c, c.body) for c in constraints]:
-            walked = quadratic_terms(expr)  # one walk: the variables now, the coefficients for agent_qp
-            terms[id(comp)] = (expr, walked)
-            for key, v in walked.variables.items():
-                if key not in own_ids:
-                    params[key] = v
-        result.append(Agent(block, own, objectives[0], constraints, list(params.values()), terms=terms))
+    with PauseGC():  # the walks allocate many small objects: no cyclic collection over a large model
+        for block in blocks:
+            result.append(_analyse_one(block, ids, role))
     return result
+
+
+def _analyse_one(block: BlockData, ids: set[int], role: str) -> Agent:
+    """:func:`analyse_agents` for one block (``ids``: the ids of all agent blocks)."""
+    if inside_any(block, ids):
+        raise ModelError(f"{role} block '{block.name}' is nested inside another {role} block")
+    objectives = _active_objectives(block)
+    if len(objectives) != 1:
+        raise ModelError(f"{role} block '{block.name}' must hold exactly one active Objective, "
+                         f"found {len(objectives)}")
+    own = [v for v in block.component_data_objects(pyo.Var, descend_into=True) if not v.fixed]
+    if not own:
+        raise ModelError(f"{role} block '{block.name}' declares no unfixed variables")
+    constraints = list(block.component_data_objects(pyo.Constraint, active=True, descend_into=True))
+    own_ids = {id(v) for v in own}
+    params: dict[int, VarData] = {}
+    terms: dict[int, tuple[object, QuadraticTerms]] = {}
+    for comp, expr in [(objectives[0], objectives[0].expr)] + [(c, c.body) for c in constraints]:
+        walked = quadratic_terms(expr)  # one walk: the variables now, the coefficients for agent_qp
+        terms[id(comp)] = (expr, walked)
+        for v in walked.columns:
+            if id(v) not in own_ids:
+                params[id(v)] = v
+    return Agent(block, own, objectives[0], constraints, list(params.values()), terms=terms)
 
 
 @dataclass

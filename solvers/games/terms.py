@@ -74,17 +74,19 @@ def _kind(node: Any) -> int:
 
 @dataclass
 class QuadraticTerms:
-    """``constant + Σ linear_coefs·linear_vars + Σ quadratic_coefs·v·w + Σ nonlinear``.
+    """``constant + Σ linear_coefs·x[linear_cols] + Σ quadratic_coefs·x[quadratic_i]·x[quadratic_j] + Σ nonlinear``.
+
+    Variables are numbered by column in the order first met (left to right):
+    ``x[j] = columns[j]``.
 
     Attributes
     ----------
-    variables : dict
-        ``id(var) -> var`` for every unfixed variable the expression references
-        (nonlinear rest included), in the order first met (left to right).
-    linear_vars, linear_coefs : list
-        Possibly repeated variables and their coefficients.
-    quadratic_vars, quadratic_coefs : list
-        Pairs ``(v, w)`` (``v is w`` for a square) and their coefficients.
+    columns : list
+        Every unfixed variable the expression references (nonlinear rest included), each once.
+    linear_cols, linear_coefs : list
+        Possibly repeated columns and their coefficients.
+    quadratic_i, quadratic_j, quadratic_coefs : list
+        Column pairs (``i == j`` for a square) and their coefficients.
     constant : float
     nonlinear : list
         Subexpressions that are not quadratic (empty for an LP/QP expression).
@@ -93,19 +95,30 @@ class QuadraticTerms:
         terms are then valid for the current values only).
     """
 
-    variables: dict[int, Any] = field(default_factory=dict)
-    linear_vars: list[Any] = field(default_factory=list)
+    columns: list[Any] = field(default_factory=list)
+    linear_cols: list[int] = field(default_factory=list)
     linear_coefs: list[float] = field(default_factory=list)
-    quadratic_vars: list[tuple[Any, Any]] = field(default_factory=list)
+    quadratic_i: list[int] = field(default_factory=list)
+    quadratic_j: list[int] = field(default_factory=list)
     quadratic_coefs: list[float] = field(default_factory=list)
     constant: float = 0.0
     nonlinear: list[Any] = field(default_factory=list)
     dynamic: bool = False
+    #: ``id(var) -> column``
+    index: dict[int, int] = field(default_factory=dict, repr=False)
 
     @property
     def is_quadratic(self) -> bool:
         """True when there is no nonlinear rest."""
         return not self.nonlinear
+
+    def column(self, var: Any) -> int:
+        """The column of ``var``, numbering it when new."""
+        j = self.index.get(id(var))
+        if j is None:
+            j = self.index[id(var)] = len(self.columns)
+            self.columns.append(var)
+        return j
 
 
 def _fixed_value(node: Any, kind: int) -> float | None:
@@ -124,9 +137,9 @@ def _fixed_value(node: Any, kind: int) -> float | None:
 def quadratic_terms(expr: Any) -> QuadraticTerms:
     """Walk ``expr`` once: its unfixed variables and its quadratic decomposition (see the module docstring)."""
     out = QuadraticTerms()
-    seen = out.variables
-    lin_v, lin_c = out.linear_vars, out.linear_coefs
-    quad_v, quad_c = out.quadratic_vars, out.quadratic_coefs
+    index, columns = out.index, out.columns
+    lin_j, lin_c = out.linear_cols, out.linear_coefs
+    quad_i, quad_j, quad_c = out.quadratic_i, out.quadratic_j, out.quadratic_coefs
     constant = 0.0
     dynamic = False
     stack: list[tuple[Any, float]] = [(expr, 1.0)]
@@ -145,9 +158,11 @@ def quadratic_terms(expr: Any) -> QuadraticTerms:
                 constant += mult * coef * var.value
                 dynamic = True
             else:
-                if id(var) not in seen:
-                    seen[id(var)] = var
-                lin_v.append(var)
+                j = index.get(id(var))
+                if j is None:
+                    j = index[id(var)] = len(columns)
+                    columns.append(var)
+                lin_j.append(j)
                 lin_c.append(mult * coef)
         elif kind == _SUM:
             args = node.args
@@ -166,9 +181,7 @@ def quadratic_terms(expr: Any) -> QuadraticTerms:
                 constant += mult * node.value
                 dynamic = True
             else:
-                if id(node) not in seen:
-                    seen[id(node)] = node
-                lin_v.append(node)
+                lin_j.append(out.column(node))
                 lin_c.append(mult)
         elif kind == _PRODUCT:
             a, b = node._args_
@@ -183,10 +196,8 @@ def quadratic_terms(expr: Any) -> QuadraticTerms:
                 dynamic = dynamic or kb != _CONST or b.__class__ not in native_numeric_types
                 push((a, mult * vb))
             elif ka == _VAR and kb == _VAR:
-                for v in (a, b):
-                    if id(v) not in seen:
-                        seen[id(v)] = v
-                quad_v.append((a, b))
+                quad_i.append(out.column(a))
+                quad_j.append(out.column(b))
                 quad_c.append(mult)
             else:
                 constant += _fallback(node, mult, out)
@@ -194,9 +205,9 @@ def quadratic_terms(expr: Any) -> QuadraticTerms:
             base, exponent = node._args_
             if exponent.__class__ in native_numeric_types and exponent == 2 and _kind(base) == _VAR \
                     and not base.fixed:
-                if id(base) not in seen:
-                    seen[id(base)] = base
-                quad_v.append((base, base))
+                j = out.column(base)
+                quad_i.append(j)
+                quad_j.append(j)
                 quad_c.append(mult)
             else:
                 constant += _fallback(node, mult, out)
@@ -221,23 +232,17 @@ def _fallback(node: Any, mult: float, out: QuadraticTerms) -> float:
     """Pyomo's standard representation of a node the walk does not handle; returns its constant."""
     out.dynamic = True  # conservative: the node may hold Params
     repn = generate_standard_repn(node, quadratic=True, compute_values=True)
-    seen = out.variables
     for v, a in zip(repn.linear_vars, repn.linear_coefs):
-        if id(v) not in seen:
-            seen[id(v)] = v
-        out.linear_vars.append(v)
+        out.linear_cols.append(out.column(v))
         out.linear_coefs.append(mult * float(a))
     for (v, w), a in zip(repn.quadratic_vars, repn.quadratic_coefs):
-        for u in (v, w):
-            if id(u) not in seen:
-                seen[id(u)] = u
-        out.quadratic_vars.append((v, w))
+        out.quadratic_i.append(out.column(v))
+        out.quadratic_j.append(out.column(w))
         out.quadratic_coefs.append(mult * float(a))
     if repn.nonlinear_expr is not None:
         out.nonlinear.append(repn.nonlinear_expr if mult == 1.0 else mult * repn.nonlinear_expr)
         for v in identify_variables(repn.nonlinear_expr, include_fixed=False):
-            if id(v) not in seen:
-                seen[id(v)] = v
+            out.column(v)
     return mult * float(pyo_value(repn.constant))
 
 
