@@ -87,7 +87,7 @@ def analytic_values(data: PricingData):
     p, q, _ = analytic_solution(data)
 
     def values(m: pyo.ConcreteModel):
-        yield from ((m.p[t], p[t]) for t in m.T)
-        for k in m.buyers:
-            yield from ((m.buyers[k].q[t], q[k, t]) for t in m.T)
+        yield from zip(m.p.values(), p.tolist())  # an indexed Var iterates in its set's order
+        for k, blk in m.buyers.items():
+            yield from zip(blk.q.values(), q[k].tolist())
     return values

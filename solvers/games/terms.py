@@ -185,27 +185,42 @@ def quadratic_terms(expr: Any) -> QuadraticTerms:
                 lin_c.append(mult)
         elif kind == _PRODUCT:
             a, b = node._args_
-            ka, kb = _kind(a), _kind(b)
+            if a.__class__ in native_numeric_types:  # the common case first: number × expression
+                push((b, mult * a))
+                continue
+            ka, kb = _KIND.get(a.__class__) or _kind(a), _KIND.get(b.__class__) or _kind(b)
+            if ka == _VAR and kb == _VAR and not a.fixed and not b.fixed:
+                i = index.get(id(a))
+                if i is None:
+                    i = index[id(a)] = len(columns)
+                    columns.append(a)
+                j = index.get(id(b))
+                if j is None:
+                    j = index[id(b)] = len(columns)
+                    columns.append(b)
+                quad_i.append(i)
+                quad_j.append(j)
+                quad_c.append(mult)
+                continue
             va = _fixed_value(a, ka)
             if va is not None:
-                dynamic = dynamic or ka != _CONST or a.__class__ not in native_numeric_types
+                dynamic = True
                 push((b, mult * va))
                 continue
             vb = _fixed_value(b, kb)
             if vb is not None:
                 dynamic = dynamic or kb != _CONST or b.__class__ not in native_numeric_types
                 push((a, mult * vb))
-            elif ka == _VAR and kb == _VAR:
-                quad_i.append(out.column(a))
-                quad_j.append(out.column(b))
-                quad_c.append(mult)
             else:
                 constant += _fallback(node, mult, out)
         elif kind == _POW:
             base, exponent = node._args_
-            if exponent.__class__ in native_numeric_types and exponent == 2 and _kind(base) == _VAR \
-                    and not base.fixed:
-                j = out.column(base)
+            if exponent.__class__ in native_numeric_types and exponent == 2 \
+                    and (_KIND.get(base.__class__) or _kind(base)) == _VAR and not base.fixed:
+                j = index.get(id(base))
+                if j is None:
+                    j = index[id(base)] = len(columns)
+                    columns.append(base)
                 quad_i.append(j)
                 quad_j.append(j)
                 quad_c.append(mult)
