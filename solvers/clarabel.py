@@ -370,6 +370,10 @@ def _model_arrays(model: Any) -> _ModelArrays:
         lo, hi = con.lb, con.ub
         lower.append(-math.inf if lo is None else float(lo) - const)
         upper.append(math.inf if hi is None else float(hi) - const)
+    integer = next((v for v in variables if not v.is_continuous()), None)
+    if integer is not None:
+        raise UnsupportedModelError(f"solver 'clarabel' solves continuous problems: variable '{integer.name}' "
+                                    "is integer; use 'highs' or 'scip'")
     n = len(variables)
     c = np.zeros(n)
     for j, a in lin:
@@ -437,7 +441,8 @@ class ClarabelSolver:
         """True when the ``clarabel`` package imports."""
         return available()
 
-    def solve(self, model: Any, *, tee: bool = False, load_solutions: bool = True, **_: Any) -> SolveResult:
+    def solve(self, model: Any, *, tee: bool = False, check: bool = True, warmstart: bool = True,
+              load_solutions: bool = True) -> SolveResult:
         """Solve an LP or convex QP Pyomo model.
 
         Parameters
@@ -447,6 +452,13 @@ class ClarabelSolver:
             continuous variables.
         tee : bool
             Print Clarabel's log.
+        check : bool
+            Run the model checks (problem class, finite data) first; False for
+            re-solves of a model already checked.  Nonlinear terms and a
+            nonconvex objective are refused either way.
+        warmstart : bool
+            Accepted for interface compatibility and ignored: an interior-point
+            method starts from its own central point.
         load_solutions : bool
             Write the point into the variables and, when the model has IMPORT
             Suffixes ``dual`` / ``rc``, the constraint duals and reduced costs
@@ -470,9 +482,10 @@ class ClarabelSolver:
         if not self.available():
             raise SolverNotAvailableError(self.name, self.package)
         t0 = time.perf_counter()
-        validate_model(model, self.name, self.features,
-                       alternatives="Clarabel is a continuous convex solver: use 'highs' or 'scip' for "
-                                    "integers, 'ipopt' or 'scip' for nonlinear models.")
+        if check:
+            validate_model(model, self.name, self.features,
+                           alternatives="Clarabel is a continuous convex solver: use 'highs' or 'scip' for "
+                                        "integers, 'ipopt' or 'scip' for nonlinear models.")
         arrays = _model_arrays(model)
         options = dict(self.options)
         if tee:

@@ -149,6 +149,8 @@ def test_refuses_integer_and_nonlinear_models():
     m.o = pyo.Objective(expr=m.x)
     with pytest.raises(UnsupportedModelError, match="MILP.*highs"):
         get_solver("clarabel").solve(m)
+    with pytest.raises(UnsupportedModelError, match="variable 'x' is integer"):
+        get_solver("clarabel").solve(m, check=False)
     m2 = pyo.ConcreteModel()
     m2.x = pyo.Var(bounds=(0, 3))
     m2.c = pyo.Constraint(expr=m2.x ** 2 <= 2)
