@@ -18,9 +18,10 @@ The common node types (sums, monomials, negations, products, squares,
 divisions by constants, named Expressions) are handled inline; any other node
 goes to Pyomo's ``generate_standard_repn`` and what it cannot make quadratic
 is kept as the nonlinear rest (its variables still recorded).  On the pricing
-family's follower objectives (26,280 terms) the walk takes about half the
-time of ``identify_variables`` alone, which it replaces, and a sixth of the
-standard representation it also replaces.
+family's follower objectives (T = 8760: 26,280 terms) the walk took 33 ms, a
+third of the 85 ms of ``identify_variables`` alone, which it replaces, and an
+eighth of the 278 ms of the standard representation it also replaces (same
+run, load average ~2.4 on 2 cores).
 """
 from __future__ import annotations
 
