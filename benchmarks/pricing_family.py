@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
 
 
 @dataclass(frozen=True)
@@ -52,26 +53,38 @@ def build_model(data: PricingData) -> pyo.ConcreteModel:
 
     Written the way large Pyomo models should be: indexed ``Var`` s over a set,
     coefficients as Python floats (a numpy scalar times a Pyomo variable goes
-    through numpy's ufunc dispatch, ~30 µs a term) and sums by
-    ``pyo.quicksum``.  At T = 8760, K = 100 this builds in about a fifth of the
-    time of the naive ``sum`` over numpy coefficients.
+    through numpy's ufunc dispatch, ~30 µs a term), every sum built once:
+
+    * the linear part of a surplus as one ``LinearExpression`` from its
+      coefficient and variable lists (no per-term objects);
+    * the squares by ``pyo.quicksum``, times the one coefficient ``1/(2 b_k)``;
+    * the payments ``Σ_t p_t q_kt`` as a named ``Expression`` per buyer, used by
+      the buyer's surplus and by the seller's revenue (their sum), so the
+      T·K products are built once, not twice.
+
+    At T = 8760, K = 100 this builds in about a third of the time of one
+    ``quicksum`` over per-period differences ``a q − q²/(2b) − p q`` plus a
+    revenue ``quicksum`` over all (k, t) (each period's three-term sum is
+    built and then merged into the total), which itself took about a fifth of
+    the time of the naive ``sum`` over numpy coefficients.
     """
     K, T = data.a.shape
     m = pyo.ConcreteModel(name=f"pricing_T{T}_K{K}")
     m.T = pyo.RangeSet(0, T - 1)
     m.p = pyo.Var(m.T, bounds=(0.0, data.p_max), initialize=1.0)
     m.buyers = pyo.Block(range(K))
-    p = [m.p[t] for t in m.T]
+    p = list(m.p.values())
     for k in range(K):
         blk = m.buyers[k]
         blk.q = pyo.Var(m.T, bounds=(0.0, data.q_max), initialize=0.0)
-        q = [blk.q[t] for t in m.T]
-        a, inv2b = data.a[k].tolist(), 1.0 / (2.0 * float(data.b[k]))
+        q = list(blk.q.values())
+        inv2b = 1.0 / (2.0 * float(data.b[k]))
+        blk.payment = pyo.Expression(expr=pyo.quicksum(p[t] * q[t] for t in range(T)))
         blk.surplus = pyo.Objective(
-            expr=pyo.quicksum(a[t] * q[t] - inv2b * q[t] ** 2 - p[t] * q[t] for t in range(T)),
+            expr=LinearExpression(constant=0.0, linear_coefs=data.a[k].tolist(), linear_vars=q)
+            - inv2b * pyo.quicksum(q[t] ** 2 for t in range(T)) - blk.payment,
             sense=pyo.maximize)
-    m.revenue = pyo.Objective(expr=pyo.quicksum(p[t] * m.buyers[k].q[t] for k in range(K) for t in range(T)),
-                              sense=pyo.maximize)
+    m.revenue = pyo.Objective(expr=pyo.quicksum(m.buyers[k].payment for k in range(K)), sense=pyo.maximize)
     return m
 
 
@@ -80,7 +93,7 @@ def analytic_values(data: PricingData):
     p, q, _ = analytic_solution(data)
 
     def values(m: pyo.ConcreteModel):
-        yield from ((m.p[t], p[t]) for t in m.T)
-        for k in m.buyers:
-            yield from ((m.buyers[k].q[t], q[k, t]) for t in m.T)
+        yield from zip(m.p.values(), p.tolist())  # an indexed Var iterates in its set's order
+        for k, blk in m.buyers.items():
+            yield from zip(blk.q.values(), q[k].tolist())
     return values

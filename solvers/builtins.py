@@ -49,3 +49,18 @@ register_solver("scip", ScipSolver, package=ScipSolver.package, features=ScipSol
 register_solver("scipy", _scipy, package="scipy", features={"lp", "qp", "milp", "nlp"},
                 is_available=_scipy_available, checks_model=True,
                 description="scipy.optimize (HiGHS LP/MILP, SLSQP NLP): the papers' baseline")
+
+
+def _clarabel(**options: Any):
+    from gridgames.solvers.clarabel import ClarabelSolver
+    return ClarabelSolver(**options)
+
+
+def _clarabel_available() -> bool:
+    from gridgames.solvers.clarabel import available
+    return available()
+
+
+register_solver("clarabel", _clarabel, package="clarabel", features={"lp", "qp", "duals"},
+                is_available=_clarabel_available, checks_model=True,
+                description="Clarabel (interior-point conic): LP and convex QP, global certificate")

@@ -49,6 +49,13 @@ _STATUS = {
     -5: SolveStatus.TIME_LIMIT,
     4: SolveStatus.UNBOUNDED,
 }
+
+
+def ipopt_status(code: int) -> SolveStatus:
+    """Our status for a cyipopt ``info["status"]`` code (``error`` for codes without a meaning here)."""
+    return _STATUS.get(int(code), SolveStatus.ERROR)
+
+
 #: Ipopt options suggested when a name is misspelled (Ipopt itself cannot list its options here)
 _POPULAR = ("tol", "max_iter", "max_cpu_time", "max_wall_time", "print_level", "linear_solver", "mu_init",
             "constr_viol_tol", "acceptable_tol", "bound_relax_factor", "warm_start_init_point", "mu_strategy",

@@ -1,4 +1,5 @@
-"""The array path of verify_followers (large QP followers re-solved in one Ipopt run)."""
+"""The array path of verify_followers (large QP followers re-solved as one block-diagonal problem:
+Clarabel for convex ones, Ipopt otherwise)."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,10 +32,43 @@ def test_array_checks_match_per_follower_path_and_closed_form():
     fast = verify_followers(m, agents)                 # default: array path
     slow = verify_followers(m, agents, solver="ipopt")  # a Pyomo solve per follower
     for f, s in zip(fast, slow):
-        assert f.name == s.name and f.status == s.status == "locally_optimal"
+        # Clarabel on a convex QP certifies the global optimum; the Pyomo solve with Ipopt a local one
+        assert f.name == s.name and (f.status, s.status) == ("optimal", "locally_optimal")
+        assert f.certified and not s.certified
         assert f.value == pytest.approx(s.value, rel=1e-12)
         assert f.best_value == pytest.approx(s.best_value, rel=1e-9)
         assert abs(f.gap) < 1e-6 and not f.relaxed and f.violation == 0.0
+
+
+def test_joint_run_falls_back_to_ipopt_without_clarabel(monkeypatch):
+    """Clarabel missing: the same checks from one Ipopt run (locally_optimal, not certified)."""
+    from gridgames.solvers import clarabel
+
+    m, _ = _loaded()
+    agents = analyse_agents(m, m.buyers)
+    with_clarabel = verify_followers(m, agents)
+    monkeypatch.setattr(clarabel, "available", lambda: False)
+    without = verify_followers(m, agents)
+    for a, b in zip(with_clarabel, without):
+        assert b.status == "locally_optimal" and not b.certified
+        assert a.best_value == pytest.approx(b.best_value, rel=1e-9)
+
+
+def test_agent_qp_from_the_analysis_walk_equals_the_fixed_parameter_repn():
+    """agent_qp reuses analyse_agents' walk; the arrays equal those of a standard repn taken with
+    the leader's prices fixed (the old path), a bilinear p·q term included."""
+    from gridgames.solvers.games.agent_qp import _agent_qp_fixed
+
+    m, _ = _loaded()
+    m.buyers[1].cap = pyo.Constraint(expr=sum(m.buyers[1].q[t] + 0.5 * m.p[t] for t in m.T) <= 1e4)
+    for agent in analyse_agents(m, m.buyers):
+        new, old = agent_qp(agent), _agent_qp_fixed(agent)
+        assert agent.terms and new is not None
+        for name in ("c", "con_lower", "con_upper", "con_const", "lb", "ub"):
+            assert np.allclose(getattr(new, name), getattr(old, name), rtol=1e-13, atol=1e-12), name
+        assert new.c0 == pytest.approx(old.c0, rel=1e-12)
+        assert abs(new.H - old.H).sum() < 1e-12 and abs(new.A - old.A).sum() < 1e-12
+        assert new.A.shape == old.A.shape and new.A.nnz == old.A.nnz
 
 
 def test_array_checks_measure_a_known_gap():
@@ -74,5 +108,6 @@ def test_array_checks_relax_a_follower_infeasible_by_a_tolerance():
     assert [c.relaxed for c in fast] == [c.relaxed for c in slow] == [True, False]
     for f, s in zip(fast, slow):
         assert f.best_value == pytest.approx(s.best_value, rel=1e-6)
-        assert f.status == s.status and f.violation == pytest.approx(s.violation, abs=1e-12)
+        assert f.violation == pytest.approx(s.violation, abs=1e-12)
+        assert (f.status, s.status) == ("optimal", "locally_optimal")
     assert fast[0].violation == pytest.approx(1e-3) and fast[1].gap == pytest.approx(0.0, abs=1e-6)

@@ -6,18 +6,21 @@ quadratic and whose constraints are linear in its own variables is
     min  ½ yᵀH y + cᵀy + c0     (its objective times s = ±1, minimisation form)
     s.t. lo ≤ A y ≤ hi,  l ≤ y ≤ u.
 
-:func:`agent_qp` reads ``H, c, A, ...`` from one standard representation per
-component (``compute_values=True``, no Pyomo model is built or translated);
-:func:`solve_qps` stacks the K independent problems block-diagonally and
-solves them in one Ipopt run (cyipopt with exact sparse derivatives, the same
-Ipopt and options as the bridge :mod:`gridgames.solvers.ipopt`).  The stacked
-optimum is every block's own optimum (the blocks share no variable), so each
-follower's best value is read off its block.
+:func:`agent_qp` builds ``H, c, A, ...`` with numpy from the walk
+:func:`~gridgames.solvers.games.structure.analyse_agents` already made of each
+component (:mod:`~gridgames.solvers.games.terms`: column-numbered terms; a
+product of a leader variable and an own one becomes linear at the leader's
+current value), so no expression is walked twice and no Pyomo model is built
+or translated.  :func:`solve_qps` solves the K independent problems: Clarabel
+one problem at a time when all are convex (a global certificate), else one
+block-diagonal Ipopt run (cyipopt with exact sparse derivatives, the same
+Ipopt and options as the bridge :mod:`gridgames.solvers.ipopt`).
 
 Measured on the pricing family at T = 8760, K = 100 (``benchmarks/
 bench_engine``): the per-follower path (a Pyomo solve per follower: model
 classification, finiteness check, translation, Ipopt) took about 5 s per
-follower; this path reads each follower in ~0.3 s and solves all 100 in one run.
+follower; this path builds each follower's arrays in a few milliseconds and
+solves each in ~0.1 s.
 """
 from __future__ import annotations
 
@@ -29,7 +32,8 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.repn.standard_repn import generate_standard_repn
 
-from gridgames.solvers.games.structure import Agent, FixedVariables
+from gridgames.solvers.games.structure import Agent, FixedVariables, fixing_value
+from gridgames.solvers.games.terms import QuadraticTerms, quadratic_terms
 from gridgames.solvers.result import SolveStatus
 
 log = logging.getLogger(__name__)
@@ -82,10 +86,92 @@ def agent_qp(agent: Agent) -> AgentQP | None:
 
     None for integer variables, shared constraints, a non-quadratic objective or
     a constraint that is not linear in the agent's own variables (the caller then
-    solves the agent as a Pyomo model).
+    solves the agent as a Pyomo model).  The coefficients come from the walk
+    :func:`~gridgames.solvers.games.structure.analyse_agents` already made
+    (``agent.terms``) when it is still valid: same expression objects, no
+    mutable Param or fixed Var in them; otherwise the expressions are walked again.
     """
     if agent.shared or any(not v.is_continuous() for v in agent.variables):
         return None
+    index = {id(v): j for j, v in enumerate(agent.variables)}
+    n = len(index)
+    s = agent.sense
+    obj = _terms(agent, agent.objective, agent.objective.expr)
+    if not obj.is_quadratic:
+        return _agent_qp_fixed(agent)  # the nonlinear part may be quadratic once the parameters are fixed
+    lin_j, lin_a, (qi, qj, qa), c0 = _split(obj, index)
+    c = np.zeros(n)
+    np.add.at(c, lin_j, s * lin_a)
+    # a·y_i·y_j: Hessian a at (i, j) and (j, i), i.e. 2a on the diagonal
+    H = sp.coo_matrix((s * np.concatenate([qa, qa]), (np.concatenate([qi, qj]), np.concatenate([qj, qi]))),
+                      shape=(n, n)).tocsr()
+    rows, cols, vals, lower, upper, const = [], [], [], [], [], []
+    for r, con in enumerate(agent.constraints):
+        terms = _terms(agent, con, con.body)
+        if not terms.is_quadratic:
+            return _agent_qp_fixed(agent)
+        j, a, (qi, _, _), k = _split(terms, index)
+        if len(qi):
+            return None  # quadratic in the agent's own variables: not an LP/QP
+        rows.append(np.full(len(j), r, dtype=np.int64))
+        cols.append(j)
+        vals.append(a)
+        lower.append(_bound(con.lower, -np.inf))
+        upper.append(_bound(con.upper, np.inf))
+        const.append(k)
+    lb, ub = _variable_bounds(agent)
+    m = len(agent.constraints)
+    A = sp.csr_matrix((np.concatenate(vals) if vals else np.zeros(0),
+                       (np.concatenate(rows) if rows else np.zeros(0, np.int64),
+                        np.concatenate(cols) if cols else np.zeros(0, np.int64))), shape=(m, n))
+    return AgentQP(agent, H, c, s * c0, A, np.asarray(lower, float), np.asarray(upper, float),
+                   np.asarray(const, float), lb, ub)
+
+
+def _variable_bounds(agent: Agent) -> tuple[np.ndarray, np.ndarray]:
+    """``(lb, ub)`` of the agent's variables, ``∓inf`` where there is none (one ``bounds`` call each)."""
+    bounds = [v.bounds for v in agent.variables]
+    lb = np.array([-np.inf if lo is None else lo for lo, _ in bounds], float)
+    ub = np.array([np.inf if hi is None else hi for _, hi in bounds], float)
+    return lb, ub
+
+
+def _terms(agent: Agent, component: object, expr: object) -> QuadraticTerms:
+    """The walk of ``expr`` made by ``analyse_agents`` when still valid, else a new one."""
+    cached = agent.terms.get(id(component))
+    if cached is not None and cached[0] is expr and not cached[1].dynamic:
+        return cached[1]
+    return quadratic_terms(expr)
+
+
+def _split(terms: QuadraticTerms, index: dict[int, int]
+           ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], float]:
+    """Terms at fixed parameters: own linear ``(j, a)``, own quadratic ``(i, j, a)`` and the constant.
+
+    ``index`` numbers the agent's own variables; every other column is a
+    parameter, taken at its current value (:func:`fixing_value`).  A product of
+    an own variable and a parameter is linear in the own one; a parameter alone
+    (or squared) goes into the constant.
+    """
+    own = np.fromiter((index.get(id(v), -1) for v in terms.columns), dtype=np.int64, count=len(terms.columns))
+    val = np.array([0.0 if o >= 0 else fixing_value(v) for v, o in zip(terms.columns, own.tolist())])
+    lj, la = np.asarray(terms.linear_cols, np.int64), np.asarray(terms.linear_coefs, float)
+    qi, qj = np.asarray(terms.quadratic_i, np.int64), np.asarray(terms.quadratic_j, np.int64)
+    qa = np.asarray(terms.quadratic_coefs, float)
+    lo, oi, oj = own[lj], own[qi], own[qj]
+    lin_own, i_own, j_own = lo >= 0, oi >= 0, oj >= 0
+    both, only_i, only_j = i_own & j_own, i_own & ~j_own, ~i_own & j_own
+    neither = ~i_own & ~j_own
+    const = terms.constant + float(la[~lin_own] @ val[lj[~lin_own]]) \
+        + float((qa[neither] * val[qi[neither]] * val[qj[neither]]).sum())
+    lin_j = np.concatenate([lo[lin_own], oi[only_i], oj[only_j]])
+    lin_a = np.concatenate([la[lin_own], qa[only_i] * val[qj[only_i]], qa[only_j] * val[qi[only_j]]])
+    return lin_j, lin_a, (oi[both], oj[both], qa[both]), const
+
+
+def _agent_qp_fixed(agent: Agent) -> AgentQP | None:
+    """``agent_qp`` from standard representations taken with the parameters fixed (a nonlinear
+    expression in the unfixed variables, e.g. ``p·y²``, can be quadratic at fixed ``p``)."""
     index = {id(v): j for j, v in enumerate(agent.variables)}
     n = len(index)
     with FixedVariables(agent.parameters):
@@ -98,7 +184,6 @@ def agent_qp(agent: Agent) -> AgentQP | None:
         qi = np.array([index[id(a)] for a, _ in repn.quadratic_vars], dtype=np.int64)
         qj = np.array([index[id(b)] for _, b in repn.quadratic_vars], dtype=np.int64)
         qc = s * np.asarray(repn.quadratic_coefs, float)
-        # c·y_i·y_j: Hessian c at (i, j) and (j, i), i.e. 2c on the diagonal
         H = sp.coo_matrix((np.concatenate([qc, qc]), (np.concatenate([qi, qj]), np.concatenate([qj, qi]))),
                           shape=(n, n)).tocsr()
         rows, cols, vals, lower, upper, const = [], [], [], [], [], []
@@ -151,34 +236,90 @@ class _Callbacks:
         return obj_factor * self.h_vals
 
 
-def solve_qps(qps: list[AgentQP], starts: list[np.ndarray], options: dict | None = None
-              ) -> tuple[SolveStatus, list[np.ndarray], str]:
-    """Solve independent LPs/QPs as one block-diagonal problem with Ipopt.
+@dataclass
+class QPSolves:
+    """What :func:`solve_qps` returns: one status and one point per problem."""
 
-    Returns ``(status, [y_k], message)``; the status is the bridge's mapping of
-    Ipopt's (``locally_optimal`` on success: Ipopt certifies a KKT point).
+    statuses: list[SolveStatus]
+    solutions: list[np.ndarray]
+    message: str
+    #: every problem was solved on its own (False: one joint run, whose status each one shares)
+    separate: bool
+
+
+def solve_qps(qps: list[AgentQP], starts: list[np.ndarray], options: dict | None = None) -> QPSolves:
+    """Solve independent LPs/QPs.
+
+    With Clarabel installed and every problem convex: one Clarabel run per
+    problem (:func:`gridgames.solvers.clarabel.solve_qp`), whose ``optimal`` is
+    a certificate of the global optimum.  Measured on the pricing family
+    (T = 8760, K = 20): 2.4 s one run each, 3.2 s as one block-diagonal problem,
+    5.7 s for the block-diagonal Ipopt run.  Otherwise (a nonconvex problem,
+    no Clarabel) the problems are stacked block-diagonally and solved in one
+    Ipopt run (``locally_optimal`` on success: Ipopt certifies a KKT point);
+    the stacked optimum is every block's own optimum (the blocks share no
+    variable).  ``options`` go to the solver used.
     """
-    import cyipopt
+    from gridgames.solvers import clarabel
 
-    from gridgames.solvers.ipopt import _STATUS
+    if clarabel.available() and all(clarabel.is_convex(q.H) for q in qps):
+        return _solve_clarabel(qps, options)
+    from gridgames.solvers.ipopt import IpoptSolver
 
+    if not IpoptSolver.available():
+        return QPSolves([SolveStatus.ERROR] * len(qps), [np.full(q.n, np.nan) for q in qps],
+                        "no solver for these QPs (Clarabel needs convex ones; Ipopt is not installed)", True)
+    return _solve_ipopt(qps, starts, options)
+
+
+def _stacked(qps: list[AgentQP]) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix, np.ndarray, np.ndarray,
+                                           np.ndarray, np.ndarray]:
+    """``H, c, A, row lower, row upper, lb, ub`` of the block-diagonal problem (row constants moved)."""
     H = sp.block_diag([q.H for q in qps], format="csr")
     A = sp.block_diag([q.A for q in qps], format="csr")
     c = np.concatenate([q.c for q in qps])
     const = np.concatenate([q.con_const for q in qps])
     lb, ub = np.concatenate([q.lb for q in qps]), np.concatenate([q.ub for q in qps])
+    cl = np.concatenate([q.con_lower for q in qps]) - const
+    cu = np.concatenate([q.con_upper for q in qps]) - const
+    return H, c, A, cl, cu, lb, ub
+
+
+def _blocks(qps: list[AgentQP], x: np.ndarray) -> list[np.ndarray]:
+    bounds = np.cumsum([0] + [q.n for q in qps])
+    return [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _solve_clarabel(qps: list[AgentQP], options: dict | None) -> QPSolves:
+    from gridgames.solvers.clarabel import solve_qp
+
+    statuses, solutions, failed = [], [], []
+    for q in qps:
+        sol = solve_qp(q.H, q.c, q.A, q.con_lower - q.con_const, q.con_upper - q.con_const, q.lb, q.ub,
+                       options, check_convex=False)
+        statuses.append(sol.status)
+        solutions.append(sol.x if sol.x is not None else np.full(q.n, np.nan))
+        if not sol.status.is_ok:
+            failed.append(f"{q.agent.name}: {sol.message}")
+    return QPSolves(statuses, solutions, "clarabel: " + ("; ".join(failed) if failed else "all solved"), True)
+
+
+def _solve_ipopt(qps: list[AgentQP], starts: list[np.ndarray], options: dict | None) -> QPSolves:
+    import cyipopt
+
+    from gridgames.solvers.ipopt import ipopt_status
+
+    H, c, A, cl, cu, lb, ub = _stacked(qps)
     x0 = np.clip(np.concatenate(starts), lb, ub)
     problem = cyipopt.Problem(n=len(c), m=A.shape[0], problem_obj=_Callbacks(H, c, A), lb=lb, ub=ub,
-                              cl=np.concatenate([q.con_lower for q in qps]) - const,
-                              cu=np.concatenate([q.con_upper for q in qps]) - const)
+                              cl=cl, cu=cu)
     try:
         for key, val in {"sb": "yes", "print_level": 0, **(options or {})}.items():
             problem.add_option(key, val)
         x, info = problem.solve(x0)
     finally:
         problem.close()
-    status = _STATUS.get(int(info["status"]), SolveStatus.ERROR)
+    status = ipopt_status(int(info["status"]))
     msg = info["status_msg"]
     msg = msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)
-    bounds = np.cumsum([0] + [q.n for q in qps])
-    return status, [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])], msg
+    return QPSolves([status] * len(qps), _blocks(qps, x), f"ipopt: {msg}", len(qps) == 1)

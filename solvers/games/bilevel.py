@@ -269,11 +269,12 @@ def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None =
 
 def _array_checks(agents: list[Agent], feas_tol: float) -> dict[int, AgentCheck]:
     """Checks of the large QP followers (more than ``LARGE_QP`` variables, which the default rule
-    sends to Ipopt), read as arrays and re-solved in one block-diagonal Ipopt run
-    (:mod:`~gridgames.solvers.games.agent_qp`); the others are left to the per-follower path.
+    sends to Ipopt), read as arrays and re-solved as one block-diagonal problem
+    (:mod:`~gridgames.solvers.games.agent_qp`: Clarabel when installed and every block is convex,
+    a global certificate; Ipopt otherwise); the others are left to the per-follower path.
     A follower whose problem fails in the joint run is re-solved alone, relaxed by ``feas_tol``
     if it fails again (``relaxed=True``), as on the per-follower path."""
-    if "ipopt" not in available_solvers():
+    if not {"ipopt", "clarabel"} & set(available_solvers()):
         return {}
     qps = [q for a in agents if len(a.variables) > LARGE_QP
            for q in [agent_qp(a)] if q is not None and q.H.nnz]
@@ -281,22 +282,23 @@ def _array_checks(agents: list[Agent], feas_tol: float) -> dict[int, AgentCheck]
         return {}
     current = [np.array([v.value if v.value is not None else np.nan for v in q.agent.variables]) for q in qps]
     starts = [np.nan_to_num(y) for y in current]
-    status, solutions, _ = solve_qps(qps, starts)
+    solved = solve_qps(qps, starts)
     out = {}
-    for q, y, y0, y_now in zip(qps, solutions, starts, current):
-        relaxed, res_status = False, status
-        if not status.is_ok:
-            res_status, (y,), _ = solve_qps([q], [y0])
-            if not res_status.is_ok:
-                res_status, (y,), _ = solve_qps([q.relaxed(feas_tol)], [y0])
-                relaxed = True
+    for q, res_status, y, y0, y_now in zip(qps, solved.statuses, solved.solutions, starts, current):
+        relaxed = False
+        if not res_status.is_ok and not solved.separate:
+            alone = solve_qps([q], [y0])
+            res_status, y = alone.statuses[0], alone.solutions[0]
+        if not res_status.is_ok:
+            alone = solve_qps([q.relaxed(feas_tol)], [y0])
+            res_status, y, relaxed = alone.statuses[0], alone.solutions[0], True
         now = q.objective(y_now)
         best = q.objective(y) if res_status.is_ok else float("nan")
         gap = (now - best) if q.agent.sense > 0 else (best - now)
         out[id(q.agent)] = AgentCheck(q.agent.name, now, best, gap, str(res_status),
                                       certified=res_status is SolveStatus.OPTIMAL,
                                       violation=q.violation(y_now), relaxed=relaxed)
-    log.info("verified %d large QP followers as arrays in one Ipopt run (%s)", len(qps), status)
+    log.info("verified %d large QP followers as arrays (%s)", len(qps), solved.message)
     return out
 
 

@@ -16,13 +16,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 from pyomo.core.base.block import BlockData
 from pyomo.core.base.constraint import ConstraintData
 from pyomo.core.base.objective import ObjectiveData
 from pyomo.core.base.var import VarData
-from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import ModelError
+from gridgames.solvers.games.terms import QuadraticTerms, quadratic_terms, unfixed_variables
 
 
 @dataclass
@@ -51,6 +52,9 @@ class Agent:
     parameters: list[VarData] = field(default_factory=list)
     #: constraints outside the block that also bind this agent (generalized Nash)
     shared: list[ConstraintData] = field(default_factory=list)
+    #: ``id(component) -> (expression, its QuadraticTerms)`` for the objective and the block's
+    #: constraints, from the one walk :func:`analyse_agents` made (reused by ``agent_qp``)
+    terms: dict[int, tuple[object, QuadraticTerms]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -116,25 +120,34 @@ def analyse_agents(model: BlockData, agents: BlockData | Iterable[BlockData],
     blocks = _as_blocks(agents)
     ids = {id(b) for b in blocks}
     result = []
-    for block in blocks:
-        if inside_any(block, ids):
-            raise ModelError(f"{role} block '{block.name}' is nested inside another {role} block")
-        objectives = _active_objectives(block)
-        if len(objectives) != 1:
-            raise ModelError(f"{role} block '{block.name}' must hold exactly one active Objective, "
-                             f"found {len(objectives)}")
-        own = [v for v in block.component_data_objects(pyo.Var, descend_into=True) if not v.fixed]
-        if not own:
-            raise ModelError(f"{role} block '{block.name}' declares no unfixed variables")
-        constraints = list(block.component_data_objects(pyo.Constraint, active=True, descend_into=True))
-        own_ids = {id(v) for v in own}
-        params: dict[int, VarData] = {}
-        for expr in [objectives[0].expr] + [c.body for c in constraints]:
-            for v in identify_variables(expr, include_fixed=False):
-                if id(v) not in own_ids:
-                    params[id(v)] = v
-        result.append(Agent(block, own, objectives[0], constraints, list(params.values())))
+    with PauseGC():  # the walks allocate many small objects: no cyclic collection over a large model
+        for block in blocks:
+            result.append(_analyse_one(block, ids, role))
     return result
+
+
+def _analyse_one(block: BlockData, ids: set[int], role: str) -> Agent:
+    """:func:`analyse_agents` for one block (``ids``: the ids of all agent blocks)."""
+    if inside_any(block, ids):
+        raise ModelError(f"{role} block '{block.name}' is nested inside another {role} block")
+    objectives = _active_objectives(block)
+    if len(objectives) != 1:
+        raise ModelError(f"{role} block '{block.name}' must hold exactly one active Objective, "
+                         f"found {len(objectives)}")
+    own = [v for v in block.component_data_objects(pyo.Var, descend_into=True) if not v.fixed]
+    if not own:
+        raise ModelError(f"{role} block '{block.name}' declares no unfixed variables")
+    constraints = list(block.component_data_objects(pyo.Constraint, active=True, descend_into=True))
+    own_ids = {id(v) for v in own}
+    params: dict[int, VarData] = {}
+    terms: dict[int, tuple[object, QuadraticTerms]] = {}
+    for comp, expr in [(objectives[0], objectives[0].expr)] + [(c, c.body) for c in constraints]:
+        walked = quadratic_terms(expr)  # one walk: the variables now, the coefficients for agent_qp
+        terms[id(comp)] = (expr, walked)
+        for v in walked.columns:
+            if id(v) not in own_ids:
+                params[id(v)] = v
+    return Agent(block, own, objectives[0], constraints, list(params.values()), terms=terms)
 
 
 @dataclass
@@ -165,7 +178,7 @@ def leader_part(model: BlockData, followers: Sequence[Agent], *, nash_followers:
                    if not inside_any(c, follower_blocks)]
     found: dict[int, VarData] = {}
     for expr in [objectives[0].expr] + [c.body for c in constraints]:
-        for v in identify_variables(expr, include_fixed=False):
+        for v in unfixed_variables(expr):
             if id(v) not in follower_vars:
                 found[id(v)] = v
     for f in followers:
@@ -180,6 +193,14 @@ def leader_part(model: BlockData, followers: Sequence[Agent], *, nash_followers:
     return LeaderPart(list(found.values()), objectives[0], constraints)
 
 
+def fixing_value(v: VarData) -> float:
+    """The value :class:`FixedVariables` fixes ``v`` at: its value, else its lower bound, upper bound or 0."""
+    if v.value is not None:
+        return float(v.value)
+    lo, hi = v.bounds
+    return float(lo if lo is not None else (hi if hi is not None else 0.0))
+
+
 class FixedVariables:
     """Context manager: fix ``variables`` (at current values) and unfix them on exit."""
 
@@ -189,8 +210,7 @@ class FixedVariables:
     def __enter__(self) -> FixedVariables:
         for v in self.variables:
             if v.value is None:
-                lo, hi = v.bounds
-                v.set_value(lo if lo is not None else (hi if hi is not None else 0.0), skip_validation=True)
+                v.set_value(fixing_value(v), skip_validation=True)
             v.fix()
         return self
 
