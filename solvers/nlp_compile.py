@@ -1,8 +1,10 @@
 """Translate a Pyomo model into index arrays an NLP solver can evaluate with numpy.
 
 :func:`compile_model` runs once per model *structure*.  For every active
-component it takes Pyomo's standard representation with symbolic coefficients
-(``generate_standard_repn(..., quadratic=True, compute_values=False)``):
+component it takes the standard representation with symbolic coefficients
+(:func:`~gridgames.solvers.quick_repn.quick_repn`: the sums, products and
+squares large models are made of read by node class, the rest by Pyomo's
+``generate_standard_repn(..., quadratic=True, compute_values=False)``):
 
 * linear and quadratic parts become (row, column, coefficient) arrays;
 * the nonlinear part is split into terms, each reduced to a template
@@ -29,7 +31,6 @@ from pyomo.common.gc_manager import PauseGC
 from pyomo.common.numeric_types import native_numeric_types
 from pyomo.core import Constraint, Objective, Var
 from pyomo.core.expr.numvalue import value as pyo_value
-from pyomo.repn.standard_repn import generate_standard_repn
 
 from gridgames.solvers.errors import ModelError, UnsupportedModelError
 from gridgames.solvers.nlp_terms import (
@@ -40,6 +41,7 @@ from gridgames.solvers.nlp_terms import (
     split_terms,
     term_template,
 )
+from gridgames.solvers.quick_repn import quick_repn
 
 logger = logging.getLogger(__name__)
 
@@ -278,14 +280,14 @@ class _Builder:
         ``owner`` is the component (its name is only formatted for an error).
         """
         try:
-            repn = generate_standard_repn(expr, quadratic=True, compute_values=False)
+            repn = quick_repn(expr)
         except (ValueError, TypeError, AttributeError) as exc:
             raise UnsupportedModelError(f"{_describe(owner)}: cannot be translated for Ipopt ({exc})") from None
         tag = "obj" if row is None else "con"
         free = False
         rows, cols, coefs = self.lin[tag + "_lin_rows"], self.lin[tag + "_lin_cols"], self.lin[tag + "_lin_coef"]
         for c, v in zip(repn.linear_coefs, repn.linear_vars):
-            if is_structural_zero(c):
+            if c.__class__ not in native_numeric_types and is_structural_zero(c):
                 continue
             rows.append(row if row is not None else -1)
             cols.append(self.col(v, owner))
@@ -293,7 +295,7 @@ class _Builder:
             free = True
         qr, qi, qj, qc = (self.lin[tag + s] for s in ("_quad_rows", "_quad_i", "_quad_j", "_quad_coef"))
         for c, (v1, v2) in zip(repn.quadratic_coefs, repn.quadratic_vars):
-            if is_structural_zero(c):
+            if c.__class__ not in native_numeric_types and is_structural_zero(c):
                 continue
             qr.append(row if row is not None else -1)
             qi.append(self.col(v1, owner))

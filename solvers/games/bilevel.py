@@ -28,6 +28,7 @@ from gridgames.solvers.games.agent_qp import agent_qp, solve_qps
 from gridgames.solvers.games.agent_solve import LARGE_QP, AgentSolver, RelaxedAgent, constraint_violation
 from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
+from gridgames.solvers.games.implicit import IMPLICIT_OPTIONS, solve_implicit
 from gridgames.solvers.games.nested import solve_nested
 from gridgames.solvers.games.results import AgentCheck, BilevelResult
 from gridgames.solvers.games.status import FEAS_TOL, GAP_TOL, check_on_error, finish, judge
@@ -38,7 +39,7 @@ from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
 
-BILEVEL_METHODS = ("kkt", "kkt-bigm", "kkt-sos1", "strong-duality", "nested", "analytic")
+BILEVEL_METHODS = ("kkt", "kkt-bigm", "kkt-sos1", "strong-duality", "nested", "analytic", "implicit")
 
 
 def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], method: str = "kkt",
@@ -136,6 +137,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         base = solve_strong_duality(model, agents, solver=solver, **options)
     elif method == "nested":
         base, stats = solve_nested(model, leader, agents, follower_solver=solver, **options)
+    elif method == "implicit":
+        base, stats = solve_implicit(model, leader, agents, **options)
     else:
         base = _solve_analytic(model, leader, agents, solver=solver, **options)
     result = BilevelResult(**{**base.__dict__, "solve_time": time.perf_counter() - start}, method=method)
@@ -172,6 +175,7 @@ _OPTIONS: dict[str, set[str]] = {
     "nested": {"algorithm", "n_gen", "pop_size", "seed", "termination", "workers", "map_fn",
                "progress", "initial", "search_bounds", "polish_evaluations", "solver_options"},
     "analytic": {"equilibrium", "response", "solver_options"},
+    "implicit": IMPLICIT_OPTIONS,
 }
 
 
