@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from pyomo.common.numeric_types import native_numeric_types
 from pyomo.core.expr.numeric_expr import (
     DivisionExpression,
@@ -128,102 +129,143 @@ def quick_repn(expr: Any) -> QuickRepn:
         ``linear_vars``/``linear_coefs``, ``quadratic_vars`` (pairs) /
         ``quadratic_coefs`` and ``nonlinear_expr`` (None when there is none).
     """
-    lin: dict[int, list] = {}
-    quad: dict[tuple[int, int], list] = {}
+    lv: list = []          # linear: variables and coefficients (merged at the end)
+    lc: list = []
+    qx: list = []          # quadratic: pairs and coefficients
+    qy: list = []
+    qc: list = []
     const = 0.0
     rest: list[tuple[Any, float]] = []
     stack: list[tuple[Any, float]] = [(expr, 1.0)]
     natives = native_numeric_types
+    var_classes = _VAR_CLASSES
     while stack:
         node, s = stack.pop()
-        cls = node.__class__
-        if cls in _SUMS:
-            todo = [(a, s) for a in node.args]
-        else:
-            todo = [(node, s)]
-        for node, s in todo:
+        todo = node.args if node.__class__ in _SUMS else (node,)
+        for node in todo:
+            sign = s
             cls = node.__class__
+            # the common summands first: c·x, x·y, c·x², −(...)
+            if cls is MonomialTermExpression:
+                c, v = node._args_
+                if v.__class__ in var_classes and c.__class__ in natives and not v.fixed:
+                    lv.append(v)
+                    lc.append(sign * c)
+                    continue
             while cls is NegationExpression:
                 node = node._args_[0]
-                s = -s
+                sign = -sign
                 cls = node.__class__
-            if cls in natives:
-                const += s * node
+            if cls is ProductExpression:
+                a, b = node._args_
+                if a.__class__ in var_classes and b.__class__ in var_classes and not a.fixed and not b.fixed:
+                    qx.append(a)
+                    qy.append(b)
+                    qc.append(sign)
+                    continue
+                if a.__class__ in natives and b.__class__ is PowExpression:
+                    base, exp = b._args_
+                    if exp.__class__ in natives and exp == 2 and base.__class__ in var_classes and not base.fixed:
+                        qx.append(base)
+                        qy.append(base)
+                        qc.append(sign * a)
+                        continue
+            elif cls in var_classes:
+                if not node.fixed:
+                    lv.append(node)
+                    lc.append(sign)
+                    continue
+            elif cls in natives:
+                const += sign * node
                 continue
-            if cls in _SUMS:
-                stack.append((node, s))
+            elif cls in _SUMS:
+                stack.append((node, sign))
                 continue
-            if cls is DivisionExpression:
+            elif cls is DivisionExpression:
                 a, b = node._args_
                 if b.__class__ in natives and b != 0:
-                    stack.append((a, s / b))
+                    stack.append((a, sign / b))
                 else:
-                    rest.append((node, s))
+                    rest.append((node, sign))
                 continue
-            if cls not in _VAR_CLASSES and cls is not MonomialTermExpression and cls is not PowExpression \
-                    and cls is not ProductExpression and node.is_expression_type() \
-                    and node.is_named_expression_type():
-                stack.append((node.expr, s))
+            elif cls is not MonomialTermExpression and cls is not PowExpression \
+                    and node.is_expression_type() and node.is_named_expression_type():
+                stack.append((node.expr, sign))
                 continue
             term = _term(node)
             if term is None:
                 if cls is ProductExpression:
                     a, b = node._args_
                     if a.__class__ in natives:
-                        stack.append((b, s * a))
+                        stack.append((b, sign * a))
                         continue
                     if b.__class__ in natives:
-                        stack.append((a, s * b))
+                        stack.append((a, sign * b))
                         continue
-                rest.append((node, s))
+                rest.append((node, sign))
                 continue
             c, x, y = term
-            c *= s
             if x is None:
-                const += c
+                const += sign * c
             elif y is None:
-                entry = lin.get(id(x))
-                if entry is None:
-                    lin[id(x)] = [x, c]
-                else:
-                    entry[1] += c
+                lv.append(x)
+                lc.append(sign * c)
             else:
-                key = (id(x), id(y)) if id(x) <= id(y) else (id(y), id(x))
-                entry = quad.get(key)
-                if entry is None:
-                    quad[key] = [(x, y), c]
-                else:
-                    entry[1] += c
+                qx.append(x)
+                qy.append(y)
+                qc.append(sign * c)
     nonlinear = None
     if rest:
         body = sum((node if s == 1.0 else s * node for node, s in rest[1:]),
                    rest[0][0] if rest[0][1] == 1.0 else rest[0][1] * rest[0][0])
         other = generate_standard_repn(body, quadratic=True, compute_values=False)
-        for c, v in zip(other.linear_coefs, other.linear_vars):
-            entry = lin.get(id(v))
-            if entry is None:
-                lin[id(v)] = [v, c]
-            else:
-                entry[1] = entry[1] + c
-        for c, (x, y) in zip(other.quadratic_coefs, other.quadratic_vars):
-            key = (id(x), id(y)) if id(x) <= id(y) else (id(y), id(x))
-            entry = quad.get(key)
-            if entry is None:
-                quad[key] = [(x, y), c]
-            else:
-                entry[1] = entry[1] + c
+        lv += other.linear_vars
+        lc += other.linear_coefs
+        for x, y in other.quadratic_vars:
+            qx.append(x)
+            qy.append(y)
+        qc += other.quadratic_coefs
         if other.constant.__class__ not in native_numeric_types or other.constant != 0:
             const = other.constant + const if const != 0 else other.constant
         nonlinear = other.nonlinear_expr
     out = QuickRepn(constant=const, nonlinear_expr=nonlinear)
-    for v, c in lin.values():
-        if c.__class__ in native_numeric_types and c == 0:
-            continue
-        out.linear_vars.append(v)
-        out.linear_coefs.append(c)
-    for pair, c in quad.values():
-        if c.__class__ in native_numeric_types and c == 0:
-            continue
-        out.quadratic_vars.append(pair)
-        out.quadratic_coefs.append(c)
+    out.linear_vars, out.linear_coefs = _merge_linear(lv, lc, exact=bool(rest))
+    out.quadratic_vars, out.quadratic_coefs = _merge_quadratic(qx, qy, qc, exact=bool(rest))
     return out
+
+
+def _merge_linear(vars_: list, coefs: list, exact: bool) -> tuple[list, list]:
+    """Terms in the same variable summed, exact zeros dropped (``exact``: coefficients may be symbolic)."""
+    if not exact and len(set(map(id, vars_))) == len(vars_) and 0.0 not in coefs:
+        return vars_, coefs
+    merged: dict[int, list] = {}
+    for v, c in zip(vars_, coefs):
+        entry = merged.get(id(v))
+        if entry is None:
+            merged[id(v)] = [v, c]
+        else:
+            entry[1] = entry[1] + c
+    kept = [(v, c) for v, c in merged.values() if not (c.__class__ in native_numeric_types and c == 0)]
+    return [v for v, _ in kept], [c for _, c in kept]
+
+
+def _merge_quadratic(xs: list, ys: list, coefs: list, exact: bool) -> tuple[list, list]:
+    """Terms in the same (unordered) pair summed, exact zeros dropped."""
+    if not exact and xs and 0.0 not in coefs:
+        ix = np.fromiter(map(id, xs), np.int64, len(xs))
+        iy = np.fromiter(map(id, ys), np.int64, len(ys))
+        pairs = np.stack([np.minimum(ix, iy), np.maximum(ix, iy)], axis=1)
+        if len(np.unique(pairs, axis=0)) == len(xs):
+            return list(zip(xs, ys)), coefs
+    if not xs:
+        return [], []
+    merged: dict[tuple[int, int], list] = {}
+    for x, y, c in zip(xs, ys, coefs):
+        key = (id(x), id(y)) if id(x) <= id(y) else (id(y), id(x))
+        entry = merged.get(key)
+        if entry is None:
+            merged[key] = [(x, y), c]
+        else:
+            entry[1] = entry[1] + c
+    kept = [(p, c) for p, c in merged.values() if not (c.__class__ in native_numeric_types and c == 0)]
+    return [p for p, _ in kept], [c for _, c in kept]
