@@ -55,7 +55,7 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     followers : Block or iterable of Blocks
         Each holds its own variables, constraints and exactly one active Objective.
         An indexed Block counts as one follower per index.
-    method : {'kkt', 'kkt-bigm', 'kkt-sos1', 'strong-duality', 'nested', 'analytic'}
+    method : {'kkt', 'kkt-bigm', 'kkt-sos1', 'strong-duality', 'nested', 'analytic', 'implicit'}
         ``kkt``: followers' KKT conditions, Scholtes-regularised NLPs solved by
         Ipopt (local). ``kkt-bigm``: the same with binaries and big-M bounds proved
         by interval arithmetic or LPs, SOS1 sets where none can be proved; MILP for
@@ -64,7 +64,11 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         linear followers only. ``nested``: a pymoo algorithm over the leader's
         variables, followers re-solved per candidate. ``analytic``: the caller
         supplies the answer (``equilibrium=``) or the followers' closed-form
-        response (``response=``).
+        response (``response=``).  ``implicit``: strictly convex followers (a unique
+        response) and a leader with variable bounds only; L-BFGS-B over the leader's
+        box on the reduced objective, each follower response by semismooth Newton on
+        the followers' KKT system, gradients by one adjoint sparse solve (local; see
+        :mod:`~gridgames.solvers.games.implicit`).
     solver : str, optional
         Registry name of the solver for the single-level problem (``kkt``,
         ``kkt-bigm``, ``strong-duality``, ``analytic`` with ``response``) or for the
@@ -95,13 +99,18 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         (nested: GA then a bounded Powell polish);
         ``starts`` (kkt: 2 adds a run from the high-point relaxation, best kept);
         ``equilibrium`` or ``response`` (analytic: callables returning ``(var, value)``
-        pairs); ``solver_options`` for all.
+        pairs); ``solver_options`` for all but implicit;
+        ``tol`` (projected-gradient tolerance relative to the first gradient, default 1e-6),
+        ``max_iter`` (L-BFGS-B iterations, 500), ``memory`` (L-BFGS-B pairs, 20),
+        ``follower_tol`` (followers' KKT residual, 1e-10), ``follower_max_iter``
+        (Newton iterations per response, 100) (implicit).
 
     Returns
     -------
     BilevelResult
         Values are loaded into ``model``.  The status is ``optimal`` (global
-        methods) or ``locally_optimal`` (``kkt``) only when every follower's gap
+        methods) or ``locally_optimal`` (``kkt``, ``implicit``: projected gradient
+        within tolerance, followers strictly convex) only when every follower's gap
         is within ``gap_tol``; ``nested`` reports ``feasible`` (a GA certifies
         nothing); ``follower_not_optimal`` otherwise.
 
