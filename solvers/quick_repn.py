@@ -18,8 +18,8 @@ data stay symbolic, exactly as before.  Terms in the same variable (pair) are
 merged and exact zeros dropped, as the standard representation does.
 
 Measured on the pricing family (``benchmarks/pricing_family``, one follower's
-objective of 26,280 terms): about a sixth of the time of the standard
-representation.
+objective of 26,280 terms): about a seventh of the time of the standard
+representation (0.10 s against 0.69 s, same run, load average 7 on 2 cores).
 """
 from __future__ import annotations
 

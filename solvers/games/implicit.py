@@ -44,7 +44,6 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
-import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.sparse.linalg import MatrixRankWarning, splu
 
@@ -336,7 +335,7 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
         failure = failure or str(exc)
         x = reduced.last_good[0]
         val, grad = reduced._cache[1], reduced._cache[2]
-    z = reduced.z if np.array_equal(reduced._cache[0], x) else reduced.response(x)
+    z = reduced._cache[3]        # the response at x (the cache holds the last successful evaluation)
     pg = projected_gradient(x, grad, lb, ub)
     convex, why = strict_convexity(system, z)
     timings["solve"] = time.perf_counter() - t0
@@ -364,5 +363,6 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
              "newton_steps": reduced.newton_steps, "projected_gradient": pg, "projected_gradient_tol": pg_tol,
              "degenerate": reduced.degenerate, "mcp_size": int(z.size)}
     result = SolveResult(status, float(objective_value), 0.0, iterations, "implicit", message, extra=extra)
+    log.info("implicit: %s (%s)", status, message)
     return result, {"upper_evaluations": reduced.evaluations, "lower_evaluations": reduced.solves,
                     "history": history}
