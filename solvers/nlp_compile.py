@@ -1,8 +1,10 @@
 """Translate a Pyomo model into index arrays an NLP solver can evaluate with numpy.
 
 :func:`compile_model` runs once per model *structure*.  For every active
-component it takes Pyomo's standard representation with symbolic coefficients
-(``generate_standard_repn(..., quadratic=True, compute_values=False)``):
+component it takes the standard representation with symbolic coefficients
+(:func:`~gridgames.solvers.quick_repn.quick_repn`: the sums, products and
+squares large models are made of read by node class, the rest by Pyomo's
+``generate_standard_repn(..., quadratic=True, compute_values=False)``):
 
 * linear and quadratic parts become (row, column, coefficient) arrays;
 * the nonlinear part is split into terms, each reduced to a template
@@ -29,7 +31,6 @@ from pyomo.common.gc_manager import PauseGC
 from pyomo.common.numeric_types import native_numeric_types
 from pyomo.core import Constraint, Objective, Var
 from pyomo.core.expr.numvalue import value as pyo_value
-from pyomo.repn.standard_repn import generate_standard_repn
 
 from gridgames.solvers.errors import ModelError, UnsupportedModelError
 from gridgames.solvers.nlp_terms import (
@@ -40,6 +41,7 @@ from gridgames.solvers.nlp_terms import (
     split_terms,
     term_template,
 )
+from gridgames.solvers.quick_repn import quick_repn
 
 logger = logging.getLogger(__name__)
 
@@ -272,33 +274,44 @@ class _Builder:
             self.variables.append(var)
         return j
 
+    def cols(self, variables: list[Any], owner: Any) -> list[int]:
+        """Column of each variable (registering the new ones), one dict lookup each."""
+        get = self.var_index.get
+        found = [get(id(v)) for v in variables]
+        if None in found:
+            found = [self.col(v, owner) if j is None else j for v, j in zip(variables, found)]
+        return found
+
     def add_repn(self, expr: Any, owner: Any, row: int | None) -> tuple[Any, bool]:
         """Add one body/objective; return (constant item(s), has_free_variables).
 
         ``owner`` is the component (its name is only formatted for an error).
         """
         try:
-            repn = generate_standard_repn(expr, quadratic=True, compute_values=False)
+            repn = quick_repn(expr)
         except (ValueError, TypeError, AttributeError) as exc:
             raise UnsupportedModelError(f"{_describe(owner)}: cannot be translated for Ipopt ({exc})") from None
         tag = "obj" if row is None else "con"
         free = False
-        rows, cols, coefs = self.lin[tag + "_lin_rows"], self.lin[tag + "_lin_cols"], self.lin[tag + "_lin_coef"]
-        for c, v in zip(repn.linear_coefs, repn.linear_vars):
-            if is_structural_zero(c):
-                continue
-            rows.append(row if row is not None else -1)
-            cols.append(self.col(v, owner))
-            coefs.append(c)
+        r = row if row is not None else -1
+        lin_c, lin_v = repn.linear_coefs, repn.linear_vars
+        quad_c, quad_v = repn.quadratic_coefs, repn.quadratic_vars
+        if not all(c.__class__ in native_numeric_types for c in lin_c):
+            keep = [k for k, c in enumerate(lin_c) if not is_structural_zero(c)]
+            lin_c, lin_v = [lin_c[k] for k in keep], [lin_v[k] for k in keep]
+        if not all(c.__class__ in native_numeric_types for c in quad_c):
+            keep = [k for k, c in enumerate(quad_c) if not is_structural_zero(c)]
+            quad_c, quad_v = [quad_c[k] for k in keep], [quad_v[k] for k in keep]
+        if lin_c:
+            self.lin[tag + "_lin_rows"].extend([r] * len(lin_c))
+            self.lin[tag + "_lin_cols"].extend(self.cols(lin_v, owner))
+            self.lin[tag + "_lin_coef"].extend(lin_c)
             free = True
-        qr, qi, qj, qc = (self.lin[tag + s] for s in ("_quad_rows", "_quad_i", "_quad_j", "_quad_coef"))
-        for c, (v1, v2) in zip(repn.quadratic_coefs, repn.quadratic_vars):
-            if is_structural_zero(c):
-                continue
-            qr.append(row if row is not None else -1)
-            qi.append(self.col(v1, owner))
-            qj.append(self.col(v2, owner))
-            qc.append(c)
+        if quad_c:
+            self.lin[tag + "_quad_rows"].extend([r] * len(quad_c))
+            self.lin[tag + "_quad_i"].extend(self.cols([p[0] for p in quad_v], owner))
+            self.lin[tag + "_quad_j"].extend(self.cols([p[1] for p in quad_v], owner))
+            self.lin[tag + "_quad_coef"].extend(quad_c)
             free = True
         const_items: list[Any] = [repn.constant]
         if repn.nonlinear_expr is not None:

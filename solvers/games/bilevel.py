@@ -28,6 +28,7 @@ from gridgames.solvers.games.agent_qp import agent_qp, solve_qps
 from gridgames.solvers.games.agent_solve import LARGE_QP, AgentSolver, RelaxedAgent, constraint_violation
 from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
+from gridgames.solvers.games.implicit import IMPLICIT_OPTIONS, solve_implicit
 from gridgames.solvers.games.nested import solve_nested
 from gridgames.solvers.games.results import AgentCheck, BilevelResult
 from gridgames.solvers.games.status import FEAS_TOL, GAP_TOL, check_on_error, finish, judge
@@ -38,7 +39,7 @@ from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
 
-BILEVEL_METHODS = ("kkt", "kkt-bigm", "kkt-sos1", "strong-duality", "nested", "analytic")
+BILEVEL_METHODS = ("kkt", "kkt-bigm", "kkt-sos1", "strong-duality", "nested", "analytic", "implicit")
 #: methods that accept followers playing a Nash game among themselves (a follower using another's variables)
 NASH_FOLLOWER_METHODS = ("kkt", "kkt-bigm", "kkt-sos1", "nested")
 
@@ -60,7 +61,7 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         ``kkt-bigm`` and ``kkt-sos1`` stack their KKT conditions, ``nested`` reacts with
         their equilibrium from ``solve_nash(method="mcp")``; the follower check is then
         their Nash gap); the other methods refuse such followers.
-    method : {'kkt', 'kkt-bigm', 'kkt-sos1', 'strong-duality', 'nested', 'analytic'}
+    method : {'kkt', 'kkt-bigm', 'kkt-sos1', 'strong-duality', 'nested', 'analytic', 'implicit'}
         ``kkt``: followers' KKT conditions, Scholtes-regularised NLPs solved by
         Ipopt (local). ``kkt-bigm``: the same with binaries and big-M bounds proved
         by interval arithmetic or LPs, SOS1 sets where none can be proved; MILP for
@@ -69,7 +70,11 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         linear followers only. ``nested``: a pymoo algorithm over the leader's
         variables, followers re-solved per candidate. ``analytic``: the caller
         supplies the answer (``equilibrium=``) or the followers' closed-form
-        response (``response=``).
+        response (``response=``).  ``implicit``: strictly convex followers (a unique
+        response) and a leader with variable bounds only; L-BFGS-B over the leader's
+        box on the reduced objective, each follower response by semismooth Newton on
+        the followers' KKT system, gradients by one adjoint sparse solve (local; see
+        :mod:`~gridgames.solvers.games.implicit`).
     solver : str, optional
         Registry name of the solver for the single-level problem (``kkt``,
         ``kkt-bigm``, ``strong-duality``, ``analytic`` with ``response``) or for the
@@ -100,13 +105,18 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         (nested: GA then a bounded Powell polish);
         ``starts`` (kkt: 2 adds a run from the high-point relaxation, best kept);
         ``equilibrium`` or ``response`` (analytic: callables returning ``(var, value)``
-        pairs); ``solver_options`` for all.
+        pairs); ``solver_options`` for all but implicit;
+        ``tol`` (projected-gradient tolerance relative to the first gradient, default 1e-6),
+        ``max_iter`` (L-BFGS-B iterations, 500), ``memory`` (L-BFGS-B pairs, 20),
+        ``follower_tol`` (followers' KKT residual, 1e-10), ``follower_max_iter``
+        (Newton iterations per response, 100) (implicit).
 
     Returns
     -------
     BilevelResult
         Values are loaded into ``model``.  The status is ``optimal`` (global
-        methods) or ``locally_optimal`` (``kkt``) only when every follower's gap
+        methods) or ``locally_optimal`` (``kkt``, ``implicit``: projected gradient
+        within tolerance, followers strictly convex) only when every follower's gap
         is within ``gap_tol``; ``nested`` reports ``feasible`` (a GA certifies
         nothing); ``follower_not_optimal`` otherwise.
 
@@ -142,6 +152,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         base = solve_strong_duality(model, agents, solver=solver, **options)
     elif method == "nested":
         base, stats = solve_nested(model, leader, agents, follower_solver=solver, **options)
+    elif method == "implicit":
+        base, stats = solve_implicit(model, leader, agents, **options)
     else:
         base = _solve_analytic(model, leader, agents, solver=solver, **options)
     result = BilevelResult(**{**base.__dict__, "solve_time": time.perf_counter() - start}, method=method)
@@ -178,6 +190,7 @@ _OPTIONS: dict[str, set[str]] = {
     "nested": {"algorithm", "n_gen", "pop_size", "seed", "termination", "workers", "map_fn",
                "progress", "initial", "search_bounds", "polish_evaluations", "solver_options"},
     "analytic": {"equilibrium", "response", "solver_options"},
+    "implicit": IMPLICIT_OPTIONS,
 }
 
 

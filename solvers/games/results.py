@@ -19,6 +19,7 @@ from gridgames.solvers.values import AgentValues
 #: what ``history`` holds, per method (methods not listed keep an empty history)
 HISTORY: dict[str, str] = {
     "nested": "best leader objective per generation (in the leader's own sense)",
+    "implicit": "leader objective at the start and after each L-BFGS-B iteration (in the leader's own sense)",
     "gauss-seidel": "largest relative change of a player's strategy per sweep",
     "jacobi": "largest relative change of a player's strategy per iteration",
     "pso": "smallest sum of the players' regrets per generation",

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 SHARED = -1  #: owner of a shared constraint row
 LIFTED = -2  #: owner of a lifted aggregate column
+PARAM = -3   #: owner of a parameter column (a variable held fixed in the system, e.g. a leader's decision)
 
 
 @dataclass
@@ -158,10 +159,12 @@ class Aggregates:
     const: np.ndarray
 
 
-def find_aggregates(model: pyo.Block, blocks: list[BlockData], owner: dict[int, int]) -> Aggregates:
+def find_aggregates(model: pyo.Block, blocks: list[BlockData], owner: dict[int, int],
+                    exclude: set[int] | frozenset = frozenset()) -> Aggregates:
     """Named Expressions outside the player ``blocks``, linear, mixing at least two players' variables.
 
-    ``owner`` maps ``id(var)`` to its player's index.
+    ``owner`` maps ``id(var)`` to its player's index; an expression using a variable whose id is
+    in ``exclude`` (a parameter of the system) is not lifted.
     """
     ids = {id(b) for b in blocks}
     exprs, rows, vars_, coef, const = [], [], [], [], []
@@ -170,6 +173,8 @@ def find_aggregates(model: pyo.Block, blocks: list[BlockData], owner: dict[int, 
             continue
         repn = generate_standard_repn(e.expr, quadratic=False)
         if not repn.is_linear() or len({owner.get(id(v)) for v in repn.linear_vars} - {None}) < 2:
+            continue
+        if exclude and any(id(v) in exclude for v in repn.linear_vars):
             continue
         j = len(exprs)
         exprs.append(e)
@@ -232,7 +237,8 @@ class _ChainMap:
 
     def expand(self, row_owner: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For entries (k, p): (source entry index, target column a, factor)."""
-        direct = (self.lifted_col[cols] < 0) & ((row_owner == SHARED) | (self.col_owner[cols] == row_owner))
+        direct = ((self.lifted_col[cols] < 0) & (self.col_owner[cols] >= 0)
+                  & ((row_owner == SHARED) | (self.col_owner[cols] == row_owner)))
         src = [np.flatnonzero(direct)]
         tgt = [cols[direct]]
         fac = [np.ones(int(direct.sum()))]
@@ -261,24 +267,38 @@ class StackedKKT:
     model : Block
         The game.
     players : Block or iterable of Blocks
+    parameters : sequence of VarData, optional
+        Unfixed variables outside the players that their problems may use (a leader's
+        decisions): columns of the compiled system held at the values :attr:`p`
+        (:meth:`set_parameters`) instead of solved for; :meth:`jacobians` also returns
+        ``∂F/∂p``.  Without them such a variable is an error (it belongs to no player).
 
     Attributes
     ----------
     lb, ub : ndarray
         The complementarity box of ``z = (y, λ)``, ``y`` = players' variables and lifted aggregates.
+    p : ndarray
+        Current parameter values (from the variables' values at construction).
     timings : dict
         Seconds spent analysing, lifting, compiling and assembling the structure.
     """
 
-    def __init__(self, model: pyo.Block, players: BlockData | Iterable[BlockData]) -> None:
+    def __init__(self, model: pyo.Block, players: BlockData | Iterable[BlockData],
+                 parameters: Sequence[Any] = ()) -> None:
         self.timings: dict[str, float] = {}
         t0 = time.perf_counter()
         self.game = game = find_players(model, players)
         owner = {id(v): i for i, vs in enumerate(game.variables) for v in vs}
+        self.parameters = list(parameters)
+        self._param_ids = {id(v): j for j, v in enumerate(self.parameters)}
+        clash = [v for v in self.parameters if id(v) in owner]
+        if clash:
+            raise ModelError(f"parameter '{clash[0].name}' is a variable of a player")
+        self.p = np.array([v.value if v.value is not None else 0.0 for v in self.parameters], float)
         self.timings["analyse"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        lifted = find_aggregates(model, game.blocks, owner)
+        lifted = find_aggregates(model, game.blocks, owner, exclude=set(self._param_ids))
         self.scratch = scratch = pyo.ConcreteModel(name="stacked KKT rows")
         scratch.t = pyo.Var(range(len(lifted.expressions)))
         sub = {id(e): scratch.t[j] for j, e in enumerate(lifted.expressions)}
@@ -313,7 +333,8 @@ class StackedKKT:
     # ------------------------------------------------------------------ structure (once)
     def _assemble(self, nlp, lifted: Aggregates, owner: dict[int, int], row_owner: np.ndarray,
                   con_rows: np.ndarray, bounds: np.ndarray) -> None:
-        columns = list(nlp.variables)
+        params = self._param_ids
+        columns = [v for v in nlp.variables if id(v) not in params]
         index = {id(v): k for k, v in enumerate(columns)}
         n_comp = len(columns)
         t_ids = {id(self.scratch.t[j]): j for j in range(len(lifted.expressions))}
@@ -328,8 +349,17 @@ class StackedKKT:
                              "player block; fix it or declare it inside a player")
         self.columns, self.n_comp = columns, n_comp
         n_y = len(columns)
-        col_owner = np.array([owner.get(id(v), LIFTED) for v in columns], np.int64)
-        lifted_col = np.array([t_ids.get(id(v), -1) for v in columns], np.int64)
+        n_p = len(self.parameters)
+        # compiled column -> unified column: players and lifted 0..n_y-1, parameters n_y..n_y+n_p-1
+        unified = np.array([index[id(v)] if id(v) in index else n_y + params[id(v)] for v in nlp.variables],
+                           np.int64).reshape(-1)
+        self._cy = np.flatnonzero(unified < n_y)
+        self._cy_src = unified[self._cy]
+        self._cp = np.flatnonzero(unified >= n_y)
+        self._cp_src = unified[self._cp] - n_y
+        self._identity = n_p == 0   # compiled columns are y[:n_comp]
+        col_owner = np.array([owner.get(id(v), LIFTED) for v in columns] + [PARAM] * n_p, np.int64)
+        lifted_col = np.array([t_ids.get(id(v), -1) for v in columns] + [-1] * n_p, np.int64)
         self.t_cols = np.array([index[id(self.scratch.t[j])] for j in range(len(lifted.expressions))], np.int64)
         keep = np.array([id(v) in index for v in lifted.vars], bool)
         E = sp.csr_matrix((lifted.coef[keep], (lifted.rows[keep], [index[id(v)] for v, k in
@@ -349,11 +379,12 @@ class StackedKKT:
         self.row_sense = np.zeros(nlp.m)
         self.row_sense[:n_obj] = self.game.senses
         # first-derivative map: Jacobian slot -> stationarity component
-        jr, jc = ev.jac_rows, ev.jac_cols
+        jr, jc = ev.jac_rows, unified[ev.jac_cols]
         self.d_src, self.d_tgt, self.d_fac = chain.expand(row_owner[jr], jc)
         self.d_row = jr[self.d_src]
-        if np.setdiff1d(np.flatnonzero(lifted_col < 0), self.d_tgt).size:
-            bad = columns[int(np.setdiff1d(np.flatnonzero(lifted_col < 0), self.d_tgt)[0])]
+        own_cols = np.flatnonzero((lifted_col < 0) & (col_owner >= 0))
+        if np.setdiff1d(own_cols, self.d_tgt).size:
+            bad = columns[int(np.setdiff1d(own_cols, self.d_tgt)[0])]
             raise ModelError(f"variable '{bad.name}' enters none of its own player's objective or constraints")
         # multiplier slots of each row (≤ 2 sides per row)
         first, second = np.full(nlp.m, -1, np.int64), np.full(nlp.m, -1, np.int64)
@@ -365,18 +396,22 @@ class StackedKKT:
         self.side_first, self.side_second = first, second
         # second-derivative map
         hk, hp, hq = ev.row_hessian_structure()
-        self.h_src, h_tgt, self.h_fac = chain.expand(row_owner[hk], hp)
-        self.h_row, self.h_tgt, self.h_col = hk[self.h_src], h_tgt, hq[self.h_src]
+        self.h_src, h_tgt, self.h_fac = chain.expand(row_owner[hk], unified[hp])
+        self.h_row, self.h_tgt, h_col = hk[self.h_src], h_tgt, unified[hq[self.h_src]]
         # multiplier rows: F_λ = c (g − bound): derivative c ∂g/∂y on every compiled column (t independent)
         slot_side = [(np.flatnonzero(first[jr] >= 0), first), (np.flatnonzero(second[jr] >= 0), second)]
         self.m_slots = np.concatenate([s for s, _ in slot_side])
         self.m_side = np.concatenate([m[jr[s]] for s, m in slot_side])
+        # Jacobian columns: z = (y, λ) first, then the parameters
+        n_z = n_y + n_mult
+        self.h_col = np.where(h_col < n_y, h_col, h_col - n_y + n_z)
+        self.m_cols = np.where(jc[self.m_slots] < n_y, jc[self.m_slots], jc[self.m_slots] - n_y + n_z)
         # lifted rows: F_t = t − E x − e0
         self.t_rows = self.t_cols
         # box and start
         lb = np.array([v.lb if v.lb is not None else -np.inf for v in columns], float)
         ub = np.array([v.ub if v.ub is not None else np.inf for v in columns], float)
-        lb[lifted_col >= 0], ub[lifted_col >= 0] = -np.inf, np.inf
+        lb[lifted_col[:n_y] >= 0], ub[lifted_col[:n_y] >= 0] = -np.inf, np.inf
         self.lb = np.concatenate([lb, np.where(sides.free, -np.inf, 0.0)])
         self.ub = np.concatenate([ub, np.full(n_mult, np.inf)])
         if (self.lb > self.ub).any():
@@ -397,10 +432,26 @@ class StackedKKT:
         np.add.at(w, self.sides.row, self.sides.omega * lam)
         return w
 
+    def set_parameters(self, p: np.ndarray) -> None:
+        """Values of the parameter columns used by :meth:`F`, :meth:`J` and :meth:`jacobians`."""
+        p = np.asarray(p, float).ravel()
+        if p.shape != self.p.shape:
+            raise ModelError(f"expected {self.p.size} parameter values, got {p.size}")
+        self.p = p.copy()
+
+    def _x(self, y: np.ndarray) -> np.ndarray:
+        """The compiled model's variable vector from y and the parameters."""
+        if self._identity:
+            return y[:self.n_comp]
+        x = np.empty(self.nlp.n)
+        x[self._cy] = y[self._cy_src]
+        x[self._cp] = self.p[self._cp_src]
+        return x
+
     def F(self, z: np.ndarray) -> np.ndarray:
         """The MCP function at z (non-finite where the players' functions are undefined)."""
         y, lam = z[:self.n_y], z[self.n_y:]
-        yc = y[:self.n_comp]
+        yc = self._x(y)
         try:
             jac = self.ev.jacobian(yc)
             g = self.ev.constraints(yc) + self.row_const
@@ -415,9 +466,13 @@ class StackedKKT:
 
     def J(self, z: np.ndarray) -> sp.csc_matrix:
         """The Jacobian of :meth:`F` (sparse, assembled from the compiled derivatives)."""
+        return self.jacobians(z)[0]
+
+    def jacobians(self, z: np.ndarray) -> tuple[sp.csc_matrix, sp.csc_matrix]:
+        """``(∂F/∂z, ∂F/∂p)`` at z and the current parameters (both sparse, CSC)."""
         n_y = self.n_y
         y, lam = z[:n_y], z[n_y:]
-        yc = y[:self.n_comp]
+        yc = self._x(y)
         jac = self.ev.jacobian(yc)
         hess = self.ev.row_hessian_values(yc)
         w = self._row_weights(lam)
@@ -430,7 +485,7 @@ class StackedKKT:
             cols.append(n_y + s[ok])
             vals.append(self.sides.omega[s[ok]] * dval[ok])
         rows.append(n_y + self.m_side)                          # ∂F_λ/∂y = c ∂g/∂y
-        cols.append(self.ev.jac_cols[self.m_slots])
+        cols.append(self.m_cols)
         vals.append(self.sides.c[self.m_side] * jac[self.m_slots])
         coo = self.E.tocoo()                                    # ∂F_t/∂(x, t) = (−E, I)
         rows += [self.t_rows[coo.row], self.t_rows]
@@ -439,7 +494,10 @@ class StackedKKT:
         # the lifted rows were overwritten in F: drop what the objective rows put there
         r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
         n = n_y + self.n_mult
-        return sp.csc_matrix((v, (r, c)), shape=(n, n))
+        full = sp.csc_matrix((v, (r, c)), shape=(n, n + self.p.size))
+        if not self.p.size:
+            return full, sp.csc_matrix((n, 0))
+        return full[:, :n], full[:, n:]
 
     def load(self, z: np.ndarray) -> None:
         """Write the players' variables of z into the model."""
@@ -449,7 +507,7 @@ class StackedKKT:
 
     def player_values(self, z: np.ndarray) -> dict[str, float]:
         """Each player's objective at z, from the compiled rows (no Pyomo expression walk)."""
-        g = self.ev.constraints(z[:self.n_comp]) + self.row_const
+        g = self.ev.constraints(self._x(z[:self.n_y])) + self.row_const
         return {b.name: float(v) for b, v in zip(self.game.blocks, g[:len(self.game.blocks)])}
 
     def shared_multipliers(self, z: np.ndarray) -> dict[str, float]:

@@ -44,14 +44,14 @@ def record_values(result: SolveResult, model: BlockData, *,
 
     Notes
     -----
-    ``nested``'s convergence history (pymoo minimises ``sense · objective``) is
+    ``nested``'s and ``implicit``'s convergence history (both minimise ``sense · objective``) is
     also turned into the leader's own sense here, into ``result.history``.
     """
     if loaded is None:
         loaded = result.status.has_point or getattr(result, "cycle_length", 0) > 0
     follower_blocks = _as_blocks(followers) if followers is not None else []
     player_blocks = _as_blocks(players) if players is not None else []
-    if getattr(result, "method", "") == "nested" and result.extra.get("history"):
+    if getattr(result, "method", "") in ("nested", "implicit") and result.extra.get("history"):
         result.history = [_leader_sense(model, follower_blocks) * h for h in result.extra["history"]]
     if not loaded:
         result.values = []

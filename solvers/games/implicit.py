@@ -1,0 +1,368 @@
+"""The ``implicit`` bilevel method: the leader optimises over the followers' response function.
+
+For followers whose problems are strictly convex at every leader decision
+``x`` (a unique response ``y(x)``), the bilevel problem is the single-level
+*reduced* problem
+
+    min_x  Φ(x) = s · F(x, y(x))      over the leader's box,
+
+(``s = ±1`` the leader's sense).  Three pieces, all on arrays:
+
+1. **Response** ``y(x)``: the followers' stacked KKT conditions at fixed ``x``
+   (:class:`~gridgames.solvers.games.stacked_kkt.StackedKKT`, the leader's
+   variables as parameter columns) solved by semismooth Newton
+   (:func:`~gridgames.solvers.games.mcp.solve_mcp`), warm-started from the
+   previous response.
+2. **Gradient** ``∇Φ`` by the adjoint of the active-set KKT system: with
+   ``z = (y, λ)``, the components off their bounds (the *inactive set* I)
+   satisfy ``F_I(z, x) = 0`` and those at a bound stay there, so
+   ``dz_I/dx = −J_II⁻¹ ∂F_I/∂x`` and one sparse solve
+   ``J_IIᵀ μ = ∇_{z_I} F`` gives ``∇Φ = s (∇_x F − (∂F_I/∂x)ᵀ μ)``.
+   A component at its bound with ``F_i = 0`` (degenerate: strict
+   complementarity fails) is kept at its bound: the gradient is then the
+   one-sided (directional) derivative for moves that keep it there; the
+   number of such components is reported (``extra["degenerate"]``).
+3. **Reduced problem**: L-BFGS-B (:func:`scipy.optimize.minimize`) over the
+   leader's variable bounds.  Leaders with constraints are refused
+   (:class:`~gridgames.solvers.errors.UnsupportedModelError`: use ``kkt``).
+
+Certificate.  ``locally_optimal`` needs the projected gradient
+``‖P(x − ∇Φ) − x‖∞`` within ``tol · max(1, ‖∇Φ(x₀)‖∞)``, every response solved
+to ``follower_tol`` and the followers strictly convex (the Hessian of their
+objectives in their own variables positive definite, tested by an LDLᵀ
+factorisation at the first and the last response); ``solve_bilevel`` then
+re-solves every follower (``verify=True``).  Otherwise the status is
+``feasible`` (the point is bilevel feasible, optimality not reached) with the
+numbers in the message.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+from scipy.optimize import minimize
+from scipy.sparse.linalg import MatrixRankWarning, splu
+
+from gridgames.solvers.errors import ModelError, UnsupportedModelError
+from gridgames.solvers.games.mcp import solve_mcp
+from gridgames.solvers.games.stacked_kkt import StackedKKT
+from gridgames.solvers.games.structure import Agent, LeaderPart
+from gridgames.solvers.nlp_compile import compile_model
+from gridgames.solvers.nlp_eval import NLPEvaluator
+from gridgames.solvers.result import SolveResult, SolveStatus
+
+log = logging.getLogger(__name__)
+
+#: options ``solve_bilevel(method="implicit")`` accepts
+IMPLICIT_OPTIONS = {"tol", "max_iter", "memory", "follower_tol", "follower_max_iter"}
+
+#: relative size of the smallest LDLᵀ pivot accepted as positive (strict convexity)
+CONVEXITY_TOL = 1e-10
+
+
+class _ResponseFailed(Exception):
+    """Newton did not solve the followers' KKT system at a leader decision."""
+
+
+def check_leader(leader: LeaderPart) -> None:
+    """Refuse what the reduced problem cannot take: leader constraints, discrete leader variables.
+
+    Raises
+    ------
+    UnsupportedModelError
+        Naming the constraints or the variable.
+    """
+    if leader.constraints:
+        names = ", ".join(c.name for c in leader.constraints[:5])
+        more = f" and {len(leader.constraints) - 5} more" if len(leader.constraints) > 5 else ""
+        raise UnsupportedModelError(
+            f"method='implicit' optimises over the leader's variable bounds only; the leader has the "
+            f"constraint(s) {names}{more} (use method='kkt', or write them as variable bounds)")
+    discrete = [v for v in leader.variables if not v.is_continuous()]
+    if discrete:
+        raise UnsupportedModelError(f"method='implicit' needs continuous leader variables; '{discrete[0].name}' "
+                                    f"has the domain {discrete[0].domain} (use method='kkt-bigm' or 'nested')")
+
+
+class LeaderObjective:
+    """The leader's objective compiled once, evaluated on ``(x, y)`` arrays (minimisation form)."""
+
+    def __init__(self, leader: LeaderPart, system: StackedKKT) -> None:
+        scratch = pyo.ConcreteModel(name="leader objective")
+        scratch.obj = pyo.Objective(expr=leader.objective.expr)
+        self.nlp = compile_model(scratch)
+        self.ev = NLPEvaluator(self.nlp)
+        self.sense = 1.0 if leader.objective.sense == pyo.minimize else -1.0
+        self.ev.bind(self.sense)
+        x_pos = {id(v): j for j, v in enumerate(leader.variables)}
+        y_pos = {id(v): k for k, v in enumerate(system.columns)}
+        cols = []
+        for v in self.nlp.variables:
+            if id(v) in x_pos:
+                cols.append(x_pos[id(v)])
+            elif id(v) in y_pos:
+                cols.append(len(x_pos) + y_pos[id(v)])
+            else:
+                raise ModelError(f"variable '{v.name}' of the leader's objective is neither a leader variable "
+                                 "nor used by its follower's problem, so no follower decides it")
+        self.cols = np.array(cols, np.int64)
+        self.n_x = len(x_pos)
+        self.n_y = system.n_y
+
+    def value_and_gradient(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """``(s·F, ∇_x (s·F), ∇_y (s·F))``."""
+        w = np.concatenate([x, y])[self.cols]
+        val = self.ev.objective(w)
+        full = np.zeros(self.n_x + self.n_y)
+        np.add.at(full, self.cols, self.ev.gradient(w))
+        return val, full[:self.n_x], full[self.n_x:]
+
+
+def strict_convexity(system: StackedKKT, z: np.ndarray) -> tuple[bool, str]:
+    """Whether the followers' objectives are strictly convex in their own variables at ``z``.
+
+    The Hessian ``∂F_y/∂y`` (lifted aggregates substituted back) restricted to
+    the followers' own columns is factorised as ``L D Lᵀ`` (SuperLU with
+    diagonal pivots and a symmetric ordering); it is positive definite exactly
+    when every pivot of D is positive (Sylvester).  Returns ``(ok, reason)``.
+    """
+    jac, _ = system.jacobians(z)
+    own = np.flatnonzero(system.col_owner >= 0)
+    if system.t_cols.size:
+        E = system.E.tocsc()
+        H = jac[own][:, own] + jac[own][:, system.t_cols] @ E[:, own]
+    else:
+        H = jac[own][:, own]
+    H = (0.5 * (H + H.T)).tocsc()
+    scale = max(1.0, float(abs(H).max())) if H.nnz else 1.0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", MatrixRankWarning)
+            lu = splu(H, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                      options={"SymmetricMode": True})
+    except (RuntimeError, MatrixRankWarning) as exc:
+        return False, f"the followers' Hessian is singular ({exc})"
+    if not np.array_equal(lu.perm_r, lu.perm_c):
+        return False, "the followers' Hessian needed off-diagonal pivots (not positive definite)"
+    pivots = lu.U.diagonal()
+    k = int(np.argmin(pivots))
+    if pivots[k] > CONVEXITY_TOL * scale:
+        return True, ""
+    var = system.columns[int(own[np.flatnonzero(lu.perm_c == k)[0]])]   # column i sits at pivot perm_c[i]
+    what = "not convex" if pivots[k] < -CONVEXITY_TOL * scale else "convex but not strictly"
+    return False, (f"the followers' objective is {what} in their own variables (LDL pivot {pivots[k]:.3g} "
+                   f"at variable '{var.name}'): the response may not be unique")
+
+
+class ReducedProblem:
+    """``Φ(x)`` and ``∇Φ(x)`` by follower solve and adjoint (see the module docstring)."""
+
+    def __init__(self, system: StackedKKT, objective: LeaderObjective, *, follower_tol: float,
+                 follower_max_iter: int) -> None:
+        self.system, self.objective = system, objective
+        self.follower_tol, self.follower_max_iter = follower_tol, follower_max_iter
+        self.z = system.start()
+        self.solves = self.newton_steps = self.evaluations = 0
+        self.solve_time = self.adjoint_time = 0.0
+        self.degenerate = 0
+        self._cache: tuple[np.ndarray, float, np.ndarray, np.ndarray] | None = None
+        self.last_good: tuple[np.ndarray, np.ndarray] | None = None
+
+    def response(self, x: np.ndarray) -> np.ndarray:
+        """The followers' KKT point ``z(x)`` (warm-started; one cold retry).
+
+        Raises
+        ------
+        _ResponseFailed
+        """
+        sys_ = self.system
+        sys_.set_parameters(x)
+        t0 = time.perf_counter()
+        res = None
+        for start in (self.z, sys_.start()):
+            res = solve_mcp(sys_.F, sys_.J, sys_.lb, sys_.ub, start, tol=self.follower_tol,
+                            max_iter=self.follower_max_iter)
+            self.solves += 1
+            self.newton_steps += res.newton_steps
+            if res.ok:
+                break
+        self.solve_time += time.perf_counter() - t0
+        if not res.ok:
+            raise _ResponseFailed(res.message)
+        self.z = res.x
+        return res.x
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(Φ(x), ∇Φ(x))`` for L-BFGS-B."""
+        if self._cache is not None and np.array_equal(self._cache[0], x):
+            return self._cache[1], self._cache[2]
+        self.evaluations += 1
+        z = self.response(x)
+        sys_ = self.system
+        t0 = time.perf_counter()
+        val, gx, gy = self.objective.value_and_gradient(x, z[:sys_.n_y])
+        grad = gx
+        f = sys_.F(z)
+        gap_low = z - sys_.lb
+        gap_up = sys_.ub - z
+        fixed = (gap_low <= np.maximum(f, 0.0)) | (gap_up <= np.maximum(-f, 0.0))
+        self.degenerate = int(np.count_nonzero(fixed & (np.abs(f) <= 10 * self.follower_tol)))
+        free = np.flatnonzero(~fixed)
+        if free.size:
+            jz, jp = sys_.jacobians(z)
+            rhs = np.concatenate([gy, np.zeros(z.size - sys_.n_y)])[free]
+            if np.any(rhs != 0.0) and jp.nnz:
+                JII = jz[free][:, free]
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("error", MatrixRankWarning)
+                        mu = splu(JII.T.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(rhs)
+                except (RuntimeError, MatrixRankWarning) as exc:
+                    raise _ResponseFailed(f"the followers' active-set KKT matrix is singular ({exc}): "
+                                          "the response is not unique or not differentiable here") from None
+                grad = gx - jp[free].T @ mu
+        self.adjoint_time += time.perf_counter() - t0
+        grad = np.asarray(grad, float)
+        self._cache = (x.copy(), val, grad, z)
+        self.last_good = (x.copy(), z)
+        return val, grad
+
+
+def _box(leader: LeaderPart) -> tuple[np.ndarray, np.ndarray]:
+    lb = np.array([v.lb if v.lb is not None else -np.inf for v in leader.variables], float)
+    ub = np.array([v.ub if v.ub is not None else np.inf for v in leader.variables], float)
+    return lb, ub
+
+
+def _start(leader: LeaderPart, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+    x = np.array([v.value if v.value is not None else np.nan for v in leader.variables], float)
+    lo, hi = np.where(np.isfinite(lb), lb, 0.0), np.where(np.isfinite(ub), ub, 0.0)
+    mid = np.where(np.isfinite(lb) & np.isfinite(ub), 0.5 * (lo + hi),
+                   np.where(np.isfinite(lb), lo, hi))
+    return np.clip(np.where(np.isnan(x), mid, x), lb, ub)
+
+
+def projected_gradient(x: np.ndarray, grad: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> float:
+    """``‖P(x − ∇Φ) − x‖∞``: zero exactly at a stationary point of Φ over the box."""
+    return float(np.max(np.abs(np.clip(x - grad, lb, ub) - x), initial=0.0))
+
+
+def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *, tol: float = 1e-6,
+                   max_iter: int = 500, memory: int = 20, follower_tol: float = 1e-10,
+                   follower_max_iter: int = 100) -> tuple[SolveResult, dict[str, Any]]:
+    """Bilevel solve by implicit programming (see the module docstring).
+
+    Parameters
+    ----------
+    model : Block
+    leader : LeaderPart
+    agents : list of Agent
+        The followers.
+    tol : float
+        Projected-gradient tolerance, relative to ``max(1, ‖∇Φ(x₀)‖∞)``.
+    max_iter : int
+        L-BFGS-B iterations.
+    memory : int
+        L-BFGS-B memory (pairs kept).
+    follower_tol : float
+        Complementarity residual the followers' KKT system is solved to.
+    follower_max_iter : int
+        Newton iterations per response.
+
+    Returns
+    -------
+    (SolveResult, dict)
+        The result (values loaded into ``model``; ``extra`` holds timings,
+        iterations, follower solves, projected gradient, degenerate components)
+        and the counters ``solve_bilevel`` records.
+    """
+    for name, value in (("tol", tol), ("follower_tol", follower_tol)):
+        if not value > 0:
+            raise ModelError(f"method='implicit': {name} must be positive, got {value!r}")
+    for name, value in (("max_iter", max_iter), ("memory", memory), ("follower_max_iter", follower_max_iter)):
+        if int(value) != value or value < 1:
+            raise ModelError(f"method='implicit': {name} must be a positive integer, got {value!r}")
+    check_leader(leader)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    system = StackedKKT(model, [a.block for a in agents], parameters=leader.variables)
+    timings.update({f"followers_{k}": v for k, v in system.timings.items()})
+    t1 = time.perf_counter()
+    objective = LeaderObjective(leader, system)
+    timings["leader_compile"] = time.perf_counter() - t1
+    timings["build"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    lb, ub = _box(leader)
+    x0 = _start(leader, lb, ub)
+    reduced = ReducedProblem(system, objective, follower_tol=follower_tol, follower_max_iter=follower_max_iter)
+    history: list[float] = []
+    try:
+        val0, grad0 = reduced(x0)
+    except _ResponseFailed as exc:
+        timings["solve"] = time.perf_counter() - t0
+        return SolveResult(SolveStatus.ERROR, None, 0.0, 0, "implicit",
+                           f"the followers' response could not be computed at the leader's start: {exc}",
+                           extra={"timings": timings}), {"lower_evaluations": reduced.solves}
+    convex, why = strict_convexity(system, reduced.z)
+    if not convex:
+        raise UnsupportedModelError(f"method='implicit' needs followers with a unique response: {why}; "
+                                    "use method='kkt' or 'kkt-bigm'")
+    history.append(val0)     # minimisation form, as nested's (record_values turns it)
+    pg_tol = tol * max(1.0, float(np.max(np.abs(grad0), initial=0.0)))
+    bounds = list(zip(np.where(np.isfinite(lb), lb, None), np.where(np.isfinite(ub), ub, None)))
+    failure = ""
+
+    def record(xk: np.ndarray) -> None:
+        val, _ = reduced(xk)
+        history.append(val)
+
+    try:
+        opt = minimize(reduced, x0, jac=True, method="L-BFGS-B", bounds=bounds, callback=record,
+                       options={"maxiter": max_iter, "maxcor": memory, "gtol": pg_tol, "ftol": 1e-15,
+                                "maxfun": 5 * max_iter + 20})
+        x, opt_message, iterations = opt.x, str(opt.message), int(opt.nit)
+    except _ResponseFailed as exc:
+        failure = str(exc)
+        x, opt_message, iterations = reduced.last_good[0], "stopped", len(history) - 1
+    try:
+        val, grad = reduced(x)
+    except _ResponseFailed as exc:
+        failure = failure or str(exc)
+        x = reduced.last_good[0]
+        val, grad = reduced._cache[1], reduced._cache[2]
+    z = reduced._cache[3]        # the response at x (the cache holds the last successful evaluation)
+    pg = projected_gradient(x, grad, lb, ub)
+    convex, why = strict_convexity(system, z)
+    timings["solve"] = time.perf_counter() - t0
+    timings["follower_solves"] = reduced.solve_time
+    timings["adjoint"] = reduced.adjoint_time
+
+    for v, value in zip(leader.variables, x):
+        v.set_value(float(value), skip_validation=True)
+    system.load(z)
+    objective_value = objective.sense * val
+    summary = (f"L-BFGS-B: {opt_message}; {iterations} iterations, {reduced.solves} follower solves; "
+               f"projected gradient {pg:.2e} (tolerance {pg_tol:.1e})")
+    if reduced.degenerate:
+        summary += (f"; {reduced.degenerate} follower components degenerate (at a bound with zero slack): "
+                    "one-sided derivative used")
+    if failure:
+        status, message = SolveStatus.FEASIBLE, f"{summary}; a follower response failed ({failure}): last good point"
+    elif not convex:
+        status, message = SolveStatus.FEASIBLE, f"{summary}; at the answer {why}"
+    elif pg <= pg_tol:
+        status, message = SolveStatus.LOCALLY_OPTIMAL, f"{summary}: stationary point of the reduced problem"
+    else:
+        status, message = SolveStatus.FEASIBLE, f"{summary}: not stationary (projected gradient above tolerance)"
+    extra = {"timings": timings, "iterations": iterations, "follower_solves": reduced.solves,
+             "newton_steps": reduced.newton_steps, "projected_gradient": pg, "projected_gradient_tol": pg_tol,
+             "degenerate": reduced.degenerate, "mcp_size": int(z.size)}
+    result = SolveResult(status, float(objective_value), 0.0, iterations, "implicit", message, extra=extra)
+    log.info("implicit: %s (%s)", status, message)
+    return result, {"upper_evaluations": reduced.evaluations, "lower_evaluations": reduced.solves,
+                    "history": history}
