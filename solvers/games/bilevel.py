@@ -169,7 +169,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         result.status = SolveStatus.FEASIBLE
         result.message += " (a heuristic: optimality not certified)"
     if result.status.has_point:
-        result.objective = float(pyo.value(leader.objective.expr))
+        if method != "analytic" or result.objective is None:  # analytic evaluated it at these very values
+            result.objective = float(pyo.value(leader.objective.expr))
         if verify:
             result.follower_checks = verify_followers(model, agents, feas_tol=feas_tol)
         checked = {c.name: c.value for c in result.follower_checks}  # each follower's value, already computed
