@@ -12,35 +12,14 @@ import pytest
 
 from gridgames.models.instance import load_instance
 from gridgames.models.microgrid.config import MarketSpec, random_market
-from gridgames.models.schema import _toml_value
+from microgrid_files import explicit_microgrid
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD = ROOT / "instances" / "data" / "pjm_dayton_hourly.csv"
 
 
 def _instance(tmp_path: Path, market, extra: str) -> Path:
-    text = f"""model = "microgrid_market"
-[market]
-seed = 3
-n_sellers = {market.n_sellers}
-availability = [1, {market.n_sellers}]
-[sellers]
-capacity = {_toml_value(market.G)}
-cost = {_toml_value(market.c)}
-margin = {_toml_value(market.eps)}
-price_a = {_toml_value(market.A)}
-price_b = {_toml_value(market.B)}
-price_c = {_toml_value(market.C)}
-[buyers]
-demand = {_toml_value(market.X)}
-value = {_toml_value(market.w)}
-available = {_toml_value(market.avail.astype(int))}
-[methods]
-compare = []
-{extra}"""
-    file = tmp_path / "explicit.toml"
-    file.write_text(text, encoding="utf-8")
-    return file
+    return explicit_microgrid(tmp_path, market, "[methods]\ncompare = []\n" + extra)
 
 
 def _load(path: Path):

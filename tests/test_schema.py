@@ -14,6 +14,7 @@ from gridgames.data.bundled import instance_names
 from gridgames.data.errors import InstanceError
 from gridgames.models.instance import Checker, get_model, known_models, load_instance, model_fields
 from gridgames.models.schema import TOP, _toml_value
+from microgrid_files import explicit_microgrid
 
 ROOT = Path(__file__).resolve().parents[1]
 #: keys of the household table the TOU reader builds for each user (the households library reads them with
@@ -165,27 +166,6 @@ def test_new_refuses_to_overwrite_and_bad_paths(tmp_path, capsys):
 # ---------------------------------------------------------------------------------------------------
 # microgrid: explicit arrays
 # ---------------------------------------------------------------------------------------------------
-def _explicit_microgrid(tmp_path: Path, market, extra: str = "") -> Path:
-    text = f"""model = "microgrid_market"
-[market]
-seed = 3
-n_sellers = {market.n_sellers}
-availability = [1, {market.n_sellers}]
-[sellers]
-capacity = {_toml_value(market.G)}
-cost = {_toml_value(market.c)}
-margin = {_toml_value(market.eps)}
-price_a = {_toml_value(market.A)}
-price_b = {_toml_value(market.B)}
-price_c = {_toml_value(market.C)}
-[buyers]
-demand = {_toml_value(market.X)}
-value = {_toml_value(market.w)}
-available = {_toml_value(market.avail.astype(int))}
-{extra}"""
-    file = tmp_path / "explicit.toml"
-    file.write_text(text, encoding="utf-8")
-    return file
 
 
 def test_microgrid_explicit_arrays_equal_to_a_draw_give_the_same_market_and_equilibrium(tmp_path):
@@ -193,7 +173,7 @@ def test_microgrid_explicit_arrays_equal_to_a_draw_give_the_same_market_and_equi
     from gridgames.models.microgrid.solve import equilibrium
 
     drawn = random_market(30, MarketSpec(n_sellers=5), seed=3)
-    cfg = _load(_explicit_microgrid(tmp_path, drawn))
+    cfg = _load(explicit_microgrid(tmp_path, drawn))
     assert cfg.counts == [30]
     given = cfg.market(30)
     for name in ("G", "c", "eps", "A", "B", "C", "X", "w", "avail"):
@@ -202,7 +182,7 @@ def test_microgrid_explicit_arrays_equal_to_a_draw_give_the_same_market_and_equi
     np.testing.assert_allclose(b.r, a.r, atol=1e-12)
     assert a.rel_gap < 1e-6
     # the same seed and spec through the ranges: the explicit sellers equal the drawn ones
-    ranged = _load(_explicit_microgrid(tmp_path, drawn).with_name("explicit.toml"))
+    ranged = _load(explicit_microgrid(tmp_path, drawn).with_name("explicit.toml"))
     np.testing.assert_array_equal(ranged.market(4).X, drawn.X[:4])
 
 
@@ -210,7 +190,7 @@ def test_microgrid_explicit_arrays_length_checks_name_the_field(tmp_path):
     from gridgames.models.microgrid.config import MarketSpec, random_market
 
     drawn = random_market(4, MarketSpec(n_sellers=3), seed=3)
-    file = _explicit_microgrid(tmp_path, drawn)
+    file = explicit_microgrid(tmp_path, drawn)
     text = file.read_text().replace(f"value = {_toml_value(drawn.w)}", "value = [300.0, 400.0]")
     text = text.replace(f"price_b = {_toml_value(drawn.B)}", "price_b = [0.1]")
     file.write_text(text)
@@ -218,7 +198,7 @@ def test_microgrid_explicit_arrays_length_checks_name_the_field(tmp_path):
         _load(file)
     assert "[buyers].value: must have 4 entries, got 2" in str(err.value)
     assert "[sellers].price_b: must have 3 entries, got 1" in str(err.value)
-    bad_rows = _explicit_microgrid(tmp_path, drawn).read_text().replace("available = [[", "available = [[0, 0, 1], [")
+    bad_rows = explicit_microgrid(tmp_path, drawn).read_text().replace("available = [[", "available = [[0, 0, 1], [")
     file.write_text(bad_rows)
     with pytest.raises(InstanceError, match=r"\[buyers\].available: must have 4 rows"):
         _load(file)
