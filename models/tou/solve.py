@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 from pymoo.algorithms.soo.nonconvex.ga import GA, FitnessSurvival
+from pymoo.core.duplicate import DefaultDuplicateElimination
 from pymoo.core.repair import Repair
 
 from gridgames.models.households.model import Household
@@ -78,6 +79,14 @@ class PriceRepair(Repair):
     usually lies on it; without the repair the elitist GA reaches the cap only
     by chance (on the 5-user case it stopped 2.6 % below the exact optimum).
 
+    A row already on the cap (within :attr:`CAP_TOL`) is left exactly as it is,
+    and the average is an elementwise product and sum, not a BLAS dot: whether
+    ``avg > cap`` held for a row on the cap used to depend on the last bit of
+    ``X @ hours`` (a fused multiply-add in some BLAS kernels gives 1 + 2e-16),
+    and a parent copied unchanged by crossover and mutation then came back
+    moved by one ulp on some machines and bit-identical on others, so the GA's
+    duplicate test, and with it the whole search path, changed with the CPU.
+
     Parameters
     ----------
     params : TouParams
@@ -85,6 +94,9 @@ class PriceRepair(Repair):
     names : list of str
         Period name of each chromosome position (the leader variables' order).
     """
+
+    #: rows whose average exceeds the cap by at most this (yuan/kWh) count as on it (left unchanged)
+    CAP_TOL = 1e-12
 
     def __init__(self, params: TouParams, names: Sequence[str]) -> None:
         super().__init__()
@@ -97,19 +109,30 @@ class PriceRepair(Repair):
         X = np.array(X, float, copy=True)
         # valley ≤ shoulder ≤ peak: the k-th smallest price goes to the k-th period by rank
         X = np.sort(X, axis=1)[:, self.order]
-        avg = X @ self.hours / self.hours.sum()
-        over = avg > self.cap
+        # elementwise product and sum (no BLAS kernel, no fused multiply-add): the same bits everywhere
+        avg = (X * self.hours).sum(axis=1) / self.hours.sum()
+        over = avg > self.cap + self.CAP_TOL
         if np.any(over) and self.cap > self.p_min:
             scale = (self.cap - self.p_min) / (avg[over] - self.p_min)
             X[over] = self.p_min + scale[:, None] * (X[over] - self.p_min)
         return X
 
 
+#: two chromosomes closer than this (Euclidean, yuan/kWh) are duplicates for the GA; pymoo's default
+#: (1e-16) is an exact-equality test, which made the search path hinge on the last bit of the prices
+DUPLICATE_TOL = 1e-10
+
+
 class ElitistGA(GA):
-    """pymoo GA with elitist (μ+λ) fitness survival that records the best chromosome per generation."""
+    """pymoo GA with elitist (μ+λ) fitness survival that records the best chromosome per generation.
+
+    Offspring within :data:`DUPLICATE_TOL` of another chromosome are duplicates (re-mated), so
+    which candidates the GA evaluates does not depend on rounding in the last bit.
+    """
 
     def __init__(self, pop_size: int = 20, **kwargs: Any) -> None:
-        super().__init__(pop_size=pop_size, survival=FitnessSurvival(), eliminate_duplicates=True, **kwargs)
+        super().__init__(pop_size=pop_size, survival=FitnessSurvival(),
+                         eliminate_duplicates=DefaultDuplicateElimination(epsilon=DUPLICATE_TOL), **kwargs)
         self.best_trace: list[np.ndarray] = _Trace()
 
     def _post_advance(self) -> None:
