@@ -453,7 +453,7 @@ def _compile_model(model: Any) -> CompiledNLP:
     compiled.stats = {
         "n_vars": compiled.n, "n_cons": compiled.m, "n_trivial_cons": len(trivial),
         "n_groups": len(groups), "n_nonlinear_terms": int(sum(g.size for g in groups)),
-        "templates": [str(g.fn.expr) for g in groups],
+        "templates": [g.fn.expr for g in groups],  # sympy expressions: printed only when the debug log is on
     }
     logger.debug("compiled model '%s' in %.3fs: %s", model.name, compiled.compile_time, compiled.stats)
     return compiled
