@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from gridgames.solvers import SolveStatus, UnsupportedModelError, available_solvers, get_solver
-from gridgames.solvers.clarabel import convexity_defect, solve_qp
+from gridgames.solvers.clarabel import solve_qp
+from gridgames.solvers.convexity import convexity_defect
 from gridgames.solvers.errors import SolverOptionError
 
 

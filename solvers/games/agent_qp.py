@@ -32,6 +32,7 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.repn.standard_repn import generate_standard_repn
 
+from gridgames.solvers.convexity import is_convex
 from gridgames.solvers.games.structure import Agent, FixedVariables, fixing_value
 from gridgames.solvers.games.terms import QuadraticTerms, quadratic_terms
 from gridgames.solvers.result import SolveStatus
@@ -262,7 +263,7 @@ def solve_qps(qps: list[AgentQP], starts: list[np.ndarray], options: dict | None
     """
     from gridgames.solvers import clarabel
 
-    if clarabel.available() and all(clarabel.is_convex(q.H) for q in qps):
+    if clarabel.available() and all(is_convex(q.H) for q in qps):
         return _solve_clarabel(qps, options)
     from gridgames.solvers.ipopt import IpoptSolver
 

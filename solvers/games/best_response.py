@@ -27,7 +27,7 @@ from pyomo.core.expr.visitor import ExpressionReplacementVisitor, identify_mutab
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.agent_solve import AgentSolver
-from gridgames.solvers.games.stacked_kkt import Aggregates
+from gridgames.solvers.games.game_parts import Aggregates
 from gridgames.solvers.result import SolveResult
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def entries_by_variable(aggregates: Aggregates) -> dict[int, list[tuple[int, flo
 
 
 def _lifter(substitution: dict[int, Any]) -> Any:
-    """``expr -> lift(expr, substitution)`` (:func:`~gridgames.solvers.games.stacked_kkt.lift`) by one visitor."""
+    """``expr -> lift(expr, substitution)`` (:func:`~gridgames.solvers.games.game_parts.lift`) by one visitor."""
     if not substitution:
         return lambda expr: expr
     return ExpressionReplacementVisitor(substitute=substitution, descend_into_named_expressions=True,
@@ -112,7 +112,7 @@ class AggregateAgentSolver(AgentSolver):
     agent, solver_name, options, pool
         As for :class:`AgentSolver`.
     aggregates : Aggregates
-        The game's aggregates (:func:`~gridgames.solvers.games.stacked_kkt.find_aggregates`).
+        The game's aggregates (:func:`~gridgames.solvers.games.game_parts.find_aggregates`).
     tracker : AggregateValues, optional
         Current aggregate values shared by all players (otherwise each aggregate is evaluated).
     """

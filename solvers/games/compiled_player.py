@@ -41,7 +41,7 @@ from scipy.linalg import null_space
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.mcp import solve_mcp
-from gridgames.solvers.games.stacked_kkt import _sides
+from gridgames.solvers.games.game_parts import constraint_sides
 from gridgames.solvers.nlp_compile import compile_model
 from gridgames.solvers.nlp_eval import NLPEvaluator
 from gridgames.solvers.result import SolveResult, SolveStatus
@@ -181,7 +181,7 @@ class CompiledPlayer:
         self.const = nlp.con_const.evaluate()
         lower, upper = nlp.con_lower.evaluate(), nlp.con_upper.evaluate()
         self.lower, self.upper = lower, upper
-        self.sides = _sides(self._kkt_rows, lower[self._kkt_rows], upper[self._kkt_rows])
+        self.sides = constraint_sides(self._kkt_rows, lower[self._kkt_rows], upper[self._kkt_rows])
         own_vars = [nlp.variables[c] for c in self.own_cols]
         self.lb = np.array([v.lb if v.lb is not None else -np.inf for v in own_vars], float)
         self.ub = np.array([v.ub if v.ub is not None else np.inf for v in own_vars], float)

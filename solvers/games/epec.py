@@ -42,7 +42,7 @@ from gridgames.solvers.errors import GridGamesError, ModelError
 from gridgames.solvers.games.bilevel import solve_bilevel
 from gridgames.solvers.games.epec_joint import EPS_FINAL, solve_joint
 from gridgames.solvers.games.results import NashResult
-from gridgames.solvers.games.stacked_kkt import block_parts
+from gridgames.solvers.games.game_parts import block_parts
 from gridgames.solvers.games.structure import Agent, FixedVariables, _as_blocks, analyse_agents, inside_any
 from gridgames.solvers.result import SolveStatus
 

@@ -30,7 +30,7 @@ from gridgames.solvers.games.agent_solve import AgentSolver
 from gridgames.solvers.games.batch import BatchResponses
 from gridgames.solvers.games.best_response import AggregateAgentSolver, AggregateValues
 from gridgames.solvers.games.compiled_player import CompiledPlayer, Response
-from gridgames.solvers.games.stacked_kkt import find_aggregates, find_players
+from gridgames.solvers.games.game_parts import find_aggregates, find_players
 from gridgames.solvers.games.structure import Agent
 from gridgames.solvers.result import SolveResult
 

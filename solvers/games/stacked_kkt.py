@@ -35,7 +35,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,11 +42,9 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 from cyipopt import CyIpoptEvaluationError
 from pyomo.core.base.block import BlockData
-from pyomo.core.expr.visitor import identify_variables, replace_expressions
-from pyomo.repn.standard_repn import generate_standard_repn
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.structure import _as_blocks, inside_any
+from gridgames.solvers.games.game_parts import Aggregates, constraint_sides, find_aggregates, find_players, lift
 from gridgames.solvers.nlp_compile import compile_model
 from gridgames.solvers.nlp_eval import NLPEvaluator
 
@@ -56,165 +53,6 @@ log = logging.getLogger(__name__)
 SHARED = -1  #: owner of a shared constraint row
 LIFTED = -2  #: owner of a lifted aggregate column
 PARAM = -3   #: owner of a parameter column (a variable held fixed in the system, e.g. a leader's decision)
-
-
-@dataclass
-class GamePlayers:
-    """The players of a game, found in one linear pass (no per-player expression walks).
-
-    Attributes
-    ----------
-    blocks : list of BlockData
-    objectives : list of ObjectiveData
-    senses : ndarray
-        +1 (minimise) or −1 (maximise) per player.
-    variables : list of list of VarData
-        Each player's own unfixed variables.
-    constraints : list of list of ConstraintData
-        Each player's own active constraints.
-    shared : list of ConstraintData
-        Active constraints outside every player block that involve a player's variable.
-    """
-
-    blocks: list[BlockData]
-    objectives: list
-    senses: np.ndarray
-    variables: list[list]
-    constraints: list[list]
-    shared: list = field(default_factory=list)
-
-    @property
-    def names(self) -> list[str]:
-        return [b.name for b in self.blocks]
-
-
-def block_parts(block: BlockData, role: str, skip: set[int] | frozenset = frozenset()) -> tuple[Any, list, list]:
-    """An agent block's one active objective, unfixed variables and active constraints.
-
-    Components inside sub-blocks whose ids are in ``skip`` (a leader's followers) are left out.
-
-    Raises
-    ------
-    ModelError
-        Not exactly one active objective, or no unfixed variable (naming the block and ``role``).
-    """
-    def own(ctype: Any, active: bool | None = None) -> list:
-        found = block.component_data_objects(ctype, active=active, descend_into=True)
-        return [c for c in found if not skip or not inside_any(c, skip)]
-
-    objectives = own(pyo.Objective, True)
-    if len(objectives) != 1:
-        where = " outside its followers" if skip else ""
-        raise ModelError(f"{role} block '{block.name}' must hold exactly one active Objective{where}, "
-                         f"found {len(objectives)}")
-    variables = [v for v in own(pyo.Var) if not v.fixed]
-    if not variables:
-        raise ModelError(f"{role} block '{block.name}' declares no unfixed variables")
-    return objectives[0], variables, own(pyo.Constraint, True)
-
-
-def find_players(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> GamePlayers:
-    """Check the player convention (see :mod:`gridgames.solvers.games.structure`) in linear time.
-
-    Raises
-    ------
-    ModelError
-        A player without exactly one active objective or without unfixed variables,
-        or nested inside another player.
-    """
-    blocks = _as_blocks(players)
-    ids = {id(b) for b in blocks}
-    objectives, senses, variables, constraints = [], [], [], []
-    for block in blocks:
-        if inside_any(block, ids):
-            raise ModelError(f"player block '{block.name}' is nested inside another player block")
-        objective, own, cons = block_parts(block, "player")
-        objectives.append(objective)
-        senses.append(1.0 if objective.sense == pyo.minimize else -1.0)
-        variables.append(own)
-        constraints.append(cons)
-    owned = {id(v) for vs in variables for v in vs}
-    shared = [c for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True)
-              if not inside_any(c, ids)
-              and any(id(v) in owned for v in identify_variables(c.body, include_fixed=False))]
-    return GamePlayers(blocks, objectives, np.array(senses), variables, constraints, shared)
-
-
-@dataclass
-class Aggregates:
-    """Linear aggregates of several players' variables (named Expressions): ``e = E x + e0``.
-
-    Attributes
-    ----------
-    expressions : list of ExpressionData
-    rows, vars, coef : entries of E (aggregate index, variable, coefficient)
-    const : ndarray
-        ``e0``.
-    """
-
-    expressions: list
-    rows: np.ndarray
-    vars: list
-    coef: np.ndarray
-    const: np.ndarray
-
-
-def find_aggregates(model: pyo.Block, blocks: list[BlockData], owner: dict[int, int],
-                    exclude: set[int] | frozenset = frozenset()) -> Aggregates:
-    """Named Expressions outside the player ``blocks``, linear, mixing at least two players' variables.
-
-    ``owner`` maps ``id(var)`` to its player's index; an expression using a variable whose id is
-    in ``exclude`` (a parameter of the system) is not lifted.
-    """
-    ids = {id(b) for b in blocks}
-    exprs, rows, vars_, coef, const = [], [], [], [], []
-    for e in model.component_data_objects(pyo.Expression, descend_into=True):
-        if inside_any(e, ids) or e.expr is None:
-            continue
-        repn = generate_standard_repn(e.expr, quadratic=False)
-        if not repn.is_linear() or len({owner.get(id(v)) for v in repn.linear_vars} - {None}) < 2:
-            continue
-        if exclude and any(id(v) in exclude for v in repn.linear_vars):
-            continue
-        j = len(exprs)
-        exprs.append(e)
-        rows.extend([j] * len(repn.linear_vars))
-        vars_.extend(repn.linear_vars)
-        coef.extend(float(c) for c in repn.linear_coefs)
-        const.append(float(repn.constant))
-    return Aggregates(exprs, np.array(rows, dtype=np.int64), vars_, np.array(coef, float), np.array(const, float))
-
-
-def lift(expr, substitution: dict[int, object]):
-    """``expr`` with the named Expressions whose ids are keys replaced by the mapped expressions."""
-    if not substitution:
-        return expr
-    return replace_expressions(expr, substitution, descend_into_named_expressions=True,
-                               remove_named_expressions=True)
-
-
-@dataclass
-class _Sides:
-    """One multiplier per finite side of each constraint row."""
-
-    row: np.ndarray      # constraint row (index into the compiled rows)
-    bound: np.ndarray    # the side's bound
-    c: np.ndarray        # F_λ = c (g − bound): −1 for an upper side, +1 for lower / equality
-    omega: np.ndarray    # weight of λ∇g in the stationarity: +1 upper / equality, −1 lower
-    free: np.ndarray     # equality: λ free
-
-
-def _sides(rows: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> _Sides:
-    eq = np.isfinite(lower) & np.isfinite(upper) & (np.abs(upper - lower) <= 1e-13 * (1 + np.abs(upper)))
-    up = np.isfinite(upper) & ~eq
-    lo = np.isfinite(lower) & ~eq
-    row = np.concatenate([rows[eq], rows[up], rows[lo]])
-    bound = np.concatenate([upper[eq], upper[up], lower[lo]])
-    n_eq, n_up = int(eq.sum()), int(up.sum())
-    c = np.concatenate([np.ones(n_eq), -np.ones(n_up), np.ones(int(lo.sum()))])
-    omega = np.concatenate([np.ones(n_eq + n_up), -np.ones(int(lo.sum()))])
-    free = np.concatenate([np.ones(n_eq, bool), np.zeros(n_up + int(lo.sum()), bool)])
-    return _Sides(row, bound, c, omega, free)
 
 
 class _ChainMap:
@@ -373,7 +211,7 @@ class StackedKKT:
         ev.bind(1.0)
         self.row_const = nlp.con_const.evaluate()
         n_obj = len(self.game.objectives)
-        self.sides = sides = _sides(con_rows, bounds[:, 0], bounds[:, 1])
+        self.sides = sides = constraint_sides(con_rows, bounds[:, 0], bounds[:, 1])
         self.n_mult = n_mult = len(sides.row)
         # row weights: objective rows carry the player's sense, constraint rows Σ ω λ over their sides
         self.row_sense = np.zeros(nlp.m)
