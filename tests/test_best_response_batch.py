@@ -8,48 +8,28 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 
-from gridgames.models.microgrid.config import MarketSpec, random_market
+from gridgames.models.microgrid.config import MarketSpec
 from gridgames.models.microgrid.model import build_game, requests
-from gridgames.models.microgrid.solve import buyer_payoffs, equilibrium, nash_gaps
+from gridgames.models.microgrid.solve import nash_gaps
 from gridgames.solvers.errors import ModelError
+from microgrid_games import N, TIGHT, load_requests, payoff_scale, small_market
 from gridgames.solvers.games.nash import nash_gap, players_of, solve_nash
 from gridgames.solvers.games.responses import BestResponses
 
-N = 12
-
-
-#: four small sellers: every capacity binds at 12 buyers (shared constraints in every player's rows)
-TIGHT = MarketSpec(n_sellers=4, capacity=(20.0, 60.0))
-
-
-def _market(capacity: bool = True, seed: int = 3, spec: MarketSpec = MarketSpec()):
-    market = random_market(N, spec, seed)
-    ref = equilibrium(market, check=False, capacity=capacity)
-    return market, ref
-
-
-def _load(model, r: np.ndarray) -> None:
-    for i in model.buyer:
-        for j, v in model.buyer[i].r.items():
-            v.set_value(float(r[i, j]))
-
-
-def _scale(market, r) -> float:
-    return float(np.mean(np.abs(buyer_payoffs(market, r))))
 
 
 @pytest.mark.parametrize("spec", [MarketSpec(), TIGHT], ids=["cleared", "capacity-binding"])
 @pytest.mark.parametrize("shrink", [1.0, 0.5])
 def test_batched_gap_equals_per_player_gap_and_numpy(shrink, spec):
     """At the equilibrium (gaps ~0) and at half of it (every buyer gains): joint = alone = exact numpy gaps."""
-    market, ref = _market(spec=spec)
+    market, ref = small_market(spec=spec)
     model = build_game(market)
     r = ref.r * shrink
-    _load(model, r)
+    load_requests(model, r)
     joint = nash_gap(model, model.buyer, batch=True)
     alone = nash_gap(model, model.buyer, batch=False)
     exact = nash_gaps(market, r)
-    tol = 1e-7 * max(1.0, _scale(market, r))
+    tol = 1e-7 * max(1.0, payoff_scale(market, r))
     names = [model.buyer[i].name for i in range(N)]
     assert np.allclose([joint[n] for n in names], [alone[n] for n in names], atol=tol, rtol=1e-7)
     assert np.allclose([joint[n] for n in names], exact, atol=tol, rtol=1e-6)
@@ -60,7 +40,7 @@ def test_batched_gap_equals_per_player_gap_and_numpy(shrink, spec):
 
 def test_batched_jacobi_reaches_the_vectorised_equilibrium():
     """Uncapacitated market (Jacobi steps from one profile overshoot shared caps): joint Jacobi = numpy solver."""
-    market, ref = _market(capacity=False)
+    market, ref = small_market(capacity=False)
     model = build_game(market, capacity=False)
     res = solve_nash(model, model.buyer, method="jacobi", tol=1e-10, batch=True)
     assert res.status.is_ok, res.message
@@ -68,12 +48,12 @@ def test_batched_jacobi_reaches_the_vectorised_equilibrium():
     assert report["batched"] and report["joint_solves"] >= res.iterations and report["player_solves"] == 0
     r = requests(market, model)
     assert np.abs(r - ref.r).max() < 1e-5
-    assert nash_gaps(market, r, capacity=False).max() < 1e-6 * _scale(market, r)
+    assert nash_gaps(market, r, capacity=False).max() < 1e-6 * payoff_scale(market, r)
 
 
 def test_gauss_seidel_sweeps_reach_the_vectorised_equilibrium():
     """Per-player persistent solves, final gap by one joint solve; = numpy solver (capacities not binding)."""
-    market, ref = _market()
+    market, ref = small_market()
     assert ref.market_status == "cleared"
     model = build_game(market)
     res = solve_nash(model, model.buyer, method="gauss-seidel", tol=1e-10, batch=True)
@@ -89,16 +69,16 @@ def test_gauss_seidel_with_binding_capacities_is_a_generalized_equilibrium():
     solver selects), so the independent check is the numpy exact best response with the capacity left.
     The sweeps crawl here (strategy change ~1e-6 per sweep, as before this work): 20 sweeps, then the
     engine's joint gap check must agree with the numpy gaps."""
-    market, ref = _market(spec=TIGHT)
+    market, ref = small_market(spec=TIGHT)
     assert ref.market_status == "capacity_binding"
     model = build_game(market)
     res = solve_nash(model, model.buyer, method="gauss-seidel", max_iter=20, batch=True)
     r = requests(market, model)
     assert (r.sum(axis=0) <= market.G + 1e-6).all()
     exact = nash_gaps(market, r)
-    assert exact.max() < 1e-6 * _scale(market, r)
+    assert exact.max() < 1e-6 * payoff_scale(market, r)
     names = [model.buyer[i].name for i in range(N)]
-    assert np.allclose([res.player_gaps[n] for n in names], exact, atol=1e-7 * _scale(market, r))
+    assert np.allclose([res.player_gaps[n] for n in names], exact, atol=1e-7 * payoff_scale(market, r))
 
 
 def _infeasible_buyer(model, k: int) -> None:
@@ -107,9 +87,9 @@ def _infeasible_buyer(model, k: int) -> None:
 
 
 def test_infeasible_player_in_a_batch_is_reported():
-    market, ref = _market()
+    market, ref = small_market()
     model = build_game(market)
-    _load(model, ref.r)
+    load_requests(model, ref.r)
     _infeasible_buyer(model, 4)
     br = BestResponses(players_of(model, model.buyer), None, None, model, batch=True)
     assert br.batched
@@ -121,7 +101,7 @@ def test_infeasible_player_in_a_batch_is_reported():
 
 
 def test_infeasible_player_stops_a_batched_jacobi_with_its_name():
-    market, _ = _market(capacity=False)
+    market, _ = small_market(capacity=False)
     model = build_game(market, capacity=False)
     _infeasible_buyer(model, 7)
     res = solve_nash(model, model.buyer, method="jacobi", batch=True)
@@ -132,7 +112,7 @@ def test_infeasible_player_stops_a_batched_jacobi_with_its_name():
 
 def test_batch_is_refused_with_a_reason_when_it_does_not_apply():
     """Below the automatic threshold, and on a game without aggregates: per player, said why."""
-    market, _ = _market()
+    market, _ = small_market()
     model = build_game(market)
     br = BestResponses(players_of(model, model.buyer), None, None, model)
     assert not br.batched and "fewer than" in br.batch_reason

@@ -8,38 +8,21 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 
-from gridgames.models.microgrid.config import MarketSpec, random_market
+from gridgames.models.microgrid.config import MarketSpec
 from gridgames.models.microgrid.model import build_game, requests
-from gridgames.models.microgrid.solve import buyer_payoffs, equilibrium, nash_gaps
+from gridgames.models.microgrid.solve import nash_gaps
 from gridgames.solvers.errors import ModelError
+from microgrid_games import N, TIGHT, load_requests, payoff_scale, small_market
 from gridgames.solvers.games.compiled_player import CompiledPlayer
 from gridgames.solvers.games.nash import nash_gap, players_of, solve_nash
 from gridgames.solvers.games.nash_mcp import _status
 from gridgames.solvers.games.responses import BestResponses
 from gridgames.solvers.result import SolveStatus
 
-N = 12
-#: four small sellers: every capacity binds at 12 buyers (shared rows that leave some buyers no room)
-TIGHT = MarketSpec(n_sellers=4, capacity=(20.0, 60.0))
-
-
-def _market(capacity: bool = True, seed: int = 3, spec: MarketSpec = MarketSpec()):
-    market = random_market(N, spec, seed)
-    return market, equilibrium(market, check=False, capacity=capacity)
-
-
-def _load(model, r: np.ndarray) -> None:
-    for i in model.buyer:
-        for j, v in model.buyer[i].r.items():
-            v.set_value(float(r[i, j]))
-
-
-def _scale(market, r) -> float:
-    return float(np.mean(np.abs(buyer_payoffs(market, r))))
 
 
 def test_newton_gauss_seidel_reaches_the_vectorised_equilibrium():
-    market, ref = _market()
+    market, ref = small_market()
     assert ref.market_status == "cleared"
     model = build_game(market)
     res = solve_nash(model, model.buyer, method="gauss-seidel", tol=1e-10)
@@ -49,22 +32,22 @@ def test_newton_gauss_seidel_reaches_the_vectorised_equilibrium():
     assert report["newton_fallbacks"] == [] and report["joint_solves"] == 0
     r = requests(market, model)
     assert np.abs(r - ref.r).max() < 1e-5
-    assert nash_gaps(market, r).max() < 1e-6 * _scale(market, r)
+    assert nash_gaps(market, r).max() < 1e-6 * payoff_scale(market, r)
 
 
 @pytest.mark.parametrize("spec", [MarketSpec(), TIGHT], ids=["cleared", "capacity-binding"])
 @pytest.mark.parametrize("shrink", [1.0, 0.5])
 def test_newton_gaps_equal_ipopt_gaps_and_numpy(shrink, spec):
     """At the equilibrium (capacity-binding: rows that leave buyers no room) and at half of it."""
-    market, ref = _market(spec=spec)
+    market, ref = small_market(spec=spec)
     model = build_game(market)
     r = ref.r * shrink
-    _load(model, r)
+    load_requests(model, r)
     newton = nash_gap(model, model.buyer, newton=True)
     ipopt = nash_gap(model, model.buyer, newton=False, batch=False)
     exact = nash_gaps(market, r)
     names = [model.buyer[i].name for i in range(N)]
-    tol = 1e-7 * max(1.0, _scale(market, r))
+    tol = 1e-7 * max(1.0, payoff_scale(market, r))
     assert np.allclose([newton[n] for n in names], exact, atol=tol, rtol=1e-6)
     assert np.allclose([newton[n] for n in names], [ipopt[n] for n in names], atol=tol, rtol=1e-6)
     if shrink < 1.0:
@@ -73,7 +56,7 @@ def test_newton_gaps_equal_ipopt_gaps_and_numpy(shrink, spec):
 
 
 def test_newton_jacobi_uncapacitated_matches_numpy():
-    market, ref = _market(capacity=False)
+    market, ref = small_market(capacity=False)
     model = build_game(market, capacity=False)
     res = solve_nash(model, model.buyer, method="jacobi", tol=1e-10, newton=True)
     assert res.status.is_ok, res.message
@@ -129,7 +112,7 @@ def test_second_order_check_hands_a_maximum_to_ipopt():
 
 
 def test_infeasible_player_falls_back_and_is_named():
-    market, _ = _market(capacity=False)
+    market, _ = small_market(capacity=False)
     model = build_game(market, capacity=False)
     b = model.buyer[7]
     b.impossible = pyo.Constraint(expr=sum(b.r[j] for j in b.r) >= 2.0 * b.r[next(iter(b.r))].ub + 1.0)
@@ -141,7 +124,7 @@ def test_infeasible_player_falls_back_and_is_named():
 @pytest.mark.parametrize("method", ["gauss-seidel", "jacobi"])
 def test_gap_stop_stops_on_the_sweeps_own_gap(method):
     """gap_stop: fewer sweeps than the strategy-change test needs; the final nash_gap still decides."""
-    market, ref = _market(capacity=method == "gauss-seidel")
+    market, ref = small_market(capacity=method == "gauss-seidel")
     kw = {"capacity": method == "gauss-seidel"}
     runs = {}
     for stop in (False, True):
@@ -151,7 +134,7 @@ def test_gap_stop_stops_on_the_sweeps_own_gap(method):
     (full, _), (early, r) = runs[False], runs[True]
     assert early.status.is_ok, early.message
     assert "relative gap" in early.message and early.iterations < full.iterations
-    assert max(nash_gaps(market, r, capacity=kw["capacity"]).max(), 0.0) <= 1e-6 * max(1.0, _scale(market, r)) * 10
+    assert max(nash_gaps(market, r, capacity=kw["capacity"]).max(), 0.0) <= 1e-6 * max(1.0, payoff_scale(market, r)) * 10
 
 
 def test_nash_mcp_gap_tolerance_is_per_player():
@@ -166,7 +149,7 @@ def test_nash_mcp_gap_tolerance_is_per_player():
 
 
 def test_bad_newton_option_is_refused():
-    market, _ = _market()
+    market, _ = small_market()
     model = build_game(market)
     with pytest.raises(ModelError, match="newton must be"):
         solve_nash(model, model.buyer, method="gauss-seidel", newton="yes")
