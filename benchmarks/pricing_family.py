@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 
@@ -62,12 +63,23 @@ def build_model(data: PricingData) -> pyo.ConcreteModel:
       the buyer's surplus and by the seller's revenue (their sum), so the
       T·K products are built once, not twice.
 
+    * the construction inside ``PauseGC`` (Pyomo's own writers do the same):
+      Python's cyclic collector otherwise scans the growing model again and
+      again, 45 % of the build time at T = 8760, K = 100 (22.0 s against
+      12.0 s, same run, load average 3).
+
     At T = 8760, K = 100 this builds in about a third of the time of one
     ``quicksum`` over per-period differences ``a q − q²/(2b) − p q`` plus a
     revenue ``quicksum`` over all (k, t) (each period's three-term sum is
     built and then merged into the total), which itself took about a fifth of
     the time of the naive ``sum`` over numpy coefficients.
     """
+    with PauseGC():
+        return _build(data)
+
+
+def _build(data: PricingData) -> pyo.ConcreteModel:
+    """:func:`build_model` without the collector pause."""
     K, T = data.a.shape
     m = pyo.ConcreteModel(name=f"pricing_T{T}_K{K}")
     m.T = pyo.RangeSet(0, T - 1)

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from gridgames.solvers.bounds import bounds_arrays
 from gridgames.solvers.convexity import PSD_TOL, convexity_defect
 from gridgames.solvers.errors import SolverNotAvailableError, SolverOptionError, UnsupportedModelError
 from gridgames.solvers.options import check_common_values, check_names
@@ -336,9 +337,7 @@ def _model_arrays(model: Any) -> _ModelArrays:
     else:
         H = sp.csr_matrix((n, n))
     A = sp.csr_matrix((vals, (rows, cols)), shape=(len(constraints), n))
-    bounds = [v.bounds for v in variables]
-    lb = np.array([-math.inf if b[0] is None else b[0] for b in bounds], float)
-    ub = np.array([math.inf if b[1] is None else b[1] for b in bounds], float)
+    lb, ub = bounds_arrays(variables)
     return _ModelArrays(variables, constraints, sense, H, c, c0, A, np.array(lower, float), np.array(upper, float),
                         lb, ub)
 

@@ -33,6 +33,8 @@ def _expressions(m: pyo.ConcreteModel) -> list:
         pyo.exp(m.x[0]) + m.x[1] * m.y + 3 * m.x[3],              # a nonlinear rest
         m.y / m.z - m.x[0] / (1 + m.y),                         # division by a variable: nonlinear
         m.x[0] ** 3 + 2.5,
+        # leaves taken inline, then a fixed variable's product, a cube and a Param coefficient stop it
+        pyo.quicksum([2 * m.x[1], m.x[0] * m.y, m.x[3] ** 2, m.z * m.x[2], m.x[1] ** 3, m.a[3] * m.x[0], m.y * m.y]),
     ]
 
 
@@ -47,7 +49,7 @@ def _polynomial(linear, quadratic, constant) -> tuple[dict, dict, float]:
     return ({k: a for k, a in lin.items() if a != 0}, {k: a for k, a in quad.items() if a != 0}, constant)
 
 
-@pytest.mark.parametrize("case", range(7))
+@pytest.mark.parametrize("case", range(8))
 def test_terms_match_standard_repn_and_identify_variables(case):
     m = _model()
     expr = _expressions(m)[case]
@@ -111,3 +113,41 @@ def test_agent_qp_reads_a_changed_param_after_the_analysis():
     assert qp.c == pytest.approx([-(4 - 2), -(6 - 2), -(8 - 2)])  # at p = 2
     assert qp.con_upper - qp.con_const == pytest.approx([22.0])  # 20 + p at p = 2
     assert leader_part(m, [agent]).variables[0] is m.p
+
+
+def test_named_expressions_walked_once_give_the_same_terms_and_values():
+    """With a NamedTerms cache, a named Expression met twice is merged, not re-walked: same polynomial,
+    same column order, and ``value()`` equals Pyomo's evaluation."""
+    from gridgames.solvers.games.terms import NamedTerms
+    m = _model()
+    m.z.unfix()
+    m.g = pyo.Expression(expr=3 * m.e - m.x[3] ** 2 + m.a[1])          # nested named Expressions
+    exprs = [m.e * 2 + m.g - m.x[0] * m.y, -m.g + pyo.exp(m.x[1]) + m.e / 4, m.x[0] + 1]
+    named = NamedTerms()
+    for expr in exprs:
+        plain, cached = quadratic_terms(expr), quadratic_terms(expr, named)
+        assert [v.name for v in cached.columns] == [v.name for v in plain.columns]
+        lin = lambda t: _polynomial(zip((t.columns[j] for j in t.linear_cols), t.linear_coefs),
+                                    zip(((t.columns[i], t.columns[j]) for i, j in zip(t.quadratic_i, t.quadratic_j)),
+                                        t.quadratic_coefs), t.constant)
+        (l1, q1, c1), (l2, q2, c2) = lin(cached), lin(plain)
+        assert l1 == pytest.approx(l2) and q1 == pytest.approx(q2) and c1 == pytest.approx(c2)
+        assert cached.value() == pytest.approx(pyo.value(expr), rel=1e-12)
+        assert cached.dynamic == plain.dynamic
+    assert {id(e) for e, _ in named.values()} == {id(m.e), id(m.g)}
+    m.x[0].value = None
+    with pytest.raises(ValueError, match=r"x\[0\]"):
+        quadratic_terms(m.x[0] * 2, named).value()
+
+
+def test_leader_value_from_terms_equals_pyomo():
+    from gridgames.solvers.games.terms import NamedTerms
+    m = _bilevel()
+    named = NamedTerms()
+    agents = analyse_agents(m, m.f, named=named)
+    leader = leader_part(m, agents, named=named)
+    for p in (0.0, 1.5, 3.25):
+        m.p.value = p
+        for i in range(3):
+            m.f.y[i].value = 1.0 + i * p
+        assert leader.value() == pytest.approx(pyo.value(m.o.expr), rel=1e-14)

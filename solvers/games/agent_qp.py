@@ -32,6 +32,7 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.repn.standard_repn import generate_standard_repn
 
+from gridgames.solvers.bounds import all_continuous, bounds_arrays
 from gridgames.solvers.convexity import is_convex
 from gridgames.solvers.games.structure import Agent, FixedVariables, fixing_value
 from gridgames.solvers.games.terms import QuadraticTerms, quadratic_terms
@@ -92,7 +93,7 @@ def agent_qp(agent: Agent) -> AgentQP | None:
     (``agent.terms``) when it is still valid: same expression objects, no
     mutable Param or fixed Var in them; otherwise the expressions are walked again.
     """
-    if agent.shared or any(not v.is_continuous() for v in agent.variables):
+    if agent.shared or not all_continuous(agent.variables):
         return None
     index = {id(v): j for j, v in enumerate(agent.variables)}
     n = len(index)
@@ -130,11 +131,8 @@ def agent_qp(agent: Agent) -> AgentQP | None:
 
 
 def _variable_bounds(agent: Agent) -> tuple[np.ndarray, np.ndarray]:
-    """``(lb, ub)`` of the agent's variables, ``∓inf`` where there is none (one ``bounds`` call each)."""
-    bounds = [v.bounds for v in agent.variables]
-    lb = np.array([-np.inf if lo is None else lo for lo, _ in bounds], float)
-    ub = np.array([np.inf if hi is None else hi for _, hi in bounds], float)
-    return lb, ub
+    """``(lb, ub)`` of the agent's variables, ``∓inf`` where there is none."""
+    return bounds_arrays(agent.variables)
 
 
 def _terms(agent: Agent, component: object, expr: object) -> QuadraticTerms:
@@ -155,7 +153,9 @@ def _split(terms: QuadraticTerms, index: dict[int, int]
     (or squared) goes into the constant.
     """
     own = np.fromiter((index.get(id(v), -1) for v in terms.columns), dtype=np.int64, count=len(terms.columns))
-    val = np.array([0.0 if o >= 0 else fixing_value(v) for v, o in zip(terms.columns, own.tolist())])
+    val = np.array([v.value for v in terms.columns], dtype=float)  # None -> nan: only parameters matter below
+    for k in np.flatnonzero((own < 0) & np.isnan(val)).tolist():
+        val[k] = fixing_value(terms.columns[k])
     lj, la = np.asarray(terms.linear_cols, np.int64), np.asarray(terms.linear_coefs, float)
     qi, qj = np.asarray(terms.quadratic_i, np.int64), np.asarray(terms.quadratic_j, np.int64)
     qa = np.asarray(terms.quadratic_coefs, float)

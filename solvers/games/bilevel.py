@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 from pyomo.common.modeling import unique_component_name
 from pyomo.core.base.block import BlockData
 
@@ -33,6 +34,7 @@ from gridgames.solvers.games.nested import solve_nested
 from gridgames.solvers.games.results import AgentCheck, BilevelResult
 from gridgames.solvers.games.status import FEAS_TOL, GAP_TOL, check_on_error, finish, judge
 from gridgames.solvers.games.structure import Agent, analyse_agents, leader_part
+from gridgames.solvers.games.terms import NamedTerms
 from gridgames.solvers.games.values import record_values
 from gridgames.solvers.registry import available_solvers, get_solver
 from gridgames.solvers.result import SolveResult, SolveStatus
@@ -135,8 +137,9 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         raise ModelError(f"the model uses dual_of(...) placeholders, which only the KKT methods bind to the "
                          f"followers' multipliers; method '{method}' cannot solve it (use kkt, kkt-bigm, kkt-sos1 "
                          "or strong-duality)")
-    agents = analyse_agents(model, followers, role="follower")
-    leader = leader_part(model, agents, nash_followers=method in NASH_FOLLOWER_METHODS)
+    named = NamedTerms()  # an Expression shared by followers and leader is walked once
+    agents = analyse_agents(model, followers, role="follower", named=named)
+    leader = leader_part(model, agents, nash_followers=method in NASH_FOLLOWER_METHODS, named=named)
     start = time.perf_counter()
     allowed = _OPTIONS[method]
     unknown = set(options) - allowed
@@ -168,18 +171,19 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     if method == "nested" and result.status.is_ok:
         result.status = SolveStatus.FEASIBLE
         result.message += " (a heuristic: optimality not certified)"
-    if result.status.has_point:
-        if method != "analytic" or result.objective is None:  # analytic evaluated it at these very values
-            result.objective = float(pyo.value(leader.objective.expr))
-        if verify:
-            result.follower_checks = verify_followers(model, agents, feas_tol=feas_tol)
-        checked = {c.name: c.value for c in result.follower_checks}  # each follower's value, already computed
-        result.follower_objectives = {a.name: checked[a.name] if a.name in checked else a.value() for a in agents}
-        if verify:
-            result.lower_evaluations += len(agents)
-            judge(result, {c.name: (c.gap, c.value) for c in result.follower_checks}, gap_tol=gap_tol,
-                  failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
-    record_values(result, model, followers=followers)
+    with PauseGC():  # Python loops over every variable: no cyclic collections over a large model
+        if result.status.has_point:
+            if method != "analytic" or result.objective is None:  # analytic evaluated it at these very values
+                result.objective = leader.value()
+            if verify:
+                result.follower_checks = verify_followers(model, agents, feas_tol=feas_tol)
+            checked = {c.name: c.value for c in result.follower_checks}  # each follower's value, already computed
+            result.follower_objectives = {a.name: checked[a.name] if a.name in checked else a.value() for a in agents}
+            if verify:
+                result.lower_evaluations += len(agents)
+                judge(result, {c.name: (c.gap, c.value) for c in result.follower_checks}, gap_tol=gap_tol,
+                      failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
+        record_values(result, model, followers=followers)
     return finish(result, on_error)
 
 
@@ -214,12 +218,13 @@ def _solve_analytic(model: pyo.Block, leader, agents: list[Agent], *, solver: st
         raise ModelError("method='analytic' needs exactly one of equilibrium=<fn(model) -> values> "
                          "or response=<fn(model) -> follower expressions>")
     if equilibrium is not None:
-        for var, value in _pairs(equilibrium(model)):
-            var.set_value(float(value), skip_validation=True)
+        with PauseGC():
+            for var, value in _pairs(equilibrium(model)):
+                var.set_value(float(value), skip_validation=True)
         missing = [v.name for a in agents for v in a.variables if v.value is None]
         if missing:
             raise ModelError(f"equilibrium() left follower variables without values: {missing[:5]}")
-        return SolveResult(SolveStatus.OPTIMAL, float(pyo.value(leader.objective.expr)),
+        return SolveResult(SolveStatus.OPTIMAL, leader.value(),
                            time.perf_counter() - start, 0, "analytic", "closed-form equilibrium loaded")
     items = _pairs(response(model))
     blk_name = unique_component_name(model, "_gg_response")

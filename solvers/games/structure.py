@@ -23,7 +23,7 @@ from pyomo.core.base.objective import ObjectiveData
 from pyomo.core.base.var import VarData
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.terms import QuadraticTerms, quadratic_terms, unfixed_variables
+from gridgames.solvers.games.terms import NamedTerms, QuadraticTerms, quadratic_terms, unfixed_variables
 
 
 @dataclass
@@ -108,8 +108,12 @@ def _active_objectives(block: BlockData, *, descend_into: bool = True) -> list[O
 
 
 def analyse_agents(model: BlockData, agents: BlockData | Iterable[BlockData],
-                   role: str = "follower") -> list[Agent]:
+                   role: str = "follower", named: NamedTerms | None = None) -> list[Agent]:
     """Split ``model`` into agent blocks and check the convention.
+
+    ``named`` keeps the walks of named Expressions (one is made when not given):
+    pass the same one to :func:`leader_part` so that an Expression shared by the
+    followers and the leader (a payment) is walked once.
 
     Raises
     ------
@@ -119,14 +123,15 @@ def analyse_agents(model: BlockData, agents: BlockData | Iterable[BlockData],
     """
     blocks = _as_blocks(agents)
     ids = {id(b) for b in blocks}
+    named = NamedTerms() if named is None else named
     result = []
     with PauseGC():  # the walks allocate many small objects: no cyclic collection over a large model
         for block in blocks:
-            result.append(_analyse_one(block, ids, role))
+            result.append(_analyse_one(block, ids, role, named))
     return result
 
 
-def _analyse_one(block: BlockData, ids: set[int], role: str) -> Agent:
+def _analyse_one(block: BlockData, ids: set[int], role: str, named: NamedTerms) -> Agent:
     """:func:`analyse_agents` for one block (``ids``: the ids of all agent blocks)."""
     if inside_any(block, ids):
         raise ModelError(f"{role} block '{block.name}' is nested inside another {role} block")
@@ -142,7 +147,7 @@ def _analyse_one(block: BlockData, ids: set[int], role: str) -> Agent:
     params: dict[int, VarData] = {}
     terms: dict[int, tuple[object, QuadraticTerms]] = {}
     for comp, expr in [(objectives[0], objectives[0].expr)] + [(c, c.body) for c in constraints]:
-        walked = quadratic_terms(expr)  # one walk: the variables now, the coefficients for agent_qp
+        walked = quadratic_terms(expr, named)  # one walk: the variables now, the coefficients for agent_qp
         terms[id(comp)] = (expr, walked)
         for v in walked.columns:
             if id(v) not in own_ids:
@@ -157,40 +162,55 @@ class LeaderPart:
     variables: list[VarData]
     objective: ObjectiveData
     constraints: list[ConstraintData]
+    #: the objective's terms, from the walk that found the variables
+    terms: QuadraticTerms | None = field(default=None, repr=False, compare=False)
+
+    def value(self) -> float:
+        """The objective's value at the current variable values (numpy, from :attr:`terms`)."""
+        if self.terms is None or self.terms.dynamic:  # a Param's value may have changed since the walk
+            return float(pyo.value(self.objective.expr))
+        return self.terms.value()
 
 
-def leader_part(model: BlockData, followers: Sequence[Agent], *, nash_followers: bool = False) -> LeaderPart:
+def leader_part(model: BlockData, followers: Sequence[Agent], *, nash_followers: bool = False,
+                named: NamedTerms | None = None) -> LeaderPart:
     """The leader's objective, constraints and variables.
 
     Leader variables are the unfixed variables that appear outside the follower
     blocks or as parameters of a follower, minus the followers' own variables.
     A follower that uses another follower's variable (the followers play a
     Nash game at the lower level) is refused unless ``nash_followers`` (the
-    methods that solve such a lower level say so).
+    methods that solve such a lower level say so).  ``named``: the walks of
+    named Expressions made by :func:`analyse_agents` (reused).
     """
-    follower_blocks = {id(f.block) for f in followers}
-    follower_vars = {id(v) for f in followers for v in f.variables}
-    objectives = [o for o in _active_objectives(model) if not inside_any(o, follower_blocks)]
-    if len(objectives) != 1:
-        raise ModelError(f"the leader (everything outside the follower blocks) must have exactly one "
-                         f"active Objective, found {len(objectives)}")
-    constraints = [c for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True)
-                   if not inside_any(c, follower_blocks)]
-    found: dict[int, VarData] = {}
-    for expr in [objectives[0].expr] + [c.body for c in constraints]:
-        for v in unfixed_variables(expr):
+    with PauseGC():  # loops over every variable of a large model: no cyclic collections meanwhile
+        follower_blocks = {id(f.block) for f in followers}
+        follower_vars = {id(v) for f in followers for v in f.variables}
+        objectives = [o for o in _active_objectives(model) if not inside_any(o, follower_blocks)]
+        if len(objectives) != 1:
+            raise ModelError(f"the leader (everything outside the follower blocks) must have exactly one "
+                             f"active Objective, found {len(objectives)}")
+        constraints = [c for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True)
+                       if not inside_any(c, follower_blocks)]
+        found: dict[int, VarData] = {}
+        terms = quadratic_terms(objectives[0].expr, NamedTerms() if named is None else named)
+        for v in terms.columns:
             if id(v) not in follower_vars:
                 found[id(v)] = v
-    for f in followers:
-        for v in f.parameters:
-            if id(v) in follower_vars:
-                if nash_followers:
-                    continue
-                raise ModelError(f"follower '{f.name}' uses variable '{v.name}' of another follower (a Nash game "
-                                 "at the lower level), which this method does not support: use method kkt, "
-                                 "kkt-bigm, kkt-sos1 or nested (or solve_nash for the followers alone)")
-            found[id(v)] = v
-    return LeaderPart(list(found.values()), objectives[0], constraints)
+        for c in constraints:
+            for v in unfixed_variables(c.body):
+                if id(v) not in follower_vars:
+                    found[id(v)] = v
+        for f in followers:
+            for v in f.parameters:
+                if id(v) in follower_vars:
+                    if nash_followers:
+                        continue
+                    raise ModelError(f"follower '{f.name}' uses variable '{v.name}' of another follower (a Nash game "
+                                     "at the lower level), which this method does not support: use method kkt, "
+                                     "kkt-bigm, kkt-sos1 or nested (or solve_nash for the followers alone)")
+                found[id(v)] = v
+    return LeaderPart(list(found.values()), objectives[0], constraints, terms)
 
 
 def fixing_value(v: VarData) -> float:
