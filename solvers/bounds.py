@@ -57,8 +57,9 @@ def bounds_arrays(variables: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
             raw_lo[k] = raw_hi[k] = None
     lb = np.array(raw_lo, float)  # None -> nan
     ub = np.array(raw_hi, float)
-    if np.isinf(lb).any() or np.isinf(ub).any():
-        return _slow(variables)  # non-finite bounds: Pyomo's rules (and errors) apply
+    if np.isinf(lb).any() or np.isinf(ub).any() or np.isnan(lb).sum() != raw_lo.count(None) \
+            or np.isnan(ub).sum() != raw_hi.count(None):
+        return _slow(variables)  # non-finite bounds (a nan is not "no bound"): Pyomo's rules and errors apply
     lb[np.isnan(lb)] = -np.inf
     ub[np.isnan(ub)] = np.inf
     ids = [id(d) for d in domains]

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from gridgames.solvers.bounds import bounds_arrays
 from gridgames.solvers.errors import ModelError, SolverNotAvailableError, SolverOptionError
 from gridgames.solvers.options import COMMON_OPTIONS, check_common_values
 from gridgames.solvers.result import SolveResult, SolveStatus
@@ -333,11 +334,9 @@ class IpoptSolver:
     @staticmethod
     def _variable_bounds(nlp: Any) -> tuple[np.ndarray, np.ndarray]:
         try:
-            bounds = [v.bounds for v in nlp.variables]
+            lb, ub = bounds_arrays(nlp.variables)
         except ValueError as exc:  # Pyomo refuses a NaN bound itself (from a mutable Param)
             raise ModelError(f"non-finite data in the model: {exc}") from None
-        lb = np.array([-np.inf if b[0] is None else b[0] for b in bounds], dtype=float)
-        ub = np.array([np.inf if b[1] is None else b[1] for b in bounds], dtype=float)
         bad = np.flatnonzero(np.isnan(lb) | np.isnan(ub) | (lb == np.inf) | (ub == -np.inf))
         if bad.size:
             v = nlp.variables[int(bad[0])]

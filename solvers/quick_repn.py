@@ -251,7 +251,10 @@ def _merge_linear(vars_: list, coefs: list, exact: bool) -> tuple[list, list]:
 
 def _merge_quadratic(xs: list, ys: list, coefs: list, exact: bool) -> tuple[list, list]:
     """Terms in the same (unordered) pair summed, exact zeros dropped."""
-    if not exact and xs and 0.0 not in coefs:
+    if not exact and len(xs) < 32 and 0.0 not in coefs:  # a few terms: a set, not numpy's unique
+        if len({(id(x), id(y)) if id(x) <= id(y) else (id(y), id(x)) for x, y in zip(xs, ys)}) == len(xs):
+            return list(zip(xs, ys)), coefs
+    elif not exact and xs and 0.0 not in coefs:
         ix = np.fromiter(map(id, xs), np.int64, len(xs))
         iy = np.fromiter(map(id, ys), np.int64, len(ys))
         pairs = np.stack([np.minimum(ix, iy), np.maximum(ix, iy)], axis=1)

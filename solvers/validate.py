@@ -29,6 +29,7 @@ from typing import Any
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import MonomialTermExpression, ProductExpression
 
+from gridgames.solvers.bounds import bounds_arrays
 from gridgames.solvers.errors import ModelError, UnsupportedModelError
 from gridgames.solvers.model_class import ModelClass, classify
 
@@ -102,8 +103,11 @@ def _kind(node: Any) -> str:
     return kind
 
 
-def _all_finite(expr: Any) -> bool:
-    """Fast pass: True when every number, Param and fixed Var in ``expr`` is finite."""
+def _all_finite(expr: Any, unfixed: dict[int, Any] | None = None) -> bool:
+    """Fast pass: True when every number, Param and fixed Var in ``expr`` is finite.
+
+    ``unfixed`` collects the unfixed variables met (complete only when the answer is True).
+    """
     stack = [expr]
     isfinite = math.isfinite
     while stack:
@@ -115,7 +119,10 @@ def _all_finite(expr: Any) -> bool:
             if not isfinite(node):
                 return False
         elif kind == "var":
-            if node.fixed and not _finite_value(node):
+            if not node.fixed:
+                if unfixed is not None:
+                    unfixed[id(node)] = node
+            elif not _finite_value(node):
                 return False
         elif not _finite_value(node) and _leaf_problem(node):
             return False
@@ -130,9 +137,10 @@ def _finite_value(node: Any) -> bool:
         return False
 
 
-def _expression_problems(expr: Any) -> list[str]:
-    """Non-finite numbers, Params and fixed Vars anywhere in ``expr``, described."""
-    if _all_finite(expr):
+def _expression_problems(expr: Any, unfixed: dict[int, Any] | None = None) -> list[str]:
+    """Non-finite numbers, Params and fixed Vars anywhere in ``expr``, described (``unfixed``: see
+    :func:`_all_finite`)."""
+    if _all_finite(expr, unfixed):
         return []
     problems: list[str] = []
     stack: list[tuple[Any, Any]] = [(expr, None)]
@@ -188,6 +196,12 @@ def _constraint_bound_problems(con: Any) -> list[str]:
 
 
 def _variable_problems(variables: Iterable[Any]) -> list[str]:
+    variables = list(variables)
+    try:
+        bounds_arrays(variables)  # in bulk; Pyomo's own check, one variable at a time, only to name a culprit
+        return []
+    except ValueError:
+        pass
     out = []
     for var in variables:
         try:
@@ -222,9 +236,10 @@ def check_finite(model: pyo.Block, mc: ModelClass | None = None) -> None:
         is wrong: ``constraint 'c[3]': Param 'price[3]' = nan``.
     """
     problems: list[str] = []
+    unfixed: dict[int, Any] = {}  # the variables the active components use, collected by the same walks
     for comp in _active(model):
         is_objective = comp.ctype is pyo.Objective
-        found = _expression_problems(comp.expr if is_objective else comp.body)
+        found = _expression_problems(comp.expr if is_objective else comp.body, unfixed)
         if not is_objective:
             found += _constraint_bound_problems(comp)
         if found:
@@ -233,7 +248,9 @@ def check_finite(model: pyo.Block, mc: ModelClass | None = None) -> None:
         if len(problems) >= MAX_LISTED:
             break
     if len(problems) < MAX_LISTED:
-        problems += _variable_problems((classify(model) if mc is None else mc).variables)
+        variables = mc.variables if mc is not None else list(unfixed.values()) if not problems \
+            else classify(model).variables  # a walk stopped early: not every variable was collected
+        problems += _variable_problems(variables)
     if problems:
         raise ModelError("non-finite data in the model: " + "; ".join(problems[:MAX_LISTED])
                          + ("; ..." if len(problems) > MAX_LISTED else ""))

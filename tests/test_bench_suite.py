@@ -109,7 +109,8 @@ def test_report_has_a_table_per_family_and_plots(tmp_path):
     cases = all_cases("smoke", "engine/pricing-t24-k1-analytic-smoke,engine/pricing-t24-k1-kkt-smoke")
     run_suite(cases, tmp_path, workers=0, progress=False)
     record = execute_case(cases[0])
-    assert record["outcome"] == "ok" and record["row"]["leader_gap"] == 0.0
+    # the analytic method and the closed form sum the same revenue in different orders
+    assert record["outcome"] == "ok" and record["row"]["leader_gap"] <= 1e-12
     target = write_report(tmp_path, tmp_path / "pub" / "RESULTS.md")
     text = target.read_text()
     assert "## engine" in text and "pricing-t24-k1-kkt-smoke" in text

@@ -60,3 +60,13 @@ def test_all_continuous_asks_every_domain():
     assert not all_continuous(list(m.x.values()) + [m.y, m.b])
     assert not all_continuous([m.r, m.y])
     assert all_continuous([])
+
+
+def test_a_nan_bound_is_an_error_not_a_missing_bound():
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(3), bounds=(0.0, 1.0))
+    m.x[1].setub(float("nan"))
+    with pytest.raises(ValueError):
+        m.x[1].bounds                      # Pyomo's own answer ...
+    with pytest.raises(ValueError):
+        bounds_arrays(list(m.x.values()))  # ... and ours
