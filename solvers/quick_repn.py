@@ -8,7 +8,8 @@ recognises by their node class alone, without Pyomo's general visitor:
 * numbers, unfixed variables, ``c·x`` (``MonomialTermExpression``),
 * ``x·y``, ``x**2``, products and quotients of those with numbers,
 * sums (``SumExpression``, ``LinearExpression``), negations and named
-  Expressions of all the above.
+  Expressions of all the above,
+* ``c·x`` times a linear sum with number coefficients (distributed).
 
 Every other summand (mutable Params, fixed Vars, nonlinear functions, products
 of sums, ...) is collected and handed, as one sum, to
@@ -202,6 +203,16 @@ def quick_repn(expr: Any) -> QuickRepn:
                     if b.__class__ in natives:
                         stack.append((a, sign * b))
                         continue
+                    spread = _distribute(a, b)
+                    if spread is not None:
+                        for v, c in spread[0]:
+                            lv.append(v)
+                            lc.append(sign * c)
+                        for x, y, c in spread[1]:
+                            qx.append(x)
+                            qy.append(y)
+                            qc.append(sign * c)
+                        continue
                 rest.append((node, sign))
                 continue
             c, x, y = term
@@ -232,6 +243,26 @@ def quick_repn(expr: Any) -> QuickRepn:
     out.linear_vars, out.linear_coefs = _merge_linear(lv, lc, exact=bool(rest))
     out.quadratic_vars, out.quadratic_coefs = _merge_quadratic(qx, qy, qc, exact=bool(rest))
     return out
+
+
+def _distribute(a: Any, b: Any) -> tuple[list, list] | None:
+    """``c·x · (k + Σ cᵢ·yᵢ)`` (either order, number data only) as linear and quadratic terms; None otherwise.
+
+    The product of a multiplier and a linear row (a Scholtes row ``μ·(u − q)``) is
+    the commonest product of a sum in the engine's reformulations.
+    """
+    for one, other in ((a, b), (b, a)):
+        factor = _factor(one)
+        if factor is None or factor[1] is None or factor[2] is not None or other.__class__ not in _SUMS:
+            continue
+        inner = quick_repn(other)
+        if not inner.is_linear() or inner.constant.__class__ not in native_numeric_types \
+                or any(c.__class__ not in native_numeric_types for c in inner.linear_coefs):
+            return None
+        c, x = factor[0], factor[1]
+        linear = [(x, c * inner.constant)] if inner.constant != 0 else []
+        return linear, [(x, y, c * k) for y, k in zip(inner.linear_vars, inner.linear_coefs)]
+    return None
 
 
 def _merge_linear(vars_: list, coefs: list, exact: bool) -> tuple[list, list]:

@@ -55,6 +55,9 @@ def _expressions():
         pyo.quicksum(float(i) * x[i] * x[(i + 1) % 4] for i in range(4)) - x[2] / m.p,
         x[0],
         5.0,
+        x[0] * (100.0 - x[1]) - 2 * x[2] * (x[3] + 2 * x[0] - 1.5),   # Scholtes rows: distributed
+        (x[1] - 3 * x[2]) * x[0] + x[3] * (m.p - x[1]),               # data in the sum: symbolic
+        x[0] * (x[1] + x[2] * x[3]),                                  # a quadratic sum: cubic remainder
     ]
 
 
