@@ -237,16 +237,8 @@ def quadratic_terms(expr: Any, named: NamedTerms | None = None) -> QuadraticTerm
                 continue
             ka, kb = _KIND.get(a.__class__) or _kind(a), _KIND.get(b.__class__) or _kind(b)
             if ka == _VAR and kb == _VAR and not a.fixed and not b.fixed:
-                i = index.get(id(a))
-                if i is None:
-                    i = index[id(a)] = len(columns)
-                    columns.append(a)
-                j = index.get(id(b))
-                if j is None:
-                    j = index[id(b)] = len(columns)
-                    columns.append(b)
-                quad_i.append(i)
-                quad_j.append(j)
+                quad_i.append(out.column(a))
+                quad_j.append(out.column(b))
                 quad_c.append(mult)
                 continue
             va = _fixed_value(a, ka)
@@ -314,7 +306,7 @@ def _inline_leaves(args: Any, mult: float, out: QuadraticTerms) -> int:
     a linear or quadratic sum.  The first other argument stops it, so that columns are
     still numbered in the order an inline walk meets them.
     """
-    index, columns = out.index, out.columns
+    column = out.column
     lin_j, lin_c = out.linear_cols, out.linear_coefs
     quad_i, quad_j, quad_c = out.quadratic_i, out.quadratic_j, out.quadratic_coefs
     k = 0
@@ -324,11 +316,7 @@ def _inline_leaves(args: Any, mult: float, out: QuadraticTerms) -> int:
             coef, var = arg._args_
             if coef.__class__ not in native_numeric_types or var.fixed:
                 return k
-            j = index.get(id(var))
-            if j is None:
-                j = index[id(var)] = len(columns)
-                columns.append(var)
-            lin_j.append(j)
+            lin_j.append(column(var))
             lin_c.append(mult * coef)
         elif kind == _PRODUCT or kind == _POW:
             a, b = arg._args_
@@ -338,16 +326,8 @@ def _inline_leaves(args: Any, mult: float, out: QuadraticTerms) -> int:
                 b = a
             if _KIND.get(a.__class__) != _VAR or _KIND.get(b.__class__) != _VAR or a.fixed or b.fixed:
                 return k
-            i = index.get(id(a))
-            if i is None:
-                i = index[id(a)] = len(columns)
-                columns.append(a)
-            j = index.get(id(b))
-            if j is None:
-                j = index[id(b)] = len(columns)
-                columns.append(b)
-            quad_i.append(i)
-            quad_j.append(j)
+            quad_i.append(column(a))
+            quad_j.append(column(b))
             quad_c.append(mult)
         else:
             return k
