@@ -57,6 +57,13 @@ def test_unknown_margin_method_is_named():
         solve_margins(MARKET, method="newton")
 
 
+@pytest.mark.parametrize("kwargs,match", [({"mpec": "nested"}, "margins.mpec: choose one of kkt, implicit"),
+                                          ({"method": "joint", "mpec": "implicit"}, "'diagonalisation' only")])
+def test_bad_mpec_value_is_named(kwargs, match):
+    with pytest.raises(ModelError, match=match):
+        solve_margins(MARKET, **kwargs)
+
+
 def test_instance_margins_section_errors_name_the_field(tmp_path):
     from gridgames.models.microgrid.study import STUDY
     text = (ROOT / "instances" / "microgrid_margins.toml").read_text()
