@@ -66,3 +66,11 @@ def test_diagonalisation_with_implicit_mpecs_matches_kkt():
     solve_epec(m, m.L, m.F, tol=1e-9, check_method=None)
     np.testing.assert_allclose(implicit, [m.L[0].q.value, m.L[1].q.value, m.F[0].y.value, m.F[1].y.value],
                                atol=1e-5)
+
+
+def test_first_sweep_options_are_for_diagonalisation_only():
+    from gridgames.solvers import ModelError
+
+    m = leaders_vs_cournot()
+    with pytest.raises(ModelError, match="first_sweep_options apply to method='diagonalisation' only"):
+        solve_epec(m, m.L, m.F, method="joint", first_sweep_options={"scan": 3})

@@ -102,3 +102,16 @@ def test_diagonalisation_reaches_the_numpy_equilibrium():
     np.testing.assert_allclose(res.eps, diagonalise(market).eps, rtol=1e-3)
     assert res.rel_gap <= 1e-6 and max(res.engine_gains.values()) <= 1e-6 * np.abs(res.engine_profit).mean()
     np.testing.assert_allclose(res.engine_profit, res.profit, rtol=1e-6)
+
+
+def test_diagonalisation_with_implicit_mpecs_reaches_the_numpy_equilibrium():
+    """The same 3 x 3 market with each seller's MPEC by implicit (the buyers' Nash equilibrium differentiated
+    through their stacked KKT system): the numpy diagonalisation's margins, no seller gaining."""
+    from gridgames.models.microgrid.leaders import diagonalise
+    from gridgames.solvers.result import SolveStatus
+
+    market = random_market(3, MarketSpec(n_sellers=3), seed=7)
+    res = solve_margins(market, mpec="implicit")
+    assert res.status is SolveStatus.LOCALLY_OPTIMAL and res.method == "epec-diagonalisation-implicit", res.message
+    np.testing.assert_allclose(res.eps, diagonalise(market).eps, rtol=1e-3)
+    assert res.rel_gap <= 1e-6 and max(res.engine_gains.values()) <= 1e-6 * np.abs(res.engine_profit).mean()
