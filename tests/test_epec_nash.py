@@ -50,3 +50,27 @@ def test_a_leader_off_its_best_response_is_caught_with_cournot_followers():
     res = solve_epec(m, m.L, m.F, max_iter=1, tol=1e3)
     assert res.status is SolveStatus.NOT_EQUILIBRIUM, res.message
     assert res.gap > 1.0
+
+
+def test_diagonalisation_with_implicit_mpecs_matches_kkt():
+    """Each leader's MPEC by implicit (the followers' Cournot game differentiated through its KKT system)
+    gives the closed form and the kkt diagonalisation's profile; the gap check re-solves by implicit."""
+    m = leaders_vs_cournot()
+    res = solve_epec(m, m.L, m.F, tol=1e-9, bilevel_method="implicit", check_method="implicit",
+                     bilevel_options={"tol": 1e-10})
+    assert res.status is SolveStatus.LOCALLY_OPTIMAL, res.message
+    implicit = [m.L[0].q.value, m.L[1].q.value, m.F[0].y.value, m.F[1].y.value]
+    np.testing.assert_allclose(implicit, [40.0, 10.0, 40.0 / 3, 40.0 / 3], atol=1e-6)
+    assert abs(res.gap) <= 1e-6 and res.extra["gap_check"] == {"method": "implicit", "global": False}
+    m = leaders_vs_cournot()
+    solve_epec(m, m.L, m.F, tol=1e-9, check_method=None)
+    np.testing.assert_allclose(implicit, [m.L[0].q.value, m.L[1].q.value, m.F[0].y.value, m.F[1].y.value],
+                               atol=1e-5)
+
+
+def test_first_sweep_options_are_for_diagonalisation_only():
+    from gridgames.solvers import ModelError
+
+    m = leaders_vs_cournot()
+    with pytest.raises(ModelError, match="first_sweep_options apply to method='diagonalisation' only"):
+        solve_epec(m, m.L, m.F, method="joint", first_sweep_options={"scan": 3})

@@ -57,6 +57,13 @@ def test_unknown_margin_method_is_named():
         solve_margins(MARKET, method="newton")
 
 
+@pytest.mark.parametrize("kwargs,match", [({"mpec": "nested"}, "margins.mpec: choose one of kkt, implicit"),
+                                          ({"method": "joint", "mpec": "implicit"}, "'diagonalisation' only")])
+def test_bad_mpec_value_is_named(kwargs, match):
+    with pytest.raises(ModelError, match=match):
+        solve_margins(MARKET, **kwargs)
+
+
 def test_instance_margins_section_errors_name_the_field(tmp_path):
     from gridgames.models.microgrid.study import STUDY
     text = (ROOT / "instances" / "microgrid_margins.toml").read_text()
@@ -95,3 +102,16 @@ def test_diagonalisation_reaches_the_numpy_equilibrium():
     np.testing.assert_allclose(res.eps, diagonalise(market).eps, rtol=1e-3)
     assert res.rel_gap <= 1e-6 and max(res.engine_gains.values()) <= 1e-6 * np.abs(res.engine_profit).mean()
     np.testing.assert_allclose(res.engine_profit, res.profit, rtol=1e-6)
+
+
+def test_diagonalisation_with_implicit_mpecs_reaches_the_numpy_equilibrium():
+    """The same 3 x 3 market with each seller's MPEC by implicit (the buyers' Nash equilibrium differentiated
+    through their stacked KKT system): the numpy diagonalisation's margins, no seller gaining."""
+    from gridgames.models.microgrid.leaders import diagonalise
+    from gridgames.solvers.result import SolveStatus
+
+    market = random_market(3, MarketSpec(n_sellers=3), seed=7)
+    res = solve_margins(market, mpec="implicit")
+    assert res.status is SolveStatus.LOCALLY_OPTIMAL and res.method == "epec-diagonalisation-implicit", res.message
+    np.testing.assert_allclose(res.eps, diagonalise(market).eps, rtol=1e-3)
+    assert res.rel_gap <= 1e-6 and max(res.engine_gains.values()) <= 1e-6 * np.abs(res.engine_profit).mean()

@@ -6,6 +6,10 @@ leader's x, follower i maximises (P − c)·y_i; the Cournot equilibrium of the
 two followers is y1 = y2 = (a − c − x)/3, so P − c = (a − c − x)/3 and the
 leader maximises x(a − c − x)/3: x* = (a − c)/2, y* = (a − c)/6 each, leader
 profit (a − c)²/12.  With a = 100, c = 10: x* = 45, y* = 15, profit 675.
+
+Irregular lower level (``implicit``).  Followers min ½(y1 − y2 − x)² and
+min ½(y2 − y1 + x)² with interior bounds: every y1 = y2 + x is an equilibrium,
+and the followers' KKT Jacobian [[1, −1], [−1, 1]] is singular.
 """
 from __future__ import annotations
 
@@ -37,7 +41,8 @@ def stackelberg_vs_cournot() -> pyo.ConcreteModel:
 # (x(90 − x)/3 loses only 1e-7 at |x − 45| = 5e-4), so its x is good to ~1e-3
 @pytest.mark.parametrize("method,status,atol", [("kkt", SolveStatus.LOCALLY_OPTIMAL, 1e-5),
                                                 ("kkt-bigm", SolveStatus.OPTIMAL, 1e-3),
-                                                ("kkt-sos1", SolveStatus.OPTIMAL, 1e-3)])
+                                                ("kkt-sos1", SolveStatus.OPTIMAL, 1e-3),
+                                                ("implicit", SolveStatus.LOCALLY_OPTIMAL, 1e-6)])
 def test_leader_against_cournot_followers_closed_form(method, status, atol):
     m = stackelberg_vs_cournot()
     res = solve_bilevel(m, m.F, method=method)
@@ -82,3 +87,41 @@ def test_methods_without_a_nash_lower_level_name_the_followers(method):
     m = stackelberg_vs_cournot()
     with pytest.raises(ModelError, match=r"follower 'F\[0\]' uses variable 'F\[1\]\.y' of another follower"):
         solve_bilevel(m, m.F, method=method)
+
+
+def test_implicit_notes_the_unique_response_of_a_strictly_monotone_lower_level():
+    """The followers' Cournot game has the pseudo-gradient Jacobian [[2, 1], [1, 2]] (positive definite)."""
+    m = stackelberg_vs_cournot()
+    res = solve_bilevel(m, m.F, method="implicit", tol=1e-10)
+    assert res.status is SolveStatus.LOCALLY_OPTIMAL, res.message
+    assert m.x.value == pytest.approx(X_STAR, abs=1e-6)
+    assert res.extra["nash_followers"] is True and res.extra["regular"] is True
+    assert res.extra["unique_response"] is True and res.extra["least_squares"] == 0
+
+
+def irregular_followers() -> pyo.ConcreteModel:
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(1, 3), initialize=1.5)
+    m.F = pyo.Block(range(2))
+    for i in range(2):
+        m.F[i].y = pyo.Var(bounds=(-100, 100), initialize=2.0)
+    m.F[0].obj = pyo.Objective(expr=(m.F[0].y - m.F[1].y - m.x) ** 2 / 2)
+    m.F[1].obj = pyo.Objective(expr=(m.F[1].y - m.F[0].y + m.x) ** 2 / 2)
+    m.obj = pyo.Objective(expr=(m.x - 2) ** 2 + (m.F[0].y - 5) ** 2)
+    return m
+
+
+def test_implicit_reports_an_irregular_lower_level_honestly():
+    m = irregular_followers()
+    res = solve_bilevel(m, m.F, method="implicit")
+    assert res.status is SolveStatus.FEASIBLE, res.message
+    assert "regularity fails" in res.message and "least squares" in res.message
+    assert res.extra["regular"] is False and res.extra["unique_response"] is False
+    assert res.extra["least_squares"] >= 1
+    assert m.F[0].y.value - m.F[1].y.value == pytest.approx(m.x.value, abs=1e-6)   # still an equilibrium
+
+
+def test_implicit_scan_must_be_a_count():
+    m = stackelberg_vs_cournot()
+    with pytest.raises(ModelError, match="scan must be a non-negative integer"):
+        solve_bilevel(m, m.F, method="implicit", scan=-1)

@@ -73,6 +73,15 @@ log = logging.getLogger(__name__)
 
 #: engine methods for the margin stage (see solve_margins)
 MARGIN_METHODS = ("diagonalisation", "joint")
+#: how diagonalisation solves each seller's MPEC (see solve_margins)
+MPEC_METHODS = ("kkt", "implicit")
+#: implicit MPECs: points of each seller's margin range tried before L-BFGS-B in the first sweep (a seller's
+#: revenue is flat in its margin until its price floor binds, so a start at the lower end is stationary; the
+#: numpy check's grid is 12); later sweeps start from the previous one (scanning every sweep: 427 s vs 11 s at 3x3)
+IMPLICIT_SCAN = 12
+#: implicit MPECs: Newton iterations per buyers' response (a buyer buying nothing from a seller leaves its floor
+#: and curve multipliers non-unique, where semismooth Newton slows to gradient steps; 100 is not always enough)
+IMPLICIT_FOLLOWER_MAX_ITER = 500
 #: Ipopt iterations per regularised solve of the joint method (the stacked system is degenerate: a
 #: solve that does not converge in these stops the ε sequence and is reported)
 JOINT_MAX_ITER = 300
@@ -193,7 +202,7 @@ def certify_margins(market: Market, eps: np.ndarray, *, grid: int = 12) -> tuple
 
 def solve_margins(market: Market, *, method: str = "diagonalisation", gap_tol: float = 1e-3,
                   eps: np.ndarray | None = None, joint_options: dict | None = None, max_iter: int = SWEEPS,
-                  tol: float = SWEEP_TOL) -> MarginResult:
+                  tol: float = SWEEP_TOL, mpec: str = "kkt", mpec_options: dict | None = None) -> MarginResult:
     """Sellers' margin equilibrium by the engine's EPEC method, certified by the numpy nested search.
 
     Parameters
@@ -213,6 +222,18 @@ def solve_margins(market: Market, *, method: str = "diagonalisation", gap_tol: f
         Starting margins (default: the market's).
     max_iter, tol : int, float
         Diagonalisation sweeps and the convergence tolerance on the margins.
+    mpec : {'kkt', 'implicit'}
+        How diagonalisation solves each seller's MPEC, and re-solves it for the
+        engine's leaders' gap: ``kkt`` (Scholtes-Ipopt on the lifted stacked KKT
+        conditions) or ``implicit`` (L-BFGS-B over the seller's margin, the buyers'
+        Nash equilibrium by semismooth Newton on their stacked KKT system and its
+        derivative by the implicit-function theorem; the dense form, its market
+        totals lifted by the engine).  Both are local.
+    mpec_options : dict, optional
+        Options of that ``solve_bilevel`` method (e.g. ``{"tol": 1e-8}`` for implicit;
+        implicit's ``follower_max_iter`` defaults to :data:`IMPLICIT_FOLLOWER_MAX_ITER` here, and
+        the first sweep scans :data:`IMPLICIT_SCAN` margins unless ``scan`` is given, which then
+        applies to every sweep and the check).
 
     Returns
     -------
@@ -230,17 +251,27 @@ def solve_margins(market: Market, *, method: str = "diagonalisation", gap_tol: f
     """
     if method not in MARGIN_METHODS:
         raise ModelError(f"margins.method: choose one of {', '.join(MARGIN_METHODS)}, got {method!r}")
+    if mpec not in MPEC_METHODS:
+        raise ModelError(f"margins.mpec: choose one of {', '.join(MPEC_METHODS)}, got {mpec!r}")
+    if mpec != "kkt" and method != "diagonalisation":
+        raise ModelError(f"margins.mpec={mpec!r} applies to method='diagonalisation' only, got method={method!r}")
     t0 = time.perf_counter()
-    # diagonalisation: the lifted form (same MPECs, sparse rows); joint: the dense form it was built for
-    model = build_margin_game(market, eps, lifted=method == "diagonalisation")
+    # kkt diagonalisation: the lifted form (same MPECs, sparse rows; its tying rows are seller-level
+    # constraints, which implicit refuses); joint and implicit: the dense form (implicit lifts the totals itself)
+    model = build_margin_game(market, eps, lifted=method == "diagonalisation" and mpec == "kkt")
     if method == "joint":
         options = {"solver_options": {"max_iter": JOINT_MAX_ITER}, **(joint_options or {})}
         res = solve_epec(model, model.seller, model.buyer, method="joint", check_method=None,
                          joint_options=options)
     else:
-        # the buyers are nonlinear (the curve epigraph), which kkt-bigm refuses: the re-solve check is kkt
-        res = solve_epec(model, model.seller, model.buyer, method="diagonalisation", bilevel_method="kkt",
-                         check_method="kkt", max_iter=max_iter, tol=tol)
+        # the buyers are nonlinear (the curve epigraph), which kkt-bigm refuses: the check re-solves by `mpec` (local)
+        options, first = dict(mpec_options or {}), None
+        if mpec == "implicit":
+            options = {"follower_max_iter": IMPLICIT_FOLLOWER_MAX_ITER, **options}
+            first = {} if "scan" in options else {"scan": IMPLICIT_SCAN}
+        res = solve_epec(model, model.seller, model.buyer, method="diagonalisation", bilevel_method=mpec,
+                         check_method=mpec, max_iter=max_iter, tol=tol, bilevel_options=options,
+                         first_sweep_options=first)
     found = np.array([model.seller[j].eps.value for j in range(market.n_sellers)], float)
     engine_profit = np.array([pyo.value(model.seller[j].revenue.expr) for j in range(market.n_sellers)]) \
         - market.c * market.G
@@ -263,7 +294,8 @@ def solve_margins(market: Market, *, method: str = "diagonalisation", gap_tol: f
     binding = equilibrium(market.with_(eps=found), check=False).r.sum(axis=0) >= market.G * (1 - 1e-7)
     if binding.any():
         message += "; capacity binds: the buyers' equilibrium is a generalized one (own capacity multipliers)"
-    return MarginResult(found, profit, gains, gap, rel, status, message, f"epec-{method}", res.iterations or 0,
+    name = f"epec-{method}" + ("-implicit" if mpec == "implicit" else "")
+    return MarginResult(found, profit, gains, gap, rel, status, message, name, res.iterations or 0,
                         solve_time, time.perf_counter() - t1, engine_profit, dict(res.player_gaps),
                         getattr(res, "cycle_length", 0))
 

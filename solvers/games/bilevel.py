@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 BILEVEL_METHODS = ("kkt", "kkt-bigm", "kkt-sos1", "strong-duality", "nested", "analytic", "implicit")
 #: methods that accept followers playing a Nash game among themselves (a follower using another's variables)
-NASH_FOLLOWER_METHODS = ("kkt", "kkt-bigm", "kkt-sos1", "nested")
+NASH_FOLLOWER_METHODS = ("kkt", "kkt-bigm", "kkt-sos1", "nested", "implicit")
 
 
 def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], method: str = "kkt",
@@ -61,8 +61,9 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         An indexed Block counts as one follower per index.  Followers may use each
         other's variables (they then play a Nash game at the lower level: ``kkt``,
         ``kkt-bigm`` and ``kkt-sos1`` stack their KKT conditions, ``nested`` reacts with
-        their equilibrium from ``solve_nash(method="mcp")``; the follower check is then
-        their Nash gap); the other methods refuse such followers.
+        their equilibrium from ``solve_nash(method="mcp")``, ``implicit`` differentiates
+        through their stacked KKT system; the follower check is then their Nash gap);
+        the other methods refuse such followers.
     method : {'kkt', 'kkt-bigm', 'kkt-sos1', 'strong-duality', 'nested', 'analytic', 'implicit'}
         ``kkt``: followers' KKT conditions, Scholtes-regularised NLPs solved by
         Ipopt (local). ``kkt-bigm``: the same with binaries and big-M bounds proved
@@ -73,7 +74,9 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         variables, followers re-solved per candidate. ``analytic``: the caller
         supplies the answer (``equilibrium=``) or the followers' closed-form
         response (``response=``).  ``implicit``: strictly convex followers (a unique
-        response) and a leader with variable bounds only; L-BFGS-B over the leader's
+        response), or followers playing a Nash game whose KKT system is regular at the
+        answer (``extra["regular"]``, ``extra["unique_response"]``: True when their game
+        is strictly monotone), and a leader with variable bounds only; L-BFGS-B over the leader's
         box on the reduced objective, each follower response by semismooth Newton on
         the followers' KKT system, gradients by one adjoint sparse solve (local; see
         :mod:`~gridgames.solvers.games.implicit`).
@@ -111,7 +114,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         ``tol`` (projected-gradient tolerance relative to the first gradient, default 1e-6),
         ``max_iter`` (L-BFGS-B iterations, 500), ``memory`` (L-BFGS-B pairs, 20),
         ``follower_tol`` (followers' KKT residual, 1e-10), ``follower_max_iter``
-        (Newton iterations per response, 100) (implicit).
+        (Newton iterations per response, 100), ``scan`` (points of the leader's box tried
+        before L-BFGS-B, 0) (implicit).
 
     Returns
     -------

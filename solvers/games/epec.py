@@ -160,7 +160,8 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
                followers: BlockData | Iterable[BlockData], *, max_iter: int = 50, tol: float = 1e-7,
                bilevel_method: str = "kkt", check_method: str | None = "kkt-bigm",
                bilevel_options: dict | None = None, method: str = "diagonalisation",
-               joint_options: dict | None = None, gap_tol: float = 1e-6) -> EPECResult:
+               joint_options: dict | None = None, gap_tol: float = 1e-6,
+               first_sweep_options: dict | None = None) -> EPECResult:
     """Equilibrium between leaders sharing followers (see the module docstring).
 
     Parameters
@@ -184,6 +185,10 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
         None skips the check.
     bilevel_options : dict, optional
         Options passed to every ``solve_bilevel`` call.
+    first_sweep_options : dict, optional
+        Options added to ``bilevel_options`` in the first sweep only (diagonalisation),
+        e.g. ``{"scan": 12}`` for ``implicit``: a look over each leader's box from the
+        cold start, the later sweeps being warm-started from the previous one.
     method : {'diagonalisation', 'joint'}
         ``joint``: every leader's regularised MPEC conditions stacked and solved
         at once (:mod:`~gridgames.solvers.games.epec_joint`); ``max_iter`` and
@@ -209,6 +214,8 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
         raise ModelError(f"EPEC method must be one of {', '.join(EPEC_METHODS)}, got {method!r}")
     if joint_options and method != "joint":
         raise ModelError("joint_options apply to method='joint' only")
+    if first_sweep_options and method != "diagonalisation":
+        raise ModelError("first_sweep_options apply to method='diagonalisation' only")
     fblocks = _as_blocks(followers)
     lead = _leaders(leaders, fblocks)
     options = dict(bilevel_options or {})
@@ -227,7 +234,8 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
         gains = {}
         for k, leader in enumerate(lead):
             current = float(pyo.value(leader.objective.expr)) if it > 1 else float("nan")
-            res = _mpec(model, lead, k, fblocks, bilevel_method, options)
+            sweep_options = {**options, **(first_sweep_options or {})} if it == 1 else options
+            res = _mpec(model, lead, k, fblocks, bilevel_method, sweep_options)
             if not res.ok:
                 status, message = SolveStatus.ERROR, (f"leader '{leader.name}': its bilevel problem failed in "
                                                       f"sweep {it} ({res.status}: {res.message})")

@@ -26,9 +26,24 @@ For followers whose problems are strictly convex at every leader decision
    leader's variable bounds.  Leaders with constraints are refused
    (:class:`~gridgames.solvers.errors.UnsupportedModelError`: use ``kkt``).
 
+Followers playing a Nash game (a follower's problem uses another's variables,
+e.g. buyers sharing a market total) are taken as they are: their stacked KKT
+system is the MCP of their game, its solution the response.  Strict convexity
+of each follower then does not make the response unique; instead the answer
+must be *regular*: the Jacobian block of the followers' KKT system on their
+free variables and active multipliers nonsingular
+(:func:`~gridgames.solvers.games.implicit_checks.regularity`), otherwise the
+status is ``feasible`` with a message saying so.  ``extra["unique_response"]``
+is True when the followers' game is strictly monotone at the first and the last
+response (their equilibrium is then unique), False when regularity fails,
+None otherwise (locally unique).  An adjoint solve whose sparse LU fails falls
+back to least squares (counted in ``extra["least_squares"]`` and the message);
+a failed response is retried from a cold start.
+
 Certificate.  ``locally_optimal`` needs the projected gradient
 ``‖P(x − ∇Φ) − x‖∞`` within ``tol · max(1, ‖∇Φ(x₀)‖∞)``, every response solved
-to ``follower_tol`` and the followers strictly convex (the Hessian of their
+to ``follower_tol``, the followers' KKT system regular at the answer and (one
+follower, or independent ones) the followers strictly convex (the Hessian of their
 objectives in their own variables positive definite, tested by an LDLᵀ
 factorisation at the first and the last response); ``solve_bilevel`` then
 re-solves every follower (``verify=True``).  Otherwise the status is
@@ -44,10 +59,13 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
+import scipy.sparse as sp
 from scipy.optimize import minimize
-from scipy.sparse.linalg import MatrixRankWarning, splu
+from scipy.sparse.linalg import MatrixRankWarning, lsqr, splu
 
 from gridgames.solvers.errors import ModelError, UnsupportedModelError
+from gridgames.solvers.games.implicit_checks import (active_set, regularity, strict_convexity,
+                                                     strict_monotonicity)
 from gridgames.solvers.games.mcp import solve_mcp
 from gridgames.solvers.games.stacked_kkt import StackedKKT
 from gridgames.solvers.games.structure import Agent, LeaderPart
@@ -58,11 +76,7 @@ from gridgames.solvers.result import SolveResult, SolveStatus
 log = logging.getLogger(__name__)
 
 #: options ``solve_bilevel(method="implicit")`` accepts
-IMPLICIT_OPTIONS = {"tol", "max_iter", "memory", "follower_tol", "follower_max_iter"}
-
-#: relative size of the smallest LDLᵀ pivot accepted as positive (strict convexity)
-CONVEXITY_TOL = 1e-10
-
+IMPLICIT_OPTIONS = {"tol", "max_iter", "memory", "follower_tol", "follower_max_iter", "scan"}
 
 class _ResponseFailed(Exception):
     """Newton did not solve the followers' KKT system at a leader decision."""
@@ -122,42 +136,6 @@ class LeaderObjective:
         return val, full[:self.n_x], full[self.n_x:]
 
 
-def strict_convexity(system: StackedKKT, z: np.ndarray) -> tuple[bool, str]:
-    """Whether the followers' objectives are strictly convex in their own variables at ``z``.
-
-    The Hessian ``∂F_y/∂y`` (lifted aggregates substituted back) restricted to
-    the followers' own columns is factorised as ``L D Lᵀ`` (SuperLU with
-    diagonal pivots and a symmetric ordering); it is positive definite exactly
-    when every pivot of D is positive (Sylvester).  Returns ``(ok, reason)``.
-    """
-    jac, _ = system.jacobians(z)
-    own = np.flatnonzero(system.col_owner >= 0)
-    if system.t_cols.size:
-        E = system.E.tocsc()
-        H = jac[own][:, own] + jac[own][:, system.t_cols] @ E[:, own]
-    else:
-        H = jac[own][:, own]
-    H = (0.5 * (H + H.T)).tocsc()
-    scale = max(1.0, float(abs(H).max())) if H.nnz else 1.0
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", MatrixRankWarning)
-            lu = splu(H, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                      options={"SymmetricMode": True})
-    except (RuntimeError, MatrixRankWarning) as exc:
-        return False, f"the followers' Hessian is singular ({exc})"
-    if not np.array_equal(lu.perm_r, lu.perm_c):
-        return False, "the followers' Hessian needed off-diagonal pivots (not positive definite)"
-    pivots = lu.U.diagonal()
-    k = int(np.argmin(pivots))
-    if pivots[k] > CONVEXITY_TOL * scale:
-        return True, ""
-    var = system.columns[int(own[np.flatnonzero(lu.perm_c == k)[0]])]   # column i sits at pivot perm_c[i]
-    what = "not convex" if pivots[k] < -CONVEXITY_TOL * scale else "convex but not strictly"
-    return False, (f"the followers' objective is {what} in their own variables (LDL pivot {pivots[k]:.3g} "
-                   f"at variable '{var.name}'): the response may not be unique")
-
-
 class ReducedProblem:
     """``Φ(x)`` and ``∇Φ(x)`` by follower solve and adjoint (see the module docstring)."""
 
@@ -169,6 +147,7 @@ class ReducedProblem:
         self.solves = self.newton_steps = self.evaluations = 0
         self.solve_time = self.adjoint_time = 0.0
         self.degenerate = 0
+        self.least_squares = 0   # adjoint solves that fell back to least squares (singular J_II)
         self._cache: tuple[np.ndarray, float, np.ndarray, np.ndarray] | None = None
         self.last_good: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -196,6 +175,19 @@ class ReducedProblem:
         self.z = res.x
         return res.x
 
+    def _adjoint(self, JT: sp.csc_matrix, rhs: np.ndarray) -> np.ndarray:
+        """``μ`` with ``J_IIᵀ μ = rhs``: sparse LU, least squares (counted) when the matrix is singular."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", MatrixRankWarning)
+                mu = splu(JT, permc_spec="MMD_AT_PLUS_A").solve(rhs)
+            if np.all(np.isfinite(mu)):
+                return mu
+        except (RuntimeError, MatrixRankWarning):
+            pass
+        self.least_squares += 1
+        return lsqr(JT, rhs, atol=1e-14, btol=1e-14, iter_lim=10 * rhs.size + 100)[0]
+
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """``(Φ(x), ∇Φ(x))`` for L-BFGS-B."""
         if self._cache is not None and np.array_equal(self._cache[0], x):
@@ -206,25 +198,12 @@ class ReducedProblem:
         t0 = time.perf_counter()
         val, gx, gy = self.objective.value_and_gradient(x, z[:sys_.n_y])
         grad = gx
-        f = sys_.F(z)
-        gap_low = z - sys_.lb
-        gap_up = sys_.ub - z
-        fixed = (gap_low <= np.maximum(f, 0.0)) | (gap_up <= np.maximum(-f, 0.0))
-        self.degenerate = int(np.count_nonzero(fixed & (np.abs(f) <= 10 * self.follower_tol)))
-        free = np.flatnonzero(~fixed)
+        free, self.degenerate = active_set(sys_, z, sys_.F(z), self.follower_tol)
         if free.size:
             jz, jp = sys_.jacobians(z)
             rhs = np.concatenate([gy, np.zeros(z.size - sys_.n_y)])[free]
             if np.any(rhs != 0.0) and jp.nnz:
-                JII = jz[free][:, free]
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("error", MatrixRankWarning)
-                        mu = splu(JII.T.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(rhs)
-                except (RuntimeError, MatrixRankWarning) as exc:
-                    raise _ResponseFailed(f"the followers' active-set KKT matrix is singular ({exc}): "
-                                          "the response is not unique or not differentiable here") from None
-                grad = gx - jp[free].T @ mu
+                grad = gx - jp[free].T @ self._adjoint(jz[free][:, free].T.tocsc(), rhs)
         self.adjoint_time += time.perf_counter() - t0
         grad = np.asarray(grad, float)
         self._cache = (x.copy(), val, grad, z)
@@ -251,9 +230,34 @@ def projected_gradient(x: np.ndarray, grad: np.ndarray, lb: np.ndarray, ub: np.n
     return float(np.max(np.abs(np.clip(x - grad, lb, ub) - x), initial=0.0))
 
 
+def _scan(reduced: ReducedProblem, x0: np.ndarray, val0: float, grad0: np.ndarray, lb: np.ndarray,
+          ub: np.ndarray, n: int) -> tuple[np.ndarray, float, np.ndarray]:
+    """The best of ``x0`` and ``n`` points along the box diagonal: ``(x, Φ(x), ∇Φ(x))``."""
+    if not (np.all(np.isfinite(lb)) and np.all(np.isfinite(ub))):
+        log.info("implicit: scan skipped (the leader's box is not finite)")
+        return x0, val0, grad0
+    best = (val0, x0)
+    for s in np.linspace(0.0, 1.0, n):
+        x = lb + s * (ub - lb)
+        try:
+            val, _ = reduced(x)
+        except _ResponseFailed:
+            continue
+        if val < best[0]:
+            best = (val, x)
+    val, grad = reduced(best[1])
+    return best[1], val, grad
+
+
+def nash_followers(agents: list[Agent]) -> bool:
+    """Whether some follower's problem uses another follower's variables (a Nash game at the lower level)."""
+    own = {id(v) for a in agents for v in a.variables}
+    return any(id(v) in own for a in agents for v in a.parameters)
+
+
 def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *, tol: float = 1e-6,
                    max_iter: int = 500, memory: int = 20, follower_tol: float = 1e-10,
-                   follower_max_iter: int = 100) -> tuple[SolveResult, dict[str, Any]]:
+                   follower_max_iter: int = 100, scan: int = 0) -> tuple[SolveResult, dict[str, Any]]:
     """Bilevel solve by implicit programming (see the module docstring).
 
     Parameters
@@ -272,6 +276,13 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
         Complementarity residual the followers' KKT system is solved to.
     follower_max_iter : int
         Newton iterations per response.
+    scan : int
+        Before L-BFGS-B, evaluate Φ at ``scan`` points evenly spaced along the
+        diagonal of the leader's (finite) box and start from the best of them and
+        the given start (default 0: the given start).  A cheap escape from a flat
+        or poor start for a leader with one or a few variables (e.g. a margin
+        whose revenue is flat until a price floor binds); each point is one
+        follower solve.
 
     Returns
     -------
@@ -286,6 +297,8 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
     for name, value in (("max_iter", max_iter), ("memory", memory), ("follower_max_iter", follower_max_iter)):
         if int(value) != value or value < 1:
             raise ModelError(f"method='implicit': {name} must be a positive integer, got {value!r}")
+    if int(scan) != scan or scan < 0:
+        raise ModelError(f"method='implicit': scan must be a non-negative integer, got {scan!r}")
     check_leader(leader)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -308,10 +321,15 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
         return SolveResult(SolveStatus.ERROR, None, 0.0, 0, "implicit",
                            f"the followers' response could not be computed at the leader's start: {exc}",
                            extra={"timings": timings}), {"lower_evaluations": reduced.solves}
-    convex, why = strict_convexity(system, reduced.z)
-    if not convex:
-        raise UnsupportedModelError(f"method='implicit' needs followers with a unique response: {why}; "
-                                    "use method='kkt' or 'kkt-bigm'")
+    if scan:
+        x0, val0, grad0 = _scan(reduced, x0, val0, grad0, lb, ub, int(scan))
+    nash = nash_followers(agents)
+    if not nash:
+        convex, why = strict_convexity(system, reduced.z)
+        if not convex:
+            raise UnsupportedModelError(f"method='implicit' needs followers with a unique response: {why}; "
+                                        "use method='kkt' or 'kkt-bigm'")
+    monotone_start = strict_monotonicity(system, reduced.z)
     history.append(val0)     # minimisation form, as nested's (record_values turns it)
     pg_tol = tol * max(1.0, float(np.max(np.abs(grad0), initial=0.0)))
     bounds = list(zip(np.where(np.isfinite(lb), lb, None), np.where(np.isfinite(ub), ub, None)))
@@ -337,7 +355,11 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
         val, grad = reduced._cache[1], reduced._cache[2]
     z = reduced._cache[3]        # the response at x (the cache holds the last successful evaluation)
     pg = projected_gradient(x, grad, lb, ub)
-    convex, why = strict_convexity(system, z)
+    convex, why = (True, "") if nash else strict_convexity(system, z)
+    free, _ = active_set(system, z, system.F(z), follower_tol)
+    regular, irregular_why = regularity(system.jacobians(z)[0], free, system)
+    unique = (False if not regular else
+              True if monotone_start and strict_monotonicity(system, z) else None)
     timings["solve"] = time.perf_counter() - t0
     timings["follower_solves"] = reduced.solve_time
     timings["adjoint"] = reduced.adjoint_time
@@ -351,8 +373,13 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
     if reduced.degenerate:
         summary += (f"; {reduced.degenerate} follower components degenerate (at a bound with zero slack): "
                     "one-sided derivative used")
+    if reduced.least_squares:
+        summary += (f"; {reduced.least_squares} adjoint solves fell back to least squares (the followers' "
+                    "active-set KKT matrix was singular)")
     if failure:
         status, message = SolveStatus.FEASIBLE, f"{summary}; a follower response failed ({failure}): last good point"
+    elif not regular:
+        status, message = SolveStatus.FEASIBLE, f"{summary}; at the answer {irregular_why}: not certified"
     elif not convex:
         status, message = SolveStatus.FEASIBLE, f"{summary}; at the answer {why}"
     elif pg <= pg_tol:
@@ -361,7 +388,8 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
         status, message = SolveStatus.FEASIBLE, f"{summary}: not stationary (projected gradient above tolerance)"
     extra = {"timings": timings, "iterations": iterations, "follower_solves": reduced.solves,
              "newton_steps": reduced.newton_steps, "projected_gradient": pg, "projected_gradient_tol": pg_tol,
-             "degenerate": reduced.degenerate, "mcp_size": int(z.size)}
+             "degenerate": reduced.degenerate, "mcp_size": int(z.size), "least_squares": reduced.least_squares,
+             "regular": regular, "unique_response": unique, "nash_followers": nash}
     result = SolveResult(status, float(objective_value), 0.0, iterations, "implicit", message, extra=extra)
     log.info("implicit: %s (%s)", status, message)
     return result, {"upper_evaluations": reduced.evaluations, "lower_evaluations": reduced.solves,
