@@ -121,6 +121,25 @@ def test_singular_jacobian_falls_back_to_gradient_steps():
     assert min(np.abs(sing.x - r).max() for r in (np.array([0.0, 2.0]), np.array([1.0, 1.0]))) < 1e-9
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_levenberg_marquardt_on_non_unique_multipliers(sparse):
+    """min ½(x + 1)² s.t. x ≥ 0 stated twice: x = 0 with λ₁ + λ₂ = 1 (multipliers not unique).  From the
+    degenerate start z = 0 the Newton matrix is singular; plain Newton needs gradient steps, the
+    Levenberg-Marquardt direction (dense or sparse Jacobian alike) none."""
+    def F(z):
+        return np.array([z[0] + 1.0 - z[1] - z[2], z[0], z[0]])
+
+    dense = np.array([[1.0, -1.0, -1.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    J = (lambda z: sp.csc_matrix(dense)) if sparse else (lambda z: dense.copy())
+    lb = [-np.inf, 0.0, 0.0]
+    plain = solve_mcp(F, J, lb, np.inf, np.zeros(3))
+    lm = solve_mcp(F, J, lb, np.inf, np.zeros(3), levenberg_marquardt=True)
+    for res in (plain, lm):
+        assert res.ok and abs(res.x[0]) < 1e-9 and abs(res.x[1] + res.x[2] - 1.0) < 1e-9
+        assert np.all(res.x[1:] >= -1e-12)
+    assert plain.gradient_steps >= 1 and lm.gradient_steps == 0
+
+
 def test_bad_input_is_named():
     with pytest.raises(ModelError, match="lower bound above upper bound at component 1"):
         solve_mcp(lambda z: z, lambda z: np.eye(2), [0.0, 2.0], [1.0, 1.0], np.zeros(2))

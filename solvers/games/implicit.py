@@ -163,8 +163,10 @@ class ReducedProblem:
         t0 = time.perf_counter()
         res = None
         for start in (self.z, sys_.start()):
+            # Levenberg-Marquardt where Newton fails to descend: a follower at a degenerate point (e.g. a
+            # buyer buying nothing) has non-unique multipliers and a singular Newton matrix there
             res = solve_mcp(sys_.F, sys_.J, sys_.lb, sys_.ub, start, tol=self.follower_tol,
-                            max_iter=self.follower_max_iter)
+                            max_iter=self.follower_max_iter, levenberg_marquardt=True)
             self.solves += 1
             self.newton_steps += res.newton_steps
             if res.ok:

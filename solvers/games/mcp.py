@@ -206,14 +206,20 @@ def _dense_direction(H: np.ndarray, phi: np.ndarray) -> np.ndarray | None:
     return d if np.all(np.isfinite(d)) else None
 
 
-def _lm_direction(H: np.ndarray, phi: np.ndarray, grad: np.ndarray) -> np.ndarray | None:
+def _lm_direction(H: np.ndarray | sp.csc_matrix, phi: np.ndarray, grad: np.ndarray) -> np.ndarray | None:
     """Levenberg-Marquardt direction ``−(HᵀH + μI)⁻¹ Hᵀ Φ`` with ``μ = ‖Φ‖``: a descent direction of θ
     also where H is singular (non-unique multipliers), fast locally under an error bound
-    (Fan and Yuan, Computing 74, 2005)."""
+    (Fan and Yuan, Computing 74, 2005).  Dense or sparse H (sparse LU of the SPD matrix)."""
     mu = float(np.linalg.norm(phi))
     try:
-        d = np.linalg.solve(H.T @ H + mu * np.eye(H.shape[0]), -grad)
-    except np.linalg.LinAlgError:
+        if sp.issparse(H):
+            normal = (H.T @ H + mu * sp.identity(H.shape[0], format="csc")).tocsc()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", MatrixRankWarning)
+                d = splu(normal, permc_spec="MMD_AT_PLUS_A").solve(-grad)
+        else:
+            d = np.linalg.solve(H.T @ H + mu * np.eye(H.shape[0]), -grad)
+    except (np.linalg.LinAlgError, RuntimeError, MatrixRankWarning, ValueError):
         return None
     return d if np.all(np.isfinite(d)) else None
 
@@ -261,7 +267,7 @@ def solve_mcp(F: Callable[[np.ndarray], np.ndarray], J: Callable[[np.ndarray], A
     max_backtracks : int
         Halvings of the step before the line search gives up.
     levenberg_marquardt : bool
-        With a dense Jacobian: where the Newton direction is unavailable or not a sufficient
+        Where the Newton direction is unavailable or not a sufficient
         descent direction, try the Levenberg-Marquardt direction before the gradient (counted
         as a Newton step).  Helps where the solution is degenerate (a bound and a row
         active together: multipliers not unique, H singular there).
@@ -311,7 +317,7 @@ def solve_mcp(F: Callable[[np.ndarray], np.ndarray], J: Callable[[np.ndarray], A
             grad = H.T @ phi
             d = _newton_direction(H, phi)
         slope = float(grad @ d) if d is not None else 0.0
-        if (levenberg_marquardt and isinstance(H, np.ndarray)
+        if (levenberg_marquardt
                 and (d is None or slope > -rho * float(np.linalg.norm(d)) ** p)):
             d = _lm_direction(H, phi, grad)
             slope = float(grad @ d) if d is not None else 0.0
