@@ -39,9 +39,8 @@ SIZES = ((3, 10), (10, 50), (10, 200))
 #: solve_margins arguments of each engine method of the suite
 ENGINE_METHODS = {"joint": {"method": "joint"}, "diagonalisation": {"method": "diagonalisation"},
                   "diagonalisation-implicit": {"method": "diagonalisation", "mpec": "implicit"}}
-#: (sellers, buyers) of the implicit-MPEC diagonalisation.  3 x 3: ~13 s, leaders' gap ~1e-9.  3 x 10 (Dec 2026):
-#: the sweeps run, then a buyers' response in the gap check fails (semismooth Newton, 500 iterations, at buyers
-#: whose floor and curve multipliers are not unique): the case records the error until that solve is made robust
+#: (sellers, buyers) of the implicit-MPEC diagonalisation.  3 x 3: ~13 s, leaders' gap ~1e-9.  3 x 10: ~180 s,
+#: not_equilibrium (each seller's local MPEC converges, the numpy check finds a far deviation: RESULTS.md)
 IMPLICIT_SIZES = ((3, 3), (3, 10))
 #: largest sellers × buyers each engine method is declared for
 MAX_SIZE = {"joint": 30, "diagonalisation": 500}

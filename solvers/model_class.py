@@ -77,3 +77,49 @@ def classify(model: pyo.Block) -> ModelClass:
             variables[id(v)] = v
     has_int = any(not v.is_continuous() for v in variables.values())
     return ModelClass(degree, has_int, len(variables), len(constraints), tuple(variables.values()))
+
+
+def objective_convexity_defect(model: pyo.Block) -> float:
+    """How far a quadratic objective of ``model`` is from convex in its sense: ``max(0, -λ_min)``.
+
+    ``λ_min`` is the smallest eigenvalue of the Hessian of ``s·f`` (``s = +1``
+    minimise, ``-1`` maximise) in the unfixed variables; fixed variables and
+    parameters count at their current values.  0 for a convex (or linear)
+    objective, ``nan`` when the objective is not polynomial of degree ≤ 2.
+
+    Example
+    -------
+    >>> m = pyo.ConcreteModel(); m.x = pyo.Var(); m.y = pyo.Var()
+    >>> m.o = pyo.Objective(expr=m.x**2 - 3 * m.y**2)
+    >>> objective_convexity_defect(m)
+    6.0
+    """
+    import scipy.sparse as sp
+    from pyomo.repn.standard_repn import generate_standard_repn
+
+    from gridgames.solvers.convexity import convexity_defect
+
+    objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    if len(objectives) != 1:
+        return 0.0
+    repn = generate_standard_repn(objectives[0].expr, quadratic=True, compute_values=True)
+    if repn.nonlinear_expr is not None:
+        return float("nan")
+    if not repn.quadratic_vars:
+        return 0.0
+    sense = 1.0 if objectives[0].sense == pyo.minimize else -1.0
+    index: dict[int, int] = {}
+    rows, cols, vals = [], [], []
+    for (a, b), c in zip(repn.quadratic_vars, repn.quadratic_coefs):
+        i, j = index.setdefault(id(a), len(index)), index.setdefault(id(b), len(index))
+        c = sense * float(c)
+        if i == j:
+            rows.append(i)
+            cols.append(i)
+            vals.append(2.0 * c)
+        else:
+            rows.extend((i, j))
+            cols.extend((j, i))
+            vals.extend((c, c))
+    n = len(index)
+    return convexity_defect(sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsr())

@@ -22,7 +22,7 @@ from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondi
 from pyomo.contrib.solver.common.util import NoDualsError
 
 from gridgames.solvers.errors import SolverNotAvailableError
-from gridgames.solvers.model_class import classify
+from gridgames.solvers.model_class import classify, objective_convexity_defect
 from gridgames.solvers.options import (check_common_values, check_names, highs_option_names, highs_setter,
                                        probe_values, scip_option_names, scip_setter)
 from gridgames.solvers.result import SolveResult, SolveStatus
@@ -54,6 +54,15 @@ def _load_duals(model: pyo.Block, duals: dict) -> None:
     if isinstance(suffix, pyo.Suffix) and suffix.import_enabled():
         suffix.clear()
         suffix.update(duals)
+
+
+def _nonconvex_note(model: pyo.Block) -> str:
+    """Why HiGHS may have failed on a QP: a nonconvex objective (HiGHS solves convex QPs only)."""
+    defect = objective_convexity_defect(model)
+    if not defect > 0.0:
+        return ""
+    return (f"; the objective is not convex (its Hessian has the eigenvalue {-defect:.4g}) and HiGHS solves "
+            "convex QPs only: use 'scip' (global) or 'ipopt' (local)")
 
 
 class PyomoContribSolver:
@@ -174,6 +183,8 @@ class PyomoContribSolver:
         message = f"{res.termination_condition.name}; solution {res.solution_status.name}"
         if status is SolveStatus.ERROR and res.incumbent_objective is not None and objective is None:
             message += f"; the solver's objective {res.incumbent_objective} is not finite"
+        if status is SolveStatus.ERROR and self.name == "highs":
+            message += _nonconvex_note(model)
         return SolveResult(
             status=status,
             objective=objective,

@@ -227,7 +227,8 @@ def test_run_instance_out_writes_the_report(tmp_path):
 
 
 @pytest.mark.parametrize("module", ["gridgames.solvers.values", "gridgames.solvers.summary",
-                                    "gridgames.solvers.result", "gridgames.models.report", "gridgames.models.run"])
+                                    "gridgames.solvers.result", "gridgames.models.report", "gridgames.models.run",
+                                    "gridgames.solvers.model_class", "gridgames.solvers.convexity"])
 def test_docstring_examples_run(module):
     failed, attempted = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert attempted > 0 and failed == 0

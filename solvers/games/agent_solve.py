@@ -17,7 +17,7 @@ from typing import Any
 import pyomo.environ as pyo
 
 from gridgames.solvers.games.structure import Agent, FixedVariables
-from gridgames.solvers.model_class import classify
+from gridgames.solvers.model_class import classify, objective_convexity_defect
 from gridgames.solvers.registry import available_solvers, get_solver
 from gridgames.solvers.result import SolveResult, SolveStatus
 
@@ -33,11 +33,15 @@ LARGE_QP = 500
 
 
 def default_solver_for(block: pyo.Block, *, global_: bool = False) -> str:
-    """SCIP for MIQP/MINLP (or when ``global_``); HiGHS for LP, MILP and small QPs;
-    Ipopt for large convex QPs and NLPs."""
+    """SCIP for MIQP/MINLP, nonconvex QPs (or when ``global_``); HiGHS for LP, MILP and small
+    convex QPs; Ipopt for large convex QPs and NLPs (and nonconvex QPs when SCIP is missing: a
+    local answer)."""
     mc = classify(block)
     kind = mc.kind
     have = set(available_solvers())
+    if kind in ("qp", "miqp") and not global_ and objective_convexity_defect(block) > 0.0:
+        log.info("%s: nonconvex quadratic objective: %s", block.name, "scip" if "scip" in have else "ipopt")
+        return "scip" if "scip" in have else "ipopt"
     if global_ or kind in ("miqp", "minlp") or (kind == "nlp" and "ipopt" not in have):
         return "scip"
     if kind == "qp" and mc.n_vars > LARGE_QP and "ipopt" in have:
@@ -105,15 +109,19 @@ class AgentSolver:
         """Best response at the current parameter values (loaded into the block).
 
         When HiGHS was picked by default and its QP solver stops at the
-        iteration limit (it can cycle on degenerate QPs), this agent switches
-        to Ipopt for this and every later solve.
+        iteration limit (it can cycle on degenerate QPs) or fails (it can
+        report "Solve error" on a QP with nearly fixed columns, e.g. a player
+        at a bound of 1e-4), this agent switches to Ipopt for this and every
+        later solve.
         """
         with self._others_fixed():
             self.solves += 1
             result = self._solver.solve(self.target)
             if (self._chosen_by_default and self.solver_name == "highs"
-                    and result.status is SolveStatus.ITERATION_LIMIT and "ipopt" in available_solvers()):
-                log.info("agent %s: HiGHS QP hit its iteration limit; switching to ipopt", self.agent.block.name)
+                    and result.status in (SolveStatus.ITERATION_LIMIT, SolveStatus.ERROR)
+                    and "ipopt" in available_solvers()):
+                log.info("agent %s: HiGHS stopped (%s: %s); switching to ipopt", self.agent.block.name,
+                         result.status, result.message)
                 self.solver_name = "ipopt"
                 self._solver = self._backend("ipopt", self._options_for("ipopt"))
                 result = self._solver.solve(self.target)
@@ -127,6 +135,33 @@ class AgentSolver:
         best = float(pyo.value(self.agent.objective.expr)) if result.ok else float("nan")
         self.agent.restore(saved)
         return best, result
+
+
+def unsolved_followers(agents: list[Agent], leader_variables: list[Any] = (), limit: int = 20) -> str:
+    """A diagnosis: each follower (up to ``limit``) solved alone at the current values; those without
+    an optimal answer named with their status, at the leader's values.
+
+    Returns ``""`` when all are solved (or there are more than ``limit``), else
+    ``"; at p=1: follower 'f' is infeasible (highs: ...)"``, ready to append
+    to a message.
+    """
+    if len(agents) > limit:
+        return ""
+    failed = []
+    for agent in agents:
+        try:
+            res = AgentSolver(agent).solve()
+        except Exception as exc:  # noqa: BLE001 - a diagnosis only: the caller reports its own error
+            log.debug("diagnosing %s failed: %s", agent.name, exc)
+            continue
+        if not res.ok:
+            why = " (no optimum, so no KKT point)" if res.status is SolveStatus.UNBOUNDED else ""
+            failed.append(f"follower '{agent.name}' is {res.status}{why} ({res.solver}: {res.message})")
+    if not failed:
+        return ""
+    at = ", ".join(f"{v.name}={v.value:.6g}" for v in list(leader_variables)[:6] if v.value is not None)
+    return (f"; solved alone{' at ' + at if at else ''}: " + "; ".join(failed[:3])
+            + (f" and {len(failed) - 3} more" if len(failed) > 3 else ""))
 
 
 def _excess(value: float, bound: float, direction: int, scaled: bool) -> float:

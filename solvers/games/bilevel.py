@@ -26,7 +26,8 @@ from pyomo.core.base.block import BlockData
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.dual_of import dual_variables, placeholder_bounds_active
 from gridgames.solvers.games.agent_qp import agent_qp, solve_qps
-from gridgames.solvers.games.agent_solve import LARGE_QP, AgentSolver, RelaxedAgent, constraint_violation
+from gridgames.solvers.games.agent_solve import (LARGE_QP, AgentSolver, RelaxedAgent, constraint_violation,
+                                                 unsolved_followers)
 from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
 from gridgames.solvers.games.implicit import IMPLICIT_OPTIONS, solve_implicit
@@ -164,6 +165,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     else:
         base = _solve_analytic(model, leader, agents, solver=solver, **options)
     result = BilevelResult(**{**base.__dict__, "solve_time": time.perf_counter() - start}, method=method)
+    if result.status is SolveStatus.INFEASIBLE and method not in ("nested", "implicit"):
+        result.message += unsolved_followers(agents, leader.variables)
     result.upper_evaluations = stats.get("upper_evaluations", 1)
     result.lower_evaluations = stats.get("lower_evaluations", 0)
     if stats.get("history"):

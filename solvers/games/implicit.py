@@ -64,6 +64,7 @@ from scipy.optimize import minimize
 from scipy.sparse.linalg import MatrixRankWarning, lsqr, splu
 
 from gridgames.solvers.errors import ModelError, UnsupportedModelError
+from gridgames.solvers.games.agent_solve import unsolved_followers
 from gridgames.solvers.games.implicit_checks import (active_set, regularity, strict_convexity,
                                                      strict_monotonicity)
 from gridgames.solvers.games.mcp import solve_mcp
@@ -77,6 +78,8 @@ log = logging.getLogger(__name__)
 
 #: options ``solve_bilevel(method="implicit")`` accepts
 IMPLICIT_OPTIONS = {"tol", "max_iter", "memory", "follower_tol", "follower_max_iter", "scan"}
+#: restarts of L-BFGS-B from a point found past a kink of the response (:func:`escape_kink`)
+MAX_KINK_ESCAPES = 20
 
 class _ResponseFailed(Exception):
     """Newton did not solve the followers' KKT system at a leader decision."""
@@ -199,18 +202,42 @@ class ReducedProblem:
         sys_ = self.system
         t0 = time.perf_counter()
         val, gx, gy = self.objective.value_and_gradient(x, z[:sys_.n_y])
+        free, degenerate = active_set(sys_, z, sys_.F(z), self.follower_tol)
+        self.degenerate = int(degenerate.size)
+        grad = self._gradient(z, gx, gy, free)
+        self.adjoint_time += time.perf_counter() - t0
+        self._cache = (x.copy(), val, grad, z)
+        self.last_good = (x.copy(), z)
+        return val, grad
+
+    def _gradient(self, z: np.ndarray, gx: np.ndarray, gy: np.ndarray, free: np.ndarray) -> np.ndarray:
+        """``∇Φ`` by the adjoint of the KKT system restricted to the components ``free``."""
+        sys_ = self.system
         grad = gx
-        free, self.degenerate = active_set(sys_, z, sys_.F(z), self.follower_tol)
         if free.size:
             jz, jp = sys_.jacobians(z)
             rhs = np.concatenate([gy, np.zeros(z.size - sys_.n_y)])[free]
             if np.any(rhs != 0.0) and jp.nnz:
                 grad = gx - jp[free].T @ self._adjoint(jz[free][:, free].T.tocsc(), rhs)
-        self.adjoint_time += time.perf_counter() - t0
-        grad = np.asarray(grad, float)
-        self._cache = (x.copy(), val, grad, z)
-        self.last_good = (x.copy(), z)
-        return val, grad
+        return np.asarray(grad, float)
+
+    def released_gradients(self, x: np.ndarray) -> list[np.ndarray]:
+        """The other one-sided gradients of ``Φ`` at a degenerate ``x``.
+
+        ``__call__`` keeps every degenerate component at its bound; on the other
+        side of the kink it leaves the bound.  Returned: the gradient with all
+        degenerate components released and, for up to five of them, with each one
+        released alone (empty when ``x`` is not degenerate).
+        """
+        self(x)
+        z, sys_ = self._cache[3], self.system
+        free, degenerate = active_set(sys_, z, sys_.F(z), self.follower_tol)
+        if not degenerate.size:
+            return []
+        _, gx, gy = self.objective.value_and_gradient(x, z[:sys_.n_y])
+        subsets = [degenerate] + ([degenerate[[k]] for k in range(degenerate.size)]
+                                  if 1 < degenerate.size <= 5 else [])
+        return [self._gradient(z, gx, gy, np.union1d(free, s)) for s in subsets]
 
 
 def _box(leader: LeaderPart) -> tuple[np.ndarray, np.ndarray]:
@@ -232,6 +259,35 @@ def projected_gradient(x: np.ndarray, grad: np.ndarray, lb: np.ndarray, ub: np.n
     return float(np.max(np.abs(np.clip(x - grad, lb, ub) - x), initial=0.0))
 
 
+def escape_kink(reduced: ReducedProblem, x: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+                pg_tol: float) -> np.ndarray | None:
+    """A point with a lower ``Φ`` than a degenerate ``x``, found along a released one-sided gradient.
+
+    At a degenerate point (a follower component at its bound with zero
+    multiplier) ``Φ`` has a kink and the gradient L-BFGS-B sees is one-sided: a
+    start at such a point can look stationary while moving off it improves
+    (e.g. a price at which a buyer just stops buying).  Each released gradient
+    (:meth:`ReducedProblem.released_gradients`) that is not stationary gives a
+    projected Armijo line search; the first point that decreases ``Φ`` is
+    returned, None when there is none (the kink is a local minimum along every
+    tried side).
+    """
+    val, _ = reduced(x)
+    for g in reduced.released_gradients(x):
+        if projected_gradient(x, g, lb, ub) <= pg_tol:
+            continue
+        d = np.clip(x - g, lb, ub) - x
+        slope = float(g @ d)
+        for t in 0.5 ** np.arange(30):
+            try:
+                v, _ = reduced(x + t * d)
+            except _ResponseFailed:
+                continue
+            if v < val + 1e-4 * t * slope and v < val:
+                return x + t * d
+    return None
+
+
 def _scan(reduced: ReducedProblem, x0: np.ndarray, val0: float, grad0: np.ndarray, lb: np.ndarray,
           ub: np.ndarray, n: int) -> tuple[np.ndarray, float, np.ndarray]:
     """The best of ``x0`` and ``n`` points along the box diagonal: ``(x, Φ(x), ∇Φ(x))``."""
@@ -249,6 +305,19 @@ def _scan(reduced: ReducedProblem, x0: np.ndarray, val0: float, grad0: np.ndarra
             best = (val, x)
     val, grad = reduced(best[1])
     return best[1], val, grad
+
+
+def _refuse_non_unique(system: StackedKKT, z: np.ndarray) -> None:
+    """Raise when a follower is not strictly convex at ``z`` (its response need not be unique).
+
+    Raises
+    ------
+    UnsupportedModelError
+    """
+    convex, why = strict_convexity(system, z)
+    if not convex:
+        raise UnsupportedModelError(f"method='implicit' needs followers with a unique response: {why}; "
+                                    "use method='kkt' or 'kkt-bigm'")
 
 
 def nash_followers(agents: list[Agent]) -> bool:
@@ -319,18 +388,21 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
     try:
         val0, grad0 = reduced(x0)
     except _ResponseFailed as exc:
+        nash = nash_followers(agents)
+        if not nash:
+            _refuse_non_unique(system, system.start())
         timings["solve"] = time.perf_counter() - t0
+        for v, value in zip(leader.variables, x0):
+            v.set_value(float(value), skip_validation=True)
         return SolveResult(SolveStatus.ERROR, None, 0.0, 0, "implicit",
-                           f"the followers' response could not be computed at the leader's start: {exc}",
+                           f"the followers' response could not be computed at the leader's start: "
+                           f"{exc}{unsolved_followers(agents, leader.variables)}",
                            extra={"timings": timings}), {"lower_evaluations": reduced.solves}
     if scan:
         x0, val0, grad0 = _scan(reduced, x0, val0, grad0, lb, ub, int(scan))
     nash = nash_followers(agents)
     if not nash:
-        convex, why = strict_convexity(system, reduced.z)
-        if not convex:
-            raise UnsupportedModelError(f"method='implicit' needs followers with a unique response: {why}; "
-                                        "use method='kkt' or 'kkt-bigm'")
+        _refuse_non_unique(system, reduced.z)
     monotone_start = strict_monotonicity(system, reduced.z)
     history.append(val0)     # minimisation form, as nested's (record_values turns it)
     pg_tol = tol * max(1.0, float(np.max(np.abs(grad0), initial=0.0)))
@@ -341,14 +413,31 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
         val, _ = reduced(xk)
         history.append(val)
 
-    try:
-        opt = minimize(reduced, x0, jac=True, method="L-BFGS-B", bounds=bounds, callback=record,
-                       options={"maxiter": max_iter, "maxcor": memory, "gtol": pg_tol, "ftol": 1e-15,
-                                "maxfun": 5 * max_iter + 20})
-        x, opt_message, iterations = opt.x, str(opt.message), int(opt.nit)
-    except _ResponseFailed as exc:
-        failure = str(exc)
-        x, opt_message, iterations = reduced.last_good[0], "stopped", len(history) - 1
+    kinks, kink_checked = 0, False
+    x, iterations = x0, 0
+    while True:
+        try:
+            opt = minimize(reduced, x, jac=True, method="L-BFGS-B", bounds=bounds, callback=record,
+                           options={"maxiter": max_iter - iterations, "maxcor": memory, "gtol": pg_tol,
+                                    "ftol": 1e-15, "maxfun": 5 * max_iter + 20})
+            x, opt_message, iterations = opt.x, str(opt.message), iterations + int(opt.nit)
+        except _ResponseFailed as exc:
+            failure = str(exc)
+            x, opt_message, iterations = reduced.last_good[0], "stopped", len(history) - 1
+            break
+        if iterations >= max_iter or kinks >= MAX_KINK_ESCAPES:
+            break
+        try:
+            reduced(x)
+            escaped = escape_kink(reduced, x, lb, ub, pg_tol) if reduced.degenerate else None
+        except _ResponseFailed:
+            escaped = None
+        if escaped is None:
+            kink_checked = bool(reduced.degenerate)
+            break
+        kinks += 1
+        x = escaped
+        history.append(reduced(x)[0])
     try:
         val, grad = reduced(x)
     except _ResponseFailed as exc:
@@ -372,9 +461,12 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
     objective_value = objective.sense * val
     summary = (f"L-BFGS-B: {opt_message}; {iterations} iterations, {reduced.solves} follower solves; "
                f"projected gradient {pg:.2e} (tolerance {pg_tol:.1e})")
+    if kinks:
+        summary += f"; left {kinks} kink(s) of the response where a one-sided derivative looked stationary"
     if reduced.degenerate:
         summary += (f"; {reduced.degenerate} follower components degenerate (at a bound with zero slack): "
-                    "one-sided derivative used")
+                    + ("no descent on the other side of the kink either" if kink_checked
+                       else "one-sided derivative only, the other side of the kink not checked"))
     if reduced.least_squares:
         summary += (f"; {reduced.least_squares} adjoint solves fell back to least squares (the followers' "
                     "active-set KKT matrix was singular)")
@@ -384,13 +476,16 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
         status, message = SolveStatus.FEASIBLE, f"{summary}; at the answer {irregular_why}: not certified"
     elif not convex:
         status, message = SolveStatus.FEASIBLE, f"{summary}; at the answer {why}"
+    elif pg <= pg_tol and reduced.degenerate and not kink_checked:
+        status, message = SolveStatus.FEASIBLE, f"{summary}: not certified"
     elif pg <= pg_tol:
         status, message = SolveStatus.LOCALLY_OPTIMAL, f"{summary}: stationary point of the reduced problem"
     else:
         status, message = SolveStatus.FEASIBLE, f"{summary}: not stationary (projected gradient above tolerance)"
     extra = {"timings": timings, "iterations": iterations, "follower_solves": reduced.solves,
              "newton_steps": reduced.newton_steps, "projected_gradient": pg, "projected_gradient_tol": pg_tol,
-             "degenerate": reduced.degenerate, "mcp_size": int(z.size), "least_squares": reduced.least_squares,
+             "degenerate": reduced.degenerate, "kinks_left": kinks, "mcp_size": int(z.size),
+             "least_squares": reduced.least_squares,
              "regular": regular, "unique_response": unique, "nash_followers": nash}
     result = SolveResult(status, float(objective_value), 0.0, iterations, "implicit", message, extra=extra)
     log.info("implicit: %s (%s)", status, message)

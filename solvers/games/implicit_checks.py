@@ -97,15 +97,15 @@ def strict_monotonicity(system: StackedKKT, z: np.ndarray) -> bool:
     return not isinstance(found, str) and found[0] > CONVEXITY_TOL * found[2]
 
 
-def active_set(system: StackedKKT, z: np.ndarray, f: np.ndarray, tol: float) -> tuple[np.ndarray, int]:
-    """Indices of the components of ``z`` off their bounds, and the number of degenerate ones.
+def active_set(system: StackedKKT, z: np.ndarray, f: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the components of ``z`` off their bounds, and of the degenerate ones.
 
     A component is held at its bound when it sits there with ``F`` pointing
-    outwards (or zero); it is degenerate when ``|F_i| ≤ 10·tol`` there.
+    outwards (or zero); it is degenerate when ``|F_i| ≤ 10·tol`` there (strict
+    complementarity fails: the response has a kink in the leader's decision).
     """
     fixed = (z - system.lb <= np.maximum(f, 0.0)) | (system.ub - z <= np.maximum(-f, 0.0))
-    degenerate = int(np.count_nonzero(fixed & (np.abs(f) <= 10 * tol)))
-    return np.flatnonzero(~fixed), degenerate
+    return np.flatnonzero(~fixed), np.flatnonzero(fixed & (np.abs(f) <= 10 * tol))
 
 
 def regularity(jz: sp.spmatrix, free: np.ndarray, system: StackedKKT) -> tuple[bool, str]:

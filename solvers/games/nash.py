@@ -49,7 +49,6 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.base.block import BlockData
-from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
@@ -142,6 +141,17 @@ def _oscillates(step: np.ndarray, previous: np.ndarray | None) -> bool:
     return float(step @ previous) < 0.0 and size > OSCILLATION_RATIO * before
 
 
+def _shared_hint(agent: Agent, res: SolveResult, jacobi: bool) -> str:
+    """Why a player with shared constraints may have no feasible best response, and what to use."""
+    if not agent.shared or res.status is not SolveStatus.INFEASIBLE:
+        return ""
+    names = ", ".join(c.name for c in agent.shared[:3])
+    how = ("the players moved together (Jacobi) and left the feasible set of the shared constraint(s) "
+           if jacobi else "the other players' strategies leave no room in the shared constraint(s) ")
+    return (f"; {how}{names}, so this player has no feasible answer: use method='gauss-seidel' from a "
+            "feasible start, 'mcp' (the variational equilibrium) or 'kkt'")
+
+
 def _sweep_gap(br: BestResponses) -> float:
     """Largest relative gain ``gain_i / max(1, |f_i|)`` of the last sweep's best responses (inf if unknown)."""
     gains = br.gains / np.maximum(1.0, np.abs(br.current))
@@ -184,7 +194,8 @@ def _best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jaco
             response, res = joint[i] if joint is not None else br.respond(i)
             if not res.ok:
                 return SolveStatus.ERROR, it, history, (f"player '{agent.name}' best response failed at "
-                                                        f"iteration {it}: {res.status} {res.message}")
+                                                        f"iteration {it}: {res.status} {res.message}"
+                                                        + _shared_hint(agent, res, jacobi))
             current = np.array([v.value for v in agent.variables], dtype=float)
             new = (1.0 - damping) * current + damping * response
             change = max(change, float(np.max(np.abs(new - current) / (1.0 + np.abs(current)))))

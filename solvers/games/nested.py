@@ -70,6 +70,8 @@ class LeaderEvaluator:
         self._solvers: list[AgentSolver] | None = None
         self._box: tuple[np.ndarray, np.ndarray] | None = None
         self.lower_evaluations = 0
+        #: ``(follower, result)`` of the followers that had no optimal answer at the last candidate
+        self.last_failures: list[tuple[str, SolveResult]] = []
         self.integer_mask = np.array([not v.is_continuous() for v in leader.variables])
         self.n_constraints = sum(_n_rows(c) for c in leader.constraints) + 1  # +1: follower feasibility
         #: the followers use each other's variables: their reaction is the lower level's Nash equilibrium
@@ -131,11 +133,17 @@ class LeaderEvaluator:
         self.set_leader(np.asarray(x, dtype=float))
         results = self.solve_followers()
         g = np.zeros(self.n_constraints)
-        if not all(r.ok for r in results):
+        names = (["the followers' equilibrium"] if self.nash else [a.name for a in self.followers])
+        self.last_failures = [(n, r) for n, r in zip(names, results) if not r.ok]
+        if self.last_failures:
             g[-1] = 1.0
             return INFEASIBLE_PENALTY, g
         sense = 1.0 if self.leader.objective.sense == pyo.minimize else -1.0
         f = sense * float(pyo.value(self.leader.objective.expr))
+        if np.isnan(f):
+            at = ", ".join(f"{v.name}={v.value:.6g}" for v in self.leader.variables[:6])
+            raise ModelError(f"the leader's objective '{self.leader.objective.name}' is NaN at {at}: "
+                             "check its data (a NaN parameter?) and the followers' answers")
         i = 0
         for con in self.leader.constraints:
             body = float(pyo.value(con.body))
@@ -153,6 +161,30 @@ class LeaderEvaluator:
                 i += 1
         g[-1] = -1.0
         return f, g
+
+
+def _no_feasible_candidate(evaluator: LeaderEvaluator) -> tuple[SolveStatus, str]:
+    """Status and reason when no candidate was feasible, from a candidate at the box's centre.
+
+    ``infeasible`` when a follower is proven infeasible there or the leader's
+    constraints fail with every follower solved; ``error`` when a follower's solve
+    failed (an unsuitable solver, a numerical failure): not evidence of infeasibility.
+    """
+    lo, hi = evaluator.bounds()
+    _, g = evaluator(0.5 * (lo + hi))
+    if not evaluator.last_failures:
+        worst = float(np.max(g[:-1], initial=0.0))
+        return SolveStatus.INFEASIBLE, (f"e.g. at the centre of the box the followers answer and the leader's "
+                                        f"constraints are violated by {worst:.3g}")
+    name, r = evaluator.last_failures[0]
+    more = f" (and {len(evaluator.last_failures) - 1} more)" if len(evaluator.last_failures) > 1 else ""
+    if r.status is SolveStatus.INFEASIBLE:
+        return SolveStatus.INFEASIBLE, f"e.g. at the centre of the box follower {name}{more} is {r.status}"
+    if r.status is SolveStatus.UNBOUNDED:
+        return SolveStatus.ERROR, (f"e.g. at the centre of the box follower {name}{more} is unbounded: it has "
+                                   "no optimal answer, so the bilevel problem is ill-posed there")
+    return SolveStatus.ERROR, (f"e.g. at the centre of the box the solve of follower {name}{more} failed "
+                               f"({r.status}: {r.message}); that is not evidence of infeasibility")
 
 
 def followers_coupled(followers: Sequence[Agent]) -> bool:
@@ -360,8 +392,10 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
     stats = {"upper_evaluations": problem.upper_evaluations, "history": history,
              "lower_evaluations": problem.lower_evaluations + evaluator.lower_evaluations}
     if res.X is None:
-        return SolveResult(SolveStatus.INFEASIBLE, None, time.perf_counter() - start, res.algorithm.n_gen,
-                           "nested", "no feasible leader decision found"), stats
+        status, why = _no_feasible_candidate(evaluator)
+        return SolveResult(status, None, time.perf_counter() - start, res.algorithm.n_gen,
+                           "nested", f"no feasible leader decision found in {problem.upper_evaluations} "
+                           f"candidates; {why}"), stats
     x_best = np.atleast_1d(res.X).astype(float)
     budget = 200 * len(x_best) if polish_evaluations is None else polish_evaluations
     if budget > 0:

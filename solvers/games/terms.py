@@ -39,6 +39,8 @@ from pyomo.core.expr.numvalue import value as pyo_value
 from pyomo.core.expr.visitor import identify_variables
 from pyomo.repn.standard_repn import generate_standard_repn
 
+from gridgames.solvers.errors import ModelError
+
 _SUM, _MONOMIAL, _NEG, _PRODUCT, _POW, _DIV, _VAR, _NAMED, _CONST, _OTHER = range(10)
 _KIND: dict[type, int] = {}
 
@@ -163,16 +165,24 @@ class NamedTerms(dict):
         return entry[1]
 
 
+def _fixed_var_value(var: Any) -> float:
+    """The value of a fixed variable; a fixed variable without one is the model's error, named."""
+    if var.value is None:
+        raise ModelError(f"variable '{var.name}' is fixed but has no value: give it one (e.g. {var.name}.fix(3.0))")
+    return var.value
+
+
 def _fixed_value(node: Any, kind: int) -> float | None:
     """The value of a node without unfixed variables, else None."""
     if kind == _CONST:
         return node if node.__class__ in native_numeric_types else pyo_value(node)
     if kind == _VAR:
-        return pyo_value(node) if node.fixed else None
+        return _fixed_var_value(node) if node.fixed else None
     if kind == _OTHER and not hasattr(node, "is_expression_type"):
         return None
     if not node.is_potentially_variable() or node.is_fixed():
-        return pyo_value(node)
+        # None when it cannot be evaluated (e.g. 0*q with q never given a value: Pyomo calls it fixed)
+        return pyo_value(node, exception=False)
     return None
 
 
@@ -201,7 +211,7 @@ def quadratic_terms(expr: Any, named: NamedTerms | None = None) -> QuadraticTerm
                 coef = pyo_value(coef)
                 dynamic = True
             if var.fixed:
-                constant += mult * coef * var.value
+                constant += mult * coef * _fixed_var_value(var)
                 dynamic = True
             else:
                 j = index.get(id(var))
@@ -225,7 +235,7 @@ def quadratic_terms(expr: Any, named: NamedTerms | None = None) -> QuadraticTerm
                 dynamic = True
         elif kind == _VAR:
             if node.fixed:
-                constant += mult * node.value
+                constant += mult * _fixed_var_value(node)
                 dynamic = True
             else:
                 lin_j.append(out.column(node))
