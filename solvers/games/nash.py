@@ -15,7 +15,7 @@ returns:
   compiled once with the others' data as a numpy vector and certified (residual,
   curvature), Ipopt only where that fails
   (:mod:`~gridgames.solvers.games.compiled_player`; ``newton=False`` for Ipopt
-  throughout; Jacobi uses it only with ``newton=True``).  ``gap_stop=True`` also stops on the sweep's own best responses'
+  throughout, Jacobi's steps then one joint Ipopt solve).  ``gap_stop=True`` also stops on the sweep's own best responses'
   gap.
 * ``kkt`` — all players' KKT conditions stacked into one complementarity system.
   Each player has its own multiplier on a shared constraint, so the solution is
@@ -370,7 +370,7 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         join all players' best responses at one profile into one solve, Jacobi steps and
         the final gap; see :func:`nash_gap`); ``newton`` (iterations: best responses by
         Newton on each player's compiled KKT system, see :func:`nash_gap`; default
-        automatic for ``gauss-seidel``, False for ``jacobi``); ``gap_stop``
+        automatic: the Ipopt players of an aggregative game); ``gap_stop``
         (iterations, default False: also stop when every player's gain from its best
         response in a sweep is at most ``gap_tol · max(1, |its objective|)``); ``variational``,
         ``eps_*``, ``bigm``, ``multiplier_bound`` for ``kkt``; ``pop_size``,
@@ -428,11 +428,9 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         if not 0.0 < damping <= 1.0:
             raise ModelError(f"damping must be in (0, 1], got {damping}")
         t0 = time.perf_counter()
-        # Jacobi: the joint Ipopt step by default (Newton from a far profile, every buyer at once, was
-        # slower at 1,000 buyers: 34 s against 2.8 s a step); Gauss-Seidel: Newton by default
+        # Newton best responses by default for both (1,000 uncapacitated buyers from the start, 2026-12-06:
+        # a Jacobi step 3.2 s by Newton against 5.8 s by one joint Ipopt solve; RESULTS.md)
         newton = options.get("newton")
-        if newton is None and method == "jacobi":
-            newton = False
         br = BestResponses(agents, br_solver, solver_options, model, batch, newton)
         br.compile()
         timings["setup"] = time.perf_counter() - t0
