@@ -21,16 +21,17 @@ gridgames.solvers.errors.ModelError: non-finite data in the model: objective 'o'
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import MonomialTermExpression, ProductExpression
 
 from gridgames.solvers.bounds import bounds_arrays
-from gridgames.solvers.errors import ModelError, UnsupportedModelError
+from gridgames.solvers.errors import GridGamesError, ModelError, UnsupportedModelError
 from gridgames.solvers.model_class import ModelClass, classify
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,22 @@ def _variable_problems(variables: Iterable[Any]) -> list[str]:
 def _active(model: pyo.Block) -> Iterable[Any]:
     yield from model.component_data_objects(pyo.Objective, active=True, descend_into=True)
     yield from model.component_data_objects(pyo.Constraint, active=True, descend_into=True)
+
+
+@contextlib.contextmanager
+def finite_data_named(model: pyo.Block) -> Iterator[None]:
+    """Turn a library's error on non-finite data (e.g. Pyomo refusing a constraint with a NaN bound
+    while a reformulation is built) into :func:`check_finite`'s ``ModelError`` naming the component.
+
+    Other errors pass through unchanged.
+    """
+    try:
+        yield
+    except GridGamesError:
+        raise
+    except (ValueError, ArithmeticError):
+        check_finite(model)    # raises ModelError naming the non-finite data, if that is the cause
+        raise
 
 
 def check_finite(model: pyo.Block, mc: ModelClass | None = None) -> None:

@@ -20,7 +20,8 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 
-from gridgames.solvers import ModelError, SolveStatus, available_solvers, solve_bilevel, solve_nash
+from gridgames.solvers import (ModelError, SolveStatus, UnsupportedModelError, available_solvers, solve_bilevel,
+                               solve_nash)
 from gridgames.solvers.games.agent_solve import default_solver_for
 from gridgames.solvers.model_class import objective_convexity_defect
 
@@ -230,3 +231,79 @@ def test_a_fixed_variable_without_a_value_is_named():
     m.obj2 = pyo.Objective(expr=(m.p - 2) * m.f[0].x - m.q, sense=pyo.maximize)
     with pytest.raises(ModelError, match="'q' is fixed but has no value"):
         solve_bilevel(m, [m.f[i] for i in range(3)], method="implicit")
+
+
+# ------------------------------------------------------------- round 2 of the campaign
+@pytest.mark.skipif("scip" not in available_solvers(), reason="needs SCIP")
+def test_nested_solves_a_nonconvex_nonlinear_follower_globally():
+    # Mirrlees (1999): min (x − 2)² + (y − 1)², y ∈ argmin −x·exp(−(y + 1)²) − exp(−(y − 1)²);
+    # published optimum x = 1, y ≈ 0.957, F ≈ 1.0018.  With Ipopt as the follower's solver the GA
+    # "found" F = 0.011 at a local, not global, follower answer
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(-2, 2))
+    m.f = pyo.Block()
+    m.f.y = pyo.Var(bounds=(-3, 3))
+    m.f.o = pyo.Objective(expr=-m.x * pyo.exp(-(m.f.y + 1) ** 2) - pyo.exp(-(m.f.y - 1) ** 2))
+    m.F = pyo.Objective(expr=(m.x - 2) ** 2 + (m.f.y - 1) ** 2)
+    r = solve_bilevel(m, m.f, method="nested", n_gen=20, pop_size=20, seed=1)
+    assert r.status is SolveStatus.FEASIBLE and "solved by SCIP" in r.message
+    assert r.objective == pytest.approx(1.0018, abs=5e-3)
+    assert pyo.value(m.x) == pytest.approx(1.0, abs=0.02)
+    assert all(c.certified for c in r.follower_checks)
+
+
+def _nan_capacity() -> pyo.ConcreteModel:
+    m = pyo.ConcreteModel()
+    m.p = pyo.Var(bounds=(0, 10))
+    m.cap = pyo.Param(initialize=math.nan, mutable=True, within=pyo.Any)
+    m.f = pyo.Block()
+    m.f.q = pyo.Var(bounds=(0, 8))
+    m.f.c = pyo.Constraint(expr=m.f.q <= m.cap)
+    m.f.o = pyo.Objective(expr=10 * m.f.q - m.f.q ** 2 / 2 - m.p * m.f.q, sense=pyo.maximize)
+    m.rev = pyo.Objective(expr=m.p * m.f.q, sense=pyo.maximize)
+    return m
+
+
+@pytest.mark.parametrize("method", ["kkt", "kkt-bigm", "strong-duality", "implicit"])
+def test_nan_in_a_follower_constraint_is_named(method):
+    m = _nan_capacity()
+    with pytest.raises(ModelError, match="non-finite data.*'f.c'"):
+        solve_bilevel(m, m.f, method=method)
+
+
+def test_followers_given_wrongly_are_named():
+    m = _nan_capacity()
+    with pytest.raises(ModelError, match="got ScalarVar 'f.q'"):
+        solve_bilevel(m, m.f.q, method="kkt")
+    with pytest.raises(ModelError, match="'f' is listed twice"):
+        solve_bilevel(m, [m.f, m.f], method="kkt")
+
+
+def test_kkt_refuses_an_integer_leader_pointing_to_the_global_methods():
+    m = _nan_capacity()
+    m.cap.set_value(8.0)
+    m.p.domain = pyo.Integers
+    with pytest.raises(UnsupportedModelError, match="kkt-bigm"):
+        solve_bilevel(m, m.f, method="kkt")
+    r = solve_bilevel(m, m.f, method="kkt-bigm")      # revenue p(10 − p): p = 5, 25
+    assert r.status is SolveStatus.OPTIMAL and r.objective == pytest.approx(25.0)
+
+
+def test_heuristics_do_not_call_a_failed_search_infeasible():
+    m = _kinked_pricing(5.0)
+    m.up = pyo.Constraint(expr=m.p + m.f[0].x >= 100)     # p ≤ 20 and x_0 ≤ 10: never met
+    r = solve_bilevel(m, [m.f[i] for i in range(3)], method="nested", n_gen=2, pop_size=4)
+    assert r.status is SolveStatus.ITERATION_LIMIT and "not a proof of infeasibility" in r.message
+    assert r.objective is None
+    pennies = pyo.ConcreteModel()
+    pennies.row, pennies.col = pyo.Block(), pyo.Block()
+    pennies.row.x = pyo.Var([0, 1], bounds=(0, 1))
+    pennies.col.y = pyo.Var([0, 1], bounds=(0, 1))
+    pennies.row.simplex = pyo.Constraint(expr=pennies.row.x[0] + pennies.row.x[1] == 1)
+    pennies.col.simplex = pyo.Constraint(expr=pennies.col.y[0] + pennies.col.y[1] == 1)
+    a = {(0, 0): 1, (0, 1): -1, (1, 0): -1, (1, 1): 1}
+    pay = sum(a[i, j] * pennies.row.x[i] * pennies.col.y[j] for i in (0, 1) for j in (0, 1))
+    pennies.row.o = pyo.Objective(expr=pay, sense=pyo.maximize)
+    pennies.col.o = pyo.Objective(expr=pay, sense=pyo.minimize)
+    r = solve_nash(pennies, [pennies.row, pennies.col], method="pso", n_gen=5, pop_size=10)
+    assert r.status is SolveStatus.ITERATION_LIMIT and "not a proof of infeasibility" in r.message

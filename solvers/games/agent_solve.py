@@ -51,6 +51,27 @@ def default_solver_for(block: pyo.Block, *, global_: bool = False) -> str:
     return "ipopt" if "ipopt" in have else "scip"
 
 
+def global_solver_if_nonconvex(agent: Agent, chosen: str | None = None) -> tuple[str | None, str]:
+    """``("scip", why)`` for a continuous nonlinear agent that may be nonconvex (sampled), when no solver
+    was chosen and SCIP is installed; otherwise ``(chosen, "")``.
+
+    Ipopt, the default for nonlinear agents, finds a local optimum only: for a
+    nonconvex follower that is not its best response (e.g. Mirrlees' problem), so
+    the callers that rely on best responses being global (``nested``, ``verify``)
+    ask here first.  Quadratic agents are routed by :func:`default_solver_for`.
+    """
+    if chosen is not None or "scip" not in available_solvers():
+        return chosen, ""
+    with FixedVariables(agent.parameters):
+        kind = classify(agent.block).kind
+    if kind != "nlp":
+        return chosen, ""
+    from gridgames.solvers.games.kkt import nonconvexity
+
+    why = nonconvexity(agent)
+    return ("scip", why) if why else (chosen, "")
+
+
 @dataclass
 class AgentSolver:
     """Solves one agent's block repeatedly with a persistent backend."""

@@ -23,11 +23,11 @@ from pyomo.common.gc_manager import PauseGC
 from pyomo.common.modeling import unique_component_name
 from pyomo.core.base.block import BlockData
 
-from gridgames.solvers.errors import ModelError
+from gridgames.solvers.errors import ModelError, UnsupportedModelError
 from gridgames.solvers.games.dual_of import dual_variables, placeholder_bounds_active
 from gridgames.solvers.games.agent_qp import agent_qp, solve_qps
 from gridgames.solvers.games.agent_solve import (LARGE_QP, AgentSolver, RelaxedAgent, constraint_violation,
-                                                 unsolved_followers)
+                                                 global_solver_if_nonconvex, unsolved_followers)
 from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
 from gridgames.solvers.games.implicit import IMPLICIT_OPTIONS, solve_implicit
@@ -39,6 +39,7 @@ from gridgames.solvers.games.terms import NamedTerms
 from gridgames.solvers.games.values import record_values
 from gridgames.solvers.registry import available_solvers, get_solver
 from gridgames.solvers.result import SolveResult, SolveStatus
+from gridgames.solvers.validate import finite_data_named
 
 log = logging.getLogger(__name__)
 
@@ -151,19 +152,14 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     if unknown:
         raise ModelError(f"unknown option(s) for method '{method}': {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(sorted(allowed)) or 'none'}")
+    discrete = [v for v in leader.variables if not v.is_continuous()]
+    if method == "kkt" and (solver or "ipopt") == "ipopt" and discrete:
+        raise UnsupportedModelError(f"method='kkt' runs Ipopt, which takes continuous variables only; the leader's "
+                                    f"'{discrete[0].name}' is {discrete[0].domain}: use method='kkt-bigm' or "
+                                    "'kkt-sos1' (MILP/MIQP), 'nested', or solver='scip'")
     stats: dict[str, Any] = {}
-    if method == "kkt":
-        base = solve_kkt_regularised(model, agents, solver=solver or "ipopt", **options)
-    elif method in ("kkt-bigm", "kkt-sos1"):
-        base = solve_kkt_global(model, agents, default=method[4:], solver=solver, **options)
-    elif method == "strong-duality":
-        base = solve_strong_duality(model, agents, solver=solver, **options)
-    elif method == "nested":
-        base, stats = solve_nested(model, leader, agents, follower_solver=solver, **options)
-    elif method == "implicit":
-        base, stats = solve_implicit(model, leader, agents, **options)
-    else:
-        base = _solve_analytic(model, leader, agents, solver=solver, **options)
+    with finite_data_named(model):
+        base, stats = _dispatch(model, leader, agents, method, solver, options)
     result = BilevelResult(**{**base.__dict__, "solve_time": time.perf_counter() - start}, method=method)
     if result.status is SolveStatus.INFEASIBLE and method not in ("nested", "implicit"):
         result.message += unsolved_followers(agents, leader.variables)
@@ -179,7 +175,9 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         result.status = SolveStatus.FEASIBLE
         result.message += " (a heuristic: optimality not certified)"
     with PauseGC():  # Python loops over every variable: no cyclic collections over a large model
-        if result.status.has_point:
+        # an iteration limit without an objective: the search found no point to load (nested, no feasible
+        # candidate)
+        if result.status.has_point and not (result.status is SolveStatus.ITERATION_LIMIT and result.objective is None):
             if method != "analytic" or result.objective is None:  # analytic evaluated it at these very values
                 result.objective = leader.value()
             if verify:
@@ -192,6 +190,25 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
                       failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
         record_values(result, model, followers=followers)
     return finish(result, on_error)
+
+
+def _dispatch(model: pyo.Block, leader, agents: list[Agent], method: str, solver: str | None,
+              options: dict[str, Any]) -> tuple[SolveResult, dict[str, Any]]:
+    """Run ``method``: its result and its counters."""
+    stats: dict[str, Any] = {}
+    if method == "kkt":
+        base = solve_kkt_regularised(model, agents, solver=solver or "ipopt", **options)
+    elif method in ("kkt-bigm", "kkt-sos1"):
+        base = solve_kkt_global(model, agents, default=method[4:], solver=solver, **options)
+    elif method == "strong-duality":
+        base = solve_strong_duality(model, agents, solver=solver, **options)
+    elif method == "nested":
+        base, stats = solve_nested(model, leader, agents, follower_solver=solver, **options)
+    elif method == "implicit":
+        base, stats = solve_implicit(model, leader, agents, **options)
+    else:
+        base = _solve_analytic(model, leader, agents, solver=solver, **options)
+    return base, stats
 
 
 _OPTIONS: dict[str, set[str]] = {
@@ -259,6 +276,10 @@ def _pairs(values: Any) -> list[tuple[Any, Any]]:
     return list(values.items()) if hasattr(values, "items") else list(values)
 
 
+#: up to this many followers, ``verify`` re-solves a possibly nonconvex nonlinear follower with SCIP (global)
+GLOBAL_CHECKS = 20
+
+
 def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None = None, *,
                      feas_tol: float = FEAS_TOL) -> list[AgentCheck]:
     """Re-solve every follower at the current leader values; report each optimality gap.
@@ -280,11 +301,12 @@ def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None =
             checks.append(fast[id(agent)])
             continue
         current = agent.value()
-        best, res = AgentSolver(agent, solver).best_response_value()
+        name, _ = global_solver_if_nonconvex(agent, solver) if len(agents) <= GLOBAL_CHECKS else (solver, "")
+        best, res = AgentSolver(agent, name).best_response_value()
         relaxed = False
         if not res.ok:
             with RelaxedAgent(agent, feas_tol):
-                best, res = AgentSolver(agent, solver).best_response_value()
+                best, res = AgentSolver(agent, name).best_response_value()
             relaxed = True
         gap = (current - best) if agent.sense > 0 else (best - current)
         checks.append(AgentCheck(agent.name, current, best, gap, str(res.status),

@@ -270,6 +270,21 @@ def _smooth_terms(agent: Agent, constraints: list) -> tuple[list[list], list, st
     return grad, terms, convexity
 
 
+def nonconvexity(agent: Agent) -> str | None:
+    """Why an agent's problem may not be convex in its own variables, or None.
+
+    Proved for quadratic objectives with linear constraints, sampled for smooth
+    nonlinear ones (:mod:`~gridgames.solvers.games.smooth`), as the KKT methods
+    check it.  A local solver's answer for an agent with a reason here may not
+    be its best response.
+    """
+    try:
+        _smooth_terms(agent, list(agent.constraints))
+    except (UnsupportedModelError, NotQuadraticError) as exc:
+        return str(exc).split(". KKT-based methods")[0]
+    return None
+
+
 def build_kkt_block(model: pyo.Block, agent: Agent, name: str,
                     shared_constraints: list | None = None, *, smooth: bool = False) -> KKTBlock:
     """Attach the agent's stationarity conditions and multipliers to ``model.<name>``.

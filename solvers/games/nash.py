@@ -327,8 +327,10 @@ def _solve_pso(agents: Sequence[Agent], br: BestResponses, *, pop_size: int, n_g
     res = minimize(RegretProblem(), algorithm or PSO(pop_size=pop_size), ("n_gen", n_gen), seed=seed,
                    callback=_History(), verbose=False)
     if res.X is None:
-        return SolveResult(SolveStatus.INFEASIBLE, None, time.perf_counter() - start, n_gen, "pso",
-                           "PSO found no point satisfying the players' constraints"), history
+        message = (f"PSO found no point satisfying the players' constraints in {n_gen} generations (not a "
+                   "proof of infeasibility: equality constraints are hard for PSO; try 'mcp' or 'kkt')")
+        return SolveResult(SolveStatus.ITERATION_LIMIT, None, time.perf_counter() - start, n_gen, "pso",
+                           message), history
     regret(np.atleast_1d(res.X))
     return SolveResult(SolveStatus.FEASIBLE, float(np.atleast_1d(res.F)[0]), time.perf_counter() - start,
                        n_gen, "pso", f"pymoo PSO, {n_gen} generations (a heuristic: optimality not "

@@ -31,7 +31,7 @@ from pymoo.core.problem import Problem
 from pymoo.optimize import minimize
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.agent_solve import AgentSolver
+from gridgames.solvers.games.agent_solve import AgentSolver, global_solver_if_nonconvex
 from gridgames.solvers.games.structure import Agent, FixedVariables, LeaderPart
 from gridgames.solvers.result import SolveResult, SolveStatus
 
@@ -72,6 +72,8 @@ class LeaderEvaluator:
         self.lower_evaluations = 0
         #: ``(follower, result)`` of the followers that had no optimal answer at the last candidate
         self.last_failures: list[tuple[str, SolveResult]] = []
+        #: how the followers' solvers were chosen, where it matters (for the result's message)
+        self.notes: list[str] = []
         self.integer_mask = np.array([not v.is_continuous() for v in leader.variables])
         self.n_constraints = sum(_n_rows(c) for c in leader.constraints) + 1  # +1: follower feasibility
         #: the followers use each other's variables: their reaction is the lower level's Nash equilibrium
@@ -80,7 +82,12 @@ class LeaderEvaluator:
     @property
     def solvers(self) -> list[AgentSolver]:
         if self._solvers is None:  # built lazily: inside each worker process after a fork
-            self._solvers = [AgentSolver(f, self.follower_solver, self.solver_options) for f in self.followers]
+            self._solvers = []
+            for f in self.followers:
+                name, why = global_solver_if_nonconvex(f, self.follower_solver)
+                if why:
+                    self.notes.append(f"follower '{f.name}' solved by SCIP (global): {why}")
+                self._solvers.append(AgentSolver(f, name, self.solver_options))
         return self._solvers
 
     def narrow(self, lower: np.ndarray, upper: np.ndarray) -> None:
@@ -166,20 +173,22 @@ class LeaderEvaluator:
 def _no_feasible_candidate(evaluator: LeaderEvaluator) -> tuple[SolveStatus, str]:
     """Status and reason when no candidate was feasible, from a candidate at the box's centre.
 
-    ``infeasible`` when a follower is proven infeasible there or the leader's
-    constraints fail with every follower solved; ``error`` when a follower's solve
-    failed (an unsuitable solver, a numerical failure): not evidence of infeasibility.
+    A search that found no feasible candidate proves nothing: ``iteration_limit``
+    (more generations, a larger population, ``initial=`` or a KKT method may find
+    one), with what the centre of the box shows; ``error`` when a follower's solve
+    failed there (an unsuitable solver, a numerical failure) or a follower is unbounded.
     """
     lo, hi = evaluator.bounds()
     _, g = evaluator(0.5 * (lo + hi))
+    hint = "not a proof of infeasibility: try more generations, initial=, or a KKT method"
     if not evaluator.last_failures:
         worst = float(np.max(g[:-1], initial=0.0))
-        return SolveStatus.INFEASIBLE, (f"e.g. at the centre of the box the followers answer and the leader's "
-                                        f"constraints are violated by {worst:.3g}")
+        return SolveStatus.ITERATION_LIMIT, (f"{hint}; e.g. at the centre of the box the followers answer and the "
+                                             f"leader's constraints are violated by {worst:.3g}")
     name, r = evaluator.last_failures[0]
     more = f" (and {len(evaluator.last_failures) - 1} more)" if len(evaluator.last_failures) > 1 else ""
     if r.status is SolveStatus.INFEASIBLE:
-        return SolveStatus.INFEASIBLE, f"e.g. at the centre of the box follower {name}{more} is {r.status}"
+        return SolveStatus.ITERATION_LIMIT, f"{hint}; e.g. at the centre of the box follower {name}{more} is infeasible"
     if r.status is SolveStatus.UNBOUNDED:
         return SolveStatus.ERROR, (f"e.g. at the centre of the box follower {name}{more} is unbounded: it has "
                                    "no optimal answer, so the bilevel problem is ill-posed there")
@@ -411,11 +420,12 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
     stats["lower_evaluations"] = problem.lower_evaluations + evaluator.lower_evaluations
     sense = 1.0 if leader.objective.sense == pyo.minimize else -1.0
     feasible = f_best < INFEASIBLE_PENALTY and np.all(g_best <= 0)
-    status = SolveStatus.LOCALLY_OPTIMAL if feasible else SolveStatus.INFEASIBLE
+    status = SolveStatus.LOCALLY_OPTIMAL if feasible else SolveStatus.ITERATION_LIMIT
     return SolveResult(status, sense * f_best if feasible else None, time.perf_counter() - start,
                        res.algorithm.n_gen, "nested",
                        f"pymoo {type(algorithm).__name__}: {res.algorithm.n_gen} generations, "
-                       f"{problem.upper_evaluations} leader candidates"), stats
+                       f"{problem.upper_evaluations} leader candidates"
+                       + "".join(f"; {note}" for note in evaluator.notes)), stats
 
 
 class _Chain(Callback):

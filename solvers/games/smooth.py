@@ -105,6 +105,9 @@ def smallest_sampled_eigenvalue(hessian: dict[tuple[int, int], object], variable
             if s:   # point 0 is the current one
                 for v in sampled:
                     v.set_value(_draw(v, rng), skip_validation=True)
+            elif any(x is None for x in saved):
+                continue    # no current point (a variable without a value): Pyomo would log an error
+
             h = np.zeros((len(cols), len(cols)))
             try:
                 for (i, j), expr in hessian.items():

@@ -80,6 +80,11 @@ class Agent:
 def _as_blocks(agents: BlockData | Iterable[BlockData]) -> list[BlockData]:
     if isinstance(agents, (BlockData, pyo.Block)):
         agents = [agents]
+    elif hasattr(agents, "is_component_type") or not hasattr(agents, "__iter__"):
+        # a Var, Constraint, ... (iterating a Pyomo component yields its indices, not itself)
+        name = getattr(agents, "name", repr(agents))
+        raise ModelError(f"agents must be Pyomo Blocks (or a list of them), got {type(agents).__name__} "
+                         f"'{name}': pass the block that holds the agent's variables and objective")
     blocks: list[BlockData] = []
     for item in agents:
         if isinstance(item, pyo.Block) and item.is_indexed():
@@ -87,9 +92,16 @@ def _as_blocks(agents: BlockData | Iterable[BlockData]) -> list[BlockData]:
         elif isinstance(item, BlockData):
             blocks.append(item)
         else:
-            raise ModelError(f"agents must be Pyomo Blocks, got {type(item).__name__} ({item!r})")
+            name = getattr(item, "name", None)
+            raise ModelError(f"agents must be Pyomo Blocks, got {type(item).__name__} "
+                             f"{repr(name) if name else repr(item)}")
     if not blocks:
         raise ModelError("no follower/player blocks were given")
+    seen: set[int] = set()
+    for block in blocks:
+        if id(block) in seen:
+            raise ModelError(f"block '{block.name}' is listed twice among the followers/players: list each once")
+        seen.add(id(block))
     return blocks
 
 
