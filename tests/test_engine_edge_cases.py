@@ -307,3 +307,24 @@ def test_heuristics_do_not_call_a_failed_search_infeasible():
     pennies.col.o = pyo.Objective(expr=pay, sense=pyo.minimize)
     r = solve_nash(pennies, [pennies.row, pennies.col], method="pso", n_gen=5, pop_size=10)
     assert r.status is SolveStatus.ITERATION_LIMIT and "not a proof of infeasibility" in r.message
+
+
+def test_a_flat_follower_optimum_is_flagged_by_the_leader_value_at_the_responses():
+    # Gümüş & Floudas (2001) Ex. 1: follower min (x + y − 20)⁴ s.t. 4x + y ≤ 50 is flat at its optimum, so
+    # kkt's answer (local point (7.2, 12.8), F = 2304) passes the follower-gap check with y off by ~1e-3 and
+    # F a little too good; the leader's value at the re-solved response says by how much it is uncertain
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 50))
+    m.f = pyo.Block()
+    m.f.y = pyo.Var(bounds=(0, 50))
+    m.f.c = pyo.Constraint(expr=4 * m.x + m.f.y <= 50)
+    m.f.o = pyo.Objective(expr=(m.x + m.f.y - 20) ** 4)
+    m.up = pyo.Constraint(expr=-4 * m.x + m.f.y <= 0)
+    m.F = pyo.Objective(expr=16 * m.x ** 2 + 9 * m.f.y ** 2)
+    r = solve_bilevel(m, m.f, method="kkt")
+    assert r.objective == pytest.approx(2304.0, rel=1e-3)
+    if "leader_value_at_responses" in r.extra:     # the follower's answer is off its argmin: said so
+        assert "re-solved responses" in r.message and "uncertain" in r.message
+        assert r.extra["leader_value_at_responses"] == pytest.approx(2304.0, rel=1e-3)
+    else:                                          # otherwise the answer is accurate
+        assert r.objective == pytest.approx(2304.0, rel=1e-5)

@@ -151,11 +151,17 @@ class AgentSolver:
 
     def best_response_value(self) -> tuple[float, SolveResult]:
         """The agent's optimal value at the current parameters; its variables are restored."""
+        best, result, _ = self.best_response()
+        return best, result
+
+    def best_response(self) -> tuple[float, SolveResult, list[float | None]]:
+        """As :meth:`best_response_value`, also the response (the agent's variables' values there)."""
         saved = self.agent.snapshot()
         result = self.solve()
         best = float(pyo.value(self.agent.objective.expr)) if result.ok else float("nan")
+        response = [v.value for v in self.agent.variables]
         self.agent.restore(saved)
-        return best, result
+        return best, result, response
 
 
 def unsolved_followers(agents: list[Agent], leader_variables: list[Any] = (), limit: int = 20) -> str:

@@ -188,6 +188,7 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
                 result.lower_evaluations += len(agents)
                 judge(result, {c.name: (c.gap, c.value) for c in result.follower_checks}, gap_tol=gap_tol,
                       failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
+                result.message += leader_value_at_responses(result, leader, agents, gap_tol)
         record_values(result, model, followers=followers)
     return finish(result, on_error)
 
@@ -271,6 +272,42 @@ def _solve_analytic(model: pyo.Block, leader, agents: list[Agent], *, solver: st
     return result
 
 
+def leader_value_at_responses(result: BilevelResult, leader, agents: list[Agent], gap_tol: float) -> str:
+    """The leader's objective with every follower moved to its re-solved response, when it differs.
+
+    A follower whose objective is flat near its optimum (a singular Hessian, e.g.
+    ``(x + y − 20)⁴``) passes the objective-gap check at a point off its argmin,
+    and a follower with several optima may be re-solved to another one; either way
+    the leader's value at the re-solved responses tells how far the reported value
+    can be trusted.  Returns a note for the message (and sets
+    ``extra["leader_value_at_responses"]``) when the two differ by more than
+    ``gap_tol · max(1, |F|)``; ``""`` otherwise, or when a check has no response.
+    """
+    checks = {c.name: c for c in result.follower_checks}
+    if result.objective is None or not checks or any(checks.get(a.name) is None or checks[a.name].response is None
+                                                     for a in agents):
+        return ""
+    saved = [a.snapshot() for a in agents]
+    try:
+        for a in agents:
+            for v, x in zip(a.variables, checks[a.name].response):
+                if x is not None:
+                    v.set_value(x, skip_validation=True)
+        moved = float(leader.value())
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return ""
+    finally:
+        for a, snap in zip(agents, saved):
+            a.restore(snap)
+    shift = abs(moved - result.objective)
+    if not shift > gap_tol * max(1.0, abs(result.objective)):
+        return ""
+    result.extra["leader_value_at_responses"] = moved
+    return (f"; at the followers' re-solved responses the leader's objective is {moved:.10g} "
+            f"({shift / max(1.0, abs(result.objective)):.2g} relative from the reported value): a flat or "
+            "non-unique follower optimum, so the reported value is uncertain by at least that much")
+
+
 def _pairs(values: Any) -> list[tuple[Any, Any]]:
     """``(var, value)`` pairs from a ComponentMap, a mapping or an iterable of pairs."""
     return list(values.items()) if hasattr(values, "items") else list(values)
@@ -302,16 +339,17 @@ def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None =
             continue
         current = agent.value()
         name, _ = global_solver_if_nonconvex(agent, solver) if len(agents) <= GLOBAL_CHECKS else (solver, "")
-        best, res = AgentSolver(agent, name).best_response_value()
+        best, res, response = AgentSolver(agent, name).best_response()
         relaxed = False
         if not res.ok:
             with RelaxedAgent(agent, feas_tol):
-                best, res = AgentSolver(agent, name).best_response_value()
+                best, res, response = AgentSolver(agent, name).best_response()
             relaxed = True
         gap = (current - best) if agent.sense > 0 else (best - current)
         checks.append(AgentCheck(agent.name, current, best, gap, str(res.status),
                                  certified=res.status is SolveStatus.OPTIMAL,
-                                 violation=constraint_violation(agent), relaxed=relaxed))
+                                 violation=constraint_violation(agent), relaxed=relaxed,
+                                 response=response if res.ok else None))
     return checks
 
 

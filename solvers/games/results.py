@@ -53,6 +53,8 @@ class AgentCheck:
     #: the re-solve was infeasible as stated and was repeated with the agent's constraints
     #: and bounds relaxed by the feasibility tolerance
     relaxed: bool = False
+    #: the re-solve's answer (the agent's variables in order), where the check re-solved it alone
+    response: list | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(repr=False)
