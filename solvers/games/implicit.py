@@ -80,6 +80,8 @@ log = logging.getLogger(__name__)
 IMPLICIT_OPTIONS = {"tol", "max_iter", "memory", "follower_tol", "follower_max_iter", "scan"}
 #: restarts of L-BFGS-B from a point found past a kink of the response (:func:`escape_kink`)
 MAX_KINK_ESCAPES = 20
+#: step halvings of :func:`escape_kink`'s line search (each one follower solve)
+KINK_STEPS = 12
 
 class _ResponseFailed(Exception):
     """Newton did not solve the followers' KKT system at a leader decision."""
@@ -278,7 +280,9 @@ def escape_kink(reduced: ReducedProblem, x: np.ndarray, lb: np.ndarray, ub: np.n
             continue
         d = np.clip(x - g, lb, ub) - x
         slope = float(g @ d)
-        for t in 0.5 ** np.arange(30):
+        if not slope < 0.0:
+            continue
+        for t in 0.5 ** np.arange(KINK_STEPS):
             try:
                 v, _ = reduced(x + t * d)
             except _ResponseFailed:
