@@ -58,6 +58,24 @@ def convexity_defect(H: sp.spmatrix) -> float:
     return worst
 
 
+def quadratic_hessian(rows: np.ndarray, cols: np.ndarray, coef: np.ndarray, n: int) -> sp.csr_matrix:
+    """The (symmetric) Hessian of ``Σ_t coef_t · y[rows_t] · y[cols_t]`` in ``n`` variables.
+
+    A square term ``c·y_i²`` gives ``2c`` at ``(i, i)``; a product ``c·y_i·y_j`` gives
+    ``c`` at ``(i, j)`` and ``(j, i)``; repeated terms add up.
+
+    >>> quadratic_hessian(np.array([0, 0]), np.array([0, 1]), np.array([1.0, 3.0]), 2).toarray()
+    array([[2., 3.],
+           [3., 0.]])
+    """
+    rows, cols, coef = np.asarray(rows, np.int64), np.asarray(cols, np.int64), np.asarray(coef, float)
+    square = rows == cols
+    r = np.concatenate([rows[square], rows[~square], cols[~square]])
+    c = np.concatenate([rows[square], cols[~square], rows[~square]])
+    v = np.concatenate([2.0 * coef[square], coef[~square], coef[~square]])
+    return sp.coo_matrix((v, (r, c)), shape=(n, n)).tocsr()
+
+
 def is_convex(H: sp.spmatrix) -> bool:
     """True when ``½ xᵀH x`` is convex up to :data:`PSD_TOL` (relative to H's largest diagonal entry)."""
     scale = max(1.0, float(np.abs(sp.csr_matrix(H).diagonal()).max(initial=0.0)))

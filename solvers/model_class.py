@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.visitor import identify_variables
 
@@ -94,10 +95,9 @@ def objective_convexity_defect(model: pyo.Block) -> float:
     >>> objective_convexity_defect(m)
     6.0
     """
-    import scipy.sparse as sp
     from pyomo.repn.standard_repn import generate_standard_repn
 
-    from gridgames.solvers.convexity import convexity_defect
+    from gridgames.solvers.convexity import convexity_defect, quadratic_hessian
 
     objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
     if len(objectives) != 1:
@@ -109,17 +109,8 @@ def objective_convexity_defect(model: pyo.Block) -> float:
         return 0.0
     sense = 1.0 if objectives[0].sense == pyo.minimize else -1.0
     index: dict[int, int] = {}
-    rows, cols, vals = [], [], []
-    for (a, b), c in zip(repn.quadratic_vars, repn.quadratic_coefs):
-        i, j = index.setdefault(id(a), len(index)), index.setdefault(id(b), len(index))
-        c = sense * float(c)
-        if i == j:
-            rows.append(i)
-            cols.append(i)
-            vals.append(2.0 * c)
-        else:
-            rows.extend((i, j))
-            cols.extend((j, i))
-            vals.extend((c, c))
-    n = len(index)
-    return convexity_defect(sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsr())
+    pairs = [(index.setdefault(id(a), len(index)), index.setdefault(id(b), len(index)))
+             for a, b in repn.quadratic_vars]
+    rows, cols = np.array(pairs, np.int64).T
+    coef = sense * np.array([float(c) for c in repn.quadratic_coefs])
+    return convexity_defect(quadratic_hessian(rows, cols, coef, len(index)))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pyomo.environ as pyo
 
-from gridgames.solvers.games.structure import Agent, FixedVariables
+from gridgames.solvers.games.structure import Agent, FixedVariables, values_text
 from gridgames.solvers.model_class import classify, objective_convexity_defect
 from gridgames.solvers.registry import available_solvers, get_solver
 from gridgames.solvers.result import SolveResult, SolveStatus
@@ -186,7 +186,7 @@ def unsolved_followers(agents: list[Agent], leader_variables: list[Any] = (), li
             failed.append(f"follower '{agent.name}' is {res.status}{why} ({res.solver}: {res.message})")
     if not failed:
         return ""
-    at = ", ".join(f"{v.name}={v.value:.6g}" for v in list(leader_variables)[:6] if v.value is not None)
+    at = values_text(leader_variables)
     return (f"; solved alone{' at ' + at if at else ''}: " + "; ".join(failed[:3])
             + (f" and {len(failed) - 3} more" if len(failed) > 3 else ""))
 

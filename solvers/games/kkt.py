@@ -39,6 +39,7 @@ import pyomo.environ as pyo
 from pyomo.core.base.var import VarData
 from pyomo.repn.standard_repn import generate_standard_repn
 
+from gridgames.solvers.convexity import convexity_defect, quadratic_hessian
 from gridgames.solvers.errors import UnsupportedModelError
 from gridgames.solvers.games.smooth import sampled_convexity_violation, symbolic_gradient
 from gridgames.solvers.games.structure import Agent, FixedVariables
@@ -164,25 +165,8 @@ def _check_convex(agent: Agent, repn) -> None:
             raise _not_quadratic(agent, f"the quadratic coefficient '{c}' of {a.name}*{b.name} depends on "
                                       "other agents' variables, so convexity cannot be certified")
         rows[t], cols[t], coef[t] = index[id(a)], index[id(b)], agent.sense * float(pyo.value(c))
-    n = len(agent.variables)
     diagonal = rows == cols
-    if diagonal.all():                       # separable: Hessian entries 2c on the diagonal
-        hdiag = np.zeros(n)
-        np.add.at(hdiag, rows, 2.0 * coef)
-        smallest = float(hdiag.min())
-    else:
-        # Hessian of c*y_i*y_j: c at (i, j) and (j, i); 2c on the diagonal for i == j
-        r = np.concatenate([rows, cols])
-        k = np.concatenate([cols, rows])
-        v = np.concatenate([coef, coef])
-        if n <= 2000:
-            hess = np.zeros((n, n))
-            np.add.at(hess, (r, k), v)
-            smallest = float(np.linalg.eigvalsh(hess)[0])
-        else:
-            from scipy.sparse import coo_matrix
-            from scipy.sparse.linalg import eigsh
-            smallest = float(eigsh(coo_matrix((v, (r, k)), shape=(n, n)).tocsr(), k=1, which="SA")[0][0])
+    smallest = -convexity_defect(quadratic_hessian(rows, cols, coef, len(agent.variables)))
     if smallest < -_CONVEXITY_TOL * max(1.0, float(np.abs(coef).max())):
         t = int(np.argmin(np.where(diagonal, coef, -np.abs(coef))))
         a, b = repn.quadratic_vars[t]

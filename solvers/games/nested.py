@@ -32,7 +32,7 @@ from pymoo.optimize import minimize
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.agent_solve import AgentSolver, global_solver_if_nonconvex
-from gridgames.solvers.games.structure import Agent, FixedVariables, LeaderPart
+from gridgames.solvers.games.structure import Agent, FixedVariables, LeaderPart, values_text
 from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
@@ -148,8 +148,8 @@ class LeaderEvaluator:
         sense = 1.0 if self.leader.objective.sense == pyo.minimize else -1.0
         f = sense * float(pyo.value(self.leader.objective.expr))
         if np.isnan(f):
-            at = ", ".join(f"{v.name}={v.value:.6g}" for v in self.leader.variables[:6])
-            raise ModelError(f"the leader's objective '{self.leader.objective.name}' is NaN at {at}: "
+            raise ModelError(f"the leader's objective '{self.leader.objective.name}' is NaN at "
+                             f"{values_text(self.leader.variables)}: "
                              "check its data (a NaN parameter?) and the followers' answers")
         i = 0
         for con in self.leader.constraints:

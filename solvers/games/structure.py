@@ -105,6 +105,11 @@ def _as_blocks(agents: BlockData | Iterable[BlockData]) -> list[BlockData]:
     return blocks
 
 
+def values_text(variables: Iterable, limit: int = 6) -> str:
+    """``"p=1, q=2.5"``: the first ``limit`` variables with a value, for messages."""
+    return ", ".join(f"{v.name}={v.value:.6g}" for v in list(variables)[:limit] if v.value is not None)
+
+
 def inside_any(component, block_ids: set[int]) -> bool:
     """True when ``component`` sits (at any depth) inside a block whose id is in ``block_ids``."""
     parent = component.parent_block()
