@@ -328,3 +328,27 @@ def test_a_flat_follower_optimum_is_flagged_by_the_leader_value_at_the_responses
         assert r.extra["leader_value_at_responses"] == pytest.approx(2304.0, rel=1e-3)
     else:                                          # otherwise the answer is accurate
         assert r.objective == pytest.approx(2304.0, rel=1e-5)
+
+
+def test_implicit_scan_reevaluates_its_best_point_from_its_own_response(monkeypatch):
+    """A follower solver that only converges from nearby starts (as Newton on a hard lower level):
+    the scan's best point must be re-evaluated from the response found there, not from the last
+    scanned point's (before: an internal _ResponseFailed escaped solve_bilevel)."""
+    import gridgames.solvers.games.implicit as implicit
+
+    real = implicit.solve_mcp
+
+    def near_starts_only(F, J, lb, ub, x0, **kw):
+        res = real(F, J, lb, ub, x0, **kw)
+        if np.max(np.abs(res.x[:3] - np.asarray(x0)[:3])) > 4.0:    # too far: report a failure
+            res.status = SolveStatus.ITERATION_LIMIT
+        return res
+
+    monkeypatch.setattr(implicit, "solve_mcp", near_starts_only)
+    m = _kinked_pricing(0.0)
+    for i, x in enumerate((10.0, 8.0, 3.0)):     # the response at p = 0 (the cold start as well)
+        m.f[i].x.set_value(x)
+    # scan p = 0, 2.5, ..., 20: best p = 5 (x = 5, 3, 0), last p = 20 (x = 0): 5 apart
+    r = solve_bilevel(m, [m.f[i] for i in range(3)], method="implicit", scan=9)
+    assert r.status is SolveStatus.LOCALLY_OPTIMAL, r.message
+    assert r.objective == pytest.approx(24.5, abs=1e-6)

@@ -298,7 +298,7 @@ def _scan(reduced: ReducedProblem, x0: np.ndarray, val0: float, grad0: np.ndarra
     if not (np.all(np.isfinite(lb)) and np.all(np.isfinite(ub))):
         log.info("implicit: scan skipped (the leader's box is not finite)")
         return x0, val0, grad0
-    best = (val0, x0)
+    best = (val0, x0, reduced.z)
     for s in np.linspace(0.0, 1.0, n):
         x = lb + s * (ub - lb)
         try:
@@ -306,7 +306,9 @@ def _scan(reduced: ReducedProblem, x0: np.ndarray, val0: float, grad0: np.ndarra
         except _ResponseFailed:
             continue
         if val < best[0]:
-            best = (val, x)
+            best = (val, x, reduced.z)
+    # re-evaluated from its own response (a warm start from the last scan point may not converge back to it)
+    reduced.z = best[2]
     val, grad = reduced(best[1])
     return best[1], val, grad
 
