@@ -38,7 +38,8 @@ def moore_bard() -> pyo.ConcreteModel:
 def test_linear_bilevel_from_the_literature(method, solver, options):
     m = moore_bard()
     result = solve_bilevel(m, m.f, method=method, solver=solver, **options)
-    assert result.status is SolveStatus.OPTIMAL, result.message
+    # the right answer, but within a multiplier bound the engine could not prove: feasible, not optimal
+    assert result.status is SolveStatus.FEASIBLE and "not proved" in result.message, result.message
     assert result.objective == pytest.approx(-18.0, rel=1e-6)
     assert (m.x.value, m.f.y.value) == pytest.approx((8.0, 1.0), abs=1e-5)
     assert result.follower_gap == pytest.approx(0.0, abs=1e-6)

@@ -53,7 +53,7 @@ def cournot_closed_form(costs) -> np.ndarray:
 
 def test_bilevel_frame_holds_the_model_values_and_a_resolve_does_not_change_it():
     m = bard()
-    res = gg.solve_bilevel(m, m.follower, method="kkt-bigm", multiplier_bound=100.0)
+    res = gg.solve_bilevel(m, m.follower, method="kkt-bigm")
     assert res.status.is_optimal, res.message
     frame = res.to_frame()
     assert list(frame.columns) == COLUMNS
@@ -66,7 +66,7 @@ def test_bilevel_frame_holds_the_model_values_and_a_resolve_does_not_change_it()
     assert res.follower_values["follower"]["y"] == pytest.approx(4.0, abs=1e-6)
     # a re-solve of the same model with the leader pushed elsewhere leaves the stored result alone
     m.x.setub(1.0)
-    again = gg.solve_bilevel(m, m.follower, method="kkt-bigm", multiplier_bound=100.0)
+    again = gg.solve_bilevel(m, m.follower, method="kkt-bigm")
     assert pyo.value(m.x) == pytest.approx(1.0, abs=1e-6) and again.leader_values["x"] == pytest.approx(1.0)
     assert res.leader_values["x"] == pytest.approx(4.0, abs=1e-6)
     assert res.to_frame()["value"].tolist() == pytest.approx([4.0, 4.0], abs=1e-6)
@@ -111,7 +111,7 @@ def test_summary_lists_every_agent_with_its_gap_and_tolerance():
     assert max(len(line) for line in lines) <= 78
     assert res._repr_html_().startswith("<pre>")
     m = bard()
-    bil = gg.solve_bilevel(m, m.follower, method="kkt-bigm", multiplier_bound=100.0)
+    bil = gg.solve_bilevel(m, m.follower, method="kkt-bigm")
     row = next(line for line in bil.summary().splitlines() if line.startswith("follower "))
     assert number(bil.follower_checks[0].gap, ".3g") in row and "certified" in row
 

@@ -133,7 +133,10 @@ def solve_engine(market: Market, method: str, *, start: np.ndarray | None = None
         options.setdefault("verify", False)
     # (Ipopt best responses keep the shared capacities exactly: the engine sets bound_relax_factor = 0
     # for players with shared constraints.)
-    res = solve_nash(model, model.buyer, method=method, solver=solver, **options)
+    # Ipopt by default: a buyer's problem is nonconvex in (r, s) as written (price × request, s the floor
+    # kink's slack), which would send its gap check to SCIP, but convex once s is minimised out (the price
+    # rises with s); the numpy gap in `message` is the family's global check
+    res = solve_nash(model, model.buyer, method=method, solver=solver or "ipopt", **options)
     r = requests(market, model)
     status = res.status
     sol = MarketSolution(r=r, method=method, status=status, time=time.perf_counter() - t0,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,17 @@ def default_solver_for(block: pyo.Block, *, global_: bool = False) -> str:
     if kind in ("lp", "qp", "milp") and "highs" in have:
         return "highs"
     return "ipopt" if "ipopt" in have else "scip"
+
+
+#: up to this many agents, ``verify`` and the Nash gap test each nonlinear agent for convexity (sampled
+#: Hessian) and re-solve a possibly nonconvex one with SCIP (global); above it the test would cost more
+#: than the solves
+GLOBAL_CHECKS = 20
+#: seconds SCIP may spend on one global re-solve of a nonconvex agent (a 6-variable bilinear-log buyer
+#: can keep SCIP's spatial branch-and-bound busy for minutes); at the limit its incumbent still counts
+GLOBAL_TIME_LIMIT = 5.0
+#: the options of those re-solves
+GLOBAL_OPTIONS = {"time_limit": GLOBAL_TIME_LIMIT}
 
 
 def global_solver_if_nonconvex(agent: Agent, chosen: str | None = None) -> tuple[str | None, str]:
@@ -164,7 +176,33 @@ class AgentSolver:
         return best, result, response
 
 
-def unsolved_followers(agents: list[Agent], leader_variables: list[Any] = (), limit: int = 20) -> str:
+def global_best_response(agent: Agent, local: str | None = None) -> tuple[float, SolveResult, list, bool]:
+    """The agent's best response by SCIP within :data:`GLOBAL_TIME_LIMIT`, for a possibly nonconvex agent.
+
+    Returns ``(value, result, response, certified)`` as :meth:`AgentSolver.best_response` plus whether the
+    value is SCIP's proven global optimum.  When SCIP stops at its limit or fails, the better of its
+    incumbent (if any) and the ``local`` solver's answer is returned, ``certified=False``: a gain computed
+    from it is a lower bound on the agent's true gain.  The agent's variables are restored.
+    """
+    saved = agent.snapshot()
+    scip = AgentSolver(agent, "scip", GLOBAL_OPTIONS)
+    result = scip.solve()
+    value = agent.value() if result.ok or result.status is SolveStatus.TIME_LIMIT else float("nan")
+    response = [v.value for v in agent.variables]
+    agent.restore(saved)
+    if result.ok:
+        return value, result, response, result.status is SolveStatus.OPTIMAL
+    log.info("%s: SCIP stopped on its global re-solve (%s)", agent.name, result.message)
+    best, res, local_response = AgentSolver(agent, local).best_response()
+    if math.isfinite(value) and (not res.ok or (value - best) * agent.sense < 0):   # the incumbent is better
+        res = SolveResult(SolveStatus.FEASIBLE, value, result.solve_time, result.iterations, "scip",
+                          f"SCIP's incumbent at its {GLOBAL_TIME_LIMIT:g} s limit ({result.message})")
+        return value, res, response, False
+    return best, res, local_response, False
+
+
+def unsolved_followers(agents: list[Agent], leader_variables: list[Any] = (), limit: int = 20,
+                       role: str = "follower") -> str:
     """A diagnosis: each follower (up to ``limit``) solved alone at the current values; those without
     an optimal answer named with their status, at the leader's values.
 
@@ -183,7 +221,7 @@ def unsolved_followers(agents: list[Agent], leader_variables: list[Any] = (), li
             continue
         if not res.ok:
             why = " (no optimum, so no KKT point)" if res.status is SolveStatus.UNBOUNDED else ""
-            failed.append(f"follower '{agent.name}' is {res.status}{why} ({res.solver}: {res.message})")
+            failed.append(f"{role} '{agent.name}' is {res.status}{why} ({res.solver}: {res.message})")
     if not failed:
         return ""
     at = values_text(leader_variables)

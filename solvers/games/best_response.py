@@ -28,6 +28,7 @@ from pyomo.core.expr.visitor import ExpressionReplacementVisitor, identify_mutab
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.agent_solve import AgentSolver
 from gridgames.solvers.games.game_parts import Aggregates
+from gridgames.solvers.games.structure import objective_value
 from gridgames.solvers.result import SolveResult
 
 log = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ class AggregateAgentSolver(AgentSolver):
 
     def view_value(self) -> float:
         """The player's objective evaluated on its view (the others' share as refreshed)."""
-        return float(pyo.value(self.target.obj.expr))
+        return objective_value(self.target.obj.expr, self.agent.name, self.agent.variables + self.agent.parameters)
 
     def solve(self) -> SolveResult:
         """Best response at the current point (aggregates and other variables refreshed).

@@ -26,15 +26,16 @@ from pyomo.core.base.block import BlockData
 from gridgames.solvers.errors import ModelError, UnsupportedModelError
 from gridgames.solvers.games.dual_of import dual_variables, placeholder_bounds_active
 from gridgames.solvers.games.agent_qp import agent_qp, solve_qps
-from gridgames.solvers.games.agent_solve import (LARGE_QP, AgentSolver, RelaxedAgent, constraint_violation,
+from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, GLOBAL_OPTIONS, LARGE_QP, AgentSolver,
+                                                 RelaxedAgent, constraint_violation, global_best_response,
                                                  global_solver_if_nonconvex, unsolved_followers)
 from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
 from gridgames.solvers.games.implicit import IMPLICIT_OPTIONS, solve_implicit
 from gridgames.solvers.games.nested import solve_nested
 from gridgames.solvers.games.results import AgentCheck, BilevelResult
-from gridgames.solvers.games.status import FEAS_TOL, GAP_TOL, check_on_error, finish, judge
-from gridgames.solvers.games.structure import Agent, analyse_agents, leader_part
+from gridgames.solvers.games.status import FEAS_TOL, GAP_TOL, check_on_error, check_tolerances, finish, judge
+from gridgames.solvers.games.structure import Agent, analyse_agents, leader_part, values_text
 from gridgames.solvers.games.terms import NamedTerms
 from gridgames.solvers.games.values import record_values
 from gridgames.solvers.registry import available_solvers, get_solver
@@ -152,6 +153,9 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     if unknown:
         raise ModelError(f"unknown option(s) for method '{method}': {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(sorted(allowed)) or 'none'}")
+    check_tolerances(gap_tol, options)
+    if method in ("nested", "implicit"):
+        _check_search(method, leader, agents)
     discrete = [v for v in leader.variables if not v.is_continuous()]
     if method == "kkt" and (solver or "ipopt") == "ipopt" and discrete:
         raise UnsupportedModelError(f"method='kkt' runs Ipopt, which takes continuous variables only; the leader's "
@@ -162,7 +166,14 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         base, stats = _dispatch(model, leader, agents, method, solver, options)
     result = BilevelResult(**{**base.__dict__, "solve_time": time.perf_counter() - start}, method=method)
     if result.status is SolveStatus.INFEASIBLE and method not in ("nested", "implicit"):
-        result.message += unsolved_followers(agents, leader.variables)
+        diagnosis = unsolved_followers(agents, leader.variables)
+        result.message += diagnosis
+        if method == "kkt" and not diagnosis and (solver or "ipopt") == "ipopt":
+            # Ipopt's "local infeasibility" on the regularised (nonconvex) KKT problem proves nothing
+            result.status = SolveStatus.ERROR
+            result.message += ("; Ipopt stopped at a point of local infeasibility of the regularised KKT problem, "
+                               "which is not a proof that the bilevel problem is infeasible: try starts=3 or "
+                               "method='kkt-bigm' (global)")
     result.upper_evaluations = stats.get("upper_evaluations", 1)
     result.lower_evaluations = stats.get("lower_evaluations", 0)
     if stats.get("history"):
@@ -308,13 +319,31 @@ def leader_value_at_responses(result: BilevelResult, leader, agents: list[Agent]
             "non-unique follower optimum, so the reported value is uncertain by at least that much")
 
 
+def _check_search(method: str, leader: Any, agents: list[Agent]) -> None:
+    """Refuse what a search over the leader's decisions cannot take: no leader decision, or a follower
+    whose objective none of its own variables enter (any feasible point is then its optimum).
+
+    Raises
+    ------
+    ModelError
+    """
+    if not leader.variables:
+        raise ModelError(f"method '{method}' searches over the leader's decisions, and the leader has no unfixed "
+                         "variable: unfix one, or use a KKT method (kkt, kkt-bigm) for the followers alone")
+    for agent in agents:
+        _, walked = agent.terms.get(id(agent.objective), (None, None))
+        own = {id(v) for v in agent.variables}
+        if walked is not None and not any(id(v) in own for v in walked.columns):
+            raise ModelError(f"follower '{agent.name}': its objective does not involve its own variables "
+                             f"({values_text(agent.variables) or ', '.join(v.name for v in agent.variables[:3])}), "
+                             f"so every feasible point is its optimum and method '{method}' has no response to "
+                             "follow: use kkt or kkt-bigm (the optimistic choice among them)")
+
+
 def _pairs(values: Any) -> list[tuple[Any, Any]]:
     """``(var, value)`` pairs from a ComponentMap, a mapping or an iterable of pairs."""
     return list(values.items()) if hasattr(values, "items") else list(values)
 
-
-#: up to this many followers, ``verify`` re-solves a possibly nonconvex nonlinear follower with SCIP (global)
-GLOBAL_CHECKS = 20
 
 
 def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None = None, *,
@@ -338,16 +367,20 @@ def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None =
             checks.append(fast[id(agent)])
             continue
         current = agent.value()
-        name, _ = global_solver_if_nonconvex(agent, solver) if len(agents) <= GLOBAL_CHECKS else (solver, "")
-        best, res, response = AgentSolver(agent, name).best_response()
+        name, why = global_solver_if_nonconvex(agent, solver) if len(agents) <= GLOBAL_CHECKS else (solver, "")
+        if why:     # SCIP, time-limited; its incumbent or the local answer when it stops
+            best, res, response, certified = global_best_response(agent)
+        else:
+            best, res, response = AgentSolver(agent, name).best_response()
+            certified = res.status is SolveStatus.OPTIMAL
         relaxed = False
         if not res.ok:
             with RelaxedAgent(agent, feas_tol):
-                best, res, response = AgentSolver(agent, name).best_response()
-            relaxed = True
+                best, res, response = AgentSolver(agent, name, GLOBAL_OPTIONS if why else None).best_response()
+            relaxed, certified = True, res.status is SolveStatus.OPTIMAL
         gap = (current - best) if agent.sense > 0 else (best - current)
         checks.append(AgentCheck(agent.name, current, best, gap, str(res.status),
-                                 certified=res.status is SolveStatus.OPTIMAL,
+                                 certified=certified,
                                  violation=constraint_violation(agent), relaxed=relaxed,
                                  response=response if res.ok else None))
     return checks

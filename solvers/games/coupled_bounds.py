@@ -29,7 +29,7 @@ import pyomo.environ as pyo
 from pyomo.core.base.var import VarData
 from pyomo.repn.standard_repn import generate_standard_repn
 
-from gridgames.solvers.errors import ModelError
+from gridgames.solvers.errors import ModelError, UnsupportedModelError
 from gridgames.solvers.games.structure import Agent
 from gridgames.solvers.registry import get_solver
 from gridgames.solvers.result import SolveStatus
@@ -125,7 +125,13 @@ def tighten_coupled_bounds(agent: Agent, variables: Sequence[VarData], *, solver
         for v in variables:
             ends: list[float | None] = []
             for sense in (1, -1):
-                status, value = lp.extreme(v, sense)
+                try:
+                    status, value = lp.extreme(v, sense)
+                except UnsupportedModelError as exc:
+                    # a row with a product of leader and follower variables (x·y <= 1) is no LP over the
+                    # joint space: no range is derived, the bounds stay as given
+                    log.info("follower '%s': no coupled-bound tightening (%s)", agent.name, exc)
+                    return original
                 if status is SolveStatus.INFEASIBLE:
                     raise ModelError(f"follower '{agent.name}' has no feasible point for any leader decision "
                                      f"(its own constraints are infeasible; found while bounding {v.name})")

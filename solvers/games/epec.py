@@ -316,6 +316,12 @@ def _finish(result: EPECResult, model: pyo.Block, lead: list[Agent], fblocks: li
         result.player_gaps, result.gap = gaps, max(gaps.values())
         result.extra["gap_check"] = {"method": used, "global": used in GLOBAL_CHECKS}
     result.player_objectives = {l.name: float(pyo.value(l.objective.expr)) for l in lead}
+    if result.player_gaps and result.status is SolveStatus.ITERATION_LIMIT and all(
+            g <= gap_tol * max(1.0, abs(result.player_objectives[n])) for n, g in result.player_gaps.items()):
+        # the sweeps kept moving (e.g. inside a set of equilibria) but no leader gains at the returned profile
+        result.status = SolveStatus.OPTIMAL
+        result.message += (f"; yet no leader gains more than gap_tol x max(1, |its objective|) by re-solving its "
+                           f"bilevel problem at the last profile (largest gain {result.gap:.2e}): an equilibrium")
     if result.player_gaps and result.status is not SolveStatus.OPTIMAL:
         worst = max(result.player_gaps, key=result.player_gaps.get)
         result.message += f"; leaders' gap at the returned profile {result.gap:.3g} (leader '{worst}')"

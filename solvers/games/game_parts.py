@@ -38,6 +38,10 @@ class GamePlayers:
         Each player's own active constraints.
     shared : list of ConstraintData
         Active constraints outside every player block that involve a player's variable.
+    unowned : list of ConstraintData
+        Active constraints outside every player block with unfixed variables, none
+        of them a player's (a leader's constraints in a bilevel model; in a game, a
+        player left out of the list).
     """
 
     blocks: list[BlockData]
@@ -46,6 +50,7 @@ class GamePlayers:
     variables: list[list]
     constraints: list[list]
     shared: list = field(default_factory=list)
+    unowned: list = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -97,11 +102,47 @@ def find_players(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> 
         senses.append(1.0 if objective.sense == pyo.minimize else -1.0)
         variables.append(own)
         constraints.append(cons)
-    owned = {id(v) for vs in variables for v in vs}
-    shared = [c for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True)
-              if not inside_any(c, ids)
-              and any(id(v) in owned for v in identify_variables(c.body, include_fixed=False))]
-    return GamePlayers(blocks, objectives, np.array(senses), variables, constraints, shared)
+    owned = _owners(blocks, variables)
+    shared, unowned = [], []
+    for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
+        if inside_any(c, ids):
+            continue
+        found = [id(v) in owned for v in identify_variables(c.body, include_fixed=False)]
+        if any(found):
+            shared.append(c)
+        elif found:
+            unowned.append(c)
+    return GamePlayers(blocks, objectives, np.array(senses), variables, constraints, shared, unowned)
+
+
+def integer_variable(players: Iterable[tuple[str, list]]) -> tuple[str, Any] | None:
+    """``(player name, variable)`` of the first integer or binary variable among ``(name, variables)``
+    pairs; None when every variable is continuous."""
+    for name, variables in players:
+        for v in variables:
+            if not v.is_continuous():
+                return name, v
+    return None
+
+
+def _owners(blocks: list[BlockData], variables: list[list]) -> dict[int, int]:
+    """``id(var) -> player index``.
+
+    Raises
+    ------
+    ModelError
+        A variable declared in two player blocks (e.g. a ``Reference`` to another
+        player's variable): each player would decide it, so the game is ill-posed.
+    """
+    owned: dict[int, int] = {}
+    for i, vs in enumerate(variables):
+        for v in vs:
+            j = owned.setdefault(id(v), i)
+            if j != i:
+                raise ModelError(f"variable '{v.name}' belongs to two player blocks, '{blocks[j].name}' and "
+                                 f"'{blocks[i].name}' (a Reference to another player's variable?): each variable "
+                                 "must be decided by one player; the other reads it from where it is declared")
+    return owned
 
 
 @dataclass

@@ -36,11 +36,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.numeric_types import native_numeric_types
 from pyomo.core.base.var import VarData
 from pyomo.repn.standard_repn import generate_standard_repn
 
 from gridgames.solvers.convexity import convexity_defect, quadratic_hessian
-from gridgames.solvers.errors import UnsupportedModelError
+from gridgames.solvers.errors import ModelError, UnsupportedModelError
 from gridgames.solvers.games.smooth import sampled_convexity_violation, symbolic_gradient
 from gridgames.solvers.games.structure import Agent, FixedVariables
 
@@ -100,7 +101,8 @@ def _unsupported(agent: Agent, what: str) -> UnsupportedModelError:
     return UnsupportedModelError(
         f"{agent.name}: {what}. KKT-based methods need a convex agent (linear, or quadratic "
         f"with a positive semidefinite Hessian in its own variables, and no integer variables; "
-        f"method 'kkt' also takes smooth convex nonlinear agents); use method='nested' instead")
+        f"method 'kkt' also takes smooth convex nonlinear agents); for a bilevel follower use method='nested', "
+        f"for a Nash player method='gauss-seidel' or 'jacobi' (best responses by a solver for its class)")
 
 
 class NotQuadraticError(UnsupportedModelError):
@@ -332,7 +334,13 @@ def build_kkt_block(model: pyo.Block, agent: Agent, name: str,
         kkt.equality_multipliers.append(blk.pi[e])
     kkt.dual_objective = _sum([blk.mu[k] * spec[4] for k, spec in enumerate(specs)]) + \
         _sum([blk.pi[e] * spec[2] for e, spec in enumerate(eq_specs)])
-    blk.stationarity = pyo.Constraint(range(n), rule=lambda _, j: (_sum(grad[j]), 0.0))
+    rows = [_sum(g) for g in grad]
+    for v, row in zip(agent.variables, rows):
+        if row.__class__ in native_numeric_types and row != 0:   # no bound, no constraint, a linear pull
+            raise ModelError(f"{agent.name}: its objective changes at the constant rate {row:g} in '{v.name}', which "
+                             "no bound or constraint limits: the problem is unbounded (no optimum, no KKT point)")
+    blk.stationarity = pyo.Constraint(range(n), rule=lambda _, j: (rows[j], 0.0)
+                                      if rows[j].__class__ not in native_numeric_types else pyo.Constraint.Skip)
     kkt.stationarity_rows = grad
     return kkt
 

@@ -224,7 +224,7 @@ def add_complementarity(model: pyo.Block, blocks: Sequence[KKTBlock], *, default
     """Bound every pair (:func:`~gridgames.solvers.games.kkt_bounds.derive_bounds`) and state it
     in its mode: ``default`` (``bigm`` or ``sos1``) or the one ``modes`` gives its constraint or
     variable; big-M pairs without two finite bounds become SOS1 sets."""
-    _check_modes(modes)
+    _check_modes(modes, blocks)
     bounds = derive_bounds(model, blocks, bigm=bigm, multiplier_bound=multiplier_bound)
     plans = []
     for kkt, b in zip(blocks, bounds):
@@ -234,11 +234,19 @@ def add_complementarity(model: pyo.Block, blocks: Sequence[KKTBlock], *, default
     return bounds, plans
 
 
-def _check_modes(modes: Mapping | None) -> None:
+def _check_modes(modes: Mapping | None, blocks: Sequence[KKTBlock] = ()) -> None:
+    """Refuse an unknown mode, and a key that is no follower constraint or bounded follower variable
+    (a leader variable, say: it would be ignored)."""
+    sources = {id(p.source) for kkt in blocks for p in kkt.pairs}
     for comp, mode in (modes or {}).items():
         if mode not in MODES:
             raise ModelError(f"modes: unknown mode {mode!r} for '{getattr(comp, 'name', comp)}'; "
                              f"choose one of {', '.join(MODES)}")
+        data = list(comp.values()) if getattr(comp, "is_indexed", lambda: False)() else [comp]
+        if blocks and not any(id(d) in sources for d in data):
+            raise ModelError(f"modes: '{getattr(comp, 'name', comp)}' is not a follower's inequality or bounded "
+                             "variable (no complementarity pair comes from it); key modes= by those, e.g. "
+                             "{m.f.c1: 'sos1'} (a ComponentMap for variables)")
 
 
 def solve_reformulated(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str | None,
@@ -277,7 +285,20 @@ def solve_reformulated(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str
     n_user = sum(o.startswith("user") for b in bounds for o in b.origin)
     if n_user:
         result.extra["user_bounds"] = n_user
-        result.message += f"; optimal within {n_user} bound(s) you gave (bigm/multiplier_bound), not proved"
+        if result.status is SolveStatus.OPTIMAL:
+            # a bound too small cuts off the true optimum without being active at the answer (Pineda and
+            # Morales 2019): optimal for the bounded reformulation only, a bilevel-feasible point for the model
+            result.status = SolveStatus.FEASIBLE
+            result.message += (f"; optimal within {n_user} bound(s) you gave (bigm/multiplier_bound), which are "
+                               "not proved: a better bilevel solution beyond them is not excluded (leave them out "
+                               "to let the engine prove bounds or use SOS1)")
+        elif result.status is SolveStatus.INFEASIBLE:
+            result.status = SolveStatus.ERROR
+            result.message += (f"; infeasible within {n_user} bound(s) you gave (bigm/multiplier_bound), which are "
+                               "not proved: they may cut off every bilevel-feasible point (leave them out or raise "
+                               "them)")
+        else:
+            result.message += f"; {n_user} bound(s) you gave (bigm/multiplier_bound), not proved"
     active = user_bounds_active(blocks, bounds) if result.status.is_ok else []
     if active:
         result.status = SolveStatus.FEASIBLE

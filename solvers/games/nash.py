@@ -49,16 +49,20 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.base.block import BlockData
+from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import ModelError
+from gridgames.solvers.games.agent_solve import unsolved_followers
 from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
                                                  solve_reformulated)
 from gridgames.solvers.games.results import NashResult
-from gridgames.solvers.games.status import GAP_TOL, check_on_error, finish, judge
-from gridgames.solvers.games.responses import BestResponses, players_of
+from gridgames.solvers.games.status import GAP_TOL, check_on_error, check_tolerances, finish, gap_limit, judge
+from gridgames.solvers.games.game_parts import integer_variable
+from gridgames.solvers.games.responses import BestResponses, players_of, refuse_integer
 from gridgames.solvers.games.structure import Agent
 from gridgames.solvers.games.values import record_values
 from gridgames.solvers.result import SolveResult, SolveStatus
+from gridgames.solvers.validate import check_finite
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +147,14 @@ def _oscillates(step: np.ndarray, previous: np.ndarray | None) -> bool:
 
 def _shared_hint(agent: Agent, res: SolveResult, jacobi: bool) -> str:
     """Why a player with shared constraints may have no feasible best response, and what to use."""
-    if not agent.shared or res.status is not SolveStatus.INFEASIBLE:
+    if res.status is not SolveStatus.INFEASIBLE:
         return ""
-    names = ", ".join(c.name for c in agent.shared[:3])
+    others = {id(v) for v in agent.parameters}   # an own constraint that reads other players' strategies couples too
+    coupling = list(agent.shared) + [c for c in agent.constraints
+                                     if any(id(v) in others for v in identify_variables(c.body, include_fixed=False))]
+    if not coupling:
+        return ""
+    names = ", ".join(c.name for c in coupling[:3])
     how = ("the players moved together (Jacobi) and left the feasible set of the shared constraint(s) "
            if jacobi else "the other players' strategies leave no room in the shared constraint(s) ")
     return (f"; {how}{names}, so this player has no feasible answer: use method='gauss-seidel' from a "
@@ -156,6 +165,10 @@ def _sweep_gap(br: BestResponses) -> float:
     """Largest relative gain ``gain_i / max(1, |f_i|)`` of the last sweep's best responses (inf if unknown)."""
     gains = br.gains / np.maximum(1.0, np.abs(br.current))
     return float(np.max(gains)) if gains.size and np.all(np.isfinite(gains)) else float("inf")
+
+
+#: times the sweeps restart from a nonconvex player's global (SCIP) best response
+GLOBAL_RESTARTS = 3
 
 
 def _best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacobi: bool, tol: float,
@@ -404,6 +417,7 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
     if unknown:
         raise ModelError(f"unknown option(s) for method '{method}': {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(sorted(_OPTIONS[method]))}")
+    check_tolerances(gap_tol, options)
     if method == "mcp":  # assembles its own structure in linear time (players_of walks every expression)
         from gridgames.solvers.games.nash_mcp import solve_nash_mcp
         return finish(record_values(solve_nash_mcp(model, players, solver, gap_tol=gap_tol, **options), model,
@@ -417,6 +431,9 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
                                     model, players=players, followers=options["followers"]), on_error)
     start = time.perf_counter()
     agents = players_of(model, players)
+    integer = integer_variable((a.name, a.variables) for a in agents)
+    if integer is not None and method in ("kkt", "pso"):
+        refuse_integer(method, integer)
     _initial_values(agents)
     timings = {"analyse": time.perf_counter() - start}
     solver_options = options.get("solver_options")
@@ -429,6 +446,11 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         damping = float(options.get("damping", 1.0))
         if not 0.0 < damping <= 1.0:
             raise ModelError(f"damping must be in (0, 1], got {damping}")
+        adaptive = method == "jacobi" and bool(options.get("adaptive", integer is None))
+        if integer is not None and (damping < 1.0 or adaptive):
+            what = f"damping={damping:g}" if damping < 1.0 else "adaptive=True"
+            raise ModelError(f"{what} averages strategies, which the integer variable '{integer[1].name}' of "
+                             f"player '{integer[0]}' cannot take: use damping=1 (and adaptive=False)")
         t0 = time.perf_counter()
         # Newton best responses by default for both (1,000 uncapacitated buyers from the start, 2026-12-06:
         # a Jacobi step 3.2 s by Newton against 5.8 s by one joint Ipopt solve; RESULTS.md)
@@ -436,19 +458,37 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         br = BestResponses(agents, br_solver, solver_options, model, batch, newton)
         br.compile()
         timings["setup"] = time.perf_counter() - t0
-        status, iterations, history, message = _best_response_iteration(
-            agents, br, jacobi=method == "jacobi", tol=float(options.get("tol", 1e-8)),
-            max_iter=int(options.get("max_iter", 500)), damping=damping,
-            adaptive=method == "jacobi" and bool(options.get("adaptive", True)),
-            gap_stop=gap_tol if options.get("gap_stop", False) else None)
+        restarts: list[str] = []
+        while True:
+            status, iterations, steps, message = _best_response_iteration(
+                agents, br, jacobi=method == "jacobi", tol=float(options.get("tol", 1e-8)),
+                max_iter=int(options.get("max_iter", 500)), damping=damping,
+                adaptive=adaptive,
+                gap_stop=gap_tol if options.get("gap_stop", False) else None)
+            history += steps
+            if (len(restarts) >= GLOBAL_RESTARTS or not br.global_players
+                    or status not in (SolveStatus.OPTIMAL, SolveStatus.ITERATION_LIMIT)):
+                break
+            # a nonconvex player's local best responses settled where SCIP finds a better one: move it there
+            moves = br.global_moves(gap_tol)
+            if not moves:
+                break
+            for i, x in moves.items():
+                br.move(i, x)
+            restarts.append(", ".join(f"'{agents[i].name}'" for i in moves))
+        if restarts:
+            message += "; restarted from SCIP's global best response of " + "; then ".join(restarts)
         timings["iterate"] = time.perf_counter() - t0 - timings["setup"]
         base = SolveResult(status, None, 0.0, iterations, br.solvers[0].solver_name, message)
     elif method == "kkt":
+        check_finite(model)   # NaN data named here, not as a row of the reformulation
         base = _solve_kkt(model, agents, solver, variational=bool(options.get("variational", False)),
                           eps_start=options.get("eps_start", 1e-2), eps_final=options.get("eps_final", 1e-10),
                           eps_factor=options.get("eps_factor", 1e-4), bigm=options.get("bigm"),
                           multiplier_bound=options.get("multiplier_bound"), solver_options=solver_options)
         br = BestResponses(agents, None, None, model, batch, newton=False)
+        if base.status in (SolveStatus.INFEASIBLE, SolveStatus.ERROR, SolveStatus.UNBOUNDED):
+            base.message += unsolved_followers(agents, role="player")   # which player has no optimum alone
     else:
         br = BestResponses(agents, br_solver, solver_options, model, batch, newton=False)
         base, history = _solve_pso(agents, br, pop_size=options.get("pop_size", 40),
@@ -465,6 +505,19 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         result.objective = sum(result.player_objectives.values())
         judge(result, {n: (g, result.player_objectives[n]) for n, g in gaps.items()}, gap_tol=gap_tol,
               failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
+        if (base.status is SolveStatus.ITERATION_LIMIT and method in ("gauss-seidel", "jacobi")
+                and all(g <= gap_limit(result.player_objectives[n], gap_tol) for n, g in gaps.items())):
+            # the iterates kept moving (e.g. along a set of generalized equilibria) but the certificate holds
+            result.status = SolveStatus.OPTIMAL
+            result.message += (f"; yet no player gains more than gap_tol x max(1, |its objective|) at the last "
+                               f"profile (largest gain {result.gap:.2e}): an equilibrium")
+    if br.global_players:
+        result.message += ("; gains re-checked by SCIP (global) for player(s) whose problem looked nonconvex: "
+                           + "; ".join(f"'{n}' ({why})" for n, why in list(br.global_players.items())[:3]))
+    if br.uncertified and result.status is SolveStatus.OPTIMAL:
+        result.status = SolveStatus.LOCALLY_OPTIMAL
+        result.message += (f"; SCIP stopped at its time limit for {', '.join(repr(n) for n in br.uncertified[:3])}: "
+                           "their gains are lower bounds, a better response far away is not excluded")
     result.best_response_solves = br.solves
     result.extra["best_responses"] = br.report()
     if br.fallbacks:

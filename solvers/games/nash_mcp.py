@@ -25,12 +25,13 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.base.block import BlockData
 
-from gridgames.solvers.errors import GridGamesError
+from gridgames.solvers.errors import GridGamesError, ModelError
 from gridgames.solvers.games.mcp import solve_mcp
 from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.status import gap_limit
 from gridgames.solvers.games.stacked_kkt import StackedKKT
 from gridgames.solvers.result import SolveStatus
+from gridgames.solvers.validate import check_finite
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,44 @@ def _status(gaps: dict[str, float], values: dict[str, float], gap_tol: float) ->
     return SolveStatus.NOT_EQUILIBRIUM, (f"KKT point is not an equilibrium: player '{worst}' gains {gaps[worst]:.3e} "
                                          f"> {limits[worst]:.1e} (gap_tol x max(1, |its objective|)) by deviating"
                                          f"{more} (a player's problem is not convex in its own variables?)")
+
+
+#: a start where the KKT system is undefined moves this far into the box (relative, as Ipopt's bound_push)
+BOUND_PUSH = 1e-2
+
+
+def defined_start(system: StackedKKT) -> np.ndarray:
+    """The system's start; where its KKT conditions are undefined there (e.g. ``q**-0.9`` at ``q = 0``),
+    the players' variables at a bound are first moved into the box by :data:`BOUND_PUSH` (relative).
+
+    Raises
+    ------
+    ModelError
+        Still undefined after the move, naming the first player whose conditions are.
+    """
+    z = system.start()
+    with np.errstate(all="ignore"):
+        if np.all(np.isfinite(system.F(z))):
+            return z
+        n_y = system.n_y
+        lb, ub = system.lb[:n_y], system.ub[:n_y]
+        push = np.minimum(BOUND_PUSH * np.maximum(1.0, np.abs(z[:n_y])), 0.5 * (ub - lb))
+        y = np.clip(z[:n_y], lb + push, ub - push)
+        for k, v in enumerate(system.columns):
+            if system.col_owner[k] >= 0 and y[k] != z[k]:
+                v.set_value(float(y[k]), skip_validation=True)
+        z = system.start()
+        f = system.F(z)
+    if np.all(np.isfinite(f)):
+        log.info("mcp: the KKT conditions are undefined at the start; variables at a bound moved into the box")
+        return z
+    check_finite(system.game.blocks[0].model())    # NaN data: named by the component that holds it
+    bad = np.flatnonzero(~np.isfinite(f))
+    owners = [int(system.col_owner[k]) for k in bad if k < system.n_y and system.col_owner[k] >= 0]
+    who = f"player '{system.game.names[owners[0]]}'" if owners else "a constraint row"
+    raise ModelError(f"method 'mcp': the KKT conditions of {who} are undefined at the start, even with the "
+                     "variables moved off their bounds: set initial values where every objective and constraint "
+                     "is defined")
 
 
 def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], solver: str | None = None, *,
@@ -107,9 +146,10 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
     start = time.perf_counter()
     system = StackedKKT(model, players)
     timings = dict(system.timings)
-    mcp = solve_mcp(system.F, system.J, system.lb, system.ub, system.start(), tol=tol, max_iter=max_iter)
+    mcp = solve_mcp(system.F, system.J, system.lb, system.ub, defined_start(system), tol=tol, max_iter=max_iter)
     timings["solve"] = mcp.time
-    system.load(mcp.x)
+    # a failed Newton run may end outside the box (the reformulation does not keep iterates in it)
+    system.load(mcp.x if mcp.ok else np.clip(mcp.x, system.lb, system.ub))
     extra: dict[str, Any] = {"timings": timings, "residual": mcp.residual,
                              "mcp_size": int(mcp.x.size), "newton_steps": mcp.newton_steps,
                              "gradient_steps": mcp.gradient_steps}

@@ -31,7 +31,7 @@ from pymoo.core.problem import Problem
 from pymoo.optimize import minimize
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.agent_solve import AgentSolver, global_solver_if_nonconvex
+from gridgames.solvers.games.agent_solve import GLOBAL_OPTIONS, AgentSolver, global_solver_if_nonconvex
 from gridgames.solvers.games.structure import Agent, FixedVariables, LeaderPart, values_text
 from gridgames.solvers.result import SolveResult, SolveStatus
 
@@ -87,7 +87,8 @@ class LeaderEvaluator:
                 name, why = global_solver_if_nonconvex(f, self.follower_solver)
                 if why:
                     self.notes.append(f"follower '{f.name}' solved by SCIP (global): {why}")
-                self._solvers.append(AgentSolver(f, name, self.solver_options))
+                options = {**GLOBAL_OPTIONS, **(self.solver_options or {})} if why else self.solver_options
+                self._solvers.append(AgentSolver(f, name, options))
         return self._solvers
 
     def narrow(self, lower: np.ndarray, upper: np.ndarray) -> None:

@@ -25,12 +25,14 @@ from pyomo.common.numeric_types import native_types
 from pyomo.core.base.block import BlockData
 from pyomo.core.expr.visitor import identify_variables
 
-from gridgames.solvers.errors import GridGamesError, ModelError
-from gridgames.solvers.games.agent_solve import AgentSolver
+from gridgames.solvers.errors import GridGamesError, ModelError, UnsupportedModelError
+from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, AgentSolver, global_best_response,
+                                                 global_solver_if_nonconvex)
 from gridgames.solvers.games.batch import BatchResponses
 from gridgames.solvers.games.best_response import AggregateAgentSolver, AggregateValues
 from gridgames.solvers.games.compiled_player import CompiledPlayer, Response
 from gridgames.solvers.games.game_parts import find_aggregates, find_players
+from gridgames.solvers.games.status import gap_limit
 from gridgames.solvers.games.structure import Agent
 from gridgames.solvers.result import SolveResult
 
@@ -82,6 +84,11 @@ def players_of(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> li
         variables, or nested inside another player.
     """
     found = find_players(model, players)
+    if found.unowned:
+        con = found.unowned[0]
+        names = ", ".join(v.name for v in list(identify_variables(con.body, include_fixed=False))[:3])
+        raise ModelError(f"constraint '{con.name}' is outside every player block and involves no player's "
+                         f"variables ({names}): list the player that decides them, or fix them")
     variables_of = _VariableFinder()
     owner = {id(v): i for i, vs in enumerate(found.variables) for v in vs}
     reads: list[dict[int, Any]] = []
@@ -96,11 +103,30 @@ def players_of(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> li
         for i in sorted({owner[k] for k in con_vars if k in owner}):
             shared[i].append(con)
             reads[i].update(con_vars)
+    for i, seen in enumerate(reads):
+        stray = next((v for k, v in seen.items() if k not in owner), None)
+        if stray is not None:
+            raise ModelError(f"variable '{stray.name}' enters player '{found.blocks[i].name}''s problem but belongs "
+                             "to no player block: declare it inside the player that decides it, fix it (a "
+                             "parameter), or write it as an Expression of the players' variables")
     agents = []
     for i, block in enumerate(found.blocks):
         params = [v for k, v in reads[i].items() if owner.get(k) != i]
         agents.append(Agent(block, found.variables[i], found.objectives[i], found.constraints[i], params, shared[i]))
     return agents
+
+
+def refuse_integer(method: str, integer: tuple[str, Any]) -> None:
+    """Raise: ``method`` takes continuous players only (``integer`` from :func:`integer_variable`).
+
+    Raises
+    ------
+    UnsupportedModelError
+    """
+    why = "pso searches continuous strategies" if method == "pso" else "the KKT conditions need continuous players"
+    raise UnsupportedModelError(f"method '{method}': {why}, and player '{integer[0]}' has the integer variable "
+                                f"'{integer[1].name}': use method='gauss-seidel' or 'jacobi' (each best response "
+                                "by a MILP/MINLP solver)")
 
 
 class BestResponses:
@@ -143,6 +169,18 @@ class BestResponses:
             self.solvers = [AggregateAgentSolver(a, solver, options, pool, aggregates, self.tracker) for a in agents]
         else:
             self.solvers = [AgentSolver(a, solver, options, pool) for a in agents]
+        #: players whose problem looked nonconvex (sampled Hessian): name -> why; :meth:`gaps` re-solves them
+        #: by SCIP (global) as well, when there are at most GLOBAL_CHECKS players and no solver was chosen
+        self.global_players: dict[str, str] = {}
+        if solver is None and len(self.agents) <= GLOBAL_CHECKS:
+            for s, a in zip(self.solvers, self.agents):
+                if s.solver_name != "scip":
+                    _, why = global_solver_if_nonconvex(a)
+                    if why:
+                        self.global_players[a.name] = why
+        #: players whose gain in the last :meth:`gaps` is a lower bound only (SCIP stopped at its limit)
+        self.uncertified: list[str] = []
+        self._global_cache: dict[str, tuple[tuple, tuple]] = {}
         if newton not in (None, True, False):
             raise ModelError(f"newton must be True, False or None (automatic), got {newton!r}")
         #: per player: use Newton (its compiled structure is built on first use)
@@ -218,6 +256,7 @@ class BestResponses:
         """How the best responses were computed (for ``result.extra["best_responses"]``)."""
         joint = list(self._joint.values())
         return {"batched": self.batched, "why_not": self.batch_reason, "player_solves": self.solves,
+                "global_checks": dict(self.global_players), "uncertified": list(self.uncertified),
                 "joint_solves": sum(j.joint_solves for j in joint), "joint_time": sum(j.time for j in joint),
                 "translation_time": self.translation_time,
                 "fallbacks": self.fallbacks, "newton": self.newton, "newton_solves": self.newton_solves,
@@ -286,9 +325,10 @@ class BestResponses:
         agent, solver = self.agents[i], self.solvers[i]
         if isinstance(solver, AggregateAgentSolver):
             solver.refresh()
-            now = solver.view_value()
-        else:
-            now = agent.value()
+        try:
+            now = solver.view_value() if isinstance(solver, AggregateAgentSolver) else agent.value()
+        except ModelError:    # undefined at the current profile (a start at a singularity): no gain known
+            now = float("nan")
         saved = agent.snapshot()
         result = solver.solve()
         best = (solver.view_value() if isinstance(solver, AggregateAgentSolver) else agent.value()) \
@@ -309,6 +349,33 @@ class BestResponses:
         signs = np.array([a.sense for a in self.agents], float)
         self.gains[:] = signs * (answer.current - answer.best)
         return list(zip(answer.responses, answer.results))
+
+    def global_moves(self, gap_tol: float) -> dict[int, np.ndarray]:
+        """Players checked globally (:attr:`global_players`) whose SCIP best response beats their current
+        objective by more than ``gap_tol · max(1, |objective|)``: index → that response."""
+        self.sync()
+        moves = {}
+        for i, agent in enumerate(self.agents):
+            if agent.name not in self.global_players:
+                continue
+            now = agent.value()
+            found, res, response, _ = self._global_response(agent)
+            if res.ok and (now - found) * agent.sense > gap_limit(now, gap_tol):
+                moves[i] = np.array(response, float)
+        return moves
+
+    def _profile(self) -> tuple:
+        return tuple(v.value for a in self.agents for v in a.variables)
+
+    def _global_response(self, agent: Agent) -> tuple[float, SolveResult, list, bool]:
+        """:func:`global_best_response`, re-used while the profile has not changed (a SCIP re-solve can take
+        its whole time limit)."""
+        profile = self._profile()
+        cached = self._global_cache.get(agent.name)
+        if cached is None or cached[0] != profile:
+            cached = (profile, global_best_response(agent))
+            self._global_cache[agent.name] = cached
+        return cached[1]
 
     def gaps(self) -> dict[str, float]:
         """Each player's gain from its best response at the current profile.
@@ -341,10 +408,17 @@ class BestResponses:
                 results.append(res)
         out = {}
         self.values = {}
+        self.uncertified = []
         for agent, now, value, res in zip(self.agents, current, best, results):
             if not res.ok:
                 raise ModelError(f"player '{agent.name}' has no best response at the current point "
                                  f"({res.status}: {res.message})")
+            if agent.name in self.global_players:   # the local answer may miss a better response far away
+                found, res_global, _, certified = self._global_response(agent)
+                if res_global.ok and (found - value) * agent.sense < 0:
+                    value = found
+                if not certified:
+                    self.uncertified.append(agent.name)
             self.values[agent.name] = float(now)
             out[agent.name] = float(now - value) if agent.sense > 0 else float(value - now)
         return out

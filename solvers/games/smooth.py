@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from io import StringIO
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.log import LoggingIntercept
 from pyomo.core.base.var import VarData
 from pyomo.core.expr.calculus.derivatives import Modes, differentiate
 from pyomo.core.expr.visitor import identify_variables
@@ -110,8 +112,9 @@ def smallest_sampled_eigenvalue(hessian: dict[tuple[int, int], object], variable
 
             h = np.zeros((len(cols), len(cols)))
             try:
-                for (i, j), expr in hessian.items():
-                    h[pos[i], pos[j]] = float(pyo.value(expr))
+                with LoggingIntercept(StringIO(), "pyomo", logging.ERROR):  # Pyomo logs a failure, then raises
+                    for (i, j), expr in hessian.items():
+                        h[pos[i], pos[j]] = float(pyo.value(expr))
             except (ValueError, ZeroDivisionError, OverflowError, TypeError):
                 continue
             if not np.all(np.isfinite(h)):

@@ -43,8 +43,9 @@ import scipy.sparse as sp
 from cyipopt import CyIpoptEvaluationError
 from pyomo.core.base.block import BlockData
 
-from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.game_parts import Aggregates, constraint_sides, find_aggregates, find_players, lift
+from gridgames.solvers.errors import ModelError, UnsupportedModelError
+from gridgames.solvers.games.game_parts import (Aggregates, constraint_sides, find_aggregates, find_players,
+                                               integer_variable, lift)
 from gridgames.solvers.nlp_compile import compile_model
 from gridgames.solvers.nlp_eval import NLPEvaluator
 
@@ -126,6 +127,12 @@ class StackedKKT:
         self.timings: dict[str, float] = {}
         t0 = time.perf_counter()
         self.game = game = find_players(model, players)
+        integer = integer_variable(zip(game.names, game.variables))
+        if integer is not None:
+            raise UnsupportedModelError(f"the stacked KKT conditions need continuous variables: '{integer[0]}' has the "
+                                        f"integer variable '{integer[1].name}' (for a game use method='gauss-seidel' "
+                                        "or 'jacobi', for a bilevel follower method='nested': each best response "
+                                        "by a MILP/MINLP solver)")
         owner = {id(v): i for i, vs in enumerate(game.variables) for v in vs}
         self.parameters = list(parameters)
         self._param_ids = {id(v): j for j, v in enumerate(self.parameters)}
@@ -184,7 +191,8 @@ class StackedKKT:
         stray = [v for v in columns if id(v) not in owner and id(v) not in t_ids]
         if stray:
             raise ModelError(f"variable '{stray[0].name}' enters the players' problems but belongs to no "
-                             "player block; fix it or declare it inside a player")
+                             "player block: declare it inside the player that decides it, fix it (a parameter), "
+                             "or write it as an Expression of the players' variables")
         self.columns, self.n_comp = columns, n_comp
         n_y = len(columns)
         n_p = len(self.parameters)

@@ -16,6 +16,7 @@ the agents' re-solves answer (:func:`~gridgames.solvers.verify`,
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 
 from gridgames.solvers.errors import ModelError, SolveFailedError
@@ -59,6 +60,39 @@ def judge(result: SolveResult, gaps: Mapping[str, tuple[float, float]], *, gap_t
                       f"tolerance {worst[2]:.3g}" + (f" ({len(bad) - 1} more {role}s)" if len(bad) > 1 else "")
                       + f"; the method itself reported {result.status.value}: {result.message}")
     result.status = failed
+
+
+def check_tolerances(gap_tol: float, options: Mapping[str, object]) -> None:
+    """Refuse values no method can honour, naming the option: a negative or non-finite ``gap_tol``, a
+    non-positive ``tol``, ``bigm``, ``multiplier_bound`` or Scholtes ``eps_*``, an ``eps_factor`` outside
+    (0, 1), and counts (``max_iter``, ``n_gen``, ``pop_size``) that are not positive integers.
+
+    Raises
+    ------
+    ModelError
+    """
+    if not (isinstance(gap_tol, numbers.Real) and math.isfinite(gap_tol) and gap_tol >= 0):
+        raise ModelError(f"gap_tol must be a finite number >= 0, got {gap_tol!r}")
+    tol = options.get("tol")
+    if tol is not None and not (isinstance(tol, numbers.Real) and math.isfinite(tol) and tol > 0):
+        raise ModelError(f"tol must be a finite number > 0, got {tol!r}")
+    for name in ("max_iter", "n_gen", "pop_size"):
+        value = options.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+            raise ModelError(f"{name} must be a positive integer, got {value!r}")
+    for name in ("bigm", "multiplier_bound", "eps_start", "eps_final"):
+        value = options.get(name)
+        if value is not None and not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
+            raise ModelError(f"{name} must be a finite number > 0, got {value!r}")
+    seed = options.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ModelError(f"seed must be an integer (or None), got {seed!r}")
+    factor = options.get("eps_factor")
+    if factor is not None and not (isinstance(factor, numbers.Real) and 0 < factor < 1):
+        raise ModelError(f"eps_factor must lie in (0, 1) (each Scholtes step shrinks eps), got {factor!r}")
+    if options.get("eps_final") is not None and options.get("eps_start") is not None \
+            and options["eps_final"] > options["eps_start"]:
+        raise ModelError(f"eps_final ({options['eps_final']!r}) must not exceed eps_start ({options['eps_start']!r})")
 
 
 def check_on_error(on_error: str) -> None:

@@ -12,11 +12,14 @@ The convention (the contract with users):
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from io import StringIO
 
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
+from pyomo.common.log import LoggingIntercept
 from pyomo.core.base.block import BlockData
 from pyomo.core.base.constraint import ConstraintData
 from pyomo.core.base.objective import ObjectiveData
@@ -66,8 +69,15 @@ class Agent:
         return 1 if self.objective.sense == pyo.minimize else -1
 
     def value(self) -> float:
-        """Current objective value in the agent's own sense."""
-        return float(pyo.value(self.objective.expr))
+        """Current objective value in the agent's own sense.
+
+        Raises
+        ------
+        ModelError
+            The objective cannot be evaluated at the current values (a division
+            by zero, a logarithm of a non-positive number, ...), naming the agent.
+        """
+        return objective_value(self.objective.expr, self.name, self.variables + self.parameters)
 
     def snapshot(self) -> list[float | None]:
         return [v.value for v in self.variables]
@@ -75,6 +85,22 @@ class Agent:
     def restore(self, values: Sequence[float | None]) -> None:
         for v, x in zip(self.variables, values):
             v.set_value(x, skip_validation=True)
+
+
+def objective_value(expr: object, owner: str, variables: Sequence[VarData]) -> float:
+    """``value(expr)``; a clear error naming ``owner`` and the values of ``variables`` where it is undefined.
+
+    Raises
+    ------
+    ModelError
+        A division by zero, a logarithm of a non-positive number, an overflow, ...
+    """
+    try:
+        with LoggingIntercept(StringIO(), "pyomo", logging.ERROR):  # Pyomo logs the failure, then raises
+            return float(pyo.value(expr))
+    except (ZeroDivisionError, ValueError, OverflowError) as exc:
+        raise ModelError(f"'{owner}': its objective cannot be evaluated at {values_text(variables)} ({exc}): "
+                         "start from a point where it is defined (initial values inside its domain)") from None
 
 
 def _as_blocks(agents: BlockData | Iterable[BlockData]) -> list[BlockData]:
