@@ -49,7 +49,6 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.base.block import BlockData
-from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.agent_solve import unsolved_followers
@@ -60,6 +59,7 @@ from gridgames.solvers.games.status import GAP_TOL, check_on_error, check_tolera
 from gridgames.solvers.games.game_parts import integer_variable
 from gridgames.solvers.games.responses import BestResponses, players_of, refuse_integer
 from gridgames.solvers.games.structure import Agent
+from gridgames.solvers.games.sweeps import GLOBAL_RESTARTS, best_response_iteration
 from gridgames.solvers.games.values import record_values
 from gridgames.solvers.result import SolveResult, SolveStatus
 from gridgames.solvers.validate import check_finite
@@ -130,112 +130,6 @@ def _initial_values(agents: Sequence[Agent]) -> None:
             if v.value is None:
                 lo, hi = v.bounds
                 v.set_value(lo if lo is not None else (hi if hi is not None else 0.0), skip_validation=True)
-
-
-#: Jacobi halves its damping when a step reverses the previous one without shrinking below this share
-OSCILLATION_RATIO = 0.5
-MIN_DAMPING = 1.0 / 64
-
-
-def _oscillates(step: np.ndarray, previous: np.ndarray | None) -> bool:
-    """The profile jumped back: the step points against the previous one and is not much shorter."""
-    if previous is None:
-        return False
-    size, before = float(np.linalg.norm(step)), float(np.linalg.norm(previous))
-    return float(step @ previous) < 0.0 and size > OSCILLATION_RATIO * before
-
-
-def _shared_hint(agent: Agent, res: SolveResult, jacobi: bool) -> str:
-    """Why a player with shared constraints may have no feasible best response, and what to use."""
-    if res.status is not SolveStatus.INFEASIBLE:
-        return ""
-    others = {id(v) for v in agent.parameters}   # an own constraint that reads other players' strategies couples too
-    coupling = list(agent.shared) + [c for c in agent.constraints
-                                     if any(id(v) in others for v in identify_variables(c.body, include_fixed=False))]
-    if not coupling:
-        return ""
-    names = ", ".join(c.name for c in coupling[:3])
-    how = ("the players moved together (Jacobi) and left the feasible set of the shared constraint(s) "
-           if jacobi else "the other players' strategies leave no room in the shared constraint(s) ")
-    return (f"; {how}{names}, so this player has no feasible answer: use method='gauss-seidel' from a "
-            "feasible start, 'mcp' (the variational equilibrium) or 'kkt'")
-
-
-def _sweep_gap(br: BestResponses) -> float:
-    """Largest relative gain ``gain_i / max(1, |f_i|)`` of the last sweep's best responses (inf if unknown)."""
-    gains = br.gains / np.maximum(1.0, np.abs(br.current))
-    return float(np.max(gains)) if gains.size and np.all(np.isfinite(gains)) else float("inf")
-
-
-#: times the sweeps restart from a nonconvex player's global (SCIP) best response
-GLOBAL_RESTARTS = 3
-
-
-def _best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacobi: bool, tol: float,
-                             max_iter: int, damping: float, adaptive: bool = False,
-                             gap_stop: float | None = None) -> tuple[SolveStatus, int, list[float], str]:
-    """Gauss-Seidel (players update in turn) or Jacobi (all from the same profile).
-
-    With ``adaptive`` (Jacobi's default), the damping ω is halved (down to
-    1/64) whenever a whole step reverses the previous one without shrinking
-    to half of it: the signature of a best-response map whose Jacobian has
-    an eigenvalue ≤ −1 (plain Jacobi on a Cournot game with three or more
-    firms), where ``x ← (1−ω)x + ω·BR`` contracts for ω small enough.
-
-    With ``gap_stop``, the iteration also stops when every player's gain from its
-    best response in the sweep, relative to ``max(1, |its objective|)``, is at most
-    ``gap_stop``.  For Jacobi the gains are the Nash gaps of the profile the step
-    started from, and the step is then not taken (that profile is returned); for
-    Gauss-Seidel each gain is measured against the profile the player saw in its
-    turn.  Either way the caller's final :func:`nash_gap` decides the status.
-    """
-    history: list[float] = []
-    previous: np.ndarray | None = None
-    notes: list[str] = []
-    for it in range(1, max_iter + 1):
-        change = 0.0
-        responses, steps = [], []
-        br.sync()
-        joint = br.respond_all() if jacobi else None  # Jacobi: every response from the same profile
-        if joint is not None:
-            failed = next((i for i, (_, res) in enumerate(joint) if not res.ok), None)
-            if failed is None and gap_stop is not None and _sweep_gap(br) <= gap_stop:
-                return (SolveStatus.OPTIMAL, it, history,
-                        f"relative gap of the best responses {_sweep_gap(br):.2e} <= {gap_stop:.0e} at iteration "
-                        f"{it} (profile before the step kept)" + "".join(notes))
-        for i, agent in enumerate(agents):
-            response, res = joint[i] if joint is not None else br.respond(i)
-            if not res.ok:
-                return SolveStatus.ERROR, it, history, (f"player '{agent.name}' best response failed at "
-                                                        f"iteration {it}: {res.status} {res.message}"
-                                                        + _shared_hint(agent, res, jacobi))
-            current = np.array([v.value for v in agent.variables], dtype=float)
-            new = (1.0 - damping) * current + damping * response
-            change = max(change, float(np.max(np.abs(new - current) / (1.0 + np.abs(current)))))
-            steps.append(new - current)
-            if jacobi:
-                responses.append(new)
-            else:
-                br.move(i, new)
-        if jacobi:
-            for i, new in enumerate(responses):
-                br.move(i, new)
-        history.append(change)
-        log.debug("iteration %d: max relative strategy change %.3e", it, change)
-        if change <= tol:
-            return (SolveStatus.OPTIMAL, it, history,
-                    f"strategy change {change:.2e} <= tol after {it} iterations" + "".join(notes))
-        if not jacobi and gap_stop is not None and _sweep_gap(br) <= gap_stop:
-            return (SolveStatus.OPTIMAL, it, history,
-                    f"relative gap of the sweep's best responses {_sweep_gap(br):.2e} <= {gap_stop:.0e} after "
-                    f"{it} iterations" + "".join(notes))
-        step = np.concatenate(steps)
-        if adaptive and damping > MIN_DAMPING and _oscillates(step, previous):
-            damping = max(damping / 2.0, MIN_DAMPING)
-            notes.append(f"; damping halved to {damping:g} at iteration {it} (oscillation)")
-            step = None
-        previous = step
-    return SolveStatus.ITERATION_LIMIT, max_iter, history, f"no convergence in {max_iter} iterations" + "".join(notes)
 
 
 def _solve_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None, *, variational: bool,
@@ -460,7 +354,7 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         timings["setup"] = time.perf_counter() - t0
         restarts: list[str] = []
         while True:
-            status, iterations, steps, message = _best_response_iteration(
+            status, iterations, steps, message = best_response_iteration(
                 agents, br, jacobi=method == "jacobi", tol=float(options.get("tol", 1e-8)),
                 max_iter=int(options.get("max_iter", 500)), damping=damping,
                 adaptive=adaptive,
