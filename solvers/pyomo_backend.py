@@ -11,8 +11,15 @@ Both translate Pyomo's termination information into :class:`SolveResult`.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import math
+import os
+import re
+import sys
+import tempfile
+import threading
 import time
 from functools import cache
 from typing import Any
@@ -157,7 +164,7 @@ class PyomoContribSolver:
         except Exception as exc:  # noqa: BLE001 - the solver library failed: report, don't crash
             log.warning("%s raised %s: %s", self.name, type(exc).__name__, exc)
             return SolveResult(SolveStatus.ERROR, None, time.perf_counter() - start, None, self.name,
-                               f"{self.name} failed: {type(exc).__name__}: {exc}")
+                               _failure_message(self.name, model, exc))
         status = self._status(res)
         if res.termination_condition == _TC.infeasibleOrUnbounded:
             status = self._disambiguate(model, tee, options) or status
@@ -307,11 +314,14 @@ class ScipSolver(PyomoContribSolver):
     def solve(self, model: pyo.Block, *, tee: bool = False, **kwargs: Any) -> SolveResult:
         # Pyomo captures solver output through a pipe drained by a Python thread,
         # but pyscipopt's optimize() holds the GIL: once SCIP has printed more than
-        # the pipe buffer (a long branch-and-bound log) it blocks on the write and
-        # never reaches its time-limit check.  Silence SCIP unless the user asks.
+        # the pipe buffer (a long branch-and-bound log, or SoPlex's "Cannot set
+        # feasibility tolerance" written straight to stderr whatever the verbosity)
+        # it blocks on the write and never reaches its time-limit check.  SCIP's
+        # output therefore goes to a temporary file (printed afterwards with tee).
         if not tee:
             kwargs.setdefault("display/verblevel", 0)
-        result = super().solve(model, tee=tee, **kwargs)
+        with _scip_output_to_file(tee):
+            result = super().solve(model, tee=False, **kwargs)
         if result.status is SolveStatus.OPTIMAL:
             result.message += " (global)"
         return result
@@ -321,3 +331,73 @@ class ScipSolver(PyomoContribSolver):
 from gridgames.solvers.passthrough import PyomoLegacySolver, pyomo_passthrough_info  # noqa: E402
 
 __all__ = ["HighsSolver", "ScipSolver", "PyomoLegacySolver", "SolverNotAvailableError", "pyomo_passthrough_info"]
+
+
+def _failure_message(solver: str, model: pyo.Block, exc: Exception) -> str:
+    """What a solver interface's exception means; for an expression type it cannot take (Pyomo's
+    ``unrecognized expression type``: ``abs``, ``Expr_if``, ...), which component holds it."""
+    text = f"{solver} failed: {type(exc).__name__}: {exc}"
+    match = re.search(r"expression type:? <class '[\w.]*?(\w+)'>", str(exc))
+    if not match:
+        return text
+    kind = match.group(1)
+    for comp in model.component_data_objects((pyo.Objective, pyo.Constraint), active=True, descend_into=True):
+        stack = [comp.expr]
+        while stack:
+            node = stack.pop()
+            if type(node).__name__ == kind:
+                return (f"{solver} cannot take the expression type {kind} in '{comp.name}' (its Pyomo "
+                        "interface does not translate it): state it without abs()/Expr_if (e.g. an epigraph "
+                        "variable t >= e, t >= -e) or use a method or solver that does not send this "
+                        f"component to {solver}")
+            stack.extend(getattr(node, "args", ()) if getattr(node, "is_expression_type", lambda: False)() else ())
+    return text
+
+
+@contextlib.contextmanager
+def _fd_capture_to_file(output: Any = None, capture_fd: bool = True) -> Any:
+    """Stand-in for Pyomo's ``capture_output`` inside its SCIP interface: file descriptors 1 and 2 go
+    to a temporary file (no pipe, no draining thread, so no deadlock while SCIP holds the GIL)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 1)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield output
+        finally:
+            _libc_flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            tmp.seek(0)
+            _SCIP_LOG.text = tmp.read().decode(errors="replace")
+
+
+_SCIP_LOG = threading.local()
+
+
+def _libc_flush() -> None:
+    """Flush C stdio buffers (SCIP prints with printf) before the descriptors are put back."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):   # no C library handle: nothing buffered we can reach
+        pass
+
+
+@contextlib.contextmanager
+def _scip_output_to_file(tee: bool) -> Any:
+    """Route Pyomo's SCIP interface through :func:`_fd_capture_to_file`; print the log if ``tee``."""
+    from pyomo.contrib.solver.solvers.scip import scip_direct
+
+    original = scip_direct.capture_output
+    scip_direct.capture_output = _fd_capture_to_file
+    _SCIP_LOG.text = ""
+    try:
+        yield
+    finally:
+        scip_direct.capture_output = original
+        if tee and _SCIP_LOG.text:
+            sys.stdout.write(_SCIP_LOG.text)

@@ -39,7 +39,7 @@ def test_dempe_1992_nonlinear_follower_constraint(method):
     assert (m.x.value, m.f.y.value) == pytest.approx((1.0, 1.0), abs=1e-3)
 
 
-def test_follower_on_a_disc():
+def _disc() -> pyo.ConcreteModel:
     m = pyo.ConcreteModel()
     m.x = pyo.Var(bounds=(0, 4))
     m.f = pyo.Block()
@@ -48,8 +48,18 @@ def test_follower_on_a_disc():
     m.f.c = pyo.Constraint(expr=m.f.y1 ** 2 + m.f.y2 ** 2 <= m.x)
     m.f.obj = pyo.Objective(expr=-(m.f.y1 + 2 * m.f.y2))
     m.obj = pyo.Objective(expr=m.x - m.f.y1 - m.f.y2)
-    r = solve_bilevel(m, m.f, method="kkt")
+    return m
+
+
+@pytest.mark.parametrize("method", ["kkt", "implicit"])
+def test_follower_on_a_disc(method):
+    # implicit, before: L-BFGS-B's first step went to x = 0, where the disc is a point (no multiplier
+    # exists), the follower's Newton failed and the search stopped `feasible` at -0.155
+    m = _disc()
+    r = solve_bilevel(m, m.f, method=method)
     assert r.status is SolveStatus.LOCALLY_OPTIMAL, r.message
+    if method == "implicit":
+        assert r.extra["restrictions"] >= 1 and "narrowed box" in r.message
     s = math.sqrt(0.45)
     assert r.objective == pytest.approx(-0.45, abs=1e-6)
     assert (m.x.value, m.f.y1.value, m.f.y2.value) == pytest.approx((0.45, s / math.sqrt(5), 2 * s / math.sqrt(5)),
@@ -235,3 +245,45 @@ def test_modes_keyed_by_a_leader_variable_is_refused():
     m = _large_dual(3.0)
     r = solve_bilevel(m, m.f, method="kkt-bigm", modes={m.f.c1: "sos1"})
     assert r.status is SolveStatus.OPTIMAL and r.objective == pytest.approx(-10.0, abs=1e-6)
+
+
+def _indifferent_follower(upper: float | None) -> pyo.ConcreteModel:
+    # the follower minimises y1 >= x; y2 enters only the leader's objective and its own bounds, so the
+    # follower is indifferent to it and the optimistic leader takes y2 at its upper bound: F = x - ub
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 1))
+    m.f = pyo.Block()
+    m.f.y1 = pyo.Var(bounds=(0, 1))
+    m.f.y2 = pyo.Var(bounds=(0, upper))
+    m.f.c = pyo.Constraint(expr=m.f.y1 >= m.x)
+    m.f.obj = pyo.Objective(expr=m.f.y1)
+    m.obj = pyo.Objective(expr=m.x - m.f.y2)
+    return m
+
+
+@pytest.mark.parametrize("method", ["nested", "implicit"])
+def test_a_search_refuses_a_follower_variable_only_the_leader_uses(method):
+    # before: nested raised Pyomo's "No value for uninitialized ScalarVar object f.y2"
+    m = _indifferent_follower(5.0)
+    with pytest.raises(ModelError, match="'f.y2' enters the leader's problem but neither the follower's objective"):
+        solve_bilevel(m, m.f, method=method)
+
+
+def test_the_global_methods_pick_the_indifferent_variable_optimistically():
+    m = _indifferent_follower(5.0)
+    r = solve_bilevel(m, m.f, method="kkt-bigm")
+    assert r.status is SolveStatus.OPTIMAL and r.objective == pytest.approx(-5.0, abs=1e-6)
+    m = _indifferent_follower(None)
+    assert solve_bilevel(m, m.f, method="kkt-sos1").status is SolveStatus.UNBOUNDED
+
+
+def test_kkt_says_where_the_regularisation_stopped_on_an_unbounded_problem():
+    # before: follower_not_optimal at F = -2.9e17 with Ipopt's "terminated successfully" as the only message
+    m = _indifferent_follower(None)
+    r = solve_bilevel(m, m.f, method="kkt")
+    assert not r.status.is_optimal
+    # Ipopt diverges either at the first step or at a tighter one (it varies with the BLAS build);
+    # both say the problem may be unbounded, and a later failure says where the regularisation stopped
+    assert "may be unbounded" in r.message, r.message
+    if r.extra.get("eps_reached") is not None:
+        assert "the NLP was unbounded, so the point is the one of eps=" in r.message, r.message

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,23 @@ def global_solver_if_nonconvex(agent: Agent, chosen: str | None = None) -> tuple
 
     why = nonconvexity(agent)
     return ("scip", why) if why else (chosen, "")
+
+
+def locally_checked(agents: Sequence[Agent], checks: Sequence[Any]) -> list[str]:
+    """Names of the agents whose check was a local re-solve (``certified`` False) of a problem that is
+    nonlinear (not an LP/QP/MILP, whose convexity the routing proves): a gap of 0 there rules out a
+    better response nearby only, not elsewhere."""
+    by_name = {a.name: a for a in agents}
+    out = []
+    for check in checks:
+        agent = by_name.get(check.name)
+        if agent is None or check.certified:
+            continue
+        with FixedVariables(agent.parameters):
+            kind = classify(agent.block).kind
+        if kind in ("nlp", "minlp"):
+            out.append(agent.name)
+    return out
 
 
 @dataclass
@@ -261,12 +279,22 @@ def bound_violation(variables, *, scaled: bool = False) -> float:
     return worst
 
 
-def constraint_violation(agent: Agent) -> float:
-    """Largest violation of the agent's constraints and variable bounds at the current point."""
+def constraint_violation(agent: Agent, *, scaled: bool = False) -> float:
+    """Largest violation of the agent's constraints and variable bounds at the current point
+    (relative to ``1 + |bound|`` if ``scaled``)."""
     worst = 0.0
     for con in list(agent.constraints) + list(agent.shared):
-        worst = max(worst, violation_of(con))
-    return max(worst, bound_violation(agent.variables))
+        worst = max(worst, violation_of(con, scaled=scaled))
+    return max(worst, bound_violation(agent.variables, scaled=scaled))
+
+
+def infeasibility(agent: Agent, absolute: float | None = None, *, tol: float) -> float:
+    """The agent's largest *relative* violation (``1 + |bound|``) when its absolute one (``absolute``,
+    computed when not given) exceeds ``tol``, else that absolute one: the walk for the relative
+    number is made only for a point that may be infeasible."""
+    if absolute is None:
+        absolute = constraint_violation(agent)
+    return constraint_violation(agent, scaled=True) if absolute > tol else absolute
 
 
 class RelaxedAgent:
@@ -293,7 +321,7 @@ class RelaxedAgent:
             upper = self._widen(con.upper, +1) if con.has_ub() else None
             con.set_value((lower, con.body, upper))
         for v in self.agent.variables:
-            self.saved_bounds.append((v, v.lb, v.ub))
+            self.saved_bounds.append((v, v.lower, v.upper))   # expressions: a mutable Param bound stays one
             if v.has_lb():
                 v.setlb(self._widen(v.lb, -1))
             if v.has_ub():

@@ -22,19 +22,22 @@ import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 from pyomo.common.modeling import unique_component_name
 from pyomo.core.base.block import BlockData
+from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import ModelError, UnsupportedModelError
 from gridgames.solvers.games.dual_of import dual_variables, placeholder_bounds_active
 from gridgames.solvers.games.agent_qp import agent_qp, solve_qps
 from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, GLOBAL_OPTIONS, LARGE_QP, AgentSolver,
                                                  RelaxedAgent, constraint_violation, global_best_response,
-                                                 global_solver_if_nonconvex, unsolved_followers)
+                                                 global_solver_if_nonconvex, infeasibility, locally_checked,
+                                                 unsolved_followers)
 from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
 from gridgames.solvers.games.implicit import IMPLICIT_OPTIONS, solve_implicit
 from gridgames.solvers.games.nested import solve_nested
 from gridgames.solvers.games.results import AgentCheck, BilevelResult
-from gridgames.solvers.games.status import FEAS_TOL, GAP_TOL, check_on_error, check_tolerances, finish, judge
+from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_tolerances, finish, judge,
+                                          judge_feasibility, judge_local, VIOLATION_FACTOR)
 from gridgames.solvers.games.structure import Agent, analyse_agents, leader_part, values_text
 from gridgames.solvers.games.terms import NamedTerms
 from gridgames.solvers.games.values import record_values
@@ -197,8 +200,17 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
             result.follower_objectives = {a.name: checked[a.name] if a.name in checked else a.value() for a in agents}
             if verify:
                 result.lower_evaluations += len(agents)
-                judge(result, {c.name: (c.gap, c.value) for c in result.follower_checks}, gap_tol=gap_tol,
-                      failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
+                # tolerances scale with each objective without its constant (a constant changes no decision)
+                const = {a.name: a.objective_constant() for a in agents}
+                judge(result, {c.name: (c.gap, c.value - const.get(c.name, 0.0)) for c in result.follower_checks},
+                      gap_tol=gap_tol, failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
+                by_name = {a.name: a for a in agents}
+                limit = VIOLATION_FACTOR * feas_tol
+                judge_feasibility(result, {c.name: (infeasibility(by_name[c.name], c.violation, tol=limit), c.gap,
+                                                    c.value - const.get(c.name, 0.0), c.certified)
+                                           for c in result.follower_checks}, gap_tol=gap_tol, feas_tol=feas_tol,
+                                  failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
+                judge_local(result, locally_checked(agents, result.follower_checks), role="follower")
                 result.message += leader_value_at_responses(result, leader, agents, gap_tol)
         record_values(result, model, followers=followers)
     return finish(result, on_error)
@@ -338,6 +350,30 @@ def _check_search(method: str, leader: Any, agents: list[Agent]) -> None:
                              f"({values_text(agent.variables) or ', '.join(v.name for v in agent.variables[:3])}), "
                              f"so every feasible point is its optimum and method '{method}' has no response to "
                              "follow: use kkt or kkt-bigm (the optimistic choice among them)")
+    _check_undecided(method, leader, agents)
+
+
+def _check_undecided(method: str, leader: Any, agents: list[Agent]) -> None:
+    """Refuse a follower variable the leader uses but the follower's problem does not (only its
+    bounds): the follower is indifferent to it, so under the optimistic convention the leader picks
+    it, which a search over the leader's own decisions cannot do.
+
+    Raises
+    ------
+    ModelError
+    """
+    leader_uses = {id(v): v for c in [leader.objective, *leader.constraints]
+                   for v in identify_variables(c.expr, include_fixed=False)}
+    for agent in agents:
+        used = {id(v) for c in [agent.objective, *agent.constraints, *agent.shared]
+                for v in identify_variables(c.expr, include_fixed=False)}
+        undecided = [v for v in agent.variables if id(v) not in used and id(v) in leader_uses]
+        if undecided:
+            raise ModelError(f"follower '{agent.name}': {', '.join(repr(v.name) for v in undecided[:3])} enters the "
+                             "leader's problem but neither the follower's objective nor its constraints (only its "
+                             "bounds), so the follower is indifferent to it and, optimistically, the leader picks "
+                             f"it; method '{method}' searches the leader's own decisions only: declare it outside "
+                             "the follower block (a leader variable) or use kkt-bigm / kkt-sos1")
 
 
 def _pairs(values: Any) -> list[tuple[Any, Any]]:

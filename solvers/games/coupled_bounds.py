@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import pyomo.environ as pyo
 from pyomo.core.base.var import VarData
@@ -101,7 +102,7 @@ class RangeLP:
 
 
 def tighten_coupled_bounds(agent: Agent, variables: Sequence[VarData], *, solver: str = "highs"
-                           ) -> list[tuple[VarData, float | None, float | None]]:
+                           ) -> list[tuple[VarData, Any, Any]]:
     """Set each variable's bounds to its range over the agent's feasible set.
 
     The agent's own objective must be inactive (the reformulation deactivates
@@ -136,13 +137,15 @@ def tighten_coupled_bounds(agent: Agent, variables: Sequence[VarData], *, solver
                     raise ModelError(f"follower '{agent.name}' has no feasible point for any leader decision "
                                      f"(its own constraints are infeasible; found while bounding {v.name})")
                 ends.append(value)
-            original.append((v, v.lb, v.ub))
+            # the bound expressions, not their values: a bound given by a mutable Param must
+            # follow the Param after the solve
+            original.append((v, v.lower, v.upper))
             lo, hi = ends
             if lo is not None and math.isfinite(lo):
                 v.setlb(widen(lo, -1) if v.lb is None else max(widen(lo, -1), v.lb))
             if hi is not None and math.isfinite(hi):
                 v.setub(widen(hi, +1) if v.ub is None else min(widen(hi, +1), v.ub))
-            log.debug("bounds of %s: %s -> %s", v.name, original[-1][1:], (v.lb, v.ub))
+            log.debug("bounds of %s tightened to %s", v.name, (v.lb, v.ub))
     return original
 
 
@@ -151,8 +154,8 @@ def widen(value: float, direction: int) -> float:
     return value + direction * BOUND_MARGIN * (1 + abs(value))
 
 
-def restore_bounds(original: Sequence[tuple[VarData, float | None, float | None]]) -> None:
-    """Put back the bounds :func:`tighten_coupled_bounds` replaced."""
+def restore_bounds(original: Sequence[tuple[VarData, Any, Any]]) -> None:
+    """Put back the bound expressions (numbers, mutable Params) :func:`tighten_coupled_bounds` replaced."""
     for v, lb, ub in original:
         v.setlb(lb)
         v.setub(ub)

@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 EPEC_METHODS = ("diagonalisation", "joint")
 #: gap-check methods that solve each leader's bilevel problem globally (others certify a local equilibrium)
 GLOBAL_CHECKS = ("kkt-bigm", "kkt-sos1", "strong-duality")
+#: seconds each leader's global re-solve in the gap check may take (the solvers' common ``time_limit``)
+#: unless the caller's ``solver_options`` say otherwise
+CHECK_TIME_LIMIT = 60.0
 
 
 @dataclass(repr=False)
@@ -126,10 +129,12 @@ def _set(variables: Sequence[Any], values: Sequence[float | None]) -> None:
 
 
 def leader_gains(model: pyo.Block, leaders: list[Agent], followers: list[BlockData], method: str,
-                 options: dict) -> dict[str, float]:
+                 options: dict, unproven: list[str] | None = None) -> dict[str, float]:
     """Each leader's gain from re-solving its MPEC alone at the current profile (point restored).
 
-    The followers must be at their response to the current profile.
+    The followers must be at their response to the current profile.  ``unproven``
+    collects the leaders whose re-solve ended without a proof (e.g. SCIP at its
+    time limit: the gain is then a lower bound).
     """
     fvars = _follower_vars(followers)
     gains = {}
@@ -140,6 +145,8 @@ def leader_gains(model: pyo.Block, leaders: list[Agent], followers: list[BlockDa
         if not res.ok:
             raise ModelError(f"leader '{leader.name}': its bilevel problem failed in the gap check "
                              f"({res.status}: {res.message})")
+        if unproven is not None and res.status is not SolveStatus.OPTIMAL:
+            unproven.append(leader.name)
         best = float(pyo.value(leader.objective.expr))
         gains[leader.name] = (current - best) * leader.sense
         _set(leader.variables, saved)
@@ -305,9 +312,16 @@ def _finish(result: EPECResult, model: pyo.Block, lead: list[Agent], fblocks: li
             gap_tol: float) -> EPECResult:
     """Leaders' gap check (when asked and the method produced a point), objectives, time."""
     used = check_method
+    unproven: list[str] = []
     if check_method is not None:
         try:
-            gaps = leader_gains(model, lead, fblocks, check_method, options)
+            check_options = options
+            if check_method in GLOBAL_CHECKS:
+                # a global MPEC solve can run for hours (SCIP on a badly scaled big-M model): bounded here, and
+                # a check stopped at the limit proves nothing (the status says so below)
+                check_options = {**options, "solver_options": {"time_limit": CHECK_TIME_LIMIT,
+                                                               **options.get("solver_options", {})}}
+            gaps = leader_gains(model, lead, fblocks, check_method, check_options, unproven)
         except GridGamesError as exc:
             log.info("gap check with %s refused (%s); using %s", check_method, exc, bilevel_method)
             gaps = leader_gains(model, lead, fblocks, bilevel_method, options)
@@ -332,6 +346,11 @@ def _finish(result: EPECResult, model: pyo.Block, lead: list[Agent], fblocks: li
             result.status = SolveStatus.NOT_EQUILIBRIUM
             result.message += (f"; but leader '{worst}' gains {result.gap:.3g} > {allowed:.1e} by re-solving "
                                "its bilevel problem: not an equilibrium")
+    if result.status is SolveStatus.OPTIMAL and used in GLOBAL_CHECKS and unproven:
+        result.status = SolveStatus.LOCALLY_OPTIMAL
+        result.message += (f"; the global re-solve of leader(s) {', '.join(repr(n) for n in unproven[:3])} "
+                           f"stopped without a proof (time limit {CHECK_TIME_LIMIT:.0f} s): their gains are lower "
+                           "bounds")
     if result.status is SolveStatus.OPTIMAL and used is not None and used not in GLOBAL_CHECKS:
         result.status = SolveStatus.LOCALLY_OPTIMAL
         result.message += (f"; leaders' gap {result.gap:.3g} from local re-solves ({used}): no leader gains by a "

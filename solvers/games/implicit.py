@@ -38,7 +38,9 @@ is True when the followers' game is strictly monotone at the first and the last
 response (their equilibrium is then unique), False when regularity fails,
 None otherwise (locally unique).  An adjoint solve whose sparse LU fails falls
 back to least squares (counted in ``extra["least_squares"]`` and the message);
-a failed response is retried from a cold start.
+a failed response is retried from its primal values and then from the model's
+start, each with multipliers estimated by a linear program
+(:mod:`~gridgames.solvers.games.multipliers`; ``extra["multiplier_estimates"]``).
 
 Certificate.  ``locally_optimal`` needs the projected gradient
 ``‖P(x − ∇Φ) − x‖∞`` within ``tol · max(1, ‖∇Φ(x₀)‖∞)``, every response solved
@@ -67,7 +69,10 @@ from gridgames.solvers.errors import ModelError, UnsupportedModelError
 from gridgames.solvers.games.agent_solve import unsolved_followers
 from gridgames.solvers.games.implicit_checks import (active_set, regularity, strict_convexity,
                                                      strict_monotonicity)
+from gridgames.solvers.games.implicit_search import (MAX_KINK_ESCAPES, ResponseFailed, TrustBox, escape_kink,
+                                                     projected_gradient, scan_diagonal)
 from gridgames.solvers.games.mcp import solve_mcp
+from gridgames.solvers.games.multipliers import estimate_multipliers
 from gridgames.solvers.games.stacked_kkt import StackedKKT
 from gridgames.solvers.games.structure import Agent, LeaderPart
 from gridgames.solvers.nlp_compile import compile_model
@@ -78,15 +83,6 @@ log = logging.getLogger(__name__)
 
 #: options ``solve_bilevel(method="implicit")`` accepts
 IMPLICIT_OPTIONS = {"tol", "max_iter", "memory", "follower_tol", "follower_max_iter", "scan"}
-#: restarts of L-BFGS-B from a point found past a kink of the response (:func:`escape_kink`)
-MAX_KINK_ESCAPES = 20
-#: step halvings of :func:`escape_kink`'s line search (each one follower solve)
-KINK_STEPS = 12
-
-class _ResponseFailed(Exception):
-    """Newton did not solve the followers' KKT system at a leader decision."""
-
-
 def check_leader(leader: LeaderPart) -> None:
     """Refuse what the reduced problem cannot take: leader constraints, discrete leader variables.
 
@@ -155,19 +151,22 @@ class ReducedProblem:
         self.least_squares = 0   # adjoint solves that fell back to least squares (singular J_II)
         self._cache: tuple[np.ndarray, float, np.ndarray, np.ndarray] | None = None
         self.last_good: tuple[np.ndarray, np.ndarray] | None = None
+        self.last_failed: np.ndarray | None = None
+        self.responded = False          # self.z is a response (not the model's start)
+        self.multiplier_estimates = 0
 
     def response(self, x: np.ndarray) -> np.ndarray:
         """The followers' KKT point ``z(x)`` (warm-started; one cold retry).
 
         Raises
         ------
-        _ResponseFailed
+        ResponseFailed
         """
         sys_ = self.system
         sys_.set_parameters(x)
         t0 = time.perf_counter()
         res = None
-        for start in (self.z, sys_.start()):
+        for start in self._starts():
             # Levenberg-Marquardt where Newton fails to descend: a follower at a degenerate point (e.g. a
             # buyer buying nothing) has non-unique multipliers and a singular Newton matrix there
             res = solve_mcp(sys_.F, sys_.J, sys_.lb, sys_.ub, start, tol=self.follower_tol,
@@ -178,9 +177,20 @@ class ReducedProblem:
                 break
         self.solve_time += time.perf_counter() - t0
         if not res.ok:
-            raise _ResponseFailed(res.message)
-        self.z = res.x
+            self.last_failed = x.copy()
+            raise ResponseFailed(res.message)
+        self.z, self.responded = res.x, True
         return res.x
+
+    def _starts(self):
+        """Newton's starts, tried in turn: the previous response (once there is one), then its primal
+        values and the model's with multipliers estimated by an LP (:mod:`.multipliers`)."""
+        if self.responded:
+            yield self.z
+            self.multiplier_estimates += 1
+            yield estimate_multipliers(self.system, self.z)
+        self.multiplier_estimates += 1
+        yield estimate_multipliers(self.system, self.system.start())
 
     def _adjoint(self, JT: sp.csc_matrix, rhs: np.ndarray) -> np.ndarray:
         """``μ`` with ``J_IIᵀ μ = rhs``: sparse LU, least squares (counted) when the matrix is singular."""
@@ -254,63 +264,6 @@ def _start(leader: LeaderPart, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
     mid = np.where(np.isfinite(lb) & np.isfinite(ub), 0.5 * (lo + hi),
                    np.where(np.isfinite(lb), lo, hi))
     return np.clip(np.where(np.isnan(x), mid, x), lb, ub)
-
-
-def projected_gradient(x: np.ndarray, grad: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> float:
-    """``‖P(x − ∇Φ) − x‖∞``: zero exactly at a stationary point of Φ over the box."""
-    return float(np.max(np.abs(np.clip(x - grad, lb, ub) - x), initial=0.0))
-
-
-def escape_kink(reduced: ReducedProblem, x: np.ndarray, lb: np.ndarray, ub: np.ndarray,
-                pg_tol: float) -> np.ndarray | None:
-    """A point with a lower ``Φ`` than a degenerate ``x``, found along a released one-sided gradient.
-
-    At a degenerate point (a follower component at its bound with zero
-    multiplier) ``Φ`` has a kink and the gradient L-BFGS-B sees is one-sided: a
-    start at such a point can look stationary while moving off it improves
-    (e.g. a price at which a buyer just stops buying).  Each released gradient
-    (:meth:`ReducedProblem.released_gradients`) that is not stationary gives a
-    projected Armijo line search; the first point that decreases ``Φ`` is
-    returned, None when there is none (the kink is a local minimum along every
-    tried side).
-    """
-    val, _ = reduced(x)
-    for g in reduced.released_gradients(x):
-        if projected_gradient(x, g, lb, ub) <= pg_tol:
-            continue
-        d = np.clip(x - g, lb, ub) - x
-        slope = float(g @ d)
-        if not slope < 0.0:
-            continue
-        for t in 0.5 ** np.arange(KINK_STEPS):
-            try:
-                v, _ = reduced(x + t * d)
-            except _ResponseFailed:
-                continue
-            if v < val + 1e-4 * t * slope and v < val:
-                return x + t * d
-    return None
-
-
-def _scan(reduced: ReducedProblem, x0: np.ndarray, val0: float, grad0: np.ndarray, lb: np.ndarray,
-          ub: np.ndarray, n: int) -> tuple[np.ndarray, float, np.ndarray]:
-    """The best of ``x0`` and ``n`` points along the box diagonal: ``(x, Φ(x), ∇Φ(x))``."""
-    if not (np.all(np.isfinite(lb)) and np.all(np.isfinite(ub))):
-        log.info("implicit: scan skipped (the leader's box is not finite)")
-        return x0, val0, grad0
-    best = (val0, x0, reduced.z)
-    for s in np.linspace(0.0, 1.0, n):
-        x = lb + s * (ub - lb)
-        try:
-            val, _ = reduced(x)
-        except _ResponseFailed:
-            continue
-        if val < best[0]:
-            best = (val, x, reduced.z)
-    # re-evaluated from its own response (a warm start from the last scan point may not converge back to it)
-    reduced.z = best[2]
-    val, grad = reduced(best[1])
-    return best[1], val, grad
 
 
 def _refuse_non_unique(system: StackedKKT, z: np.ndarray) -> None:
@@ -393,7 +346,7 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
     history: list[float] = []
     try:
         val0, grad0 = reduced(x0)
-    except _ResponseFailed as exc:
+    except ResponseFailed as exc:
         nash = nash_followers(agents)
         if not nash:
             _refuse_non_unique(system, system.start())
@@ -405,14 +358,13 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
                            f"{exc}{unsolved_followers(agents, leader.variables)}",
                            extra={"timings": timings}), {"lower_evaluations": reduced.solves}
     if scan:
-        x0, val0, grad0 = _scan(reduced, x0, val0, grad0, lb, ub, int(scan))
+        x0, val0, grad0 = scan_diagonal(reduced, x0, val0, grad0, lb, ub, int(scan))
     nash = nash_followers(agents)
     if not nash:
         _refuse_non_unique(system, reduced.z)
     monotone_start = strict_monotonicity(system, reduced.z)
     history.append(val0)     # minimisation form, as nested's (record_values turns it)
     pg_tol = tol * max(1.0, float(np.max(np.abs(grad0), initial=0.0)))
-    bounds = list(zip(np.where(np.isfinite(lb), lb, None), np.where(np.isfinite(ub), ub, None)))
     failure = ""
 
     def record(xk: np.ndarray) -> None:
@@ -421,22 +373,28 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
 
     kinks, kink_checked = 0, False
     x, iterations = x0, 0
+    trust = TrustBox(lb, ub)
     while True:
         try:
-            opt = minimize(reduced, x, jac=True, method="L-BFGS-B", bounds=bounds, callback=record,
+            opt = minimize(reduced, x, jac=True, method="L-BFGS-B", bounds=trust.bounds(), callback=record,
                            options={"maxiter": max_iter - iterations, "maxcor": memory, "gtol": pg_tol,
                                     "ftol": 1e-15, "maxfun": 5 * max_iter + 20})
             x, opt_message, iterations = opt.x, str(opt.message), iterations + int(opt.nit)
-        except _ResponseFailed as exc:
-            failure = str(exc)
-            x, opt_message, iterations = reduced.last_good[0], "stopped", len(history) - 1
+        except ResponseFailed as exc:
+            x, iterations = reduced.last_good[0], len(history) - 1
+            if iterations < max_iter and trust.shrink(x, reduced.last_failed):
+                continue      # again from the last good point, no further than half-way to the failure
+            failure, opt_message = str(exc), "stopped"
             break
         if iterations >= max_iter or kinks >= MAX_KINK_ESCAPES:
             break
+        if trust.limits(x):
+            trust.recentre(x)  # stopped on the trust region's edge, not the box's: go on from there
+            continue
         try:
             reduced(x)
             escaped = escape_kink(reduced, x, lb, ub, pg_tol) if reduced.degenerate else None
-        except _ResponseFailed:
+        except ResponseFailed:
             escaped = None
         if escaped is None:
             kink_checked = bool(reduced.degenerate)
@@ -446,7 +404,7 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
         history.append(reduced(x)[0])
     try:
         val, grad = reduced(x)
-    except _ResponseFailed as exc:
+    except ResponseFailed as exc:
         failure = failure or str(exc)
         x = reduced.last_good[0]
         val, grad = reduced._cache[1], reduced._cache[2]
@@ -467,6 +425,9 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
     objective_value = objective.sense * val
     summary = (f"L-BFGS-B: {opt_message}; {iterations} iterations, {reduced.solves} follower solves; "
                f"projected gradient {pg:.2e} (tolerance {pg_tol:.1e})")
+    if trust.restrictions:
+        summary += (f"; {trust.restrictions} restart(s) from the last good point inside a narrowed box after a "
+                    "follower response failed")
     if kinks:
         summary += f"; left {kinks} kink(s) of the response where a one-sided derivative looked stationary"
     if reduced.degenerate:
@@ -489,9 +450,10 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
     else:
         status, message = SolveStatus.FEASIBLE, f"{summary}: not stationary (projected gradient above tolerance)"
     extra = {"timings": timings, "iterations": iterations, "follower_solves": reduced.solves,
-             "newton_steps": reduced.newton_steps, "projected_gradient": pg, "projected_gradient_tol": pg_tol,
+             "newton_steps": reduced.newton_steps, "multiplier_estimates": reduced.multiplier_estimates,
+             "projected_gradient": pg, "projected_gradient_tol": pg_tol,
              "degenerate": reduced.degenerate, "kinks_left": kinks, "mcp_size": int(z.size),
-             "least_squares": reduced.least_squares,
+             "least_squares": reduced.least_squares, "restrictions": trust.restrictions,
              "regular": regular, "unique_response": unique, "nash_followers": nash}
     result = SolveResult(status, float(objective_value), 0.0, iterations, "implicit", message, extra=extra)
     log.info("implicit: %s (%s)", status, message)

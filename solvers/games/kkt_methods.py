@@ -128,6 +128,7 @@ def run_scholtes(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str, *, e
     results: list[SolveResult] = []
     eps, reached = eps_start, None
     saved = None
+    stopped = ""
     while True:
         for kkt in blocks:
             kkt.block.eps.set_value(eps)
@@ -141,6 +142,10 @@ def run_scholtes(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str, *, e
                 for var, value in saved:
                     var.set_value(value, skip_validation=True)
                 results.append(results[-2])
+                stopped = (f"; the regularisation stopped short of eps={eps_final:.0e}: at eps={eps:.0e} the NLP "
+                           f"was {result.status.value}, so the point is the one of eps={reached:.0e}")
+            if result.status is SolveStatus.UNBOUNDED:
+                stopped += "; the bilevel problem may be unbounded (kkt-bigm or kkt-sos1 decide it)"
             break
         reached = eps
         saved = _snapshot(model)
@@ -148,6 +153,7 @@ def run_scholtes(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str, *, e
             break
         eps = max(eps * eps_factor, eps_final)
     out = _combine(results, start, solver)
+    out.message += stopped
     out.extra["complementarity_residual"] = max((complementarity_residual(k) for k in blocks), default=0.0)
     out.extra["eps_reached"] = reached
     out.extra["convexity"] = convexity_of(blocks)

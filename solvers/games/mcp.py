@@ -183,7 +183,13 @@ def _as_sparse(jac: Any, n: int) -> sp.csc_matrix:
 
 
 def _newton_direction(H: sp.csc_matrix, phi: np.ndarray) -> np.ndarray | None:
-    """``−H⁻¹ Φ`` by sparse LU, or None when H is (numerically) singular."""
+    """``−H⁻¹ Φ`` by sparse LU, or None when H is (numerically) singular or not finite."""
+    if not (np.all(np.isfinite(H.data)) and np.all(np.isfinite(phi))):
+        return None
+    if np.any(np.diff(H.indptr) == 0) or np.unique(H.indices).size < H.shape[0]:
+        # structurally singular (an empty column or row): SuperLU can corrupt the heap on such a matrix
+        # and abort the process (free(): invalid pointer, scipy 1.17 at 4,095 x 4,095 with 111 empty columns)
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", MatrixRankWarning)

@@ -42,6 +42,7 @@ best response against the others' current strategies.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -51,11 +52,12 @@ import pyomo.environ as pyo
 from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.agent_solve import unsolved_followers
+from gridgames.solvers.games.agent_solve import infeasibility, unsolved_followers
 from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
                                                  solve_reformulated)
 from gridgames.solvers.games.results import NashResult
-from gridgames.solvers.games.status import GAP_TOL, check_on_error, check_tolerances, finish, gap_limit, judge
+from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, VIOLATION_FACTOR, check_on_error, check_tolerances,
+                                          finish, gap_limit, judge, judge_feasibility)
 from gridgames.solvers.games.game_parts import integer_variable
 from gridgames.solvers.games.responses import BestResponses, players_of, refuse_integer
 from gridgames.solvers.games.structure import Agent
@@ -100,7 +102,10 @@ def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver:
     Returns
     -------
     dict
-        Player name → gain (≥ 0 up to solver tolerance; 0 at a Nash equilibrium).
+        Player name → gain (≥ 0 up to solver tolerance; 0 at a Nash equilibrium;
+        ``inf`` when the profile violates the player's own constraints or bounds by
+        more than ``VIOLATION_FACTOR · FEAS_TOL`` relative: an infeasible strategy can
+        show a negative gain, which certifies nothing).
         ``max(nash_gap(...).values())`` is the equilibrium gap reported by
         :func:`solve_nash`.
 
@@ -116,7 +121,14 @@ def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver:
         raise ModelError(f"nash_gap needs the strategies to check as variable values; {len(unset)} variable(s) "
                          f"have none ({', '.join(unset[:5])}{', ...' if len(unset) > 5 else ''}): "
                          "solve the game first or set the values")
-    return BestResponses(agents, solver, None, model, batch, True if newton else False).gaps()
+    gaps = BestResponses(agents, solver, None, model, batch, True if newton else False).gaps()
+    for a in agents:
+        violation = infeasibility(a, tol=VIOLATION_FACTOR * FEAS_TOL)
+        if violation > VIOLATION_FACTOR * FEAS_TOL:
+            log.warning("nash_gap: the profile violates player '%s''s own constraints or bounds by %.3g "
+                        "(relative): its gap is inf", a.name, violation)
+            gaps[a.name] = math.inf
+    return gaps
 
 
 def _set(agent: Agent, values: np.ndarray) -> None:
@@ -384,6 +396,7 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         if base.status in (SolveStatus.INFEASIBLE, SolveStatus.ERROR, SolveStatus.UNBOUNDED):
             base.message += unsolved_followers(agents, role="player")   # which player has no optimum alone
     else:
+        check_finite(model)     # the swarm reads bounds and rows directly: NaN data named here
         br = BestResponses(agents, br_solver, solver_options, model, batch, newton=False)
         base, history = _solve_pso(agents, br, pop_size=options.get("pop_size", 40),
                                    n_gen=options.get("n_gen", 100), seed=options.get("seed", 1),
@@ -391,16 +404,35 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
     result = NashResult(**{**base.__dict__}, method=method, history=history)
     if base.status.is_ok or base.status is SolveStatus.ITERATION_LIMIT:
         t0 = time.perf_counter()
-        gaps = br.gaps()
+        try:
+            gaps = br.gaps()
+        except ModelError as exc:
+            # e.g. a payoff undefined at the profile (0/0 at a bound): a status, not a traceback
+            gaps = None
+            result.status = SolveStatus.ERROR
+            result.message += (f"; the Nash gap at the returned profile could not be computed: {exc} (is a payoff "
+                               "undefined there, e.g. 0/0 at a bound? start inside the box, or use method='mcp' "
+                               "or 'kkt')")
         timings["verify"] = time.perf_counter() - t0
-        result.player_gaps = gaps
-        result.gap = max(gaps.values())
+    else:
+        gaps = None
+    if gaps is not None:
         result.player_objectives = dict(br.values)
         result.objective = sum(result.player_objectives.values())
-        judge(result, {n: (g, result.player_objectives[n]) for n, g in gaps.items()}, gap_tol=gap_tol,
+        # tolerances scale with each objective without its constant (a constant changes no decision)
+        scale = {a.name: result.player_objectives[a.name] - a.objective_constant() for a in agents}
+        # a profile outside a player's own feasible set can show no positive gain: its gap is inf, as in nash_gap
+        limit = VIOLATION_FACTOR * FEAS_TOL
+        violations = {a.name: infeasibility(a, tol=limit) for a in agents}
+        gaps = {n: (math.inf if violations.get(n, 0.0) > limit else g) for n, g in gaps.items()}
+        result.player_gaps = gaps
+        result.gap = max(gaps.values())
+        judge_feasibility(result, {n: (v, 0.0, scale[n], False) for n, v in violations.items()},
+                          gap_tol=gap_tol, feas_tol=FEAS_TOL, failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
+        judge(result, {n: (g, scale[n]) for n, g in gaps.items()}, gap_tol=gap_tol,
               failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
         if (base.status is SolveStatus.ITERATION_LIMIT and method in ("gauss-seidel", "jacobi")
-                and all(g <= gap_limit(result.player_objectives[n], gap_tol) for n, g in gaps.items())):
+                and all(g <= gap_limit(scale[n], gap_tol) for n, g in gaps.items())):
             # the iterates kept moving (e.g. along a set of generalized equilibria) but the certificate holds
             result.status = SolveStatus.OPTIMAL
             result.message += (f"; yet no player gains more than gap_tol x max(1, |its objective|) at the last "

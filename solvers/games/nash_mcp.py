@@ -30,6 +30,7 @@ from gridgames.solvers.games.mcp import solve_mcp
 from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.status import gap_limit
 from gridgames.solvers.games.stacked_kkt import StackedKKT
+from gridgames.solvers.games.terms import quadratic_terms
 from gridgames.solvers.result import SolveStatus
 from gridgames.solvers.validate import check_finite
 
@@ -144,7 +145,11 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
     (30.0, 'optimal')
     """
     start = time.perf_counter()
-    system = StackedKKT(model, players)
+    try:
+        system = StackedKKT(model, players)
+    except ValueError:
+        check_finite(model)     # Pyomo's error on a NaN bound or right-hand side: named by the component
+        raise
     timings = dict(system.timings)
     mcp = solve_mcp(system.F, system.J, system.lb, system.ub, defined_start(system), tol=tol, max_iter=max_iter)
     timings["solve"] = mcp.time
@@ -182,7 +187,10 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
         timings["verify"] = time.perf_counter() - t0
     gap = max(gaps.values()) if gaps else None
     values = system.player_values(mcp.x)
-    status, verdict = _status(gaps, values, gap_tol) if mcp.ok else (mcp.status, "")
+    # tolerances scale with each objective without its constant (a constant changes no decision)
+    scale = {b.name: values[b.name] - quadratic_terms(o.expr).constant
+             for b, o in zip(system.game.blocks, system.game.objectives)} if gaps else values
+    status, verdict = _status(gaps, scale, gap_tol) if mcp.ok else (mcp.status, "")
     result = NashResult(status=status, objective=float(sum(values.values())), solve_time=0.0,
                         iterations=mcp.iterations, solver=method_solver,
                         message=f"{message}; {verdict}" if verdict else message, extra=extra, method="mcp",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from gridgames.solvers.errors import ModelError, SolveFailedError
 from gridgames.solvers.result import SolveResult, SolveStatus
@@ -60,6 +60,60 @@ def judge(result: SolveResult, gaps: Mapping[str, tuple[float, float]], *, gap_t
                       f"tolerance {worst[2]:.3g}" + (f" ({len(bad) - 1} more {role}s)" if len(bad) > 1 else "")
                       + f"; the method itself reported {result.status.value}: {result.message}")
     result.status = failed
+
+
+#: an agent's own constraints violated by more than this × ``feas_tol`` (relative to ``1 + |bound|``; 1e-4
+#: by default, Ipopt's own ``constr_viol_tol``) at the returned point make the point infeasible for it
+VIOLATION_FACTOR = 100
+
+
+def judge_feasibility(result: SolveResult, points: Mapping[str, tuple[float, float, float, bool]], *,
+                      gap_tol: float, feas_tol: float, failed: SolveStatus, role: str) -> None:
+    """Downgrade ``result.status`` to ``failed`` when the returned point is not feasible for some agent.
+
+    A gap check alone cannot see this: an infeasible point may beat every
+    feasible response, so its gap is *negative* and passes.
+
+    Parameters
+    ----------
+    points : mapping
+        Agent name → ``(violation, gap, objective value, certified)``: the largest
+        violation of its own constraints and bounds at the point (relative), its gap, and
+        whether its re-solve was proven optimal.  Failed: a violation above
+        ``VIOLATION_FACTOR · feas_tol``, or a certified gap below
+        ``−gap_tol · max(1, |value|)`` (the point does better than the agent's
+        proven optimum, so it is outside the agent's feasible set).
+    """
+    if not result.status.is_ok:
+        return
+    bad = []
+    for name, (violation, gap, value, certified) in points.items():
+        if violation > VIOLATION_FACTOR * feas_tol:
+            bad.append((name, f"violates its own constraints or bounds by {violation:.3g} at the returned point "
+                              f"(tolerance {VIOLATION_FACTOR * feas_tol:.0e})"))
+        elif certified and gap < -gap_limit(value, gap_tol):
+            bad.append((name, f"does better at the returned point than its proven optimum (gap {gap:.3g}): "
+                              "the point is outside its feasible set"))
+    if bad:
+        result.message = (f"{role} '{bad[0][0]}' {bad[0][1]}" + (f" ({len(bad) - 1} more {role}s)" if len(bad) > 1 else "")
+                          + f"; the method itself reported {result.status.value}: {result.message}")
+        result.status = failed
+
+
+def judge_local(result: SolveResult, names: Sequence[str], *, role: str) -> None:
+    """``OPTIMAL`` becomes ``LOCALLY_OPTIMAL`` when the agents ``names`` were re-solved locally only
+    (and the message of any optimal status says so).
+
+    Their gaps are within tolerance, but a local solver's re-solve of a problem
+    not proved convex cannot rule out a better response elsewhere.
+    """
+    if not result.status.is_optimal or not names:
+        return
+    shown = ", ".join(f"'{n}'" for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    result.status = SolveStatus.LOCALLY_OPTIMAL
+    result.message += (f"; locally optimal only: {role} {shown} {'is' if len(names) == 1 else 'are'} nonlinear, "
+                       "not proved convex, and re-solved by a local solver (pass solver='scip' to verify "
+                       "globally)")
 
 
 def check_tolerances(gap_tol: float, options: Mapping[str, object]) -> None:

@@ -79,6 +79,16 @@ class Agent:
         """
         return objective_value(self.objective.expr, self.name, self.variables + self.parameters)
 
+    def objective_constant(self) -> float:
+        """The constant part of the objective (fixed costs, fixed variables, Params) at the current data.
+
+        Gap tolerances scale with the objective's value *without* it: a constant
+        changes no decision, so it must not loosen the certificate.
+        """
+        entry = self.terms.get(id(self.objective))
+        walked = entry[1] if entry is not None else quadratic_terms(self.objective.expr)
+        return float(walked.constant)
+
     def snapshot(self) -> list[float | None]:
         return [v.value for v in self.variables]
 

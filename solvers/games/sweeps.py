@@ -47,8 +47,11 @@ def _shared_hint(agent: Agent, res: SolveResult, jacobi: bool) -> str:
 
 
 def _sweep_gap(br: BestResponses) -> float:
-    """Largest relative gain ``gain_i / max(1, |f_i|)`` of the last sweep's best responses (inf if unknown)."""
-    gains = br.gains / np.maximum(1.0, np.abs(br.current))
+    """Largest relative gain ``|gain_i| / max(1, |f_i|)`` of the last sweep's best responses (inf if unknown).
+
+    The magnitude: a clearly *negative* gain means the profile does better than the player's best
+    response, i.e. it is outside the player's feasible set, which is no reason to stop."""
+    gains = np.abs(br.gains) / np.maximum(1.0, np.abs(br.current))
     return float(np.max(gains)) if gains.size and np.all(np.isfinite(gains)) else float("inf")
 
 
