@@ -209,3 +209,18 @@ def test_a_profile_where_the_payoffs_are_undefined_gives_a_status_not_a_tracebac
     r = solve_nash(m, m.P, method="mcp")
     assert r.status is SolveStatus.OPTIMAL
     assert [m.P[i].w.value for i in range(2)] == pytest.approx([4 / 9, 2 / 9], abs=1e-7)
+
+
+def test_gauss_seidel_names_a_cycle_instead_of_running_to_the_iteration_limit():
+    # continuous matching pennies: A min (x - y)^2, B max (x - y)^2 on [0, 1]: no pure equilibrium, the best
+    # responses jump between the corners (0,1) -> (1,1) -> (1,0) -> (0,0) -> ...
+    m = pyo.ConcreteModel()
+    m.A, m.B = pyo.Block(), pyo.Block()
+    m.A.x = pyo.Var(bounds=(0, 1), initialize=0.3)
+    m.B.y = pyo.Var(bounds=(0, 1), initialize=0.6)
+    m.A.u = pyo.Objective(expr=(m.A.x - m.B.y) ** 2)
+    m.B.u = pyo.Objective(expr=(m.A.x - m.B.y) ** 2, sense=pyo.maximize)
+    r = solve_nash(m, [m.A, m.B], method="gauss-seidel")
+    assert r.status is SolveStatus.ITERATION_LIMIT
+    assert "cycle with period 2" in r.message and r.iterations < 10
+    assert r.gap == pytest.approx(1.0, abs=1e-6)

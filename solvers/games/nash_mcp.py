@@ -27,6 +27,7 @@ from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import GridGamesError, ModelError
 from gridgames.solvers.games.mcp import solve_mcp
+from gridgames.solvers.games.multipliers import estimate_multipliers
 from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.status import gap_limit
 from gridgames.solvers.games.stacked_kkt import StackedKKT
@@ -151,14 +152,23 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
         check_finite(model)     # Pyomo's error on a NaN bound or right-hand side: named by the component
         raise
     timings = dict(system.timings)
-    mcp = solve_mcp(system.F, system.J, system.lb, system.ub, defined_start(system), tol=tol, max_iter=max_iter)
+    start_z = defined_start(system)
+    mcp = solve_mcp(system.F, system.J, system.lb, system.ub, start_z, tol=tol, max_iter=max_iter)
+    retried = False
+    if not mcp.ok and start_z.size > system.n_y:
+        # the start's primal values with multipliers estimated by an LP instead of zero (a good primal
+        # point with zero multipliers can keep Newton from converging: multipliers.py)
+        again = solve_mcp(system.F, system.J, system.lb, system.ub, estimate_multipliers(system, start_z),
+                          tol=tol, max_iter=max_iter)
+        again.time += mcp.time
+        retried, mcp = True, (again if again.ok or again.residual < mcp.residual else mcp)
     timings["solve"] = mcp.time
     # a failed Newton run may end outside the box (the reformulation does not keep iterates in it)
     system.load(mcp.x if mcp.ok else np.clip(mcp.x, system.lb, system.ub))
     extra: dict[str, Any] = {"timings": timings, "residual": mcp.residual,
                              "mcp_size": int(mcp.x.size), "newton_steps": mcp.newton_steps,
                              "gradient_steps": mcp.gradient_steps}
-    message = f"semismooth Newton: {mcp.message}"
+    message = f"semismooth Newton: {mcp.message}" + ("; retried from estimated multipliers" if retried else "")
     method_solver = "newton"
     if mcp.ok:
         extra["shared_multipliers"] = system.shared_multipliers(mcp.x)

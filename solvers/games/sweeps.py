@@ -46,6 +46,19 @@ def _shared_hint(agent: Agent, res: SolveResult, jacobi: bool) -> str:
             "feasible start, 'mcp' (the variational equilibrium) or 'kkt'")
 
 
+#: profiles kept to recognise a cycle of the iterates (periods 2 .. CYCLE_MEMORY)
+CYCLE_MEMORY = 8
+
+
+def _period(profiles: list[np.ndarray], profile: np.ndarray, tol: float) -> int:
+    """Period L >= 2 of a cycle ending at ``profile`` (it equals, within ``tol`` relative, the profile L
+    iterations back), or 0."""
+    for period in range(2, len(profiles) + 1):
+        if np.max(np.abs(profiles[-period] - profile) / (1.0 + np.abs(profile)), initial=0.0) <= tol:
+            return period
+    return 0
+
+
 def _sweep_gap(br: BestResponses) -> float:
     """Largest relative gain ``|gain_i| / max(1, |f_i|)`` of the last sweep's best responses (inf if unknown).
 
@@ -78,6 +91,7 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
     turn.  Either way the caller's final :func:`nash_gap` decides the status.
     """
     history: list[float] = []
+    profiles: list[np.ndarray] = []      # the last CYCLE_MEMORY profiles, for cycle detection
     previous: np.ndarray | None = None
     notes: list[str] = []
     for it in range(1, max_iter + 1):
@@ -113,6 +127,14 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
         if change <= tol:
             return (SolveStatus.OPTIMAL, it, history,
                     f"strategy change {change:.2e} <= tol after {it} iterations" + "".join(notes))
+        profile = np.concatenate([np.array([v.value for v in a.variables], dtype=float) for a in agents])
+        period = _period(profiles, profile, tol)
+        if period and not (jacobi and adaptive and damping > MIN_DAMPING):
+            return (SolveStatus.ITERATION_LIMIT, it, history,
+                    f"the iterates cycle with period {period} (iteration {it} repeats iteration {it - period}): "
+                    "best responses alone do not reach an equilibrium from here; try method='mcp' or 'kkt' "
+                    "(their equilibrium, if one exists) or damping < 1" + "".join(notes))
+        profiles = (profiles + [profile])[-CYCLE_MEMORY:]
         if not jacobi and gap_stop is not None and _sweep_gap(br) <= gap_stop:
             return (SolveStatus.OPTIMAL, it, history,
                     f"relative gap of the sweep's best responses {_sweep_gap(br):.2e} <= {gap_stop:.0e} after "
