@@ -31,7 +31,7 @@ from gridgames.solvers.games.multipliers import estimate_multipliers
 from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.status import gap_limit
 from gridgames.solvers.games.stacked_kkt import StackedKKT
-from gridgames.solvers.games.terms import quadratic_terms
+from gridgames.solvers.games.structure import additive_constant
 from gridgames.solvers.result import SolveStatus
 from gridgames.solvers.validate import check_finite
 
@@ -198,7 +198,7 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
     gap = max(gaps.values()) if gaps else None
     values = system.player_values(mcp.x)
     # tolerances scale with each objective without its constant (a constant changes no decision)
-    scale = {b.name: values[b.name] - quadratic_terms(o.expr).constant
+    scale = {b.name: values[b.name] - additive_constant(o.expr)
              for b, o in zip(system.game.blocks, system.game.objectives)} if gaps else values
     status, verdict = _status(gaps, scale, gap_tol) if mcp.ok else (mcp.status, "")
     result = NashResult(status=status, objective=float(sum(values.values())), solve_time=0.0,

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from io import StringIO
+from typing import Any
 
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
@@ -24,9 +25,32 @@ from pyomo.core.base.block import BlockData
 from pyomo.core.base.constraint import ConstraintData
 from pyomo.core.base.objective import ObjectiveData
 from pyomo.core.base.var import VarData
+from pyomo.core.expr.numeric_expr import SumExpression
+from pyomo.core.expr.numvalue import native_numeric_types
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.terms import NamedTerms, QuadraticTerms, quadratic_terms, unfixed_variables
+
+
+def additive_constant(expr: Any) -> float:
+    """Sum of the constant terms of ``expr`` at the top level of its sums (through named Expressions).
+
+    ``a*q - b*q**2 + 1e6`` gives 1e6; terms inside a product or a function are not
+    looked into (cost: the number of top-level terms, not the expression's size,
+    so a payoff built on a market total of 5,000 buyers costs a few operations).
+    """
+    if expr.__class__ in native_numeric_types:
+        return float(expr)
+    if not expr.is_potentially_variable():
+        value = pyo.value(expr, exception=False)
+        return float(value) if value is not None else 0.0
+    if expr.is_named_expression_type():
+        return additive_constant(expr.expr)
+    if isinstance(expr, SumExpression):
+        return float(sum(additive_constant(arg) for arg in expr.args
+                         if arg.__class__ in native_numeric_types or not arg.is_potentially_variable()
+                         or arg.is_named_expression_type() or isinstance(arg, SumExpression)))
+    return 0.0
 
 
 @dataclass
@@ -80,14 +104,15 @@ class Agent:
         return objective_value(self.objective.expr, self.name, self.variables + self.parameters)
 
     def objective_constant(self) -> float:
-        """The constant part of the objective (fixed costs, fixed variables, Params) at the current data.
+        """The constant part of the objective (fixed costs, fixed variables, Params) at the current data:
+        from the analysis walk when one was made, else its top-level constant terms
+        (:func:`additive_constant`, which never walks into products such as a price times a quantity).
 
         Gap tolerances scale with the objective's value *without* it: a constant
         changes no decision, so it must not loosen the certificate.
         """
         entry = self.terms.get(id(self.objective))
-        walked = entry[1] if entry is not None else quadratic_terms(self.objective.expr)
-        return float(walked.constant)
+        return float(entry[1].constant) if entry is not None else additive_constant(self.objective.expr)
 
     def snapshot(self) -> list[float | None]:
         return [v.value for v in self.variables]
