@@ -224,3 +224,68 @@ def test_gauss_seidel_names_a_cycle_instead_of_running_to_the_iteration_limit():
     assert r.status is SolveStatus.ITERATION_LIMIT
     assert "cycle with period 2" in r.message and r.iterations < 10
     assert r.gap == pytest.approx(1.0, abs=1e-6)
+
+
+def _households(price: float) -> pyo.ConcreteModel:
+    """One price, four households max 10 x - x^2/2 - p x (x in [0, 8]); leader max p X - 0.1 X^2.
+    Closed form: X = 4 (10 - p) on the interior, so p* = 45/7, profit 500/7."""
+    m = pyo.ConcreteModel()
+    m.p = pyo.Var(bounds=(0, 20), initialize=price)
+    m.H = pyo.Block(range(4))
+    for h in range(4):
+        m.H[h].x = pyo.Var(bounds=(0, 8))
+        m.H[h].obj = pyo.Objective(expr=10 * m.H[h].x - m.H[h].x ** 2 / 2 - m.p * m.H[h].x, sense=pyo.maximize)
+    total = sum(m.H[h].x for h in range(4))
+    m.obj = pyo.Objective(expr=m.p * total - 0.1 * total ** 2, sense=pyo.maximize)
+    return m
+
+
+def test_implicit_leaves_a_plateau_where_every_follower_buys_nothing():
+    # before: the first L-BFGS-B step went to p = 20 (nobody buys, profit 0, gradient 0): locally_optimal
+    m = _households(0.5)
+    r = solve_bilevel(m, m.H, method="implicit")
+    assert r.status is SolveStatus.LOCALLY_OPTIMAL, r.message
+    assert m.p.value == pytest.approx(45 / 7, abs=1e-6) and r.objective == pytest.approx(500 / 7, rel=1e-8)
+    assert r.extra["flat_scans"] == 1
+
+
+def test_analytic_says_the_leader_is_taken_on_trust_and_refuses_a_list():
+    m = _households(5.0)
+    r = solve_bilevel(m, m.H, method="analytic",
+                      equilibrium=lambda mm: [(mm.p, 5.0)] + [(mm.H[h].x, 5.0) for h in range(4)])
+    assert r.status is SolveStatus.OPTIMAL and "leader's optimality is the closed form's claim" in r.message
+    with pytest.raises(ModelError, match="response must be a function"):
+        m2 = _households(5.0)
+        solve_bilevel(m2, m2.H, method="analytic", response=[(m2.H[0].x, 10 - m2.p)])
+
+
+def _feeder() -> pyo.ConcreteModel:
+    """Three consumers min w_i/2 (x_i - d_i)^2 + 0.2 X x_i sharing a feeder X <= 6 (a generalized game)."""
+    d, w = (5.0, 4.0, 6.0), (1.0, 2.0, 0.5)
+    m = pyo.ConcreteModel()
+    m.P = pyo.Block(range(3))
+    for i in range(3):
+        m.P[i].x = pyo.Var(bounds=(0, 20), initialize=0.0)
+    total = sum(m.P[i].x for i in range(3))
+    for i in range(3):
+        m.P[i].cost = pyo.Objective(expr=w[i] / 2 * (m.P[i].x - d[i]) ** 2 + 0.2 * total * m.P[i].x)
+    m.feeder = pyo.Constraint(expr=total <= 6.0)
+    return m
+
+
+def test_nash_gap_where_the_others_already_exceed_a_shared_limit():
+    # at (5, 5, 5) no player has a feasible answer (the others use 10 > 6): inf, not a ModelError
+    m = _feeder()
+    for i in range(3):
+        m.P[i].x.set_value(5.0)
+    assert set(nash_gap(m, m.P).values()) == {math.inf}
+
+
+def test_pso_ranks_particles_outside_a_shared_limit_instead_of_failing():
+    m = _feeder()
+    r = solve_nash(m, m.P, method="pso", pop_size=10, n_gen=15, seed=2)   # before: ModelError from inside pymoo
+    assert r.status in (SolveStatus.NOT_EQUILIBRIUM, SolveStatus.OPTIMAL), r.message
+    assert sum(m.P[i].x.value for i in range(3)) <= 6.0 + 1e-6
+    m = _feeder()
+    r = solve_nash(m, m.P, method="pso", pop_size=8, n_gen=3, seed=2)       # no feasible particle yet
+    assert r.status is SolveStatus.ITERATION_LIMIT and set(r.player_gaps.values()) == {math.inf}

@@ -266,6 +266,9 @@ def _solve_analytic(model: pyo.Block, leader, agents: list[Agent], *, solver: st
         raise ModelError("method='analytic' needs exactly one of equilibrium=<fn(model) -> values> "
                          "or response=<fn(model) -> follower expressions>")
     if equilibrium is not None:
+        if not callable(equilibrium):
+            raise ModelError(f"method='analytic': equilibrium must be a function model -> [(variable, value), ...], "
+                             f"got {type(equilibrium).__name__}")
         with PauseGC():
             for var, value in _pairs(equilibrium(model)):
                 var.set_value(float(value), skip_validation=True)
@@ -273,7 +276,12 @@ def _solve_analytic(model: pyo.Block, leader, agents: list[Agent], *, solver: st
         if missing:
             raise ModelError(f"equilibrium() left follower variables without values: {missing[:5]}")
         return SolveResult(SolveStatus.OPTIMAL, leader.value(),
-                           time.perf_counter() - start, 0, "analytic", "closed-form equilibrium loaded")
+                           time.perf_counter() - start, 0, "analytic",
+                           "closed-form equilibrium loaded (the leader's optimality is the closed form's claim: "
+                           "only the followers are checked)")
+    if not callable(response):
+        raise ModelError(f"method='analytic': response must be a function model -> [(follower variable, "
+                         f"expression of leader variables), ...], got {type(response).__name__}")
     items = _pairs(response(model))
     blk_name = unique_component_name(model, "_gg_response")
     model.add_component(blk_name, pyo.Block())

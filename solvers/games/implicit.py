@@ -69,8 +69,8 @@ from gridgames.solvers.errors import ModelError, UnsupportedModelError
 from gridgames.solvers.games.agent_solve import unsolved_followers
 from gridgames.solvers.games.implicit_checks import (active_set, regularity, strict_convexity,
                                                      strict_monotonicity)
-from gridgames.solvers.games.implicit_search import (MAX_KINK_ESCAPES, ResponseFailed, TrustBox, escape_kink,
-                                                     projected_gradient, scan_diagonal)
+from gridgames.solvers.games.implicit_search import (FLAT_SCAN, MAX_KINK_ESCAPES, ResponseFailed, TrustBox,
+                                                     escape_kink, is_flat, projected_gradient, scan_diagonal)
 from gridgames.solvers.games.mcp import solve_mcp
 from gridgames.solvers.games.multipliers import estimate_multipliers
 from gridgames.solvers.games.stacked_kkt import StackedKKT
@@ -371,37 +371,49 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
         val, _ = reduced(xk)
         history.append(val)
 
-    kinks, kink_checked = 0, False
+    kinks, kink_checked, flat_scans = 0, False, 0
     x, iterations = x0, 0
     trust = TrustBox(lb, ub)
     while True:
-        try:
-            opt = minimize(reduced, x, jac=True, method="L-BFGS-B", bounds=trust.bounds(), callback=record,
-                           options={"maxiter": max_iter - iterations, "maxcor": memory, "gtol": pg_tol,
-                                    "ftol": 1e-15, "maxfun": 5 * max_iter + 20})
-            x, opt_message, iterations = opt.x, str(opt.message), iterations + int(opt.nit)
-        except ResponseFailed as exc:
-            x, iterations = reduced.last_good[0], len(history) - 1
-            if iterations < max_iter and trust.shrink(x, reduced.last_failed):
-                continue      # again from the last good point, no further than half-way to the failure
-            failure, opt_message = str(exc), "stopped"
+        while True:
+            try:
+                opt = minimize(reduced, x, jac=True, method="L-BFGS-B", bounds=trust.bounds(), callback=record,
+                               options={"maxiter": max_iter - iterations, "maxcor": memory, "gtol": pg_tol,
+                                        "ftol": 1e-15, "maxfun": 5 * max_iter + 20})
+                x, opt_message, iterations = opt.x, str(opt.message), iterations + int(opt.nit)
+            except ResponseFailed as exc:
+                x, iterations = reduced.last_good[0], len(history) - 1
+                if iterations < max_iter and trust.shrink(x, reduced.last_failed):
+                    continue      # again from the last good point, no further than half-way to the failure
+                failure, opt_message = str(exc), "stopped"
+                break
+            if iterations >= max_iter or kinks >= MAX_KINK_ESCAPES:
+                break
+            if trust.limits(x):
+                trust.recentre(x)  # stopped on the trust region's edge, not the box's: go on from there
+                continue
+            try:
+                reduced(x)
+                escaped = escape_kink(reduced, x, lb, ub, pg_tol) if reduced.degenerate else None
+            except ResponseFailed:
+                escaped = None
+            if escaped is None:
+                kink_checked = bool(reduced.degenerate)
+                break
+            kinks += 1
+            x = escaped
+            history.append(reduced(x)[0])
+        if failure or flat_scans or iterations >= max_iter or not is_flat(reduced, x, lb, ub):
             break
-        if iterations >= max_iter or kinks >= MAX_KINK_ESCAPES:
+        # a plateau (gradient exactly 0, e.g. every follower at a bound: a price above every willingness to
+        # pay): stationary says nothing here; scan the box once and search again from a better point
+        flat_scans = 1
+        val_flat = reduced(x)[0]
+        x_scan, val_scan, _ = scan_diagonal(reduced, x, val_flat, reduced(x)[1], lb, ub, FLAT_SCAN)
+        if not val_scan < val_flat - tol * max(1.0, abs(val_flat)):
             break
-        if trust.limits(x):
-            trust.recentre(x)  # stopped on the trust region's edge, not the box's: go on from there
-            continue
-        try:
-            reduced(x)
-            escaped = escape_kink(reduced, x, lb, ub, pg_tol) if reduced.degenerate else None
-        except ResponseFailed:
-            escaped = None
-        if escaped is None:
-            kink_checked = bool(reduced.degenerate)
-            break
-        kinks += 1
-        x = escaped
-        history.append(reduced(x)[0])
+        x = x_scan
+        history.append(val_scan)
     try:
         val, grad = reduced(x)
     except ResponseFailed as exc:
@@ -443,6 +455,10 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
         status, message = SolveStatus.FEASIBLE, f"{summary}; at the answer {irregular_why}: not certified"
     elif not convex:
         status, message = SolveStatus.FEASIBLE, f"{summary}; at the answer {why}"
+    elif flat_scans and is_flat(reduced, x, lb, ub):
+        status, message = SolveStatus.FEASIBLE, (f"{summary}; the leader's objective is flat around the point "
+                                                 f"(gradient 0, the objective unchanged a step away) and a scan of {FLAT_SCAN} points along the "
+                                                 "box diagonal found nothing better: not certified")
     elif pg <= pg_tol and reduced.degenerate and not kink_checked:
         status, message = SolveStatus.FEASIBLE, f"{summary}: not certified"
     elif pg <= pg_tol:
@@ -454,7 +470,7 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
              "projected_gradient": pg, "projected_gradient_tol": pg_tol,
              "degenerate": reduced.degenerate, "kinks_left": kinks, "mcp_size": int(z.size),
              "least_squares": reduced.least_squares, "restrictions": trust.restrictions,
-             "regular": regular, "unique_response": unique, "nash_followers": nash}
+             "regular": regular, "unique_response": unique, "nash_followers": nash, "flat_scans": flat_scans}
     result = SolveResult(status, float(objective_value), 0.0, iterations, "implicit", message, extra=extra)
     log.info("implicit: %s (%s)", status, message)
     return result, {"upper_evaluations": reduced.evaluations, "lower_evaluations": reduced.solves,

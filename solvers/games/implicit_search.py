@@ -141,3 +141,25 @@ def scan_diagonal(reduced: Any, x0: np.ndarray, val0: float, grad0: np.ndarray, 
     return best[1], val, grad
 
 
+#: points of the diagonal scan made when the search stops on a plateau of the reduced objective
+FLAT_SCAN = 12
+
+
+def is_flat(reduced: Any, x: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> bool:
+    """A plateau of Φ at ``x``: ``∇Φ`` zero up to rounding and Φ unchanged (to 1e-12 relative) one step
+    of 1 % of the box (or of ``max(1, |x|)``) towards the box's centre; a strict optimum changes there."""
+    try:
+        val, grad = reduced(x)
+        if np.max(np.abs(grad), initial=0.0) > 1e-10 * max(1.0, abs(val)):
+            return False
+        finite = np.isfinite(lb) & np.isfinite(ub)
+        width = np.where(finite, np.where(finite, ub, 1.0) - np.where(finite, lb, 0.0), np.maximum(1.0, np.abs(x)))
+        centre = np.where(finite, 0.5 * (np.where(finite, lb, 0.0) + np.where(finite, ub, 0.0)), x + width)
+        probe = np.clip(x + 0.01 * width * np.sign(centre - x), lb, ub)
+        if np.array_equal(probe, x):
+            return False
+        moved, _ = reduced(probe)
+        reduced(x)          # the cache back at x
+    except ResponseFailed:
+        return False
+    return abs(moved - val) <= 1e-12 * max(1.0, abs(val))

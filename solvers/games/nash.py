@@ -52,7 +52,7 @@ import pyomo.environ as pyo
 from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.agent_solve import infeasibility, unsolved_followers
+from gridgames.solvers.games.agent_solve import infeasibility, unsolved_followers, violation_of
 from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
                                                  solve_reformulated)
 from gridgames.solvers.games.results import NashResult
@@ -105,7 +105,8 @@ def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver:
         Player name → gain (≥ 0 up to solver tolerance; 0 at a Nash equilibrium;
         ``inf`` when the profile violates the player's own constraints or bounds by
         more than ``VIOLATION_FACTOR · FEAS_TOL`` relative: an infeasible strategy can
-        show a negative gain, which certifies nothing).
+        show a negative gain, which certifies nothing; ``nan`` for the others when the
+        infeasible profile leaves some player no feasible answer).
         ``max(nash_gap(...).values())`` is the equilibrium gap reported by
         :func:`solve_nash`.
 
@@ -121,19 +122,33 @@ def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver:
         raise ModelError(f"nash_gap needs the strategies to check as variable values; {len(unset)} variable(s) "
                          f"have none ({', '.join(unset[:5])}{', ...' if len(unset) > 5 else ''}): "
                          "solve the game first or set the values")
-    gaps = BestResponses(agents, solver, None, model, batch, True if newton else False).gaps()
-    for a in agents:
-        violation = infeasibility(a, tol=VIOLATION_FACTOR * FEAS_TOL)
-        if violation > VIOLATION_FACTOR * FEAS_TOL:
+    limit = VIOLATION_FACTOR * FEAS_TOL
+    violations = {a.name: infeasibility(a, tol=limit) for a in agents}
+    try:
+        gaps = BestResponses(agents, solver, None, model, batch, True if newton else False).gaps()
+    except ModelError:
+        if not _shared_violated(agents, limit):
+            raise       # e.g. a player whose own constraints admit no point: the model's error, named
+        # outside a shared constraint a player may have no feasible answer at all: nothing to compare with
+        gaps = {a.name: math.nan for a in agents}
+    for name, violation in violations.items():
+        if violation > limit:
             log.warning("nash_gap: the profile violates player '%s''s own constraints or bounds by %.3g "
-                        "(relative): its gap is inf", a.name, violation)
-            gaps[a.name] = math.inf
+                        "(relative): its gap is inf", name, violation)
+            gaps[name] = math.inf
     return gaps
 
 
 def _set(agent: Agent, values: np.ndarray) -> None:
     for v, x in zip(agent.variables, values):
         v.set_value(float(x), skip_validation=True)
+
+
+def _shared_violated(agents: Sequence[Agent], limit: float) -> bool:
+    """Whether the current profile violates a shared constraint (relative violation above ``limit``): the
+    others' strategies may then leave a player no feasible answer, which is the profile's fault, not the model's."""
+    shared = {id(c): c for a in agents for c in a.shared}
+    return any(violation_of(c, scaled=True) > limit for c in shared.values())
 
 
 def _initial_values(agents: Sequence[Agent]) -> None:
@@ -200,6 +215,10 @@ def _tie_shared_multipliers(blocks: Sequence[Any]) -> None:
         blocks[0].block.variational = pyo.Constraint(range(len(rows)), rule=lambda _, r: rows[r][0] == rows[r][1])
 
 
+#: the regret of a particle where some player has no best response (pso)
+REGRET_NO_RESPONSE = 1e30
+
+
 def _solve_pso(agents: Sequence[Agent], br: BestResponses, *, pop_size: int, n_gen: int,
                seed: int | None, algorithm: Any) -> tuple[SolveResult, list[float]]:
     """pymoo PSO over all strategies, minimising Σ_i regret_i (the paper's baseline)."""
@@ -225,7 +244,15 @@ def _solve_pso(agents: Sequence[Agent], br: BestResponses, *, pop_size: int, n_g
                     violation = max(violation, pyo.value(con.lower) - body)
                 if con.has_ub():
                     violation = max(violation, body - pyo.value(con.upper))
-        return float(sum(max(g, 0.0) for g in br.gaps().values())), violation
+        if violation > 1e-9:
+            # outside the constraints the players' problems may have no answer at all (a shared limit the
+            # others already exceed): the swarm ranks infeasible particles by their violation alone
+            return 0.0, violation
+        try:
+            gains = br.gaps()
+        except ModelError:      # a player without a best response here: the worst regret, not a traceback
+            return REGRET_NO_RESPONSE, violation
+        return float(sum(max(g, 0.0) for g in gains.values())), violation
 
     class RegretProblem(ElementwiseProblem):
         def __init__(self) -> None:
@@ -407,17 +434,22 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         try:
             gaps = br.gaps()
         except ModelError as exc:
-            # e.g. a payoff undefined at the profile (0/0 at a bound): a status, not a traceback
             gaps = None
-            result.status = SolveStatus.ERROR
-            result.message += (f"; the Nash gap at the returned profile could not be computed: {exc} (is a payoff "
-                               "undefined there, e.g. 0/0 at a bound? start inside the box, or use method='mcp' "
-                               "or 'kkt')")
+            if _shared_violated(agents, VIOLATION_FACTOR * FEAS_TOL):
+                # outside a shared limit a player may have no feasible answer: gaps inf/nan (judged below)
+                gaps = {a.name: math.nan for a in agents}
+                result.message += f"; the returned profile violates the players' constraints ({exc})"
+            else:
+                # e.g. a payoff undefined at the profile (0/0 at a bound): a status, not a traceback
+                result.status = SolveStatus.ERROR
+                result.message += (f"; the Nash gap at the returned profile could not be computed: {exc} (is a "
+                                   "payoff undefined there, e.g. 0/0 at a bound? start inside the box, or use "
+                                   "method='mcp' or 'kkt')")
         timings["verify"] = time.perf_counter() - t0
     else:
         gaps = None
     if gaps is not None:
-        result.player_objectives = dict(br.values)
+        result.player_objectives = {a.name: br.values[a.name] if a.name in br.values else a.value() for a in agents}
         result.objective = sum(result.player_objectives.values())
         # tolerances scale with each objective without its constant (a constant changes no decision)
         scale = {a.name: result.player_objectives[a.name] - a.objective_constant() for a in agents}
