@@ -457,8 +457,9 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
         status, message = SolveStatus.FEASIBLE, f"{summary}; at the answer {why}"
     elif flat_scans and is_flat(reduced, x, lb, ub):
         status, message = SolveStatus.FEASIBLE, (f"{summary}; the leader's objective is flat around the point "
-                                                 f"(gradient 0, the objective unchanged a step away) and a scan of {FLAT_SCAN} points along the "
-                                                 "box diagonal found nothing better: not certified")
+                                                 "(gradient 0, the objective unchanged a step away) and a scan of "
+                                                 f"{FLAT_SCAN} points along the box diagonal found nothing better: "
+                                                 "not certified")
     elif pg <= pg_tol and reduced.degenerate and not kink_checked:
         status, message = SolveStatus.FEASIBLE, f"{summary}: not certified"
     elif pg <= pg_tol:

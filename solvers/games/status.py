@@ -95,8 +95,9 @@ def judge_feasibility(result: SolveResult, points: Mapping[str, tuple[float, flo
             bad.append((name, f"does better at the returned point than its proven optimum (gap {gap:.3g}): "
                               "the point is outside its feasible set"))
     if bad:
-        result.message = (f"{role} '{bad[0][0]}' {bad[0][1]}" + (f" ({len(bad) - 1} more {role}s)" if len(bad) > 1 else "")
-                          + f"; the method itself reported {result.status.value}: {result.message}")
+        more = f" ({len(bad) - 1} more {role}s)" if len(bad) > 1 else ""
+        result.message = (f"{role} '{bad[0][0]}' {bad[0][1]}{more}; the method itself reported "
+                          f"{result.status.value}: {result.message}")
         result.status = failed
 
 
