@@ -42,7 +42,6 @@ best response against the others' current strategies.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -52,14 +51,14 @@ import pyomo.environ as pyo
 from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.agent_solve import infeasibility, unsolved_followers, violation_of
+from gridgames.solvers.games.agent_solve import unsolved_followers
 from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
                                                  solve_reformulated)
 from gridgames.solvers.games.results import NashResult
-from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, VIOLATION_FACTOR, check_on_error, check_tolerances,
-                                          finish, gap_limit, judge, judge_feasibility)
+from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_tolerances, finish,
+                                          gap_limit, judge, judge_feasibility)
 from gridgames.solvers.games.game_parts import integer_variable
-from gridgames.solvers.games.responses import BestResponses, players_of, refuse_integer
+from gridgames.solvers.games.responses import BestResponses, players_of, profile_gaps, refuse_integer
 from gridgames.solvers.games.structure import Agent
 from gridgames.solvers.games.sweeps import GLOBAL_RESTARTS, best_response_iteration
 from gridgames.solvers.games.values import record_values
@@ -122,33 +121,12 @@ def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver:
         raise ModelError(f"nash_gap needs the strategies to check as variable values; {len(unset)} variable(s) "
                          f"have none ({', '.join(unset[:5])}{', ...' if len(unset) > 5 else ''}): "
                          "solve the game first or set the values")
-    limit = VIOLATION_FACTOR * FEAS_TOL
-    violations = {a.name: infeasibility(a, tol=limit) for a in agents}
-    try:
-        gaps = BestResponses(agents, solver, None, model, batch, True if newton else False).gaps()
-    except ModelError:
-        if not _shared_violated(agents, limit):
-            raise       # e.g. a player whose own constraints admit no point: the model's error, named
-        # outside a shared constraint a player may have no feasible answer at all: nothing to compare with
-        gaps = {a.name: math.nan for a in agents}
-    for name, violation in violations.items():
-        if violation > limit:
-            log.warning("nash_gap: the profile violates player '%s''s own constraints or bounds by %.3g "
-                        "(relative): its gap is inf", name, violation)
-            gaps[name] = math.inf
-    return gaps
+    return profile_gaps(agents, BestResponses(agents, solver, None, model, batch, True if newton else False))[0]
 
 
 def _set(agent: Agent, values: np.ndarray) -> None:
     for v, x in zip(agent.variables, values):
         v.set_value(float(x), skip_validation=True)
-
-
-def _shared_violated(agents: Sequence[Agent], limit: float) -> bool:
-    """Whether the current profile violates a shared constraint (relative violation above ``limit``): the
-    others' strategies may then leave a player no feasible answer, which is the profile's fault, not the model's."""
-    shared = {id(c): c for a in agents for c in a.shared}
-    return any(violation_of(c, scaled=True) > limit for c in shared.values())
 
 
 def _initial_values(agents: Sequence[Agent]) -> None:
@@ -432,19 +410,15 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
     if base.status.is_ok or base.status is SolveStatus.ITERATION_LIMIT:
         t0 = time.perf_counter()
         try:
-            gaps = br.gaps()
+            gaps, infeasible, note = profile_gaps(agents, br)
+            result.message += f"; {note}" if note else ""
         except ModelError as exc:
+            # e.g. a payoff undefined at the profile (0/0 at a bound): a status, not a traceback
             gaps = None
-            if _shared_violated(agents, VIOLATION_FACTOR * FEAS_TOL):
-                # outside a shared limit a player may have no feasible answer: gaps inf/nan (judged below)
-                gaps = {a.name: math.nan for a in agents}
-                result.message += f"; the returned profile violates the players' constraints ({exc})"
-            else:
-                # e.g. a payoff undefined at the profile (0/0 at a bound): a status, not a traceback
-                result.status = SolveStatus.ERROR
-                result.message += (f"; the Nash gap at the returned profile could not be computed: {exc} (is a "
-                                   "payoff undefined there, e.g. 0/0 at a bound? start inside the box, or use "
-                                   "method='mcp' or 'kkt')")
+            result.status = SolveStatus.ERROR
+            result.message += (f"; the Nash gap at the returned profile could not be computed: {exc} (is a "
+                               "payoff undefined there, e.g. 0/0 at a bound? start inside the box, or use "
+                               "method='mcp' or 'kkt')")
         timings["verify"] = time.perf_counter() - t0
     else:
         gaps = None
@@ -453,13 +427,9 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         result.objective = sum(result.player_objectives.values())
         # tolerances scale with each objective without its constant (a constant changes no decision)
         scale = {a.name: result.player_objectives[a.name] - a.objective_constant() for a in agents}
-        # a profile outside a player's own feasible set can show no positive gain: its gap is inf, as in nash_gap
-        limit = VIOLATION_FACTOR * FEAS_TOL
-        violations = {a.name: infeasibility(a, tol=limit) for a in agents}
-        gaps = {n: (math.inf if violations.get(n, 0.0) > limit else g) for n, g in gaps.items()}
-        result.player_gaps = gaps
+        result.player_gaps = gaps       # inf for a player outside its own feasible set (profile_gaps)
         result.gap = max(gaps.values())
-        judge_feasibility(result, {n: (v, 0.0, scale[n], False) for n, v in violations.items()},
+        judge_feasibility(result, {n: (v, 0.0, scale[n], False) for n, v in infeasible.items()},
                           gap_tol=gap_tol, feas_tol=FEAS_TOL, failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
         judge(result, {n: (g, scale[n]) for n, g in gaps.items()}, gap_tol=gap_tol,
               failed=SolveStatus.NOT_EQUILIBRIUM, role="player")

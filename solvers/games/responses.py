@@ -16,7 +16,8 @@ answered (:attr:`BestResponses.gains`): the gap-based stop of the sweeps.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,12 +28,12 @@ from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import GridGamesError, ModelError, UnsupportedModelError
 from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, AgentSolver, global_best_response,
-                                                 global_solver_if_nonconvex)
+                                                 bound_violation, global_solver_if_nonconvex, violation_of)
 from gridgames.solvers.games.batch import BatchResponses
 from gridgames.solvers.games.best_response import AggregateAgentSolver, AggregateValues
 from gridgames.solvers.games.compiled_player import CompiledPlayer, Response
 from gridgames.solvers.games.game_parts import find_aggregates, find_players
-from gridgames.solvers.games.status import gap_limit
+from gridgames.solvers.games.status import FEAS_TOL, VIOLATION_FACTOR, gap_limit
 from gridgames.solvers.games.structure import Agent
 from gridgames.solvers.result import SolveResult
 
@@ -422,3 +423,51 @@ class BestResponses:
             self.values[agent.name] = float(now)
             out[agent.name] = float(now - value) if agent.sense > 0 else float(value - now)
         return out
+
+
+def violations(agents: Sequence[Agent]) -> tuple[dict[str, float], float]:
+    """Each player's largest relative violation (``1 + |bound|``) of its own constraints, bounds and
+    shared constraints at the current profile, and the largest of the shared ones alone.  A shared
+    constraint (a market limit on every player's total) is evaluated once, not once per player."""
+    shared = {id(c): c for a in agents for c in a.shared}
+    shared_v = {k: violation_of(c, scaled=True) for k, c in shared.items()}
+    own = {a.name: max([violation_of(c, scaled=True) for c in a.constraints]
+                       + [shared_v[id(c)] for c in a.shared] + [bound_violation(a.variables, scaled=True)])
+           for a in agents}
+    return own, max(shared_v.values(), default=0.0)
+
+
+def profile_gaps(agents: Sequence[Agent], br: BestResponses) -> tuple[dict[str, float], dict[str, float], str]:
+    """The players' gaps at the current profile as a certificate may read them.
+
+    A player outside its own feasible set (relative violation above
+    ``VIOLATION_FACTOR · FEAS_TOL``) gets ``inf``: its gain can be negative,
+    which certifies nothing.  When the others' strategies break a shared
+    constraint a player may have no feasible answer at all: the gaps are then
+    ``nan`` (``inf`` for the violators) and the third item says why.
+
+    Returns
+    -------
+    (gaps, violations, note)
+
+    Raises
+    ------
+    ModelError
+        A best response failed at a profile that breaks no shared constraint
+        (a player whose own constraints admit no point; a payoff undefined there).
+    """
+    limit = VIOLATION_FACTOR * FEAS_TOL
+    own, shared = violations(agents)
+    note = ""
+    try:
+        gaps = br.gaps()
+    except ModelError as exc:
+        if not shared > limit:
+            raise
+        gaps, note = {a.name: math.nan for a in agents}, f"the profile violates a shared constraint ({exc})"
+    for name, violation in own.items():
+        if violation > limit:
+            log.warning("the profile violates player '%s''s own constraints or bounds by %.3g (relative): "
+                        "its gap is inf", name, violation)
+            gaps[name] = math.inf
+    return gaps, own, note
