@@ -405,7 +405,7 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
             history.append(reduced(x)[0])
         if failure or flat_scans or iterations >= max_iter or not is_flat(reduced, x, lb, ub):
             break
-        # a plateau (gradient exactly 0, e.g. every follower at a bound: a price above every willingness to
+        # a plateau (gradient 0 to rounding, e.g. every follower at a bound: a price above every willingness to
         # pay): stationary says nothing here; scan the box once and search again from a better point
         flat_scans = 1
         val_flat = reduced(x)[0]
