@@ -285,6 +285,10 @@ class HighsSolver(PyomoContribSolver):
         if self.threads is not None:
             _highs_scheduler(self.threads)
         result = super().solve(model, tee=tee, check=False, **kwargs)
+        if result.status is SolveStatus.UNBOUNDED and check and mc.kind == "qp":
+            # HiGHS 1.16: min (x - 4e7)^2 over x >= 0 is "unbounded" (4e6 is solved)
+            result.message += ("; HiGHS' QP solver also says so for a convex QP whose optimum lies far "
+                               "(~1e7) from its start: confirm with solver='ipopt'")
         if result.status is SolveStatus.ITERATION_LIMIT and "qp_iteration_limit" in kwargs:
             result.message += ("; HiGHS' QP solver hit its iteration limit (cycling on a degenerate QP?): "
                                "try solver='ipopt'")

@@ -289,3 +289,86 @@ def test_pso_ranks_particles_outside_a_shared_limit_instead_of_failing():
     m = _feeder()
     r = solve_nash(m, m.P, method="pso", pop_size=8, n_gen=3, seed=2)       # no feasible particle yet
     assert r.status is SolveStatus.ITERATION_LIMIT and set(r.player_gaps.values()) == {math.inf}
+
+
+# ---------------------------------------------------------------- review round 5
+def _log_player(m: pyo.Block) -> None:
+    """max log(1 + y), y >= 0 with no upper bound: no best response (the supremum is not attained)."""
+    m.y = pyo.Var(bounds=(0, None), initialize=1.0)
+    m.u = pyo.Objective(expr=pyo.log(1 + m.y), sense=pyo.maximize)
+
+
+def test_a_player_whose_problem_is_unbounded_is_not_an_equilibrium():
+    # before: gauss-seidel "optimal" with gap 0 at y = 1.3e8, where Ipopt's gradient test stops
+    m = pyo.ConcreteModel()
+    m.A, m.B = pyo.Block(), pyo.Block()
+    _log_player(m.A)
+    m.B.q = pyo.Var(bounds=(0, 100))
+    m.B.u = pyo.Objective(expr=(100 - m.B.q) * m.B.q, sense=pyo.maximize)
+    r = solve_nash(m, [m.A, m.B], method="gauss-seidel")
+    assert r.status is SolveStatus.NOT_EQUILIBRIUM, r.message
+    assert "player 'A''s problem looks unbounded: its variable 'A.y'" in r.message
+    assert m.B.q.value == pytest.approx(50.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("method", ["kkt", "nested"])
+def test_a_follower_whose_problem_is_unbounded_is_not_certified(method):
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 10))
+    m.f = pyo.Block()
+    _log_player(m.f)
+    m.f.c = pyo.Constraint(expr=m.f.y >= m.x)
+    m.obj = pyo.Objective(expr=m.x)
+    options = {"n_gen": 5, "pop_size": 6} if method == "nested" else {}
+    r = solve_bilevel(m, m.f, method=method, **options)
+    assert r.status is SolveStatus.FOLLOWER_NOT_OPTIMAL, r.message
+    assert "follower 'f''s problem looks unbounded: its variable 'f.y'" in r.message
+
+
+def test_a_large_value_within_the_scale_of_the_bounds_is_not_called_unbounded():
+    # annual energy in Wh: 4e7 with no upper bound beside a 1e6 capacity is an ordinary number
+    m = pyo.ConcreteModel()
+    m.A, m.B = pyo.Block(), pyo.Block()
+    m.A.e = pyo.Var(bounds=(0, None))
+    m.A.cap = pyo.Var(bounds=(0, 1e6))
+    m.A.u = pyo.Objective(expr=(m.A.e - 4e7) ** 2 + (m.A.cap - 5e5) ** 2)
+    m.B.q = pyo.Var(bounds=(0, 100))
+    m.B.u = pyo.Objective(expr=(m.B.q - 3) ** 2)
+    r = solve_nash(m, [m.A, m.B], method="gauss-seidel")
+    assert r.status is SolveStatus.OPTIMAL, r.message
+    assert m.A.e.value == pytest.approx(4e7, rel=1e-6)
+
+
+@pytest.mark.parametrize("extra", ["leader", "leader squared", "leader exp", "param times leader"])
+def test_terms_in_the_leaders_variables_do_not_loosen_the_follower_tolerance(extra):
+    # follower min (y − x)² + E with E free of y; the response y = x + 3 has gap 9.  Before: E = 1e6·x (or
+    # any term in the leader's variables) scaled the tolerance to 10 and the status said optimal
+    m = pyo.ConcreteModel()
+    m.K = pyo.Param(initialize=1e6, mutable=True)
+    m.x = pyo.Var(bounds=(0, 2), initialize=1.0)
+    m.f = pyo.Block()
+    m.f.y = pyo.Var(bounds=(-10, 10))
+    e = {"leader": 1e6 * m.x, "leader squared": 1e6 * m.x ** 2, "leader exp": 1e6 * pyo.exp(m.x),
+         "param times leader": m.K * m.x}[extra]
+    m.f.obj = pyo.Objective(expr=(m.f.y - m.x) ** 2 + e)
+    m.obj = pyo.Objective(expr=m.x)
+    r = solve_bilevel(m, m.f, method="analytic", equilibrium=lambda b: [(b.x, 1.0), (b.f.y, 4.0)])
+    assert r.status is SolveStatus.FOLLOWER_NOT_OPTIMAL, r.message
+    assert "gap 9 > tolerance 9e-05" in r.message
+
+
+def test_terms_in_the_rivals_variables_do_not_loosen_a_players_tolerance():
+    # A: min (a + 0.01)² + 1e6·b over a >= 0.  kkt with its regularisation stopped at 1e-4 leaves a ~ 0.004
+    # (gain ~1e-4 > 1e-5); before: the tolerance scaled with 1e6·b = 1e6, so the status said optimal
+    m = pyo.ConcreteModel()
+    m.A, m.B = pyo.Block(), pyo.Block()
+    m.A.a = pyo.Var(bounds=(0, 5), initialize=1.0)
+    m.B.b = pyo.Var(bounds=(0, 5), initialize=1.0)
+    m.A.u = pyo.Objective(expr=(m.A.a + 0.01) ** 2 + 1e6 * m.B.b)
+    m.B.u = pyo.Objective(expr=(m.B.b - 1) ** 2)
+    r = solve_nash(m, [m.A, m.B], method="kkt", eps_start=1e-4, eps_final=1e-4)
+    a = m.A.a.value
+    assert a > 1e-3
+    assert r.player_gaps["A"] == pytest.approx((a + 0.01) ** 2 - 0.01 ** 2, rel=1e-4)
+    assert r.status is SolveStatus.NOT_EQUILIBRIUM, r.message
+    assert "player 'A' is not optimal" in r.message

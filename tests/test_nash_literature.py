@@ -139,8 +139,22 @@ def test_a_variable_outside_every_player_is_refused_by_name(method):
     with pytest.raises(ModelError, match="variable 'price' enters .* belongs to no player block.*Expression"):
         solve_nash(m, [m.A, m.B], method=method)
     m = _cournot()
-    with pytest.raises(ModelError, match="variable 'B.q' enters player 'A'"):   # a player left out of the list
-        solve_nash(m, [m.A], method=method) if method != "mcp" else nash_gap(m, [m.A])
+    with pytest.raises(ModelError, match="objective 'B.u' is active but outside every player block.*list "
+                                         "that player's block"):   # a player left out of the list
+        solve_nash(m, [m.A], method=method)
+    with pytest.raises(ModelError, match="variable 'B.q' enters player 'A'"):
+        nash_gap(m, [m.A])
+
+
+def test_an_objective_outside_every_player_is_refused_and_a_lower_level_game_keeps_its_leader():
+    # before: the welfare objective was ignored without a word
+    m = _cournot()
+    m.welfare = pyo.Objective(expr=m.A.q + m.B.q, sense=pyo.maximize)
+    with pytest.raises(ModelError, match="objective 'welfare' is active but outside every player block"):
+        solve_nash(m, [m.A, m.B], method="gauss-seidel")
+    m.welfare.deactivate()
+    assert solve_nash(m, [m.A, m.B], method="gauss-seidel").status is SolveStatus.OPTIMAL
+    assert (m.A.q.value, m.B.q.value) == pytest.approx((100 / 3, 70 / 3), abs=1e-5)
 
 
 def test_a_constraint_on_no_players_variables_is_refused():

@@ -162,14 +162,16 @@ class AgentSolver:
         When HiGHS was picked by default and its QP solver stops at the
         iteration limit (it can cycle on degenerate QPs) or fails (it can
         report "Solve error" on a QP with nearly fixed columns, e.g. a player
-        at a bound of 1e-4), this agent switches to Ipopt for this and every
-        later solve.
+        at a bound of 1e-4), or calls a QP unbounded (HiGHS 1.16 says so for
+        min (x − 4e7)², x ≥ 0: its QP solver takes a long step for a ray), this
+        agent switches to Ipopt for this and every later solve.
         """
         with self._others_fixed():
             self.solves += 1
             result = self._solver.solve(self.target)
             if (self._chosen_by_default and self.solver_name == "highs"
-                    and result.status in (SolveStatus.ITERATION_LIMIT, SolveStatus.ERROR)
+                    and (result.status in (SolveStatus.ITERATION_LIMIT, SolveStatus.ERROR)
+                         or (result.status is SolveStatus.UNBOUNDED and classify(self.target).kind == "qp"))
                     and "ipopt" in available_solvers()):
                 log.info("agent %s: HiGHS stopped (%s: %s); switching to ipopt", self.agent.block.name,
                          result.status, result.message)

@@ -37,8 +37,9 @@ from gridgames.solvers.games.implicit import IMPLICIT_OPTIONS, solve_implicit
 from gridgames.solvers.games.nested import solve_nested
 from gridgames.solvers.games.results import AgentCheck, BilevelResult
 from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_tolerances, finish, judge,
-                                          judge_feasibility, judge_local, VIOLATION_FACTOR)
-from gridgames.solvers.games.structure import Agent, analyse_agents, leader_part, values_text
+                                          judge_feasibility, judge_local, judge_runaway,
+                                          VIOLATION_FACTOR)
+from gridgames.solvers.games.structure import Agent, OwnFreePart, analyse_agents, leader_part, values_text
 from gridgames.solvers.games.terms import NamedTerms
 from gridgames.solvers.games.values import record_values
 from gridgames.solvers.registry import available_solvers, get_solver
@@ -201,7 +202,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
             if verify:
                 result.lower_evaluations += len(agents)
                 # tolerances scale with each objective without its constant (a constant changes no decision)
-                const = {a.name: a.objective_constant() for a in agents}
+                part = OwnFreePart()
+                const = {a.name: a.objective_constant(part) for a in agents}
                 judge(result, {c.name: (c.gap, c.value - const.get(c.name, 0.0)) for c in result.follower_checks},
                       gap_tol=gap_tol, failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
                 by_name = {a.name: a for a in agents}
@@ -211,6 +213,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
                                            for c in result.follower_checks}, gap_tol=gap_tol, feas_tol=feas_tol,
                                   failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
                 judge_local(result, locally_checked(agents, result.follower_checks), role="follower")
+                judge_runaway(result, {a.name: a.variables for a in agents},
+                              failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
                 result.message += leader_value_at_responses(result, leader, agents, gap_tol)
         record_values(result, model, followers=followers)
     return finish(result, on_error)

@@ -115,6 +115,22 @@ def find_players(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> 
     return GamePlayers(blocks, objectives, np.array(senses), variables, constraints, shared, unowned)
 
 
+def refuse_stray_objectives(model: pyo.Block, blocks: Iterable[BlockData], role: str = "player") -> None:
+    """Refuse an active Objective outside every agent block: no method would optimise it.
+
+    Raises
+    ------
+    ModelError
+        Naming the objective, with the fix (deactivate it or move it into its player).
+    """
+    ids = {id(b) for b in blocks}
+    for obj in model.component_data_objects(pyo.Objective, active=True, descend_into=True):
+        if not inside_any(obj, ids):
+            raise ModelError(f"objective '{obj.name}' is active but outside every {role} block, so no "
+                             f"{role} would optimise it: if it is a {role}'s payoff, list that {role}'s block "
+                             f"(or move the objective into it); otherwise deactivate it")
+
+
 def integer_variable(players: Iterable[tuple[str, list]]) -> tuple[str, Any] | None:
     """``(player name, variable)`` of the first integer or binary variable among ``(name, variables)``
     pairs; None when every variable is continuous."""

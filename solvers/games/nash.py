@@ -56,10 +56,10 @@ from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementar
                                                  solve_reformulated)
 from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_tolerances, finish,
-                                          gap_limit, judge, judge_feasibility)
-from gridgames.solvers.games.game_parts import integer_variable
+                                          gap_limit, judge, judge_feasibility, judge_runaway)
+from gridgames.solvers.games.game_parts import integer_variable, refuse_stray_objectives
 from gridgames.solvers.games.responses import BestResponses, players_of, profile_gaps, refuse_integer
-from gridgames.solvers.games.structure import Agent
+from gridgames.solvers.games.structure import Agent, OwnFreePart, _as_blocks
 from gridgames.solvers.games.sweeps import GLOBAL_RESTARTS, best_response_iteration
 from gridgames.solvers.games.values import record_values
 from gridgames.solvers.result import SolveResult, SolveStatus
@@ -321,6 +321,21 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         Values loaded into the model; ``gap`` from :func:`nash_gap`.  ``pso``
         reports ``feasible`` at best (a heuristic).
     """
+    players = _as_blocks(players)
+    followers = options.get("followers") if method == "epec" else None
+    if method != "epec" or followers is not None:   # (without followers the EPEC's own error says so)
+        refuse_stray_objectives(model, players + (_as_blocks(followers) if followers is not None else []))
+    return solve_nash_within(model, players, method, solver, gap_tol=gap_tol, on_error=on_error, **options)
+
+
+def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData], method: str = "gauss-seidel",
+                      solver: str | None = None, *, gap_tol: float = GAP_TOL, on_error: str = "return",
+                      **options: Any) -> NashResult:
+    """:func:`solve_nash` for a game inside a larger model, e.g. a bilevel model's lower level.
+
+    Active objectives outside the players (the leader's) are left alone instead of
+    refused; everything else is as :func:`solve_nash`.
+    """
     if method not in NASH_METHODS:
         raise ModelError(f"unknown Nash method {method!r}; choose one of {', '.join(NASH_METHODS)}")
     check_on_error(on_error)
@@ -426,18 +441,24 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         result.player_objectives = {a.name: br.values[a.name] if a.name in br.values else a.value() for a in agents}
         result.objective = sum(result.player_objectives.values())
         # tolerances scale with each objective without its constant (a constant changes no decision)
-        scale = {a.name: result.player_objectives[a.name] - a.objective_constant() for a in agents}
+        part = OwnFreePart()
+        scale = {a.name: result.player_objectives[a.name] - a.objective_constant(part) for a in agents}
         result.player_gaps = gaps       # inf for a player outside its own feasible set (profile_gaps)
         result.gap = max(gaps.values())
         judge_feasibility(result, {n: (v, 0.0, scale[n], False) for n, v in infeasible.items()},
                           gap_tol=gap_tol, feas_tol=FEAS_TOL, failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
         judge(result, {n: (g, scale[n]) for n, g in gaps.items()}, gap_tol=gap_tol,
               failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
-        if (base.status is SolveStatus.ITERATION_LIMIT and method in ("gauss-seidel", "jacobi")
+        judge_runaway(result, {a.name: a.variables for a in agents}, failed=SolveStatus.NOT_EQUILIBRIUM,
+                      role="player")
+        if (((base.status is SolveStatus.ITERATION_LIMIT and method in ("gauss-seidel", "jacobi"))
+             or (base.status is SolveStatus.LOCALLY_OPTIMAL and method == "kkt"))
                 and all(g <= gap_limit(scale[n], gap_tol) for n, g in gaps.items())):
-            # the iterates kept moving (e.g. along a set of generalized equilibria) but the certificate holds
+            # the iterates kept moving (e.g. along a set of generalized equilibria), or the KKT solver is a
+            # local one, but the certificate holds: every player's best response re-solved alone
             result.status = SolveStatus.OPTIMAL
-            result.message += (f"; yet no player gains more than gap_tol x max(1, |its objective|) at the last "
+            result.message += (f"; {'yet ' if method != 'kkt' else ''}no player gains more than gap_tol x "
+                               f"max(1, |its objective|) at the {'last' if method != 'kkt' else 'returned'} "
                                f"profile (largest gain {result.gap:.2e}): an equilibrium")
     if br.global_players:
         result.message += ("; gains re-checked by SCIP (global) for player(s) whose problem looked nonconvex: "

@@ -29,9 +29,9 @@ from gridgames.solvers.errors import GridGamesError, ModelError
 from gridgames.solvers.games.mcp import solve_mcp
 from gridgames.solvers.games.multipliers import estimate_multipliers
 from gridgames.solvers.games.results import NashResult
-from gridgames.solvers.games.status import gap_limit
+from gridgames.solvers.games.status import gap_limit, judge_runaway
 from gridgames.solvers.games.stacked_kkt import StackedKKT
-from gridgames.solvers.games.structure import additive_constant
+from gridgames.solvers.games.structure import OwnFreePart
 from gridgames.solvers.result import SolveStatus
 from gridgames.solvers.validate import check_finite
 
@@ -173,11 +173,11 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
     if mcp.ok:
         extra["shared_multipliers"] = system.shared_multipliers(mcp.x)
     elif fallback:
-        from gridgames.solvers.games.nash import solve_nash
+        from gridgames.solvers.games.nash import solve_nash_within
         log.info("Newton on the stacked KKT system failed (%s); falling back to kkt (Scholtes-Ipopt)", mcp.message)
         t0 = time.perf_counter()
         try:
-            back = solve_nash(model, players, method="kkt", solver=None, variational=True,
+            back = solve_nash_within(model, players, method="kkt", solver=None, variational=True,
                               solver_options=solver_options)
         except GridGamesError as exc:
             back = None
@@ -198,14 +198,17 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
     gap = max(gaps.values()) if gaps else None
     values = system.player_values(mcp.x)
     # tolerances scale with each objective without its constant (a constant changes no decision)
-    scale = {b.name: values[b.name] - additive_constant(o.expr)
-             for b, o in zip(system.game.blocks, system.game.objectives)} if gaps else values
+    part = OwnFreePart()
+    scale = {b.name: values[b.name] - part(o.expr, {id(v) for v in vs})
+             for b, o, vs in zip(system.game.blocks, system.game.objectives, system.game.variables)} if gaps else values
     status, verdict = _status(gaps, scale, gap_tol) if mcp.ok else (mcp.status, "")
     result = NashResult(status=status, objective=float(sum(values.values())), solve_time=0.0,
                         iterations=mcp.iterations, solver=method_solver,
                         message=f"{message}; {verdict}" if verdict else message, extra=extra, method="mcp",
                         gap=float(gap) if gap is not None else float("nan"), player_gaps=gaps,
                         player_objectives=values, history=list(mcp.history))
+    judge_runaway(result, dict(zip(system.game.names, system.game.variables)),
+                  failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
     result.best_response_solves = len(gaps)
     result.solve_time = time.perf_counter() - start
     timings["total"] = result.solve_time

@@ -214,14 +214,14 @@ def lower_level_equilibrium(model: pyo.Block, leader: LeaderPart, followers: Seq
     constraints of the followers' game.  Not verified here: ``solve_bilevel``'s
     follower check at the returned point is the followers' Nash gap.
     """
-    from gridgames.solvers.games.nash import solve_nash   # nash -> kkt_methods; imported lazily
+    from gridgames.solvers.games.nash import solve_nash_within   # nash -> kkt_methods; imported lazily
 
     active = [c for c in leader.constraints if c.active]
     for c in active:
         c.deactivate()
     try:
         with FixedVariables(leader.variables):
-            res = solve_nash(model, [f.block for f in followers], method="mcp", verify=False,
+            res = solve_nash_within(model, [f.block for f in followers], method="mcp", verify=False,
                              solver_options=solver_options)
     finally:
         for c in active:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from gridgames.solvers.errors import ModelError, SolveFailedError
 from gridgames.solvers.result import SolveResult, SolveStatus
@@ -115,6 +116,43 @@ def judge_local(result: SolveResult, names: Sequence[str], *, role: str) -> None
     result.message += (f"; locally optimal only: {role} {shown} {'is' if len(names) == 1 else 'are'} nonlinear, "
                        "not proved convex, and re-solved by a local solver (pass solver='scip' to verify "
                        "globally)")
+
+
+#: a variable with no bound on the side it ran to, beyond this × max(10, the agent's largest finite bound),
+#: marks a problem that looks unbounded: a local solver stops where the gradient falls under its
+#: tolerance (max log(1 + x) over x >= 0 ends "optimal" at x ~ 1e8 with gain 0 from re-solving)
+RUNAWAY_FACTOR = 1e6
+
+
+def runaway_variables(variables: Iterable[Any]) -> list[tuple[str, float]]:
+    """``(name, value)`` of each variable beyond ``RUNAWAY_FACTOR × max(10, largest finite bound)`` on
+    a side where it has no bound (one agent's variables)."""
+    variables = [v for v in variables if v.value is not None]
+    bounds = [abs(b) for v in variables for b in (v.lb, v.ub) if b is not None and math.isfinite(b)]
+    limit = RUNAWAY_FACTOR * max([10.0] + bounds)
+    return [(v.name, float(v.value)) for v in variables
+            if (v.value > limit and v.ub is None) or (v.value < -limit and v.lb is None)]
+
+
+def judge_runaway(result: SolveResult, variables: Mapping[str, Iterable[Any]], *, failed: SolveStatus,
+                  role: str) -> None:
+    """Downgrade a successful status to ``failed`` when an agent's variable ran away to a huge value
+    on an unbounded side (:func:`runaway_variables`): the agent's problem looks unbounded, and a
+    re-solve that stops at the same huge value certifies nothing.  The message names the variable."""
+    found = [(agent, *far[0]) for agent, vs in variables.items() if (far := runaway_variables(vs))]
+    if not found:
+        return
+    agent, name, value = found[0]
+    more = f" ({len(found) - 1} more {role}s)" if len(found) > 1 else ""
+    note = (f"{role} '{agent}''s problem looks unbounded: its variable '{name}' = {value:.3g} has no "
+            f"{'upper' if value > 0 else 'lower'} bound{more}; a local solver stops where the gradient is "
+            "below its tolerance, so a gain of 0 certifies nothing here: bound the variable or check the "
+            "objective")
+    if result.status.is_ok:
+        result.message = f"{note}; the method itself reported {result.status.value}: {result.message}"
+        result.status = failed
+    else:
+        result.message += f"; {note}"
 
 
 def check_tolerances(gap_tol: float, options: Mapping[str, object]) -> None:

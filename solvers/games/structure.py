@@ -32,25 +32,48 @@ from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.terms import NamedTerms, QuadraticTerms, quadratic_terms, unfixed_variables
 
 
-def additive_constant(expr: Any) -> float:
-    """Sum of the constant terms of ``expr`` at the top level of its sums (through named Expressions).
+class OwnFreePart:
+    """The value of an objective's top-level terms that involve none of the agent's own variables.
 
-    ``a*q - b*q**2 + 1e6`` gives 1e6; terms inside a product or a function are not
-    looked into (cost: the number of top-level terms, not the expression's size,
-    so a payoff built on a market total of 5,000 buyers costs a few operations).
+    ``a*q - b*q**2 + 1e6 + W*fee`` of a follower deciding ``q`` gives ``1e6 + W·fee``:
+    constants, Params, fixed variables and other agents' variables (the leader's
+    fee, the rivals' strategies).  They change none of the agent's decisions, so a
+    gap tolerance relative to the objective must not scale with them.  Terms inside
+    a product or a function are not split (``(p − c)·q`` counts whole).
+
+    One instance per solve: the variables of each named Expression (a market total)
+    are collected once and shared by every agent, so a payoff built on a total of
+    5,000 buyers costs each agent a few set lookups, not a walk of the total.
     """
-    if expr.__class__ in native_numeric_types:
-        return float(expr)
-    if not expr.is_potentially_variable():
+
+    def __init__(self) -> None:
+        self._named: dict[int, frozenset[int]] = {}
+
+    def __call__(self, expr: Any, own: set[int] | frozenset[int]) -> float:
+        """Sum of the own-free top-level terms of ``expr`` at the current values (``own``: ids of the
+        agent's variables)."""
+        if expr.__class__ in native_numeric_types:
+            return float(expr)
+        if expr.is_named_expression_type():
+            return self(expr.expr, own)
+        if isinstance(expr, SumExpression):
+            return float(sum(self(arg, own) for arg in expr.args))
+        if self._involves(expr, own):
+            return 0.0
         value = pyo.value(expr, exception=False)
         return float(value) if value is not None else 0.0
-    if expr.is_named_expression_type():
-        return additive_constant(expr.expr)
-    if isinstance(expr, SumExpression):
-        return float(sum(additive_constant(arg) for arg in expr.args
-                         if arg.__class__ in native_numeric_types or not arg.is_potentially_variable()
-                         or arg.is_named_expression_type() or isinstance(arg, SumExpression)))
-    return 0.0
+
+    def _involves(self, expr: Any, own: set[int] | frozenset[int]) -> bool:
+        if expr.__class__ in native_numeric_types or not expr.is_potentially_variable():
+            return False
+        if expr.is_variable_type():
+            return id(expr) in own
+        if expr.is_named_expression_type():
+            found = self._named.get(id(expr))
+            if found is None:
+                found = self._named[id(expr)] = frozenset(id(v) for v in unfixed_variables(expr))
+            return not own.isdisjoint(found)
+        return any(self._involves(arg, own) for arg in expr.args)
 
 
 @dataclass
@@ -103,16 +126,15 @@ class Agent:
         """
         return objective_value(self.objective.expr, self.name, self.variables + self.parameters)
 
-    def objective_constant(self) -> float:
-        """The constant part of the objective (fixed costs, fixed variables, Params) at the current data:
-        from the analysis walk when one was made, else its top-level constant terms
-        (:func:`additive_constant`, which never walks into products such as a price times a quantity).
+    def objective_constant(self, part: OwnFreePart | None = None) -> float:
+        """The part of the objective the agent cannot change at the current values: fixed costs, Params,
+        fixed variables and terms in other agents' variables (:class:`OwnFreePart`; pass one
+        instance to every agent of a solve).
 
-        Gap tolerances scale with the objective's value *without* it: a constant
+        Gap tolerances scale with the objective's value *without* it: such a term
         changes no decision, so it must not loosen the certificate.
         """
-        entry = self.terms.get(id(self.objective))
-        return float(entry[1].constant) if entry is not None else additive_constant(self.objective.expr)
+        return (part or OwnFreePart())(self.objective.expr, {id(v) for v in self.variables})
 
     def snapshot(self) -> list[float | None]:
         return [v.value for v in self.variables]
