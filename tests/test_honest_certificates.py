@@ -207,7 +207,7 @@ def test_a_profile_where_the_payoffs_are_undefined_gives_a_status_not_a_tracebac
     assert "could not be computed" in r.message and "start inside the box" in r.message
     m = _kelly(1.0)
     r = solve_nash(m, m.P, method="mcp")
-    assert r.status is SolveStatus.OPTIMAL
+    assert r.status is SolveStatus.LOCALLY_OPTIMAL   # Kelly payoffs: concavity sampled, not proved
     assert [m.P[i].w.value for i in range(2)] == pytest.approx([4 / 9, 2 / 9], abs=1e-7)
 
 
@@ -372,3 +372,20 @@ def test_terms_in_the_rivals_variables_do_not_loosen_a_players_tolerance():
     assert r.player_gaps["A"] == pytest.approx((a + 0.01) ** 2 - 0.01 ** 2, rel=1e-4)
     assert r.status is SolveStatus.NOT_EQUILIBRIUM, r.message
     assert "player 'A' is not optimal" in r.message
+
+
+def test_a_nonconvex_player_checked_by_a_named_local_solver_is_locally_optimal_only():
+    # A: min (a − 3)²; B: min cos(3b) + 0.01 (b − a)² on [0, 6] from b = 5: Ipopt stays at the local
+    # minimum b = 5.231 (B gains 0.0497 by moving to b = 3.1413).  Before: "optimal", gap 0, with
+    # solver='ipopt' (and with 21 copies of B, over the 20 players SCIP re-checks)
+    m = pyo.ConcreteModel()
+    m.A, m.B = pyo.Block(), pyo.Block()
+    m.A.a = pyo.Var(bounds=(0, 6), initialize=3.0)
+    m.B.b = pyo.Var(bounds=(0, 6), initialize=5.0)
+    m.A.u = pyo.Objective(expr=(m.A.a - 3) ** 2)
+    m.B.u = pyo.Objective(expr=pyo.cos(3 * m.B.b) + 0.01 * (m.B.b - m.A.a) ** 2)
+    for method in ("gauss-seidel", "mcp"):
+        r = solve_nash(m, [m.A, m.B], method=method, solver="ipopt")
+        assert r.status is SolveStatus.LOCALLY_OPTIMAL, r.message
+        assert "locally optimal only: player 'B' is nonlinear" in r.message
+    assert nash_gap(m, [m.A, m.B])["B"] == pytest.approx(0.0497, abs=1e-3)   # the default check is global

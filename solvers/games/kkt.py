@@ -38,6 +38,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.numeric_types import native_numeric_types
 from pyomo.core.base.var import VarData
+from pyomo.core.expr.calculus.diff_with_pyomo import DifferentiationException
 from pyomo.repn.standard_repn import generate_standard_repn
 
 from gridgames.solvers.convexity import convexity_defect, quadratic_hessian
@@ -211,6 +212,19 @@ def _linear_terms(agent: Agent, con, crepn, index: dict[int, int]) -> tuple[list
 
 def _smooth_terms(agent: Agent, constraints: list) -> tuple[list[list], list, str]:
     """Objective gradient and constraint terms of a smooth agent; convexity proved or sampled.
+
+    A term Pyomo cannot differentiate (``Expr_if``, ``abs``) is refused, naming the agent.
+    """
+    try:
+        return _differentiated_terms(agent, constraints)
+    except DifferentiationException as exc:
+        raise _unsupported(agent, f"a term has no symbolic derivative ({exc}): state it without "
+                                  "Expr_if/abs (e.g. a price cap min(a, b) as a variable p <= a, p <= b "
+                                  "the player optimises, or an epigraph variable)") from None
+
+
+def _differentiated_terms(agent: Agent, constraints: list) -> tuple[list[list], list, str]:
+    """:func:`_smooth_terms` without the error translation.
 
     Quadratic objectives and linear constraints keep the exact representation
     path; anything else is differentiated symbolically and its convexity

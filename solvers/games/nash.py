@@ -56,7 +56,8 @@ from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementar
                                                  solve_reformulated)
 from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_tolerances, finish,
-                                          gap_limit, judge, judge_feasibility, judge_runaway)
+                                          gap_limit, judge, judge_feasibility, judge_local,
+                                          judge_runaway)
 from gridgames.solvers.games.game_parts import integer_variable, refuse_stray_objectives
 from gridgames.solvers.games.responses import BestResponses, players_of, profile_gaps, refuse_integer
 from gridgames.solvers.games.structure import Agent, OwnFreePart, _as_blocks
@@ -115,13 +116,21 @@ def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver:
         When a player's variable has no value (nothing to check: solve the game
         or set the strategies first).
     """
+    return checked_gaps(model, players, solver, batch=batch, newton=newton)[0]
+
+
+def checked_gaps(model: pyo.Block, players: BlockData | Iterable[BlockData], solver: str | None = None, *,
+                 batch: bool | None = None, newton: bool = False) -> tuple[dict[str, float], BestResponses]:
+    """:func:`nash_gap` and the best responses that computed it (which players were checked only
+    locally: :meth:`~gridgames.solvers.games.responses.BestResponses.local_only`)."""
     agents = players_of(model, players)
     unset = [v.name for a in agents for v in a.variables if v.value is None]
     if unset:
         raise ModelError(f"nash_gap needs the strategies to check as variable values; {len(unset)} variable(s) "
                          f"have none ({', '.join(unset[:5])}{', ...' if len(unset) > 5 else ''}): "
                          "solve the game first or set the values")
-    return profile_gaps(agents, BestResponses(agents, solver, None, model, batch, True if newton else False))[0]
+    br = BestResponses(agents, solver, None, model, batch, True if newton else False)
+    return profile_gaps(agents, br)[0], br
 
 
 def _set(agent: Agent, values: np.ndarray) -> None:
@@ -463,6 +472,8 @@ def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData]
     if br.global_players:
         result.message += ("; gains re-checked by SCIP (global) for player(s) whose problem looked nonconvex: "
                            + "; ".join(f"'{n}' ({why})" for n, why in list(br.global_players.items())[:3]))
+    if result.status is SolveStatus.OPTIMAL:
+        judge_local(result, br.local_only(), role="player")
     if br.uncertified and result.status is SolveStatus.OPTIMAL:
         result.status = SolveStatus.LOCALLY_OPTIMAL
         result.message += (f"; SCIP stopped at its time limit for {', '.join(repr(n) for n in br.uncertified[:3])}: "

@@ -29,7 +29,7 @@ from gridgames.solvers.errors import GridGamesError, ModelError
 from gridgames.solvers.games.mcp import solve_mcp
 from gridgames.solvers.games.multipliers import estimate_multipliers
 from gridgames.solvers.games.results import NashResult
-from gridgames.solvers.games.status import gap_limit, judge_runaway
+from gridgames.solvers.games.status import gap_limit, judge_local, judge_runaway
 from gridgames.solvers.games.stacked_kkt import StackedKKT
 from gridgames.solvers.games.structure import OwnFreePart
 from gridgames.solvers.result import SolveStatus
@@ -191,9 +191,9 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
             return back
     gaps: dict[str, float] = {}
     if mcp.ok and verify:
-        from gridgames.solvers.games.nash import nash_gap
+        from gridgames.solvers.games.nash import checked_gaps
         t0 = time.perf_counter()
-        gaps = nash_gap(model, players, solver=solver)
+        gaps, responses = checked_gaps(model, players, solver=solver)
         timings["verify"] = time.perf_counter() - t0
     gap = max(gaps.values()) if gaps else None
     values = system.player_values(mcp.x)
@@ -207,6 +207,8 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
                         message=f"{message}; {verdict}" if verdict else message, extra=extra, method="mcp",
                         gap=float(gap) if gap is not None else float("nan"), player_gaps=gaps,
                         player_objectives=values, history=list(mcp.history))
+    if result.status is SolveStatus.OPTIMAL and gaps:
+        judge_local(result, responses.local_only(), role="player")
     judge_runaway(result, dict(zip(system.game.names, system.game.variables)),
                   failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
     result.best_response_solves = len(gaps)

@@ -31,6 +31,7 @@ from pymoo.core.problem import Problem
 from pymoo.optimize import minimize
 
 from gridgames.solvers.errors import ModelError
+from gridgames.solvers.games.agent_qp import solve_agent_qp
 from gridgames.solvers.games.agent_solve import GLOBAL_OPTIONS, AgentSolver, global_solver_if_nonconvex
 from gridgames.solvers.games.structure import Agent, FixedVariables, LeaderPart, values_text
 from gridgames.solvers.result import SolveResult, SolveStatus
@@ -78,6 +79,8 @@ class LeaderEvaluator:
         self.n_constraints = sum(_n_rows(c) for c in leader.constraints) + 1  # +1: follower feasibility
         #: the followers use each other's variables: their reaction is the lower level's Nash equilibrium
         self.nash = followers_coupled(self.followers)
+        #: followers still solved as arrays (see :meth:`_solve_one`)
+        self._arrays = [True] * len(self.followers)
 
     @property
     def solvers(self) -> list[AgentSolver]:
@@ -90,6 +93,17 @@ class LeaderEvaluator:
                 options = {**GLOBAL_OPTIONS, **(self.solver_options or {})} if why else self.solver_options
                 self._solvers.append(AgentSolver(f, name, options))
         return self._solvers
+
+    def _solve_one(self, i: int) -> SolveResult:
+        """Follower ``i``'s response: as arrays by Clarabel when it is a convex LP/QP and no solver was
+        named (:func:`~gridgames.solvers.games.agent_qp.solve_agent_qp`, ~4x faster on small followers),
+        else through its Pyomo solver."""
+        if self.follower_solver is None and self._arrays[i]:
+            result = solve_agent_qp(self.followers[i])
+            if result is not None:
+                return result
+            self._arrays[i] = False   # not a convex LP/QP here: the Pyomo path from now on
+        return self.solvers[i].solve()
 
     def narrow(self, lower: np.ndarray, upper: np.ndarray) -> None:
         """Search a smaller box than the variables' bounds (clipped to them)."""
@@ -132,7 +146,7 @@ class LeaderEvaluator:
         if self.nash:
             results = [lower_level_equilibrium(self.model, self.leader, self.followers, self.solver_options)]
         else:
-            results = [s.solve() for s in self.solvers]
+            results = [self._solve_one(i) for i in range(len(self.followers))]
         self.lower_evaluations += len(results)
         return results
 
@@ -322,6 +336,19 @@ def polish(evaluator: LeaderEvaluator, x0: np.ndarray, lo: np.ndarray, hi: np.nd
     return np.clip(res.x, lo, hi), float(res.fun), count
 
 
+#: the GA stops early when the best leader objective improved by at most STALL_FTOL (absolute) over the
+#: last STALL_GENERATIONS generations (pymoo's default single-objective rule); the polish refines after
+STALL_GENERATIONS = 25
+STALL_FTOL = 1e-6
+
+
+def _stall_or(n_gen: int) -> Any:
+    """pymoo termination: ``n_gen`` generations at most, or a stall of the best objective."""
+    from pymoo.termination.default import DefaultSingleObjectiveTermination
+
+    return DefaultSingleObjectiveTermination(ftol=STALL_FTOL, period=STALL_GENERATIONS, n_max_gen=n_gen)
+
+
 def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent], *,
                  algorithm: Any = None, n_gen: int = 100, pop_size: int = 40, seed: int | None = 1,
                  termination: Any = None, workers: int = 1, follower_solver: str | None = None,
@@ -338,7 +365,10 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
         single-objective pymoo algorithm object may be passed; it is run in
         place (not copied), so its state can be read afterwards.
     n_gen, termination :
-        Generations, or any pymoo termination object (takes precedence).
+        At most ``n_gen`` generations, fewer when the best leader objective has not
+        improved by more than ``STALL_FTOL`` in ``STALL_GENERATIONS`` generations;
+        or any pymoo termination object (takes precedence; ``("n_gen", n)`` runs
+        all ``n``).
     workers : int
         Processes evaluating candidates in parallel (fork start method).
     map_fn : callable, optional
@@ -392,7 +422,7 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
     try:
         # copy_algorithm=False: a caller's algorithm object is the one that runs, so its state
         # (population, per-generation records of a subclass) is readable afterwards
-        res = minimize(problem, algorithm, termination or ("n_gen", n_gen), seed=seed, verbose=False,
+        res = minimize(problem, algorithm, termination or _stall_or(n_gen), seed=seed, verbose=False,
                        callback=_Chain(callbacks), copy_algorithm=False)
     finally:
         if pool is not None:

@@ -34,7 +34,8 @@ from gridgames.solvers.games.best_response import AggregateAgentSolver, Aggregat
 from gridgames.solvers.games.compiled_player import CompiledPlayer, Response
 from gridgames.solvers.games.game_parts import find_aggregates, find_players
 from gridgames.solvers.games.status import FEAS_TOL, VIOLATION_FACTOR, gap_limit
-from gridgames.solvers.games.structure import Agent
+from gridgames.solvers.games.structure import Agent, FixedVariables
+from gridgames.solvers.model_class import classify
 from gridgames.solvers.result import SolveResult
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,8 @@ class BestResponses:
             self.solvers = [AgentSolver(a, solver, options, pool) for a in agents]
         #: players whose problem looked nonconvex (sampled Hessian): name -> why; :meth:`gaps` re-solves them
         #: by SCIP (global) as well, when there are at most GLOBAL_CHECKS players and no solver was chosen
+        #: (a sampled-convex nonlinear player is not: SCIP's spatial search on Q^(-1/1.1) payoffs stopped
+        #: at its 5 s limit for each player, 25 s for five, without a certificate; :meth:`local_only`)
         self.global_players: dict[str, str] = {}
         if solver is None and len(self.agents) <= GLOBAL_CHECKS:
             for s, a in zip(self.solvers, self.agents):
@@ -252,6 +255,21 @@ class BestResponses:
     def fallbacks(self) -> list[str]:
         """Players re-solved alone after a joint solve did not stand for them (and why)."""
         return [line for joint in self._joint.values() for line in joint.fallbacks]
+
+    def local_only(self) -> list[str]:
+        """Players whose gains came from a local solver (Ipopt, Newton) on a nonlinear problem that SCIP
+        did not re-check (a solver was named, or more than ``GLOBAL_CHECKS`` players): a gain of 0 rules
+        out a better response nearby only (as :func:`~gridgames.solvers.games.agent_solve.locally_checked`
+        for followers)."""
+        out = []
+        for s, a in zip(self.solvers, self.agents):
+            if s.solver_name == "scip" or a.name in self.global_players:
+                continue
+            with FixedVariables(a.parameters):
+                kind = classify(a.block).kind
+            if kind in ("nlp", "minlp"):
+                out.append(a.name)
+        return out
 
     def report(self) -> dict[str, Any]:
         """How the best responses were computed (for ``result.extra["best_responses"]``)."""

@@ -158,7 +158,7 @@ def judge_runaway(result: SolveResult, variables: Mapping[str, Iterable[Any]], *
 def check_tolerances(gap_tol: float, options: Mapping[str, object]) -> None:
     """Refuse values no method can honour, naming the option: a negative or non-finite ``gap_tol``, a
     non-positive ``tol``, ``bigm``, ``multiplier_bound`` or Scholtes ``eps_*``, an ``eps_factor`` outside
-    (0, 1), and counts (``max_iter``, ``n_gen``, ``pop_size``) that are not positive integers.
+    (0, 1), a ``damping`` outside (0, 1], and counts (``max_iter``, ``n_gen``, ``pop_size``) that are not positive integers.
 
     Raises
     ------
@@ -177,6 +177,10 @@ def check_tolerances(gap_tol: float, options: Mapping[str, object]) -> None:
         value = options.get(name)
         if value is not None and not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
             raise ModelError(f"{name} must be a finite number > 0, got {value!r}")
+    damping = options.get("damping")
+    if damping is not None and not (isinstance(damping, numbers.Real) and not isinstance(damping, bool)
+                                    and 0 < damping <= 1):
+        raise ModelError(f"damping must be in (0, 1], got {damping!r}")
     seed = options.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
         raise ModelError(f"seed must be an integer (or None), got {seed!r}")

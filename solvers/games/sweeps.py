@@ -11,8 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 from pyomo.core.expr.visitor import identify_variables
 
+from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.responses import BestResponses
-from gridgames.solvers.games.structure import Agent
+from gridgames.solvers.games.structure import Agent, OwnFreePart
 from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,14 @@ def _oscillates(step: np.ndarray, previous: np.ndarray | None) -> bool:
     return float(step @ previous) < 0.0 and size > OSCILLATION_RATIO * before
 
 
-def _shared_hint(agent: Agent, res: SolveResult, jacobi: bool) -> str:
-    """Why a player with shared constraints may have no feasible best response, and what to use."""
+def _failure_hint(agent: Agent, res: SolveResult, jacobi: bool) -> str:
+    """Why a player's best response may have failed, and what to use: its payoff undefined at the
+    current profile (0/0 at a bound), or shared constraints leaving it no feasible answer."""
+    try:
+        agent.value()
+    except ModelError as exc:
+        return (f"; {exc} at the current profile (a start at a singularity such as 0/0 at a bound?): "
+                "start inside the box, or use method='mcp' or 'kkt' (they move the start off the bounds)")
     if res.status is not SolveStatus.INFEASIBLE:
         return ""
     others = {id(v) for v in agent.parameters}   # an own constraint that reads other players' strategies couples too
@@ -59,12 +66,15 @@ def _period(profiles: list[np.ndarray], profile: np.ndarray, tol: float) -> int:
     return 0
 
 
-def _sweep_gap(br: BestResponses) -> float:
-    """Largest relative gain ``|gain_i| / max(1, |f_i|)`` of the last sweep's best responses (inf if unknown).
+def _sweep_gap(br: BestResponses, agents: Sequence[Agent]) -> float:
+    """Largest relative gain ``|gain_i| / max(1, |f_i − c_i|)`` of the last sweep's best responses (inf if
+    unknown); ``c_i``: the terms of player i's payoff it cannot change (:class:`OwnFreePart`, now).
 
     The magnitude: a clearly *negative* gain means the profile does better than the player's best
     response, i.e. it is outside the player's feasible set, which is no reason to stop."""
-    gains = np.abs(br.gains) / np.maximum(1.0, np.abs(br.current))
+    part = OwnFreePart()
+    fixed = np.array([part(a.objective.expr, {id(v) for v in a.variables}) for a in agents])
+    gains = np.abs(br.gains) / np.maximum(1.0, np.abs(br.current - fixed))
     return float(np.max(gains)) if gains.size and np.all(np.isfinite(gains)) else float("inf")
 
 
@@ -101,16 +111,16 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
         joint = br.respond_all() if jacobi else None  # Jacobi: every response from the same profile
         if joint is not None:
             failed = next((i for i, (_, res) in enumerate(joint) if not res.ok), None)
-            if failed is None and gap_stop is not None and _sweep_gap(br) <= gap_stop:
+            if failed is None and gap_stop is not None and _sweep_gap(br, agents) <= gap_stop:
                 return (SolveStatus.OPTIMAL, it, history,
-                        f"relative gap of the best responses {_sweep_gap(br):.2e} <= {gap_stop:.0e} at iteration "
+                        f"relative gap of the best responses {_sweep_gap(br, agents):.2e} <= {gap_stop:.0e} at iteration "
                         f"{it} (profile before the step kept)" + "".join(notes))
         for i, agent in enumerate(agents):
             response, res = joint[i] if joint is not None else br.respond(i)
             if not res.ok:
                 return SolveStatus.ERROR, it, history, (f"player '{agent.name}' best response failed at "
                                                         f"iteration {it}: {res.status} {res.message}"
-                                                        + _shared_hint(agent, res, jacobi))
+                                                        + _failure_hint(agent, res, jacobi))
             current = np.array([v.value for v in agent.variables], dtype=float)
             new = (1.0 - damping) * current + damping * response
             change = max(change, float(np.max(np.abs(new - current) / (1.0 + np.abs(current)))))
@@ -135,9 +145,9 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
                     "best responses alone do not reach an equilibrium from here; try method='mcp' or 'kkt' "
                     "(their equilibrium, if one exists) or damping < 1" + "".join(notes))
         profiles = (profiles + [profile])[-CYCLE_MEMORY:]
-        if not jacobi and gap_stop is not None and _sweep_gap(br) <= gap_stop:
+        if not jacobi and gap_stop is not None and _sweep_gap(br, agents) <= gap_stop:
             return (SolveStatus.OPTIMAL, it, history,
-                    f"relative gap of the sweep's best responses {_sweep_gap(br):.2e} <= {gap_stop:.0e} after "
+                    f"relative gap of the sweep's best responses {_sweep_gap(br, agents):.2e} <= {gap_stop:.0e} after "
                     f"{it} iterations" + "".join(notes))
         step = np.concatenate(steps)
         if adaptive and damping > MIN_DAMPING and _oscillates(step, previous):
@@ -145,4 +155,7 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
             notes.append(f"; damping halved to {damping:g} at iteration {it} (oscillation)")
             step = None
         previous = step
-    return SolveStatus.ITERATION_LIMIT, max_iter, history, f"no convergence in {max_iter} iterations" + "".join(notes)
+    return SolveStatus.ITERATION_LIMIT, max_iter, history, (
+        f"no convergence in {max_iter} iterations" + "".join(notes)
+        + ("; with many players best responses move slowly (Cournot: the contraction factor nears 1): "
+           "method='mcp' solves all players' KKT conditions at once" if len(agents) > 10 else ""))
