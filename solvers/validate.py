@@ -188,6 +188,9 @@ def _constraint_bound_problems(con: Any) -> list[str]:
             value = getattr(con, getter)
             value = None if value is None else pyo.value(value, exception=False)
         except (ValueError, TypeError) as exc:
+            if "variable" in str(exc) and "Ranged" in str(exc):   # inequality(x, y, x + 1): not a data problem
+                raise ModelError(f"constraint '{con.name}' is a ranged inequality whose {getter} side depends on "
+                                 "a variable: write it as two constraints (lower <= body, body <= upper)") from None
             out.append(f"{getter} bound cannot be evaluated ({exc})")
             continue
         problem = _bound_problem(getter, value, lower=lower)

@@ -152,7 +152,9 @@ def solve_agent_qp(agent: Agent) -> SolveResult | None:
     if not clarabel.available():
         return None
     q = agent_qp(agent)
-    if q is None or (q.H.nnz and not is_convex(q.H)):
+    if q is None or not (np.isfinite(q.c).all() and np.isfinite(q.H.data).all() and np.isfinite(q.A.data).all()):
+        return None     # (non-finite data: the Pyomo path names the component)
+    if q.H.nnz and not is_convex(q.H):
         return None
     t0 = time.perf_counter()
     sol = clarabel.solve_qp(q.H, q.c, q.A, q.con_lower - q.con_const, q.con_upper - q.con_const, q.lb, q.ub,

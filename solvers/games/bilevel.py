@@ -44,7 +44,7 @@ from gridgames.solvers.games.terms import NamedTerms
 from gridgames.solvers.games.values import record_values
 from gridgames.solvers.registry import available_solvers, get_solver
 from gridgames.solvers.result import SolveResult, SolveStatus
-from gridgames.solvers.validate import finite_data_named
+from gridgames.solvers.validate import check_finite, finite_data_named
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,14 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
                                     f"'{discrete[0].name}' is {discrete[0].domain}: use method='kkt-bigm' or "
                                     "'kkt-sos1' (MILP/MIQP), 'nested', or solver='scip'")
     stats: dict[str, Any] = {}
-    with finite_data_named(model):
-        base, stats = _dispatch(model, leader, agents, method, solver, options)
+    try:
+        with finite_data_named(model):
+            base, stats = _dispatch(model, leader, agents, method, solver, options)
+    except ModelError as exc:
+        if "_gg_" not in str(exc):
+            raise
+        check_finite(model)   # found in a reformulation row (now removed): name the user's component instead
+        raise
     result = BilevelResult(**{**base.__dict__, "solve_time": time.perf_counter() - start}, method=method)
     if result.status is SolveStatus.INFEASIBLE and method not in ("nested", "implicit"):
         diagnosis = unsolved_followers(agents, leader.variables)
@@ -389,9 +395,21 @@ def _check_undecided(method: str, leader: Any, agents: list[Agent]) -> None:
 
 
 def _pairs(values: Any) -> list[tuple[Any, Any]]:
-    """``(var, value)`` pairs from a ComponentMap, a mapping or an iterable of pairs."""
-    return list(values.items()) if hasattr(values, "items") else list(values)
+    """``(var, value)`` pairs from a ComponentMap, a mapping or an iterable of pairs.
 
+    Raises
+    ------
+    ModelError
+        Anything else (naming what ``equilibrium()`` returned).
+    """
+    try:
+        pairs = list(values.items()) if hasattr(values, "items") else list(values)
+        if all(len(p) == 2 for p in pairs):
+            return pairs
+    except TypeError:
+        pass
+    raise ModelError(f"equilibrium() must return (variable, value) pairs or a mapping variable -> value, "
+                     f"got {type(values).__name__} {values!r:.80}")
 
 
 def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None = None, *,

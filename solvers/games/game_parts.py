@@ -19,7 +19,7 @@ from pyomo.core.expr.visitor import identify_variables, replace_expressions
 from pyomo.repn.standard_repn import generate_standard_repn
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.structure import _as_blocks, inside_any
+from gridgames.solvers.games.structure import _as_blocks, check_agent_blocks, inside_any
 
 
 @dataclass
@@ -92,6 +92,7 @@ def find_players(model: pyo.Block, players: BlockData | Iterable[BlockData]) -> 
         or nested inside another player.
     """
     blocks = _as_blocks(players)
+    check_agent_blocks(model, blocks, "player")
     ids = {id(b) for b in blocks}
     objectives, senses, variables, constraints = [], [], [], []
     for block in blocks:

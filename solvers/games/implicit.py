@@ -420,6 +420,10 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
         failure = failure or str(exc)
         x = reduced.last_good[0]
         val, grad = reduced._cache[1], reduced._cache[2]
+    if failure and reduced.last_failed is not None:     # why: e.g. a follower infeasible beyond x = 1
+        for v, value in zip(leader.variables, reduced.last_failed):
+            v.set_value(float(value), skip_validation=True)
+        failure += unsolved_followers(agents, leader.variables)
     z = reduced._cache[3]        # the response at x (the cache holds the last successful evaluation)
     pg = projected_gradient(x, grad, lb, ub)
     convex, why = (True, "") if nash else strict_convexity(system, z)

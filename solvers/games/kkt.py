@@ -100,9 +100,10 @@ class KKTBlock:
 
 def _unsupported(agent: Agent, what: str) -> UnsupportedModelError:
     return UnsupportedModelError(
-        f"{agent.name}: {what}. KKT-based methods need a convex agent (linear, or quadratic "
-        f"with a positive semidefinite Hessian in its own variables, and no integer variables; "
-        f"method 'kkt' also takes smooth convex nonlinear agents); for a bilevel follower use method='nested', "
+        f"{agent.name}: {what}. KKT-based methods need a convex agent (a linear or quadratic objective "
+        f"with a positive semidefinite Hessian in its own variables, linear constraints, no integer variables; "
+        f"method 'kkt' also takes smooth convex nonlinear objectives and constraints); for a bilevel follower use "
+        f"method='nested', "
         f"for a Nash player method='gauss-seidel' or 'jacobi' (best responses by a solver for its class)")
 
 

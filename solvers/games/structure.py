@@ -160,6 +160,27 @@ def objective_value(expr: object, owner: str, variables: Sequence[VarData]) -> f
                          "start from a point where it is defined (initial values inside its domain)") from None
 
 
+def check_agent_blocks(model: BlockData, blocks: Sequence[BlockData], role: str) -> None:
+    """Refuse agent blocks that cannot be the model's agents: the model itself, a block of another
+    model, a deactivated block (each named, with the fix).
+
+    Raises
+    ------
+    ModelError
+    """
+    root = model.model()
+    for block in blocks:
+        if block is model or block is root:
+            raise ModelError(f"the {role} block is the model itself ('{block.name}'): pass the blocks that "
+                             f"hold each {role}'s variables and objective, e.g. solve(m, m.{role})")
+        if block.model() is not root:
+            raise ModelError(f"{role} block '{block.name}' belongs to another model than the one solved (a "
+                             "block of a second ConcreteModel?): build it inside the model you pass")
+        if not block.active:
+            raise ModelError(f"{role} block '{block.name}' is deactivated: leave it out of the list "
+                             "([b for b in m.f.values() if b.active]) or activate it")
+
+
 def _as_blocks(agents: BlockData | Iterable[BlockData]) -> list[BlockData]:
     if isinstance(agents, (BlockData, pyo.Block)):
         agents = [agents]
@@ -222,6 +243,7 @@ def analyse_agents(model: BlockData, agents: BlockData | Iterable[BlockData],
         or nested inside another agent.
     """
     blocks = _as_blocks(agents)
+    check_agent_blocks(model, blocks, role)
     ids = {id(b) for b in blocks}
     named = NamedTerms() if named is None else named
     result = []
