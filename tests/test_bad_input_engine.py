@@ -72,3 +72,26 @@ def test_implicit_names_the_follower_infeasible_beyond_part_of_the_box():
     assert r.status is SolveStatus.FEASIBLE, r.message
     assert (m.x.value, m.f.y.value) == pytest.approx((1.0, 1.0), abs=1e-6)
     assert "solved alone at x=1.0" in r.message and "follower 'f' is infeasible" in r.message
+
+
+def test_kkt_failing_on_repeated_follower_rows_says_so():
+    # y1 + y2 == 1 written twice (once doubled) and once more as <=: LICQ fails wherever they are active.
+    # Before: status error with Ipopt's "Restoration phase failed" alone
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 10))
+    m.f = pyo.Block()
+    m.f.y1, m.f.y2 = pyo.Var(bounds=(-10, 10)), pyo.Var(bounds=(-10, 10))
+    m.f.c = pyo.Constraint(expr=m.f.y1 + m.f.y2 == 1)
+    m.f.c2 = pyo.Constraint(expr=2 * m.f.y1 + 2 * m.f.y2 == 2)
+    m.f.c3 = pyo.Constraint(expr=m.f.y1 + m.f.y2 <= 1)
+    m.f.o = pyo.Objective(expr=(m.f.y1 - m.x) ** 2 + m.f.y2 ** 2)
+    m.o = pyo.Objective(expr=m.x ** 2 + (m.f.y1 - 2) ** 2)
+    r = solve_bilevel(m, m.f, method="kkt")
+    if not r.status.is_ok:   # Ipopt may or may not survive the dependent rows; when it does not, say why
+        assert "rows that repeat earlier ones (f.c2, f.c3)" in r.message, r.message
+    from gridgames.solvers.games.kkt import dependent_rows
+    from gridgames.solvers.games.structure import analyse_agents
+    assert dependent_rows(analyse_agents(m, m.f)[0]) == ["f.c2", "f.c3"]
+    m.f.c2.deactivate()
+    m.f.c3.deactivate()
+    assert dependent_rows(analyse_agents(m, m.f)[0]) == []

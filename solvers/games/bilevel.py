@@ -31,6 +31,7 @@ from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, GLOBAL_OPTIONS, 
                                                  RelaxedAgent, constraint_violation, global_best_response,
                                                  global_solver_if_nonconvex, infeasibility, locally_checked,
                                                  unsolved_followers)
+from gridgames.solvers.games.kkt import dependent_rows_note
 from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
 from gridgames.solvers.games.implicit import IMPLICIT_OPTIONS, solve_implicit
@@ -184,6 +185,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
             result.message += ("; Ipopt stopped at a point of local infeasibility of the regularised KKT problem, "
                                "which is not a proof that the bilevel problem is infeasible: try starts=3 or "
                                "method='kkt-bigm' (global)")
+    if method == "kkt" and result.status in (SolveStatus.ERROR, SolveStatus.INFEASIBLE):
+        result.message += dependent_rows_note(agents)
     result.upper_evaluations = stats.get("upper_evaluations", 1)
     result.lower_evaluations = stats.get("lower_evaluations", 0)
     if stats.get("history"):

@@ -368,3 +368,53 @@ def complementarity_residual(kkt: KKTBlock) -> float:
             v.value is None for v in kkt.agent.variables):
         return float("nan")
     return max(abs(float(pyo.value(p.multiplier)) * float(pyo.value(p.slack))) for p in kkt.pairs)
+
+
+#: followers with more rows or variables than this are not checked for dependent rows (a dense rank test)
+DEPENDENT_ROWS_LIMIT = 400
+
+
+def dependent_rows(agent: Agent) -> list[str]:
+    """Names of the agent's linear constraints that repeat earlier ones: a row in the span of the
+    equality rows before it, or parallel to an earlier row.  At a point where such rows are active
+    the constraint gradients are dependent (LICQ fails): the multipliers are not unique and an
+    interior-point solve of the KKT conditions may fail.  Empty for large agents (not checked)."""
+    index = {id(v): j for j, v in enumerate(agent.variables)}
+    if len(agent.constraints) > DEPENDENT_ROWS_LIMIT or len(index) > DEPENDENT_ROWS_LIMIT:
+        return []
+    rows, equality, names = [], [], []
+    with FixedVariables(agent.parameters):
+        for con in agent.constraints:
+            repn = generate_standard_repn(con.body, quadratic=False)
+            if repn.nonlinear_expr is not None:
+                continue
+            row = np.zeros(len(index))
+            for v, c in zip(repn.linear_vars, repn.linear_coefs):
+                if id(v) in index:
+                    row[index[id(v)]] += float(c)
+            if np.any(row):
+                rows.append(row / np.linalg.norm(row))
+                equality.append(bool(con.equality))
+                names.append(con.name)
+    out = []
+    for k, row in enumerate(rows):
+        eqs = np.array([rows[i] for i in range(k) if equality[i]])
+        spanned = False
+        if eqs.size:
+            coef = np.linalg.lstsq(eqs.T, row, rcond=None)[0]
+            spanned = float(np.linalg.norm(eqs.T @ coef - row)) < 1e-9
+        parallel = any(abs(abs(float(rows[i] @ row)) - 1.0) < 1e-12 for i in range(k))
+        if spanned or parallel:
+            out.append(names[k])
+    return out
+
+
+def dependent_rows_note(agents: list[Agent]) -> str:
+    """Why Ipopt may have failed on the KKT conditions: followers with repeated rows (LICQ fails)."""
+    found = [(a.name, rows) for a in agents[:20] for rows in [dependent_rows(a)] if rows]
+    if not found:
+        return ""
+    name, rows = found[0]
+    return (f"; follower '{name}' has constraint rows that repeat earlier ones ({', '.join(rows[:3])}): where "
+            "they are active its multipliers are not unique (LICQ fails), which the interior-point KKT solve "
+            "may not survive: drop the redundant rows, or use method='kkt-bigm' or 'kkt-sos1'")
