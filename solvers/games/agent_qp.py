@@ -25,7 +25,6 @@ solves each in ~0.1 s.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,7 +36,7 @@ from gridgames.solvers.bounds import all_continuous, bounds_arrays
 from gridgames.solvers.convexity import is_convex
 from gridgames.solvers.games.structure import Agent, FixedVariables, fixing_value
 from gridgames.solvers.games.terms import QuadraticTerms, quadratic_terms
-from gridgames.solvers.result import SolveResult, SolveStatus
+from gridgames.solvers.result import SolveStatus
 
 log = logging.getLogger(__name__)
 
@@ -129,42 +128,6 @@ def agent_qp(agent: Agent) -> AgentQP | None:
                         np.concatenate(cols) if cols else np.zeros(0, np.int64))), shape=(m, n))
     return AgentQP(agent, H, c, s * c0, A, np.asarray(lower, float), np.asarray(upper, float),
                    np.asarray(const, float), lb, ub)
-
-
-def solve_agent_qp(agent: Agent) -> SolveResult | None:
-    """Solve a convex LP/QP agent at the current parameter values as arrays and load its answer.
-
-    One Clarabel run on :func:`agent_qp`'s arrays: about 1.7 ms for a follower of
-    three variables, where a solve through Pyomo's persistent HiGHS interface
-    (update, objective reset, output capture) costs about 7 ms (measured in
-    ``nested`` on four followers of three variables, 2026-12-06).  ``optimal`` is
-    Clarabel's global certificate.
-
-    Returns
-    -------
-    SolveResult or None
-        None when the agent is not a convex LP/QP (integer variables, shared
-        constraints, a nonconvex or non-quadratic problem) or Clarabel is not
-        installed: the caller solves it as a Pyomo model.
-    """
-    from gridgames.solvers import clarabel
-
-    if not clarabel.available():
-        return None
-    q = agent_qp(agent)
-    if q is None or not (np.isfinite(q.c).all() and np.isfinite(q.H.data).all() and np.isfinite(q.A.data).all()):
-        return None     # (non-finite data: the Pyomo path names the component)
-    if q.H.nnz and not is_convex(q.H):
-        return None
-    t0 = time.perf_counter()
-    sol = clarabel.solve_qp(q.H, q.c, q.A, q.con_lower - q.con_const, q.con_upper - q.con_const, q.lb, q.ub,
-                            check_convex=False)
-    objective = None
-    if sol.x is not None and sol.status.is_ok:
-        for v, value in zip(agent.variables, sol.x):
-            v.set_value(float(value), skip_validation=True)
-        objective = q.objective(sol.x)
-    return SolveResult(sol.status, objective, time.perf_counter() - t0, sol.iterations, "clarabel", sol.message)
 
 
 def _variable_bounds(agent: Agent) -> tuple[np.ndarray, np.ndarray]:

@@ -257,7 +257,9 @@ def _solve_pso(agents: Sequence[Agent], br: BestResponses, *, pop_size: int, n_g
             history.append(float(algorithm.opt.get("F").min()))
 
     start = time.perf_counter()
-    res = minimize(RegretProblem(), algorithm or PSO(pop_size=pop_size), ("n_gen", n_gen), seed=seed,
+    from gridgames.solvers.games.nested import stall_termination
+
+    res = minimize(RegretProblem(), algorithm or PSO(pop_size=pop_size), stall_termination(n_gen), seed=seed,
                    callback=_History(), verbose=False)
     if res.X is None:
         message = (f"PSO found no point satisfying the players' constraints in {n_gen} generations (not a "

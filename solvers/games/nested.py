@@ -31,7 +31,6 @@ from pymoo.core.problem import Problem
 from pymoo.optimize import minimize
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.agent_qp import solve_agent_qp
 from gridgames.solvers.games.agent_solve import GLOBAL_OPTIONS, AgentSolver, global_solver_if_nonconvex
 from gridgames.solvers.games.structure import Agent, FixedVariables, LeaderPart, values_text
 from gridgames.solvers.result import SolveResult, SolveStatus
@@ -79,8 +78,6 @@ class LeaderEvaluator:
         self.n_constraints = sum(_n_rows(c) for c in leader.constraints) + 1  # +1: follower feasibility
         #: the followers use each other's variables: their reaction is the lower level's Nash equilibrium
         self.nash = followers_coupled(self.followers)
-        #: followers still solved as arrays (see :meth:`_solve_one`)
-        self._arrays = [True] * len(self.followers)
 
     @property
     def solvers(self) -> list[AgentSolver]:
@@ -93,17 +90,6 @@ class LeaderEvaluator:
                 options = {**GLOBAL_OPTIONS, **(self.solver_options or {})} if why else self.solver_options
                 self._solvers.append(AgentSolver(f, name, options))
         return self._solvers
-
-    def _solve_one(self, i: int) -> SolveResult:
-        """Follower ``i``'s response: as arrays by Clarabel when it is a convex LP/QP and no solver was
-        named (:func:`~gridgames.solvers.games.agent_qp.solve_agent_qp`, ~4x faster on small followers),
-        else through its Pyomo solver."""
-        if self.follower_solver is None and self._arrays[i]:
-            result = solve_agent_qp(self.followers[i])
-            if result is not None:
-                return result
-            self._arrays[i] = False   # not a convex LP/QP here: the Pyomo path from now on
-        return self.solvers[i].solve()
 
     def narrow(self, lower: np.ndarray, upper: np.ndarray) -> None:
         """Search a smaller box than the variables' bounds (clipped to them)."""
@@ -146,7 +132,7 @@ class LeaderEvaluator:
         if self.nash:
             results = [lower_level_equilibrium(self.model, self.leader, self.followers, self.solver_options)]
         else:
-            results = [self._solve_one(i) for i in range(len(self.followers))]
+            results = [s.solve() for s in self.solvers]
         self.lower_evaluations += len(results)
         return results
 
@@ -342,7 +328,7 @@ STALL_GENERATIONS = 25
 STALL_FTOL = 1e-6
 
 
-def _stall_or(n_gen: int) -> Any:
+def stall_termination(n_gen: int) -> Any:
     """pymoo termination: ``n_gen`` generations at most, or a stall of the best objective."""
     from pymoo.termination.default import DefaultSingleObjectiveTermination
 
@@ -422,7 +408,7 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
     try:
         # copy_algorithm=False: a caller's algorithm object is the one that runs, so its state
         # (population, per-generation records of a subclass) is readable afterwards
-        res = minimize(problem, algorithm, termination or _stall_or(n_gen), seed=seed, verbose=False,
+        res = minimize(problem, algorithm, termination or stall_termination(n_gen), seed=seed, verbose=False,
                        callback=_Chain(callbacks), copy_algorithm=False)
     finally:
         if pool is not None:
