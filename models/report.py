@@ -128,12 +128,15 @@ class RunReport:
         Lines printed after the tables (discrepancies, choices made).
     plotters : list of callable
         ``plot(out_dir) -> list[Path]``; run only when an output folder is given.
+    failures : int
+        Units of work that failed and are missing from the tables (the CLI then exits with 1).
     """
 
     title: str
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     plotters: list[Callable[[Path], list[Path]]] = field(default_factory=list)
+    failures: int = 0
 
     def format(self) -> str:
         parts = [self.title, "=" * len(self.title)]

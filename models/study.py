@@ -179,6 +179,9 @@ class Study(abc.ABC):
         if solver is not None and self.solvers is not None and solver not in self.solvers:
             raise ModelError(f"model '{self.name}' runs with solver {', '.join(self.solvers)} only; "
                              f"--solver {solver!r} is not supported")
+        if solver is not None:
+            from gridgames.solvers.registry import solver_info
+            solver_info(solver)   # an unknown name is refused here, whether or not the method uses a solver
         values = {name: (opt.default if options.get(name) is None else opt.check(options[name], self.name))
                   for name, opt in declared.items()}
         return method if method is not None else self.default_method, solver, values

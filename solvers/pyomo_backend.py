@@ -165,6 +165,9 @@ class PyomoContribSolver:
             log.warning("%s raised %s: %s", self.name, type(exc).__name__, exc)
             return SolveResult(SolveStatus.ERROR, None, time.perf_counter() - start, None, self.name,
                                _failure_message(self.name, model, exc))
+        if res.termination_condition == _TC.interrupted:
+            # SCIP catches Ctrl-C itself and returns: pass the interrupt on, or a long run would go on
+            raise KeyboardInterrupt(f"{self.name} was interrupted")
         status = self._status(res)
         if res.termination_condition == _TC.infeasibleOrUnbounded:
             status = self._disambiguate(model, tee, options) or status

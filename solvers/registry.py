@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gridgames.solvers.errors import (SolverNotAvailableError, SolverRegistrationError, UnknownSolverError)
+from gridgames.solvers.errors import (GridGamesError, SolverNotAvailableError, SolverRegistrationError,
+                                      UnknownSolverError)
 from gridgames.solvers.options import unknown_options
 from gridgames.solvers.result import SolveResult, SolveStatus
 from gridgames.solvers.validate import supports, validate_model
@@ -200,7 +201,7 @@ def get_solver(name: str, **options: Any) -> Solver:
     SolverOptionError
         An unknown option (the valid ones are named) or a bad value.
     SolverRegistrationError
-        A custom factory that did not return a solver.
+        A custom factory that raised or did not return a solver.
 
     Examples
     --------
@@ -212,7 +213,16 @@ def get_solver(name: str, **options: Any) -> Solver:
         raise SolverNotAvailableError(info.name, info.package, hint=info.hint)
     if not info.checks_model:
         _check_factory_options(info, options)
-    solver = info.factory(**options)
+    if info.checks_model:
+        solver = info.factory(**options)
+    else:
+        try:
+            solver = info.factory(**options)
+        except GridGamesError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plug-in's factory failed: name it
+            raise SolverRegistrationError(f"solver {name!r}: its factory raised {type(exc).__name__}: {exc}") \
+                from exc
     if not callable(getattr(solver, "solve", None)):
         raise SolverRegistrationError(f"solver {name!r}: its factory returned {type(solver).__name__}, "
                                       "which has no solve(model) method")
@@ -256,7 +266,13 @@ class CheckedSolver:
 
     def solve(self, model: Any, **kwargs: Any) -> SolveResult:
         validate_model(model, self.name, self._declared)
-        result = self.solver.solve(model, **kwargs)
+        try:
+            result = self.solver.solve(model, **kwargs)
+        except GridGamesError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plug-in's failure is a result, as a built-in's is
+            return SolveResult(SolveStatus.ERROR, None, 0.0, None, self.name,
+                               f"solver '{self.name}' raised {type(exc).__name__}: {exc}")
         if not isinstance(result, SolveResult):
             raise SolverRegistrationError(f"solver '{self.name}' returned {type(result).__name__} from solve(), "
                                           "not a SolveResult")
@@ -264,7 +280,29 @@ class CheckedSolver:
             result.message = (f"{result.message}; " if result.message else "") + \
                 f"reported {result.status.value} with objective {result.objective}: not a solution"
             result.status = SolveStatus.ERROR
+        unset = _unset_variables(model) if result.status.is_ok else []
+        if unset:
+            result.message = (f"{result.message}; " if result.message else "") + \
+                (f"solver '{self.name}' reported {result.status.value} but left {len(unset)} variable(s) without "
+                 f"values ({', '.join(unset[:3])}): not a solution")
+            result.status = SolveStatus.ERROR
         return result
+
+
+def _unset_variables(model: Any) -> list[str]:
+    """Names of the unfixed variables of the active objectives and constraints that have no value."""
+    import pyomo.environ as pyo
+    from pyomo.core.expr.visitor import identify_variables
+
+    seen: set[int] = set()
+    out = []
+    for comp in model.component_data_objects((pyo.Objective, pyo.Constraint), active=True, descend_into=True):
+        for v in identify_variables(comp.expr, include_fixed=False):
+            if id(v) not in seen:
+                seen.add(id(v))
+                if v.value is None:
+                    out.append(v.name)
+    return out
 
 
 def require_features(solver: Solver, needed: set[str], what: str) -> None:

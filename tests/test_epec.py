@@ -167,3 +167,43 @@ def test_epec_method_errors_name_the_option():
         solve_epec(m, m.L, m.f, method="joint", joint_options={"eps": 1.0})
     res = solve_nash(m, m.L, method="epec", followers=m.f, epec_method="joint", check_method=None)
     assert res.ok and res.method == "epec-joint"
+
+
+def test_no_gap_check_is_not_a_certificate_and_a_loose_joint_solve_is_not_certified():
+    # before: check_method=None gave "optimal" with gap nan; the joint method stopped at eps 1e-1 gave
+    # "optimal" although a leader did better than its own best bilevel answer (followers off their response)
+    m = two_leaders()
+    res = solve_epec(m, m.L, m.f, tol=1e-9, check_method=None)
+    assert res.status is SolveStatus.LOCALLY_OPTIMAL and "no leaders' gap check" in res.message
+    assert res.extra["follower_gaps"]["f"] <= 1e-6     # the followers are always checked
+    # price-setting leaders (costs 1, 2), a consumer with U = 10 Σx − Σx²/2 − x1 x2 / 2: p = (62/15, 68/15)
+    m = pyo.ConcreteModel()
+    m.L, m.F = pyo.Block(range(2)), pyo.Block()
+    for i in range(2):
+        m.L[i].p = pyo.Var(bounds=(0, 20), initialize=5.0)
+    m.F.x = pyo.Var(range(2), bounds=(0, 50), initialize=1.0)
+    m.F.u = pyo.Objective(expr=10 * (m.F.x[0] + m.F.x[1]) - (m.F.x[0] ** 2 + m.F.x[1] ** 2) / 2
+                          - 0.5 * m.F.x[0] * m.F.x[1] - m.L[0].p * m.F.x[0] - m.L[1].p * m.F.x[1], sense=pyo.maximize)
+    for i, c in enumerate((1.0, 2.0)):
+        m.L[i].u = pyo.Objective(expr=(m.L[i].p - c) * m.F.x[i], sense=pyo.maximize)
+    res = solve_epec(m, m.L, m.F, method="joint", joint_options={"eps_start": 1e-1, "eps_final": 1e-2})
+    assert res.status is SolveStatus.FEASIBLE, res.message
+    assert "does better at the returned profile than its own best bilevel answer" in res.message
+    assert [m.L[0].p.value, m.L[1].p.value] == pytest.approx([62 / 15, 68 / 15], abs=5e-3)
+    assert solve_epec(m, m.L, m.F, method="joint").status is SolveStatus.OPTIMAL   # eps to 1e-9: certified
+    assert [m.L[0].p.value, m.L[1].p.value] == pytest.approx([62 / 15, 68 / 15], abs=1e-5)
+
+
+def test_joint_leaves_the_model_clean_after_an_error_and_bad_options_are_named():
+    m = two_leaders()
+    m.bad = pyo.Param(initialize=float("nan"), mutable=True)
+    m.L[0].profit.set_value(m.L[0].profit.expr + m.bad * m.L[0].q)
+    with pytest.raises(ModelError, match=r"objective 'L\[0\]\.profit'"):
+        solve_epec(m, m.L, m.f, method="joint")
+    assert not [c.name for c in m.component_objects() if c.name.startswith("_gg_")]
+    m.bad = 0.0   # fixed: the same model solves (before: its leftover block was refused as a stray objective)
+    assert solve_epec(m, m.L, m.f, method="joint").status is SolveStatus.OPTIMAL
+    with pytest.raises(ModelError, match="check_method must be one of .* got 'foo'"):
+        solve_epec(m, m.L, m.f, check_method="foo")
+    with pytest.raises(ModelError, match="bilevel_options must be a dict"):
+        solve_epec(m, m.L, m.f, bilevel_options=[1])

@@ -85,7 +85,8 @@ def run_instance(path: Path, *, solver: str | None = None, method: str | None = 
     """Load ``path``, run its model family, print the report, write it to ``out`` (once).
 
     ``options`` are the family's declared options (``day``, ``days``, ...); one
-    it does not declare is a :class:`ModelError` naming those it does.
+    it does not declare is a :class:`ModelError` naming those it does.  Returns the
+    exit code: 1 when some unit of work failed (``report.failures``), else 0.
     """
     if out is not None:  # a bad --out is refused before any work
         out = check_output_dir(out, option="--out")
@@ -94,4 +95,4 @@ def run_instance(path: Path, *, solver: str | None = None, method: str | None = 
     if out is not None:
         for written in report.write(out):
             print(f"wrote {written}")
-    return 0
+    return 1 if report.failures else 0

@@ -65,7 +65,7 @@ def _row_problems(path: Path, frame: pd.DataFrame, time_column: str, value_colum
         problems.append(f"{path.name} row {i + 2}: unparsable timestamp {frame[time_column].iloc[i]!r}")
     for i in np.flatnonzero(values.isna().to_numpy())[:5]:
         problems.append(f"{path.name} row {i + 2}: missing or non-numeric {value_column!r} "
-                        f"({frame[value_column].iloc[i]!r}) at {frame[time_column].iloc[i]}")
+                        f"({_cell(frame[value_column].iloc[i])}) at {frame[time_column].iloc[i]}")
     n_nan = int(values.isna().sum())
     if n_nan > 5:
         problems.append(f"{path.name}: {n_nan} missing values in {value_column!r} in all")
@@ -262,3 +262,12 @@ def daily_means(path: str | Path, time_column: str, value_column: str, days: pd.
     if problems:
         raise InstanceError(problems, f"{field_name} ({path.name})")
     return np.array([values[(day_of == day).to_numpy()].mean() for day in wanted])
+
+
+def _cell(value: object) -> str:
+    """A CSV cell as the user wrote it: ``blank``, ``nan`` or ``'abc'`` (no ``np.float64(...)`` repr)."""
+    if isinstance(value, str):
+        return repr(value)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "blank or nan"
+    return str(value)

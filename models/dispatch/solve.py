@@ -26,7 +26,7 @@ def compare_solvers(data: DispatchData, solvers: list[str]) -> tuple[pd.DataFram
         rows.append({
             "solver": name,
             "status": str(result.status),
-            "objective": result.objective,
+            "objective": result.objective if result.ok else None,   # a failed solve's number is not a result
             "time_s": result.solve_time,
             "mean_price": float(np.mean(prices)) if all(p is not None for p in prices) else np.nan,
         })

@@ -355,8 +355,9 @@ def market_spec_from_checker(chk: Checker) -> tuple[MarketSpec, list[int], int]:
     for key in ("capacity", "cost", "margin", "slope_at_capacity", "demand", "value", "availability"):
         lo, hi = getattr(spec, key)
         chk.check(lo <= hi, f"[market].{key}", f"low end {lo:g} exceeds high end {hi:g}")
-    chk.check(spec.availability[1] <= spec.n_sellers and spec.availability[0] >= 1, "[market].availability",
-              f"must lie in [1, n_sellers={spec.n_sellers}]")
+    if "availability" in (chk.data.get(sec) or {}):   # the default (2, 6) is clipped to the sellers when drawn
+        chk.check(spec.availability[1] <= spec.n_sellers and spec.availability[0] >= 1, "[market].availability",
+                  f"must lie in [1, n_sellers={spec.n_sellers}]")
     return spec, [int(n) for n in (counts if counts is not None else [])], int(seed)
 
 
@@ -417,6 +418,13 @@ def explicit_arrays(chk: Checker, spec: MarketSpec, seed: int) -> MarketSource:
         avail = _availability(chk, n, m)
         if X is not None and w is not None and avail is not None:
             buyers = {"X": X, "w": w, "avail": avail}
+    market = chk.data.get("market") or {}
+    if "G" in sellers and "n_sellers" in market and market["n_sellers"] != m:
+        chk.fail("[market].n_sellers", f"is {market['n_sellers']!r} but [sellers] gives {m} sellers: leave it out "
+                 f"or set it to {m}")
+    if buyers and "buyer_counts" in market and market["buyer_counts"] != [buyers["X"].size]:
+        chk.fail("[market].buyer_counts", f"is {market['buyer_counts']!r} but [buyers] gives {buyers['X'].size} "
+                 f"buyers (the market solved): leave it out or set it to [{buyers['X'].size}]")
     return MarketSource(replace(spec, n_sellers=m), seed, sellers, buyers)
 
 
@@ -435,5 +443,8 @@ def _availability(chk: Checker, n: int | None, m: int) -> np.ndarray | None:
     for i, row in enumerate(raw):
         if len(row) != m or any(v not in (0, 1) or isinstance(v, float) for v in row):
             chk.fail(path, f"row {i} must hold {m} entries 0 or 1 (one per seller), got {row!r}")
+            return None
+        if not any(row):
+            chk.fail(path, f"row {i} has no seller available: buyer {i} could buy from nobody (give at least one 1)")
             return None
     return np.asarray(raw, dtype=bool)

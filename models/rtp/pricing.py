@@ -62,7 +62,7 @@ class PriceRule:
         problems = []
         mu, bands = tuple(self.mu), tuple(self.bands)
         if len(mu) != 3 or not all(np.isfinite(mu)) or min(mu) < 0 or not (mu[0] < mu[1] < mu[2]):
-            problems.append(f"[price].mu: need three coefficients 0 <= mu1 < mu2 < mu3, got {list(mu)}")
+            problems.append(f"[price].mu: need three coefficients 0 <= mu1 < mu2 < mu3, got {[float(v) for v in mu]}")
         if len(bands) != 2 or not (0 < bands[0] < bands[1]):
             problems.append(f"[price].bands: need 0 < A_alpha < A_beta (fractions of P0), got {list(bands)}")
         if not (-1 < self.f_low <= 0 <= self.f_high):

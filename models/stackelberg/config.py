@@ -151,6 +151,8 @@ def load_config(instance: Instance, *, day: str | None = None, days: Sequence[st
     users = _parse_users(chk)
     study_ir = chk.numbers("study", "ir", FIELDS.default("study", "ir"), ge=0)
     sweep = chk.sweep("study", "sweep", FIELDS.default("study", "sweep"))
+    if study_ir is not None and study_ir.size == 0:
+        chk.fail("[study].ir", "is empty: give at least one incentive rate (or leave the key out for the default)")
     if study_ir is not None and study_ir.size > MAX_SWEEP_POINTS:
         chk.fail("[study].ir", f"has {study_ir.size:,} incentive rates, more than the limit of {MAX_SWEEP_POINTS:,}")
 

@@ -363,13 +363,16 @@ def run_city(instance: Instance, *, method: str | None = None, solver: str | Non
     rows, wall, solved, redone = run_seller_days(cfg, out)
     errors = [r for r in rows if r.get("status") == "error"]
     table = summarise(rows)
-    notes = [f"{len(rows)} seller-days on disk ({solved} solved in this run, {wall:.1f} s wall with "
-             f"{cfg.workers} workers); method {cfg.method}"]
+    notes = [f"{len(rows) - len(errors)} seller-days on disk ({solved} solved in this run, {wall:.1f} s wall "
+             f"with {cfg.workers} workers); method {cfg.method}"]
     if redone:
         notes.append(f"{sum(redone.values())} stored seller-day records not reused and solved again ("
                      + ", ".join(f"{n} {why}" for why, n in sorted(redone.items())) + ")")
     if errors:
-        notes.append(f"{len(errors)} seller-days failed, first: seller {errors[0]['seller']} day "
-                     f"{errors[0]['day']}: {errors[0]['error']}")
+        notes.append(f"{len(errors)} seller-days failed (not in the table's means; a rerun solves them again), "
+                     f"first: seller {errors[0]['seller']} day {errors[0]['day']}: {errors[0]['error']}")
+        if not table.empty:
+            failed = pd.Series([r["seller"] for r in errors]).value_counts()
+            table["failed_days"] = failed.reindex(table.index, fill_value=0).astype(int)
     return RunReport(title=f"{instance.name}: {cfg.households} households, {cfg.sellers} sellers, "
-                           f"{cfg.days} days", tables={"sellers": table}, notes=notes)
+                           f"{cfg.days} days", tables={"sellers": table}, notes=notes, failures=len(errors))

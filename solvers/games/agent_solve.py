@@ -85,21 +85,19 @@ def global_solver_if_nonconvex(agent: Agent, chosen: str | None = None) -> tuple
     return ("scip", why) if why else (chosen, "")
 
 
+def is_nonlinear(agent: Agent) -> bool:
+    """True when the agent's problem, the others' variables fixed, is an NLP or MINLP: no class the
+    solver routing proves convex (LP/QP/MILP)."""
+    with FixedVariables(agent.parameters):
+        return classify(agent.block).kind in ("nlp", "minlp")
+
+
 def locally_checked(agents: Sequence[Agent], checks: Sequence[Any]) -> list[str]:
-    """Names of the agents whose check was a local re-solve (``certified`` False) of a problem that is
-    nonlinear (not an LP/QP/MILP, whose convexity the routing proves): a gap of 0 there rules out a
-    better response nearby only, not elsewhere."""
+    """Names of the agents whose check was a local re-solve (``certified`` False) of a nonlinear problem
+    (:func:`is_nonlinear`): a gap of 0 there rules out a better response nearby only, not elsewhere."""
     by_name = {a.name: a for a in agents}
-    out = []
-    for check in checks:
-        agent = by_name.get(check.name)
-        if agent is None or check.certified:
-            continue
-        with FixedVariables(agent.parameters):
-            kind = classify(agent.block).kind
-        if kind in ("nlp", "minlp"):
-            out.append(agent.name)
-    return out
+    return [c.name for c in checks
+            if c.name in by_name and not c.certified and is_nonlinear(by_name[c.name])]
 
 
 @dataclass

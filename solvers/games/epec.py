@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,12 +39,15 @@ import pyomo.environ as pyo
 from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import GridGamesError, ModelError
-from gridgames.solvers.games.bilevel import solve_bilevel
+from gridgames.solvers.games.bilevel import BILEVEL_METHODS, solve_bilevel, verify_followers
 from gridgames.solvers.games.epec_joint import EPS_FINAL, solve_joint
 from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.game_parts import block_parts
-from gridgames.solvers.games.structure import Agent, FixedVariables, _as_blocks, analyse_agents, inside_any
+from gridgames.solvers.games.status import judge
+from gridgames.solvers.games.structure import (Agent, FixedVariables, OwnFreePart, _as_blocks, analyse_agents,
+                                             inside_any)
 from gridgames.solvers.result import SolveStatus
+from gridgames.solvers.validate import check_finite
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +226,13 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
         raise ModelError("joint_options apply to method='joint' only")
     if first_sweep_options and method != "diagonalisation":
         raise ModelError("first_sweep_options apply to method='diagonalisation' only")
+    for name, value in (("bilevel_method", bilevel_method), ("check_method", check_method)):
+        if value is not None and value not in BILEVEL_METHODS or (name == "bilevel_method" and value is None):
+            raise ModelError(f"{name} must be one of {', '.join(BILEVEL_METHODS)}"
+                             f"{' (or None: no gap check)' if name == 'check_method' else ''}, got {value!r}")
+    if bilevel_options is not None and not isinstance(bilevel_options, Mapping):
+        raise ModelError(f"bilevel_options must be a dict of solve_bilevel options, got "
+                         f"{type(bilevel_options).__name__} {bilevel_options!r:.60}")
     fblocks = _as_blocks(followers)
     lead = _leaders(leaders, fblocks)
     options = dict(bilevel_options or {})
@@ -292,6 +302,7 @@ def _joint(model: pyo.Block, lead: list[Agent], fblocks: list[BlockData], joint_
     if unknown:
         raise ModelError(f"joint_options: unknown option(s) {', '.join(sorted(unknown))}")
     followers = analyse_agents(model, fblocks, role="follower")
+    check_finite(model)   # NaN data named at the user's component, not at a row of the stacked conditions
     out = solve_joint(model, lead, followers, **joint_options)
     ok = out.eps_reached is not None
     status = SolveStatus.OPTIMAL if ok else SolveStatus.ERROR
@@ -355,6 +366,33 @@ def _finish(result: EPECResult, model: pyo.Block, lead: list[Agent], fblocks: li
         result.status = SolveStatus.LOCALLY_OPTIMAL
         result.message += (f"; leaders' gap {result.gap:.3g} from local re-solves ({used}): no leader gains by a "
                            "deviation those find, a better one far away is not excluded")
+    if result.player_gaps and result.status.is_ok:
+        worst = min(result.player_gaps, key=result.player_gaps.get)
+        allowed = gap_tol * max(1.0, abs(result.player_objectives[worst]))
+        if result.player_gaps[worst] < -allowed:
+            result.status = SolveStatus.FEASIBLE
+            result.message += (f"; leader '{worst}' does better at the returned profile than its own best bilevel "
+                               f"answer (by {-result.player_gaps[worst]:.3g} > {allowed:.1e}): the followers are "
+                               "not exactly at their response (a loose eps_final?), so nothing is certified")
+    if result.status is SolveStatus.OPTIMAL and used is None:
+        result.status = SolveStatus.LOCALLY_OPTIMAL
+        result.message += ("; no leaders' gap check (check_method=None): each leader's MPEC was solved "
+                           f"by '{bilevel_method}' only")
+    if result.status.has_point:
+        _check_followers(result, model, fblocks, gap_tol)
     result.objective = float(sum(result.player_objectives.values()))
     result.solve_time = time.perf_counter() - start
     return result
+
+
+def _check_followers(result: EPECResult, model: pyo.Block, fblocks: list[BlockData], gap_tol: float) -> None:
+    """The followers' certificate at the returned profile: each re-solved alone (:func:`verify`); a gain
+    above tolerance makes the status ``follower_not_optimal`` (the leaders' gaps assume the followers'
+    response, so they certify nothing without it)."""
+    agents = analyse_agents(model, fblocks)
+    checks = verify_followers(model, agents)
+    part = OwnFreePart()
+    const = {a.name: a.objective_constant(part) for a in agents}
+    result.extra["follower_gaps"] = {c.name: c.gap for c in checks}
+    judge(result, {c.name: (c.gap, c.value - const[c.name]) for c in checks}, gap_tol=gap_tol,
+          failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")

@@ -144,8 +144,9 @@ def solve_joint(model: pyo.Block, leaders: Sequence[Agent], followers: Sequence[
             outcome = _eps_loop(model, blk, blocks, nlp, eps_start, eps_final, eps_factor)
             outcome.rows = sum(1 for _ in model.component_data_objects(pyo.Constraint, active=True))
             outcome.columns = sum(1 for v in model.component_data_objects(pyo.Var) if not v.fixed)
-            model.del_component(blk)
     finally:
+        if model.component(blk_name) is not None:   # also after an error: the user's model is left as it was
+            model.del_component(blk_name)
         for o in leader_objs:
             o.activate()
     outcome.result.solve_time = time.perf_counter() - start

@@ -267,9 +267,10 @@ def _solve_pso(agents: Sequence[Agent], br: BestResponses, *, pop_size: int, n_g
         return SolveResult(SolveStatus.ITERATION_LIMIT, None, time.perf_counter() - start, n_gen, "pso",
                            message), history
     regret(np.atleast_1d(res.X))
+    ran = int(res.algorithm.n_gen or n_gen)
     return SolveResult(SolveStatus.FEASIBLE, float(np.atleast_1d(res.F)[0]), time.perf_counter() - start,
-                       n_gen, "pso", f"pymoo PSO, {n_gen} generations (a heuristic: optimality not "
-                                     "certified)"), history
+                       ran, "pso", f"pymoo PSO, {ran} generations (a heuristic: optimality not "
+                                   "certified)"), history
 
 
 _OPTIONS: dict[str, set[str]] = {
@@ -334,7 +335,8 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
     """
     players = _as_blocks(players)
     followers = options.get("followers") if method == "epec" else None
-    if method != "epec" or followers is not None:   # (without followers the EPEC's own error says so)
+    # (a bad method or option, or an EPEC without followers, gets its own error below first)
+    if method in NASH_METHODS and set(options) <= _OPTIONS[method] and (method != "epec" or followers is not None):
         refuse_stray_objectives(model, players + (_as_blocks(followers) if followers is not None else []))
     return solve_nash_within(model, players, method, solver, gap_tol=gap_tol, on_error=on_error, **options)
 

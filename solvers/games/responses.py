@@ -28,14 +28,14 @@ from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import GridGamesError, ModelError, UnsupportedModelError
 from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, AgentSolver, global_best_response,
-                                                 bound_violation, global_solver_if_nonconvex, violation_of)
+                                                 bound_violation, global_solver_if_nonconvex, is_nonlinear,
+                                                 violation_of)
 from gridgames.solvers.games.batch import BatchResponses
 from gridgames.solvers.games.best_response import AggregateAgentSolver, AggregateValues
 from gridgames.solvers.games.compiled_player import CompiledPlayer, Response
 from gridgames.solvers.games.game_parts import find_aggregates, find_players
 from gridgames.solvers.games.status import FEAS_TOL, VIOLATION_FACTOR, gap_limit
-from gridgames.solvers.games.structure import Agent, FixedVariables
-from gridgames.solvers.model_class import classify
+from gridgames.solvers.games.structure import Agent
 from gridgames.solvers.result import SolveResult
 
 log = logging.getLogger(__name__)
@@ -261,15 +261,8 @@ class BestResponses:
         did not re-check (a solver was named, or more than ``GLOBAL_CHECKS`` players): a gain of 0 rules
         out a better response nearby only (as :func:`~gridgames.solvers.games.agent_solve.locally_checked`
         for followers)."""
-        out = []
-        for s, a in zip(self.solvers, self.agents):
-            if s.solver_name == "scip" or a.name in self.global_players:
-                continue
-            with FixedVariables(a.parameters):
-                kind = classify(a.block).kind
-            if kind in ("nlp", "minlp"):
-                out.append(a.name)
-        return out
+        return [a.name for s, a in zip(self.solvers, self.agents)
+                if s.solver_name != "scip" and a.name not in self.global_players and is_nonlinear(a)]
 
     def report(self) -> dict[str, Any]:
         """How the best responses were computed (for ``result.extra["best_responses"]``)."""
