@@ -288,6 +288,11 @@ class HighsSolver(PyomoContribSolver):
         if self.threads is not None:
             _highs_scheduler(self.threads)
         result = super().solve(model, tee=tee, check=False, **kwargs)
+        # Pyomo turns HiGHS' console log on inside its captured solve and leaves it on: the next update of the
+        # persistent model (a coefficient set to 0) would print warnings to stdout, outside any capture
+        highs = getattr(self._solver, "_solver_model", None)
+        if highs is not None:
+            highs.setOptionValue("log_to_console", False)
         if result.status is SolveStatus.UNBOUNDED and check and mc.kind == "qp":
             # HiGHS 1.16: min (x - 4e7)^2 over x >= 0 is "unbounded" (4e6 is solved)
             result.message += ("; HiGHS' QP solver also says so for a convex QP whose optimum lies far "

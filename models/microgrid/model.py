@@ -32,6 +32,7 @@ from pymoo.algorithms.soo.nonconvex.pso import PSO
 from gridgames.models.microgrid.config import Market
 from gridgames.models.microgrid.solve import MarketSolution, attach_gap, buyer_payoffs, nash_gaps
 from gridgames.solvers.games.nash import solve_nash
+from gridgames.solvers.games.status import GAP_TOL
 from gridgames.solvers.result import SolveStatus
 
 ENGINE_METHODS = ("gauss-seidel", "jacobi", "kkt", "pso", "mcp")
@@ -139,12 +140,19 @@ def solve_engine(market: Market, method: str, *, start: np.ndarray | None = None
     res = solve_nash(model, model.buyer, method=method, solver=solver or "ipopt", **options)
     r = requests(market, model)
     status = res.status
+    gains = nash_gaps(market, r)
+    numpy_gap = float(gains.max())
+    if (status is SolveStatus.LOCALLY_OPTIMAL and res.extra.get("checked_locally")
+            and np.all(gains <= GAP_TOL * np.maximum(1.0, np.abs(buyer_payoffs(market, r))))):
+        # the engine re-solved the buyers by Ipopt only; the family's exact best responses (each buyer's
+        # concave problem solved in closed form) are a global check of every buyer's gain
+        status = SolveStatus.OPTIMAL
+        res.message += "; optimal: every buyer's gain is within tolerance by the family's exact best responses"
     sol = MarketSolution(r=r, method=method, status=status, time=time.perf_counter() - t0,
                          iterations=int(res.iterations or 0), history=list(res.history))
     if "shared_multipliers" in res.extra:  # mcp: the capacity multipliers are the scarcity surcharges mu_m
         shared = res.extra["shared_multipliers"]
         sol.mu = np.array([shared.get(f"capacity[{j}]", 0.0) for j in range(market.n_sellers)])
-    numpy_gap = float(nash_gaps(market, r).max())
     sol.nash_gap = float(res.gap) if not np.isnan(res.gap) else max(numpy_gap, 0.0)
     sol.rel_gap = sol.nash_gap / max(float(np.mean(np.abs(buyer_payoffs(market, r)))), 1e-12)
     over = r.sum(axis=0) >= market.G * (1 - 1e-7)

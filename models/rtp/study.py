@@ -158,6 +158,13 @@ def _household_study(cfg: RTPConfig, week: WeekPrices, report: RunReport) -> Non
     comp.loc["peak reduction at the weighted-sum point, front day (%)"] = [
         np.nan, 100 * (1 - cmp.weighted.load.max() / prefs[fd].load.max())]
     report.tables["paper_vs_ours"] = comp
+    n_days = len(days)
+    if n_days != 7:
+        report.notes.append(f"the run covers {n_days} days, not a week: 'weekly bill' is the bill over those "
+                            f"{n_days} days (x{7 / n_days:.2f} for a week), set [data].days = 7 to compare it")
+    if cfg.m_days > n_days:
+        report.notes.append(f"the incentive needs m = {cfg.m_days} days on plan but the run has {n_days}: no day "
+                            "earns it, so every lambda_sweep row is the same")
     report.notes += [
         f"weekly bill and K are at lambda1 = {sweep.index[int(np.argmin(np.abs(sweep.index - cfg.lambda1)))]:g} "
         f"(m = {cfg.m_days} days); the paper's $36.85/week is at its own (retail, Chinese) tariff, ours at "

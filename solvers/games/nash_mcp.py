@@ -208,7 +208,8 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
                         gap=float(gap) if gap is not None else float("nan"), player_gaps=gaps,
                         player_objectives=values, history=list(mcp.history))
     if result.status is SolveStatus.OPTIMAL and gaps:
-        judge_local(result, responses.local_only(), role="player")
+        result.extra["checked_locally"] = responses.local_only()   # see solve_nash
+        judge_local(result, result.extra["checked_locally"], role="player")
     judge_runaway(result, dict(zip(system.game.names, system.game.variables)),
                   failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
     result.best_response_solves = len(gaps)
