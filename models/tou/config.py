@@ -114,8 +114,13 @@ def _users(chk: Checker, shared: list[dict], followers: dict[str, Any], base: np
         return [], [], []
     out, weights, scales = [], [], []
     known = FIELDS.keys("users")
+    names: dict[str, int] = {}
     for i, user in enumerate(users):
         label = f"users[{i}]"
+        name = user.get("name", f"U{i + 1}") if isinstance(user, dict) else None
+        if name in names:   # the tables are indexed by name: two users of one name would merge
+            chk.fail(f"[{label}].name", f"{name!r} is also the name of users[{names[name]}]: names must differ")
+        names.setdefault(name, i)
         sub = Checker({label: user}, source)
         sub.unknown_keys(label, known)
         own = user.get("devices", [])
