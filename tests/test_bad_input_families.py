@@ -412,3 +412,60 @@ def test_rtp_district_chunks_damaged_or_stale_are_solved_again(tmp_path):
     np.testing.assert_allclose(again.bill_plan, first.bill_plan, rtol=1e-9)
     stale = run_district(4, prices, rho=0.02, processes=1, chunk=2, results_dir=tmp_path, seed=2)
     assert stale.chunks_redone == {"stale": 2}
+
+
+# ---------------------------------------------------------------------------
+# review round 5: fields that disagreed with the explicit arrays were ignored, or a default was checked
+# ---------------------------------------------------------------------------
+_EXPLICIT_MARKET = """model = "microgrid_market"
+name = "explicit"
+[market]
+{market}
+[sellers]
+capacity = [300.0, 450.0, 250.0]
+cost = [50.0, 47.0, 53.0]
+margin = [10.0, 8.0, 12.0]
+price_b = [0.4, 0.3, 0.5]
+price_c = [0.0005, 0.0003, 0.001]
+[buyers]
+demand = [40.0, 60.0, 25.0, 80.0]
+value = [350.0, 420.0, 300.0, 480.0]
+available = {available}
+[methods]
+compare = []
+"""
+_AVAILABLE = "[[1,1,0],[0,1,1],[1,0,1],[1,1,1]]"
+
+
+def test_microgrid_explicit_arrays_are_not_checked_against_a_default_they_replace(tmp_path):
+    # before: "[market].availability: must lie in [1, n_sellers=3]" for the default (2, 6) nobody wrote
+    text = _EXPLICIT_MARKET.format(market="n_sellers = 3", available=_AVAILABLE)
+    _load_microgrid(write_instance(tmp_path, text))
+
+
+@pytest.mark.parametrize("market, available, needle", [
+    ("n_sellers = 4", _AVAILABLE, "[market].n_sellers: is 4 but [sellers] gives 3 sellers"),
+    ("buyer_counts = [3]", _AVAILABLE, "[market].buyer_counts: is [3] but [buyers] gives 4 buyers"),
+    ("seed = 1", "[[1,1,0],[0,1,1],[1,0,1],[0,0,0]]", "[buyers].available: row 3 has no seller available"),
+])
+def test_microgrid_explicit_arrays_disagreeing_fields_are_named(tmp_path, market, available, needle):
+    # before: the first two were ignored without a word; the third failed at solve time, naming no field
+    assert_refused("microgrid", _EXPLICIT_MARKET.format(market=market, available=available), tmp_path, needle)
+
+
+def test_tou_two_users_of_one_name_are_refused(tmp_path):
+    text = shipped("tou").replace('name = "U2"', 'name = "U1"', 1)
+    assert_refused("tou", text, tmp_path, "[users[1]].name: 'U1' is also the name of users[0]")
+
+
+def test_stackelberg_empty_ir_list_is_refused(tmp_path):
+    # before: accepted, then a KeyError from the report's pandas code
+    text = set_key(shipped("stackelberg"), "study", "ir", "[]")
+    assert_refused("stackelberg", text, tmp_path, "[study].ir: is empty")
+
+
+def test_an_unknown_solver_is_refused_even_by_a_method_that_uses_none(tmp_path):
+    from gridgames.models.run import run_instance
+    # before: stackelberg's analytic method ran and reported "solver bogus"
+    with pytest.raises(GridGamesError, match="unknown solver 'bogus'"):
+        run_instance(INSTANCES / "stackelberg_bpat.toml", solver="bogus")

@@ -19,7 +19,7 @@ from scipy import optimize
 
 from gridgames.solvers import (GridGamesError, ModelError, SolveResult, SolveStatus, UnknownSolverError,
                                UnsupportedModelError, get_solver, register_solver)
-from gridgames.solvers.registry import _REGISTRY
+from gridgames.solvers.registry import _REGISTRY, list_solvers
 
 NAN, INF = float("nan"), float("inf")
 
@@ -77,6 +77,7 @@ def custom():
 
 @pytest.fixture
 def registry_snapshot():
+    list_solvers()   # the built-ins register on first use: snapshot them, or a restore would drop them for good
     saved = dict(_REGISTRY)
     yield
     _REGISTRY.clear()
@@ -439,3 +440,47 @@ def test_custom_optimal_with_nan_objective_becomes_error(registry_snapshot):
     assert result.status is SolveStatus.ERROR
     assert result.objective is not None and math.isnan(result.objective)
     assert "not a solution" in result.message
+
+
+class _Raises(LinprogSolver):
+    name = "raises"
+
+    def solve(self, model, **kw):
+        raise RuntimeError("license server unreachable")
+
+
+class _NoValues(LinprogSolver):
+    name = "no-values"
+
+    def solve(self, model, **kw):
+        return SolveResult(SolveStatus.OPTIMAL, 1.0, solver="no-values")
+
+
+def test_a_plug_in_that_raises_or_loads_nothing_gives_an_error_result_naming_it(registry_snapshot):
+    # before: the raw RuntimeError escaped (a whole solver comparison lost); "optimal" without values
+    # failed later inside Pyomo ("No value for uninitialized VarData")
+    register_solver("raises", _Raises, features={"lp"})
+    register_solver("no-values", _NoValues, features={"lp"})
+    result = get_solver("raises").solve(small_lp())
+    assert result.status is SolveStatus.ERROR
+    assert "solver 'raises' raised RuntimeError: license server unreachable" in result.message
+    result = get_solver("no-values").solve(small_lp())
+    assert result.status is SolveStatus.ERROR and "left 2 variable(s) without values" in result.message
+
+    def factory():
+        raise ValueError("cannot start")
+    register_solver("bad-factory", factory, features={"lp"})
+    with pytest.raises(GridGamesError, match="solver 'bad-factory': its factory raised ValueError: cannot start"):
+        get_solver("bad-factory")
+
+
+def test_a_solver_comparison_keeps_the_other_rows_when_a_plug_in_raises(registry_snapshot):
+    from gridgames.models.dispatch.config import load_dispatch_instance
+    from gridgames.models.dispatch.solve import compare_solvers
+    from gridgames.models.instance import load_instance
+
+    register_solver("raises", _Raises, features={"lp", "qp"})
+    data = load_dispatch_instance(load_instance("dispatch_small"))
+    table, _ = compare_solvers(data, ["highs", "raises"])
+    assert table.loc["highs", "status"] == "optimal"
+    assert table.loc["raises", "status"] == "error" and math.isnan(table.loc["raises", "objective"])
