@@ -418,7 +418,10 @@ def explicit_arrays(chk: Checker, spec: MarketSpec, seed: int) -> MarketSource:
         avail = _availability(chk, n, m)
         if X is not None and w is not None and avail is not None:
             buyers = {"X": X, "w": w, "avail": avail}
-    market = chk.data.get("market") or {}
+    # a value the user set that disagrees with the arrays (the defaults, as a starter file writes them, are
+    # replaced by the arrays' sizes without a word)
+    market = {k: v for k, v in (chk.data.get("market") or {}).items()
+              if k in ("n_sellers", "buyer_counts") and v != FIELDS.default("market", k)}
     if "G" in sellers and "n_sellers" in market and market["n_sellers"] != m:
         chk.fail("[market].n_sellers", f"is {market['n_sellers']!r} but [sellers] gives {m} sellers: leave it out "
                  f"or set it to {m}")

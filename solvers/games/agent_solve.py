@@ -136,6 +136,15 @@ class AgentSolver:
         """The other agents' variables fixed at their current values while the target is solved."""
         return FixedVariables(self.agent.parameters)
 
+    @property
+    def nonlinear(self) -> bool:
+        """The target is an NLP or MINLP (classified once, on the target: an aggregative player's small
+        view, not its whole payoff with the market totals)."""
+        if getattr(self, "_kind", None) is None:
+            with self._others_fixed():
+                self._kind = classify(self.target).kind
+        return self._kind in ("nlp", "minlp")
+
     def _options_for(self, name: str) -> dict:
         """The caller's options, plus ``bound_relax_factor = 0`` for Ipopt on an agent with shared
         constraints: Ipopt otherwise relaxes bounds by 1e-8 and may return a point that overshoots

@@ -28,8 +28,7 @@ from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import GridGamesError, ModelError, UnsupportedModelError
 from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, AgentSolver, global_best_response,
-                                                 bound_violation, global_solver_if_nonconvex, is_nonlinear,
-                                                 violation_of)
+                                                 bound_violation, global_solver_if_nonconvex, violation_of)
 from gridgames.solvers.games.batch import BatchResponses
 from gridgames.solvers.games.best_response import AggregateAgentSolver, AggregateValues
 from gridgames.solvers.games.compiled_player import CompiledPlayer, Response
@@ -262,7 +261,7 @@ class BestResponses:
         out a better response nearby only (as :func:`~gridgames.solvers.games.agent_solve.locally_checked`
         for followers)."""
         return [a.name for s, a in zip(self.solvers, self.agents)
-                if s.solver_name != "scip" and a.name not in self.global_players and is_nonlinear(a)]
+                if s.solver_name != "scip" and a.name not in self.global_players and s.nonlinear]
 
     def report(self) -> dict[str, Any]:
         """How the best responses were computed (for ``result.extra["best_responses"]``)."""
