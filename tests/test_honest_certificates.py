@@ -389,3 +389,50 @@ def test_a_nonconvex_player_checked_by_a_named_local_solver_is_locally_optimal_o
         assert r.status is SolveStatus.LOCALLY_OPTIMAL, r.message
         assert "locally optimal only: player 'B' is nonlinear" in r.message
     assert nash_gap(m, [m.A, m.B])["B"] == pytest.approx(0.0497, abs=1e-3)   # the default check is global
+
+
+# ---------------------------------------------------------------- review round 6 (of round 5's changes)
+def test_a_large_variable_held_by_a_constraint_is_not_called_unbounded():
+    # energy in joules, e = 3.6e6 p with e >= 0 only: e = 6.86e7 at the equilibrium p = 20/1.05.
+    # Before: "looks unbounded", not_equilibrium (the check read the bounds, not the constraint)
+    m = pyo.ConcreteModel()
+    m.P = pyo.Block(range(2))
+    for i in range(2):
+        m.P[i].p = pyo.Var(bounds=(0, 50), initialize=1.0)
+        m.P[i].e = pyo.Var(bounds=(0, None), initialize=1.0)
+        m.P[i].joules = pyo.Constraint(expr=m.P[i].e == 3.6e6 * m.P[i].p)
+    for i in range(2):
+        m.P[i].u = pyo.Objective(expr=(m.P[i].p - 20) ** 2 + 0.1 * m.P[i].p * m.P[1 - i].p)
+    r = solve_nash(m, m.P, method="gauss-seidel")
+    assert r.status is SolveStatus.OPTIMAL, r.message
+    assert m.P[0].e.value == pytest.approx(3.6e6 * 20 / 1.05, rel=1e-6)
+
+
+def test_the_unbounded_verdict_is_not_undone_by_the_iteration_limit_upgrade():
+    # before: gauss-seidel with max_iter=1 said locally_optimal ("looks unbounded" and "an equilibrium")
+    m = pyo.ConcreteModel()
+    m.A, m.B = pyo.Block(), pyo.Block()
+    _log_player(m.A)
+    m.B.q = pyo.Var(bounds=(0, 100))
+    m.B.u = pyo.Objective(expr=(100 - m.B.q) * m.B.q, sense=pyo.maximize)
+    r = solve_nash(m, [m.A, m.B], method="gauss-seidel", max_iter=1)
+    assert r.status is SolveStatus.NOT_EQUILIBRIUM, r.message
+    assert r.message.startswith("player 'A''s problem looks unbounded")
+
+
+@pytest.mark.parametrize("form", ["negated", "halved", "divided"])
+def test_a_constant_under_a_negation_or_constant_factor_does_not_loosen_the_tolerance(form):
+    # Cournot P = 100 − Q, cost 10, one sweep from (20, 20) ends at (35, 27.5): not an equilibrium.
+    # Before: −(profit − 1e9) (or ½·(...), (...)/1000) scaled the tolerance by 1e9 and said optimal
+    m = pyo.ConcreteModel()
+    m.F = pyo.Block(range(2))
+    for i in range(2):
+        m.F[i].q = pyo.Var(bounds=(0, 100), initialize=20.0)
+    for i in range(2):
+        profit = (100 - m.F[0].q - m.F[1].q - 10) * m.F[i].q - 1e9
+        expr, sense = {"negated": (-profit, pyo.minimize), "halved": (0.5 * profit, pyo.maximize),
+                       "divided": (profit / 1000, pyo.maximize)}[form]
+        m.F[i].u = pyo.Objective(expr=expr, sense=sense)
+    r = solve_nash(m, m.F, method="gauss-seidel", max_iter=1)
+    assert r.status is not SolveStatus.OPTIMAL, r.message
+    assert r.gap > 1e-3

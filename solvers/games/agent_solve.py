@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyomo.environ as pyo
+from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.games.structure import Agent, FixedVariables, values_text
 from gridgames.solvers.model_class import classify, objective_convexity_defect
@@ -90,6 +91,22 @@ def is_nonlinear(agent: Agent) -> bool:
     solver routing proves convex (LP/QP/MILP)."""
     with FixedVariables(agent.parameters):
         return classify(agent.block).kind in ("nlp", "minlp")
+
+
+def runaway_candidates(agent: Agent, tol: float = 1e-6) -> list[Any]:
+    """The agent's variables that no active constraint of its own (or shared one) mentions: nothing but
+    their bounds holds them at the current point, so one found far beyond every bound on an unbounded
+    side ran away (:func:`~gridgames.solvers.games.status.judge_runaway`).  A variable in an active row
+    (``e == 3.6e6·p``, ``x >= 2e7``) may be held there by it."""
+    held: set[int] = set()
+    for c in list(agent.constraints) + list(agent.shared):
+        body = pyo.value(c.body, exception=False)
+        active = c.equality or body is None or any(
+            bound is not None and abs(body - bound) <= tol * (1.0 + abs(bound))
+            for bound in (pyo.value(c.lower, exception=False), pyo.value(c.upper, exception=False)))
+        if active:
+            held.update(id(v) for v in identify_variables(c.body, include_fixed=False))
+    return [v for v in agent.variables if id(v) not in held]
 
 
 def locally_checked(agents: Sequence[Agent], checks: Sequence[Any]) -> list[str]:

@@ -29,8 +29,8 @@ from gridgames.solvers.games.dual_of import dual_variables, placeholder_bounds_a
 from gridgames.solvers.games.agent_qp import agent_qp, solve_qps
 from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, GLOBAL_OPTIONS, LARGE_QP, AgentSolver,
                                                  RelaxedAgent, constraint_violation, global_best_response,
-                                                 global_solver_if_nonconvex, infeasibility, locally_checked,
-                                                 unsolved_followers)
+                                                 global_solver_if_nonconvex, infeasibility, is_nonlinear,
+                                                 locally_checked, runaway_candidates, unsolved_followers)
 from gridgames.solvers.games.kkt import dependent_rows_note
 from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
@@ -222,7 +222,7 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
                                            for c in result.follower_checks}, gap_tol=gap_tol, feas_tol=feas_tol,
                                   failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
                 judge_local(result, locally_checked(agents, result.follower_checks), role="follower")
-                judge_runaway(result, {a.name: a.variables for a in agents},
+                judge_runaway(result, {a.name: runaway_candidates(a) for a in agents if is_nonlinear(a)},
                               failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
                 result.message += leader_value_at_responses(result, leader, agents, gap_tol)
         record_values(result, model, followers=followers)

@@ -51,7 +51,7 @@ import pyomo.environ as pyo
 from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.agent_solve import unsolved_followers
+from gridgames.solvers.games.agent_solve import runaway_candidates, unsolved_followers
 from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
                                                  solve_reformulated)
 from gridgames.solvers.games.results import NashResult
@@ -267,7 +267,7 @@ def _solve_pso(agents: Sequence[Agent], br: BestResponses, *, pop_size: int, n_g
         return SolveResult(SolveStatus.ITERATION_LIMIT, None, time.perf_counter() - start, n_gen, "pso",
                            message), history
     regret(np.atleast_1d(res.X))
-    ran = int(res.algorithm.n_gen or n_gen)
+    ran = len(history)   # generations run (pymoo's n_gen counts the next one)
     return SolveResult(SolveStatus.FEASIBLE, float(np.atleast_1d(res.F)[0]), time.perf_counter() - start,
                        ran, "pso", f"pymoo PSO, {ran} generations (a heuristic: optimality not "
                                    "certified)"), history
@@ -462,10 +462,9 @@ def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData]
                           gap_tol=gap_tol, feas_tol=FEAS_TOL, failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
         judge(result, {n: (g, scale[n]) for n, g in gaps.items()}, gap_tol=gap_tol,
               failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
-        judge_runaway(result, {a.name: a.variables for a in agents}, failed=SolveStatus.NOT_EQUILIBRIUM,
-                      role="player")
-        if (((base.status is SolveStatus.ITERATION_LIMIT and method in ("gauss-seidel", "jacobi"))
-             or (base.status is SolveStatus.LOCALLY_OPTIMAL and method == "kkt"))
+        if (result.status is base.status   # (not when a check above already downgraded it)
+                and ((base.status is SolveStatus.ITERATION_LIMIT and method in ("gauss-seidel", "jacobi"))
+                     or (base.status is SolveStatus.LOCALLY_OPTIMAL and method == "kkt"))
                 and all(g <= gap_limit(scale[n], gap_tol) for n, g in gaps.items())):
             # the iterates kept moving (e.g. along a set of generalized equilibria), or the KKT solver is a
             # local one, but the certificate holds: every player's best response re-solved alone
@@ -473,6 +472,9 @@ def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData]
             result.message += (f"; {'yet ' if method != 'kkt' else ''}no player gains more than gap_tol x "
                                f"max(1, |its objective|) at the {'last' if method != 'kkt' else 'returned'} "
                                f"profile (largest gain {result.gap:.2e}): an equilibrium")
+    if gaps is not None:
+        judge_runaway(result, {a.name: runaway_candidates(a) for a, s in zip(agents, br.solvers) if s.nonlinear},
+                      failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
     if br.global_players:
         result.message += ("; gains re-checked by SCIP (global) for player(s) whose problem looked nonconvex: "
                            + "; ".join(f"'{n}' ({why})" for n, why in list(br.global_players.items())[:3]))

@@ -28,6 +28,7 @@ import pyomo.environ as pyo
 from pymoo.algorithms.soo.nonconvex.ga import GA
 from pymoo.core.callback import Callback
 from pymoo.core.problem import Problem
+from pymoo.core.termination import Termination
 from pymoo.optimize import minimize
 
 from gridgames.solvers.errors import ModelError
@@ -322,17 +323,36 @@ def polish(evaluator: LeaderEvaluator, x0: np.ndarray, lo: np.ndarray, hi: np.nd
     return np.clip(res.x, lo, hi), float(res.fun), count
 
 
-#: the GA stops early when the best leader objective improved by at most STALL_FTOL (absolute) over the
-#: last STALL_GENERATIONS generations (pymoo's default single-objective rule); the polish refines after
+#: the GA stops early when the best leader objective improved by at most STALL_RTOL·max(1, |best|) over the
+#: last STALL_GENERATIONS generations (relative: a leader objective in 1e-9 units stops no sooner than one in
+#: units); the polish refines after
 STALL_GENERATIONS = 25
-STALL_FTOL = 1e-6
+STALL_RTOL = 1e-6
 
 
-def stall_termination(n_gen: int) -> Any:
-    """pymoo termination: ``n_gen`` generations at most, or a stall of the best objective."""
-    from pymoo.termination.default import DefaultSingleObjectiveTermination
+class StallTermination(Termination):
+    """pymoo termination: ``n_max_gen`` generations at most, or a stall of the best feasible objective
+    (no improvement above ``rtol·max(1, |best|)`` in ``period`` generations)."""
 
-    return DefaultSingleObjectiveTermination(ftol=STALL_FTOL, period=STALL_GENERATIONS, n_max_gen=n_gen)
+    def __init__(self, n_max_gen: int, period: int = STALL_GENERATIONS, rtol: float = STALL_RTOL) -> None:
+        super().__init__()
+        self.n_max_gen, self.period, self.rtol = n_max_gen, period, rtol
+        self.best: list[float] = []
+
+    def _update(self, algorithm: Any) -> float:
+        opt = algorithm.opt
+        feasible = opt.get("F")[opt.get("feas")] if opt is not None and len(opt) else np.empty((0, 1))
+        self.best.append(float(feasible.min()) if feasible.size else float("inf"))
+        if len(self.best) > self.period:
+            old, now = self.best[-1 - self.period], self.best[-1]
+            if np.isfinite(old) and old - now <= self.rtol * max(1.0, abs(now)):
+                return 1.0
+        return min(1.0, algorithm.n_gen / self.n_max_gen)
+
+
+def stall_termination(n_gen: int) -> Termination:
+    """``n_gen`` generations at most, fewer on a stall (:class:`StallTermination`)."""
+    return StallTermination(n_gen)
 
 
 def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent], *,
@@ -352,7 +372,7 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
         place (not copied), so its state can be read afterwards.
     n_gen, termination :
         At most ``n_gen`` generations, fewer when the best leader objective has not
-        improved by more than ``STALL_FTOL`` in ``STALL_GENERATIONS`` generations;
+        improved by more than ``STALL_RTOL·max(1, |best|)`` in ``STALL_GENERATIONS`` generations;
         or any pymoo termination object (takes precedence; ``("n_gen", n)`` runs
         all ``n``).
     workers : int
@@ -419,7 +439,7 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
              "lower_evaluations": problem.lower_evaluations + evaluator.lower_evaluations}
     if res.X is None:
         status, why = _no_feasible_candidate(evaluator)
-        return SolveResult(status, None, time.perf_counter() - start, res.algorithm.n_gen,
+        return SolveResult(status, None, time.perf_counter() - start, len(history),
                            "nested", f"no feasible leader decision found in {problem.upper_evaluations} "
                            f"candidates; {why}"), stats
     x_best = np.atleast_1d(res.X).astype(float)
@@ -439,8 +459,8 @@ def solve_nested(model: pyo.Block, leader: LeaderPart, followers: Sequence[Agent
     feasible = f_best < INFEASIBLE_PENALTY and np.all(g_best <= 0)
     status = SolveStatus.LOCALLY_OPTIMAL if feasible else SolveStatus.ITERATION_LIMIT
     return SolveResult(status, sense * f_best if feasible else None, time.perf_counter() - start,
-                       res.algorithm.n_gen, "nested",
-                       f"pymoo {type(algorithm).__name__}: {res.algorithm.n_gen} generations, "
+                       len(history), "nested",
+                       f"pymoo {type(algorithm).__name__}: {len(history)} generations, "
                        f"{problem.upper_evaluations} leader candidates"
                        + "".join(f"; {note}" for note in evaluator.notes)), stats
 

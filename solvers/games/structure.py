@@ -25,11 +25,18 @@ from pyomo.core.base.block import BlockData
 from pyomo.core.base.constraint import ConstraintData
 from pyomo.core.base.objective import ObjectiveData
 from pyomo.core.base.var import VarData
-from pyomo.core.expr.numeric_expr import SumExpression
+from pyomo.core.expr.numeric_expr import (DivisionExpression, MonomialTermExpression, NegationExpression,
+                                          ProductExpression, SumExpression)
 from pyomo.core.expr.numvalue import native_numeric_types
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.terms import NamedTerms, QuadraticTerms, quadratic_terms, unfixed_variables
+
+
+def _has_variables(expr: Any) -> bool:
+    """A factor with unfixed variables of anyone (then not a constant scale)."""
+    return expr.__class__ not in native_numeric_types and expr.is_potentially_variable() \
+        and next(iter(unfixed_variables(expr)), None) is not None
 
 
 class OwnFreePart:
@@ -38,8 +45,10 @@ class OwnFreePart:
     ``a*q - b*q**2 + 1e6 + W*fee`` of a follower deciding ``q`` gives ``1e6 + W·fee``:
     constants, Params, fixed variables and other agents' variables (the leader's
     fee, the rivals' strategies).  They change none of the agent's decisions, so a
-    gap tolerance relative to the objective must not scale with them.  Terms inside
-    a product or a function are not split (``(p − c)·q`` counts whole).
+    gap tolerance relative to the objective must not scale with them.  Constant
+    factors, negations and constant divisors are looked through (``−(profit − 1e9)``
+    gives ``1e9``); other products and functions are not split (``(p − c)·q``
+    counts whole).
 
     One instance per solve: the variables of each named Expression (a market total)
     are collected once and shared by every agent, so a payoff built on a total of
@@ -58,12 +67,25 @@ class OwnFreePart:
             return self(expr.expr, own)
         if isinstance(expr, SumExpression):
             return float(sum(self(arg, own) for arg in expr.args))
-        if self._involves(expr, own):
-            return 0.0
-        value = pyo.value(expr, exception=False)
-        return float(value) if value is not None else 0.0
+        if not self._involves(expr, own):
+            value = pyo.value(expr, exception=False)
+            return float(value) if value is not None else 0.0
+        # a linear map of a sum: −(profit − 1e9), 0.5·(profit − 1e9), (profit − 1e9)/1000
+        if isinstance(expr, NegationExpression):
+            return -self(expr.args[0], own)
+        if isinstance(expr, (ProductExpression, MonomialTermExpression)):
+            a, b = expr.args
+            if not self._involves(a, own) and not _has_variables(a):
+                return float(pyo.value(a)) * self(b, own)
+            if not self._involves(b, own) and not _has_variables(b):
+                return float(pyo.value(b)) * self(a, own)
+        if isinstance(expr, DivisionExpression) and not _has_variables(expr.args[1]):
+            denominator = float(pyo.value(expr.args[1]))
+            return self(expr.args[0], own) / denominator if denominator else 0.0
+        return 0.0
 
     def _involves(self, expr: Any, own: set[int] | frozenset[int]) -> bool:
+        """Does ``expr`` use one of the ``own`` variables?"""
         if expr.__class__ in native_numeric_types or not expr.is_potentially_variable():
             return False
         if expr.is_variable_type():
