@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ import pyomo.environ as pyo
 from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.games.structure import Agent, FixedVariables, values_text
+from gridgames.solvers.games.status import runaway_variables
 from gridgames.solvers.model_class import classify, objective_convexity_defect
 from gridgames.solvers.registry import available_solvers, get_solver
 from gridgames.solvers.result import SolveResult, SolveStatus
@@ -107,6 +108,14 @@ def runaway_candidates(agent: Agent, tol: float = 1e-6) -> list[Any]:
         if active:
             held.update(id(v) for v in identify_variables(c.body, include_fixed=False))
     return [v for v in agent.variables if id(v) not in held]
+
+
+def runaway_suspects(agents: Sequence[Agent], nonlinear: Callable[[int], bool]) -> dict[str, list[Any]]:
+    """Agent name -> :func:`runaway_candidates`, for the agents with a value far beyond their bounds
+    (the cheap test, first) whose problem is nonlinear (``nonlinear(i)``): the input of
+    :func:`~gridgames.solvers.games.status.judge_runaway`."""
+    return {a.name: runaway_candidates(a) for i, a in enumerate(agents)
+            if runaway_variables(a.variables) and nonlinear(i)}
 
 
 def locally_checked(agents: Sequence[Agent], checks: Sequence[Any]) -> list[str]:

@@ -30,7 +30,7 @@ from gridgames.solvers.games.agent_qp import agent_qp, solve_qps
 from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, GLOBAL_OPTIONS, LARGE_QP, AgentSolver,
                                                  RelaxedAgent, constraint_violation, global_best_response,
                                                  global_solver_if_nonconvex, infeasibility, is_nonlinear,
-                                                 locally_checked, runaway_candidates, unsolved_followers)
+                                                 locally_checked, runaway_suspects, unsolved_followers)
 from gridgames.solvers.games.kkt import dependent_rows_note
 from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
@@ -38,8 +38,7 @@ from gridgames.solvers.games.implicit import IMPLICIT_OPTIONS, solve_implicit
 from gridgames.solvers.games.nested import solve_nested
 from gridgames.solvers.games.results import AgentCheck, BilevelResult
 from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_tolerances, finish, judge,
-                                          judge_feasibility, judge_local, judge_runaway,
-                                          VIOLATION_FACTOR)
+                                          judge_feasibility, judge_local, judge_runaway, VIOLATION_FACTOR)
 from gridgames.solvers.games.structure import Agent, OwnFreePart, analyse_agents, leader_part, values_text
 from gridgames.solvers.games.terms import NamedTerms
 from gridgames.solvers.games.values import record_values
@@ -222,7 +221,7 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
                                            for c in result.follower_checks}, gap_tol=gap_tol, feas_tol=feas_tol,
                                   failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
                 judge_local(result, locally_checked(agents, result.follower_checks), role="follower")
-                judge_runaway(result, {a.name: runaway_candidates(a) for a in agents if is_nonlinear(a)},
+                judge_runaway(result, runaway_suspects(agents, lambda i: is_nonlinear(agents[i])),
                               failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
                 result.message += leader_value_at_responses(result, leader, agents, gap_tol)
         record_values(result, model, followers=followers)

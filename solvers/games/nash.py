@@ -51,7 +51,7 @@ import pyomo.environ as pyo
 from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.agent_solve import runaway_candidates, unsolved_followers
+from gridgames.solvers.games.agent_solve import runaway_suspects, unsolved_followers
 from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
                                                  solve_reformulated)
 from gridgames.solvers.games.results import NashResult
@@ -473,7 +473,7 @@ def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData]
                                f"max(1, |its objective|) at the {'last' if method != 'kkt' else 'returned'} "
                                f"profile (largest gain {result.gap:.2e}): an equilibrium")
     if gaps is not None:
-        judge_runaway(result, {a.name: runaway_candidates(a) for a, s in zip(agents, br.solvers) if s.nonlinear},
+        judge_runaway(result, runaway_suspects(agents, lambda i: br.solvers[i].nonlinear),
                       failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
     if br.global_players:
         result.message += ("; gains re-checked by SCIP (global) for player(s) whose problem looked nonconvex: "

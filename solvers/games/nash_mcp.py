@@ -26,7 +26,7 @@ import pyomo.environ as pyo
 from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import GridGamesError, ModelError
-from gridgames.solvers.games.agent_solve import runaway_candidates
+from gridgames.solvers.games.agent_solve import runaway_suspects
 from gridgames.solvers.games.mcp import solve_mcp
 from gridgames.solvers.games.multipliers import estimate_multipliers
 from gridgames.solvers.games.results import NashResult
@@ -212,8 +212,8 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
         result.extra["checked_locally"] = responses.local_only()   # see solve_nash
         judge_local(result, result.extra["checked_locally"], role="player")
     if gaps:   # (the nonlinear players' unconstrained variables: see solve_nash)
-        judge_runaway(result, {a.name: runaway_candidates(a) for a, s in zip(responses.agents, responses.solvers)
-                               if s.nonlinear}, failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
+        judge_runaway(result, runaway_suspects(responses.agents, lambda i: responses.solvers[i].nonlinear),
+                      failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
     result.best_response_solves = len(gaps)
     result.solve_time = time.perf_counter() - start
     timings["total"] = result.solve_time
