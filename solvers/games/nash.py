@@ -15,8 +15,8 @@ returns:
   compiled once with the others' data as a numpy vector and certified (residual,
   curvature), Ipopt only where that fails
   (:mod:`~gridgames.solvers.games.compiled_player`; ``newton=False`` for Ipopt
-  throughout, Jacobi's steps then one joint Ipopt solve).  ``gap_stop=True`` also stops on the sweep's own best responses'
-  gap.
+  throughout, Jacobi's steps then one joint Ipopt solve).  ``gap_stop=True`` also stops on the sweep's own
+  best responses' gap.
 * ``kkt`` — all players' KKT conditions stacked into one complementarity system.
   Each player has its own multiplier on a shared constraint, so the solution is
   a GNE; ``variational=True`` forces the players' multipliers of each shared

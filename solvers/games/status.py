@@ -158,7 +158,8 @@ def judge_runaway(result: SolveResult, variables: Mapping[str, Iterable[Any]], *
 def check_tolerances(gap_tol: float, options: Mapping[str, object]) -> None:
     """Refuse values no method can honour, naming the option: a negative or non-finite ``gap_tol``, a
     non-positive ``tol``, ``bigm``, ``multiplier_bound`` or Scholtes ``eps_*``, an ``eps_factor`` outside
-    (0, 1), a ``damping`` outside (0, 1], and counts (``max_iter``, ``n_gen``, ``pop_size``) that are not positive integers.
+    (0, 1), a ``damping`` outside (0, 1], and counts (``max_iter``, ``n_gen``, ``pop_size``) that are not
+    positive integers.
 
     Raises
     ------

@@ -111,9 +111,10 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
         joint = br.respond_all() if jacobi else None  # Jacobi: every response from the same profile
         if joint is not None:
             failed = next((i for i, (_, res) in enumerate(joint) if not res.ok), None)
-            if failed is None and gap_stop is not None and _sweep_gap(br, agents) <= gap_stop:
+            sweep_gap = _sweep_gap(br, agents) if failed is None and gap_stop is not None else None
+            if sweep_gap is not None and sweep_gap <= gap_stop:
                 return (SolveStatus.OPTIMAL, it, history,
-                        f"relative gap of the best responses {_sweep_gap(br, agents):.2e} <= {gap_stop:.0e} at iteration "
+                        f"relative gap of the best responses {sweep_gap:.2e} <= {gap_stop:.0e} at iteration "
                         f"{it} (profile before the step kept)" + "".join(notes))
         for i, agent in enumerate(agents):
             response, res = joint[i] if joint is not None else br.respond(i)
@@ -145,9 +146,10 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
                     "best responses alone do not reach an equilibrium from here; try method='mcp' or 'kkt' "
                     "(their equilibrium, if one exists) or damping < 1" + "".join(notes))
         profiles = (profiles + [profile])[-CYCLE_MEMORY:]
-        if not jacobi and gap_stop is not None and _sweep_gap(br, agents) <= gap_stop:
+        sweep_gap = _sweep_gap(br, agents) if not jacobi and gap_stop is not None else None
+        if sweep_gap is not None and sweep_gap <= gap_stop:
             return (SolveStatus.OPTIMAL, it, history,
-                    f"relative gap of the sweep's best responses {_sweep_gap(br, agents):.2e} <= {gap_stop:.0e} after "
+                    f"relative gap of the sweep's best responses {sweep_gap:.2e} <= {gap_stop:.0e} after "
                     f"{it} iterations" + "".join(notes))
         step = np.concatenate(steps)
         if adaptive and damping > MIN_DAMPING and _oscillates(step, previous):
