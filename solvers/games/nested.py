@@ -323,7 +323,7 @@ def polish(evaluator: LeaderEvaluator, x0: np.ndarray, lo: np.ndarray, hi: np.nd
     return np.clip(res.x, lo, hi), float(res.fun), count
 
 
-#: the GA stops early when the best leader objective improved by at most STALL_RTOL·max(1, |best|) over the
+#: the GA stops early when the best leader objective improved by at most ``STALL_RTOL·max(1, abs(best))`` over the
 #: last STALL_GENERATIONS generations (relative: a leader objective in 1e-9 units stops no sooner than one in
 #: units); the polish refines after
 STALL_GENERATIONS = 25
