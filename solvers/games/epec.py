@@ -226,10 +226,11 @@ def solve_epec(model: pyo.Block, leaders: BlockData | Iterable[BlockData],
         raise ModelError("joint_options apply to method='joint' only")
     if first_sweep_options and method != "diagonalisation":
         raise ModelError("first_sweep_options apply to method='diagonalisation' only")
-    for name, value in (("bilevel_method", bilevel_method), ("check_method", check_method)):
-        if value is not None and value not in BILEVEL_METHODS or (name == "bilevel_method" and value is None):
-            raise ModelError(f"{name} must be one of {', '.join(BILEVEL_METHODS)}"
-                             f"{' (or None: no gap check)' if name == 'check_method' else ''}, got {value!r}")
+    if bilevel_method not in BILEVEL_METHODS:
+        raise ModelError(f"bilevel_method must be one of {', '.join(BILEVEL_METHODS)}, got {bilevel_method!r}")
+    if check_method is not None and check_method not in BILEVEL_METHODS:
+        raise ModelError(f"check_method must be one of {', '.join(BILEVEL_METHODS)} (or None: no gap check), "
+                         f"got {check_method!r}")
     if bilevel_options is not None and not isinstance(bilevel_options, Mapping):
         raise ModelError(f"bilevel_options must be a dict of solve_bilevel options, got "
                          f"{type(bilevel_options).__name__} {bilevel_options!r:.60}")

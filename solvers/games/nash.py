@@ -382,9 +382,7 @@ def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData]
         raise ModelError(f"batch must be True, False or None (automatic), got {batch!r}")
     history: list[float] = []
     if method in ("gauss-seidel", "jacobi"):
-        damping = float(options.get("damping", 1.0))
-        if not 0.0 < damping <= 1.0:
-            raise ModelError(f"damping must be in (0, 1], got {damping}")
+        damping = float(options.get("damping", 1.0))   # (its range checked with the other options)
         adaptive = method == "jacobi" and bool(options.get("adaptive", integer is None))
         if integer is not None and (damping < 1.0 or adaptive):
             what = f"damping={damping:g}" if damping < 1.0 else "adaptive=True"

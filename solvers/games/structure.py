@@ -75,9 +75,9 @@ class OwnFreePart:
             return -self(expr.args[0], own)
         if isinstance(expr, (ProductExpression, MonomialTermExpression)):
             a, b = expr.args
-            if not self._involves(a, own) and not _has_variables(a):
+            if not _has_variables(a):
                 return float(pyo.value(a)) * self(b, own)
-            if not self._involves(b, own) and not _has_variables(b):
+            if not _has_variables(b):
                 return float(pyo.value(b)) * self(a, own)
         if isinstance(expr, DivisionExpression) and not _has_variables(expr.args[1]):
             denominator = float(pyo.value(expr.args[1]))
