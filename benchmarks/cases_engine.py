@@ -9,7 +9,7 @@ TOU paper did — runs beside the HiGHS-follower GA on the smallest sizes.
 from __future__ import annotations
 
 from gridgames.benchmarks.bench_engine import BUDGET, SIZES_K, SIZES_T, run_cell
-from gridgames.benchmarks.tolerance import EXACT, GLOBAL_LIMITED, HEURISTIC, LOCAL
+from gridgames.benchmarks.tolerance import CLOSED_FORM, GLOBAL_LIMITED, HEURISTIC, LOCAL
 from gridgames.benchmarks.suite import Case, case_family
 
 METHODS = ("analytic", "kkt", "kkt-bigm", "nested", "nested-scipy")
@@ -41,7 +41,7 @@ def _runs(method: str, T: int, K: int) -> bool:
     return rule is None or rule[0](T, K)
 
 
-@case_family("engine", tolerance={"analytic": EXACT, "kkt-bigm": GLOBAL_LIMITED, "kkt": LOCAL, "*": HEURISTIC})
+@case_family("engine", tolerance={"analytic": CLOSED_FORM, "kkt-bigm": GLOBAL_LIMITED, "kkt": LOCAL, "*": HEURISTIC})
 def engine_cases() -> list[Case]:
     cases = []
     for T in SIZES_T:

@@ -79,6 +79,9 @@ class Tolerance:
 
 #: a global or closed-form method: the reference to 1e-6, a certified optimum
 EXACT = Tolerance()
+#: a closed form loaded by ``solve_bilevel(method="analytic", equilibrium=...)``: the reference to 1e-6, the
+#: followers checked, the leader's choice the closed form's claim (``feasible``)
+CLOSED_FORM = Tolerance(statuses=("feasible",))
 #: a global method under a time limit: a miss (e.g. ``time_limit``) is reported, not a regression
 GLOBAL_LIMITED = Tolerance(guaranteed=False)
 #: a local method on a problem where local is global (a concave game, a convex follower): a miss is a regression

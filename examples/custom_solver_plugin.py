@@ -3,7 +3,9 @@
 A backend is any object with ``name``, ``features`` (problem classes it takes),
 ``solve(model, **kw) -> SolveResult`` that loads the solution into the Pyomo model,
 and optionally a class-level ``available()``.  ``gg.register_solver`` puts it in the
-registry; from then on every gridgames entry point takes it by name.
+registry; from then on every gridgames function in this process takes it by name.  To
+reach the ``gridgames`` command line too, a package declares a ``gridgames.solvers``
+entry point naming a function that makes this ``register_solver`` call.
 
 The check: a 2-product production plan with a hand-computed optimum (vertex of
 two binding rows), also solved by the built-in ``highs`` backend.

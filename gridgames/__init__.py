@@ -7,7 +7,7 @@ matplotlib; ``gg.solve_bilevel`` imports what it needs when first touched.
 
 >>> import gridgames as gg
 >>> gg.available_solvers()                       # doctest: +SKIP
-['highs', 'ipopt', 'scip', 'scipy']
+['highs', 'ipopt', 'scip', 'scipy', 'clarabel']
 >>> result = gg.solve_bilevel(model, model.users, method="kkt")   # doctest: +SKIP
 >>> print(result.summary()); result.to_frame()                    # doctest: +SKIP
 >>> report = gg.run_instance("dispatch_small")                    # doctest: +SKIP

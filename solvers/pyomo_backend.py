@@ -268,7 +268,7 @@ class HighsSolver(PyomoContribSolver):
     name = "highs"
     package = "highspy"
     features = frozenset({"lp", "qp", "milp", "duals"})
-    _factory_path = ("pyomo.contrib.solver.solvers.highs", "Highs")
+    _factory_path = ("gridgames.solvers.highs_quiet", "QuietHighs")
     options_url = "https://ergo-code.github.io/HiGHS/stable/options/definitions/"
     native_option_names = staticmethod(highs_option_names)
     _try_option = staticmethod(highs_setter)

@@ -13,6 +13,7 @@ SolveResult`` and a class-level ``available()``.  Built in: ``highs``,
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from gridgames.solvers.errors import (GridGamesError, SolverNotAvailableError, S
 from gridgames.solvers.options import unknown_options
 from gridgames.solvers.result import SolveResult, SolveStatus
 from gridgames.solvers.validate import supports, validate_model
+
+log = logging.getLogger(__name__)
 
 #: Problem classes a backend may declare in ``features``.
 FEATURES = ("lp", "qp", "milp", "miqp", "nlp", "minlp", "global", "duals")
@@ -149,11 +152,35 @@ def register_solver(name: str, factory: Callable[..., Solver], *, package: str =
 _LOADING: list[bool] = []
 
 
+#: installed packages register their solvers through entry points in this group, each naming a
+#: function that calls :func:`register_solver` (``[project.entry-points."gridgames.solvers"]``
+#: ``mine = "my_package.gg:register"``), so the CLI and every entry point know them by name
+ENTRY_POINT_GROUP = "gridgames.solvers"
+
+
+def _solver_entry_points() -> list[Any]:
+    from importlib.metadata import entry_points
+    return list(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _load_entry_points() -> None:
+    """Run every installed package's registration function; a broken one is logged, naming it, and skipped
+    (one bad plug-in must not take the built-ins and the CLI down with it)."""
+    for ep in _solver_entry_points():
+        try:
+            register = ep.load()
+            register()
+        except Exception as exc:  # noqa: BLE001 - reported by name, the other solvers stay usable
+            log.warning("solver entry point %r (%s, group %s) failed: %s: %s", ep.name, ep.value,
+                        ENTRY_POINT_GROUP, type(exc).__name__, exc)
+
+
 def _ensure_builtins() -> None:
     if not _REGISTRY and not _LOADING:
         _LOADING.append(True)
         try:
             from gridgames.solvers import builtins  # noqa: F401  (registers on import)
+            _load_entry_points()
         finally:
             _LOADING.clear()
 
@@ -249,8 +276,10 @@ class CheckedSolver:
 
     Before each solve: the declared features and finite data
     (:func:`~gridgames.solvers.validate.validate_model`); after it: the
-    result must be a :class:`SolveResult`, and an ``optimal`` claim with a
-    non-finite objective becomes ``error``.  Other attributes are the backend's.
+    result must be a :class:`SolveResult`, and a success claim becomes ``error``
+    when its objective is not finite, a variable has no value, its values break a
+    bound or constraint (relative ``CLAIM_VIOLATION_TOL``) or the model's objective
+    at them is not the one reported.  Other attributes are the backend's.
     """
 
     def __init__(self, solver: Any, info: SolverInfo) -> None:
@@ -286,7 +315,51 @@ class CheckedSolver:
                 (f"solver '{self.name}' reported {result.status.value} but left {len(unset)} variable(s) without "
                  f"values ({', '.join(unset[:3])}): not a solution")
             result.status = SolveStatus.ERROR
+        problem = _claim_problem(model, result) if result.status.is_ok else None
+        if problem:
+            result.message = (f"{result.message}; " if result.message else "") + \
+                f"solver '{self.name}' reported {result.status.value} but {problem}: not a solution"
+            result.status = SolveStatus.ERROR
         return result
+
+
+#: a plug-in's point may break a bound or row by this much (relative to 1 + |bound|), the engine's own tolerance
+CLAIM_VIOLATION_TOL = 1e-4
+#: and its reported objective may differ from the model's objective at its point by this much (x max(1, |value|))
+CLAIM_OBJECTIVE_TOL = 1e-6
+
+
+def _claim_problem(model: Any, result: SolveResult) -> str | None:
+    """What is wrong with a plug-in's claimed solution: a bound or constraint its values break, or a reported
+    objective the model's objective does not have at those values (None when nothing is)."""
+    import pyomo.environ as pyo
+
+    worst, where = 0.0, ""
+    for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
+        body = pyo.value(con.body, exception=False)
+        for bound, sign in ((con.lower, 1.0), (con.upper, -1.0)):
+            b = pyo.value(bound) if bound is not None else None
+            if b is None or body is None:
+                continue
+            excess = sign * (b - body) / (1.0 + abs(b))
+            if excess > worst:
+                worst, where = excess, f"constraint '{con.name}' ({body:.6g} against {b:.6g})"
+    for v in model.component_data_objects(pyo.Var, active=True, descend_into=True):
+        if v.fixed or v.value is None:
+            continue
+        for bound, sign in ((v.lb, 1.0), (v.ub, -1.0)):
+            if bound is not None and sign * (bound - v.value) / (1.0 + abs(bound)) > worst:
+                worst, where = sign * (bound - v.value) / (1.0 + abs(bound)), \
+                    f"the bound of '{v.name}' ({v.value:.6g} against {bound:.6g})"
+    if worst > CLAIM_VIOLATION_TOL:
+        return f"its values break {where}"
+    objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    if len(objectives) == 1:
+        value = pyo.value(objectives[0].expr, exception=False)
+        if value is not None and abs(value - result.objective) > CLAIM_OBJECTIVE_TOL * max(1.0, abs(value)):
+            return (f"it reported the objective {result.objective:.6g} while '{objectives[0].name}' is {value:.6g} "
+                    "at its values")
+    return None
 
 
 def _unset_variables(model: Any) -> list[str]:

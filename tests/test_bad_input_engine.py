@@ -95,3 +95,116 @@ def test_kkt_failing_on_repeated_follower_rows_says_so():
     m.f.c2.deactivate()
     m.f.c3.deactivate()
     assert dependent_rows(analyse_agents(m, m.f)[0]) == []
+
+
+# ---------------------------------------------------------------------------
+# Review round 7 (a newcomer's afternoon): each failed before its fix
+# ---------------------------------------------------------------------------
+def _pricing() -> pyo.ConcreteModel:
+    """The README's bilevel: p = 5, q = 5, revenue 25."""
+    m = pyo.ConcreteModel()
+    m.p = pyo.Var(bounds=(0, 10))
+    m.users = pyo.Block()
+    m.users.q = pyo.Var(bounds=(0, 8))
+    m.users.welfare = pyo.Objective(expr=10 * m.users.q - m.users.q ** 2 / 2 - m.p * m.users.q, sense=pyo.maximize)
+    m.revenue = pyo.Objective(expr=m.p * m.users.q, sense=pyo.maximize)
+    return m
+
+
+def test_followers_given_as_a_generator_are_read_once():
+    m = pyo.ConcreteModel()
+    m.p = pyo.Var(bounds=(0, 10))
+    m.U = pyo.Block(range(2))
+    for i in m.U:
+        m.U[i].q = pyo.Var(bounds=(0, 8))
+        m.U[i].w = pyo.Objective(expr=10 * m.U[i].q - m.U[i].q ** 2 / 2 - m.p * m.U[i].q, sense=pyo.maximize)
+    m.revenue = pyo.Objective(expr=m.p * sum(m.U[i].q for i in m.U), sense=pyo.maximize)
+    r = solve_bilevel(m, (b for b in m.U.values()), method="kkt-bigm")
+    assert r.status is SolveStatus.OPTIMAL and r.objective == pytest.approx(50.0, rel=1e-6)
+    assert set(r.follower_objectives) == {"U[0]", "U[1]"}
+
+
+def test_a_param_without_a_value_is_named_not_a_pyomo_value_error():
+    m = _pricing()
+    m.a = pyo.Param(mutable=True)
+    m.users.welfare.expr = m.a * m.users.q - m.users.q ** 2 / 2 - m.p * m.users.q
+    for method in ("kkt", "nested"):
+        with pytest.raises(ModelError, match="Param 'a' has no numeric value"):
+            solve_bilevel(m, m.users, method=method)
+    g = pyo.ConcreteModel()
+    g.a = pyo.Param(mutable=True)
+    g.F = pyo.Block(range(2))
+    for i in g.F:
+        g.F[i].q = pyo.Var(bounds=(0, 100))
+    for i in g.F:
+        g.F[i].o = pyo.Objective(expr=(g.a - g.F[0].q - g.F[1].q) * g.F[i].q, sense=pyo.maximize)
+    with pytest.raises(ModelError, match="Param 'a' has no numeric value"):
+        solve_nash(g, g.F, method="gauss-seidel")
+
+
+@pytest.mark.parametrize("method", ["kkt", "kkt-bigm", "kkt-sos1"])
+def test_an_infeasible_leader_row_is_named(method):
+    m = _pricing()
+    m.c = pyo.Constraint(expr=m.p >= 12)        # p is in [0, 10]
+    r = solve_bilevel(m, m.users, method=method)
+    assert r.status is SolveStatus.INFEASIBLE
+    assert "the leader's constraint(s) 'c'" in r.message and "below 12" in r.message
+
+
+def test_implicit_refuses_a_solver_it_would_not_use():
+    m = _pricing()
+    with pytest.raises(ModelError, match="'implicit' takes no solver="):
+        solve_bilevel(m, m.users, method="implicit", solver="no-such-solver")
+
+
+def test_misspelled_options_get_suggestions_and_the_common_keywords():
+    m = _pricing()
+    with pytest.raises(ModelError, match=r"'gap_toll': did you mean 'gap_tol'.*for every method: .*feas_tol"):
+        solve_bilevel(m, m.users, method="kkt", gap_toll=1e-6)
+    with pytest.raises(ModelError, match=r"'max_iters': did you mean 'max_iter'"):
+        solve_nash(m, m.users, method="gauss-seidel", max_iters=3)
+    with pytest.raises(ModelError, match="verify must be True or False, got 'yes'"):
+        solve_bilevel(m, m.users, method="kkt", verify="yes")
+
+
+def test_followers_named_by_a_string_and_a_follower_left_out_are_explained():
+    m = _pricing()
+    with pytest.raises(ModelError, match=r"got the string 'users': pass the block itself \(m.users\)"):
+        solve_bilevel(m, "users")
+    m.other = pyo.Block()
+    m.other.y = pyo.Var(bounds=(0, 1))
+    m.other.o = pyo.Objective(expr=m.other.y)
+    with pytest.raises(ModelError, match=r"found 2 \('revenue', 'other.o': a follower left out of the list\?"):
+        solve_bilevel(m, m.users)
+
+
+def test_a_leader_with_nothing_to_choose_is_said():
+    m = _pricing()
+    m.p.fix(5.0)
+    r = solve_bilevel(m, m.users, method="kkt-bigm")
+    assert r.status is SolveStatus.OPTIMAL and "the leader has no free variable" in r.message
+    m = _pricing()
+    assert "no free variable" not in solve_bilevel(m, m.users, method="kkt-bigm").message
+
+
+def test_nested_search_bounds_may_bound_a_free_leader_variable():
+    m = _pricing()
+    m.p.setlb(None)
+    m.p.setub(None)
+    with pytest.raises(ModelError, match=r"give finite bounds to the leader variables p \(or search_bounds="):
+        solve_bilevel(m, m.users, method="nested", n_gen=3, pop_size=8)
+    r = solve_bilevel(m, m.users, method="nested", n_gen=15, pop_size=16, seed=2, search_bounds=([0.0], [10.0]))
+    assert r.status is SolveStatus.FEASIBLE and r.objective == pytest.approx(25.0, rel=1e-4)
+    with pytest.raises(ModelError, match="search_bounds leaves the leader variables p without a finite bound"):
+        solve_bilevel(m, m.users, method="nested", search_bounds=([0.0], [float("inf")]))
+
+
+def test_kkt_on_integer_leader_and_follower_points_to_the_one_method_that_takes_both():
+    from gridgames.solvers import UnsupportedModelError
+
+    m = _pricing()
+    m.p.domain = pyo.NonNegativeIntegers
+    m.users.q.domain = pyo.NonNegativeIntegers
+    with pytest.raises(UnsupportedModelError, match="'users.q' is integer too, which no KKT method takes: use "
+                                                    "method='nested'"):
+        solve_bilevel(m, m.users, method="kkt")

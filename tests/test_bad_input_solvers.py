@@ -477,10 +477,88 @@ def test_a_plug_in_that_raises_or_loads_nothing_gives_an_error_result_naming_it(
 def test_a_solver_comparison_keeps_the_other_rows_when_a_plug_in_raises(registry_snapshot):
     from gridgames.models.dispatch.config import load_dispatch_instance
     from gridgames.models.dispatch.solve import compare_solvers
+    from gridgames.data.bundled import instance_path
     from gridgames.models.instance import load_instance
 
     register_solver("raises", _Raises, features={"lp", "qp"})
-    data = load_dispatch_instance(load_instance("dispatch_small"))
+    data = load_dispatch_instance(load_instance(instance_path("dispatch_small")))
     table, _ = compare_solvers(data, ["highs", "raises"])
     assert table.loc["highs", "status"] == "optimal"
     assert table.loc["raises", "status"] == "error" and math.isnan(table.loc["raises", "objective"])
+
+
+# ---------------------------------------------------------------------------
+# A plug-in's claimed solution is checked against the model, as a built-in's is
+# ---------------------------------------------------------------------------
+class _Claims:
+    """Loads ``values`` and reports ``objective`` as optimal, whatever the model says."""
+
+    name = "claims"
+
+    def __init__(self, values: dict, objective: float) -> None:
+        self.values, self.objective = values, objective
+
+    def solve(self, model: pyo.Block, **_: object) -> SolveResult:
+        for name, x in self.values.items():
+            model.find_component(name).set_value(x, skip_validation=True)
+        return SolveResult(SolveStatus.OPTIMAL, self.objective, solver=self.name)
+
+
+def _box_lp() -> pyo.ConcreteModel:
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 3))
+    m.c = pyo.Constraint(expr=m.x >= 1)
+    m.o = pyo.Objective(expr=m.x)
+    return m
+
+
+@pytest.mark.parametrize("values, objective, named", [
+    ({"x": -5.0}, -5.0, "'x'"),        # outside its bounds (and the row)
+    ({"x": 0.5}, 0.5, "'c'"),          # inside the bounds, breaking the row
+    ({"x": 1.0}, 123.0, "123"),        # a true optimum with a made-up objective
+])
+def test_a_plugin_claiming_an_impossible_solution_gets_error(registry_snapshot, values, objective, named):
+    register_solver("claims", lambda: _Claims(values, objective), features={"lp"})
+    r = get_solver("claims").solve(_box_lp())
+    assert r.status is SolveStatus.ERROR and named in r.message and "not a solution" in r.message
+    honest = {"x": 1.0}
+    register_solver("honest", lambda: _Claims(honest, 1.0), features={"lp"})
+    assert get_solver("honest").solve(_box_lp()).status is SolveStatus.OPTIMAL
+
+
+def test_the_solver_comparison_keeps_its_rows_when_a_plugin_refuses_the_model(custom):
+    from gridgames.models.dispatch.config import load_dispatch_instance
+    from gridgames.models.dispatch.solve import compare_solvers
+    from gridgames.data.bundled import instance_path
+    from gridgames.models.instance import load_instance
+
+    data = load_dispatch_instance(load_instance(instance_path("dispatch_small")))
+    table, _ = compare_solvers(data, ["highs", custom])     # the dispatch is a QP; linprog takes LPs
+    assert table.loc[custom, "status"] == "unsupported" and table.loc["highs", "status"] == "optimal"
+    with pytest.raises(UnsupportedModelError, match="linprog"):
+        compare_solvers(data, [custom])                        # named alone: its refusal is the answer
+
+
+def _register_linprog_plugin() -> None:
+    """What an installed package's ``gridgames.solvers`` entry point names: a function that registers."""
+    register_solver("linprog-ep", LinprogSolver, package="scipy", features={"lp"})
+
+
+def test_installed_packages_register_solvers_through_entry_points(monkeypatch, caplog):
+    from importlib.metadata import EntryPoint
+
+    from gridgames.solvers import available_solvers, registry
+
+    good = EntryPoint("linprog-ep", f"{__name__}:_register_linprog_plugin", registry.ENTRY_POINT_GROUP)
+    broken = EntryPoint("broken", "no_such_module_here:register", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "_solver_entry_points", lambda: [broken, good])
+    saved = dict(_REGISTRY)
+    _REGISTRY.clear()                  # the next use registers the built-ins, then the entry points
+    try:
+        assert {"highs", "linprog-ep"} <= set(available_solvers())
+        assert "solver entry point 'broken'" in caplog.text and "no_such_module_here" in caplog.text
+        r = get_solver("linprog-ep").solve(_box_lp())
+        assert r.status is SolveStatus.OPTIMAL and r.objective == pytest.approx(1.0)
+    finally:
+        _REGISTRY.clear()
+        _REGISTRY.update(saved)

@@ -107,6 +107,11 @@ def test_analytic_method_with_closed_form_equilibrium_and_verify_catches_a_wrong
     right = solve_bilevel(m, m.f, method="analytic", equilibrium=lambda mm: [(mm.p, 5.0), (mm.f.q, 5.0)])
     assert right.objective == pytest.approx(25.0)
     assert right.follower_gap == pytest.approx(0.0, abs=1e-9)
+    # the followers are checked, the leader's choice is the closed form's claim: feasible, never optimal --
+    # p = 1 with q = 8 is the follower's best response to a poor price (revenue 8 < 25)
+    assert right.status is SolveStatus.FEASIBLE and "not certified" in right.message
+    poor = solve_bilevel(m, m.f, method="analytic", equilibrium=lambda mm: [(mm.p, 1.0), (mm.f.q, 8.0)])
+    assert poor.status is SolveStatus.FEASIBLE and poor.objective == pytest.approx(8.0)
     # q = 6 at p = 5 is not the follower's best response: utility 60-18-30 = 12 < 12.5
     wrong = solve_bilevel(m, m.f, method="analytic", equilibrium=lambda mm: [(mm.p, 5.0), (mm.f.q, 6.0)])
     assert wrong.follower_gap == pytest.approx(0.5, rel=1e-6)

@@ -253,7 +253,7 @@ def test_analytic_says_the_leader_is_taken_on_trust_and_refuses_a_list():
     m = _households(5.0)
     r = solve_bilevel(m, m.H, method="analytic",
                       equilibrium=lambda mm: [(mm.p, 5.0)] + [(mm.H[h].x, 5.0) for h in range(4)])
-    assert r.status is SolveStatus.OPTIMAL and "leader's optimality is the closed form's claim" in r.message
+    assert r.status is SolveStatus.FEASIBLE and "leader's optimality is the closed form's claim" in r.message
     with pytest.raises(ModelError, match="response must be a function"):
         m2 = _households(5.0)
         solve_bilevel(m2, m2.H, method="analytic", response=[(m2.H[0].x, 10 - m2.p)])
@@ -436,3 +436,17 @@ def test_a_constant_under_a_negation_or_constant_factor_does_not_loosen_the_tole
     r = solve_nash(m, m.F, method="gauss-seidel", max_iter=1)
     assert r.status is not SolveStatus.OPTIMAL, r.message
     assert r.gap > 1e-3
+
+
+def test_a_local_re_solve_worse_than_the_point_certifies_nothing():
+    """A player's local (uncertified) re-solve that ends worse than the returned point did not find its best
+    response there: its 'gap' is negative and proves nothing, so optimal becomes feasible; a certified one
+    that much worse means the point is outside the player's feasible set."""
+    from gridgames.solvers.games.status import judge_feasibility
+    from gridgames.solvers.result import SolveResult
+
+    for certified, expected in ((False, SolveStatus.FEASIBLE), (True, SolveStatus.NOT_EQUILIBRIUM)):
+        r = SolveResult(SolveStatus.LOCALLY_OPTIMAL, 1.0, message="converged")
+        judge_feasibility(r, {"A": (0.0, -0.5, 1.0, certified), "B": (0.0, -1e-9, 1.0, certified)}, gap_tol=1e-5,
+                          feas_tol=1e-6, failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
+        assert r.status is expected and "'A'" in r.message and "'B'" not in r.message

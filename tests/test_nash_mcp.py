@@ -22,28 +22,32 @@ COSTS = np.array([10.0, 20.0, 30.0, 15.0])
 Q_STAR = (A - (len(COSTS) + 1) * COSTS + COSTS.sum()) / ((len(COSTS) + 1) * B)   # 25, 15, 5, 20
 
 
-def cournot(named_total: bool) -> pyo.ConcreteModel:
+def cournot(total_as: str) -> pyo.ConcreteModel:
+    """The 4-firm Cournot game with the market total ``named`` (an Expression), ``inline`` (one Python
+    expression every payoff holds) or ``rebuilt`` (a new sum inside each payoff)."""
     m = pyo.ConcreteModel()
     m.F = pyo.Block(range(len(COSTS)))
     for i in m.F:
         m.F[i].q = pyo.Var(bounds=(0, 200), initialize=0.0)
     total = sum(m.F[j].q for j in m.F)
-    if named_total:
+    if total_as == "named":
         m.Q = pyo.Expression(expr=total)
         total = m.Q
     for i in m.F:
+        if total_as == "rebuilt":
+            total = sum(m.F[j].q for j in m.F)
         m.F[i].profit = pyo.Objective(expr=(A - B * total) * m.F[i].q - COSTS[i] * m.F[i].q, sense=pyo.maximize)
     return m
 
 
-@pytest.mark.parametrize("named_total", [True, False])
-def test_cournot_closed_form_with_and_without_lifting(named_total):
-    m = cournot(named_total)
+@pytest.mark.parametrize("total_as, lifted", [("named", 1), ("inline", 1), ("rebuilt", 0)])
+def test_cournot_closed_form_with_and_without_lifting(total_as, lifted):
+    m = cournot(total_as)
     res = solve_nash(m, m.F, method="mcp")
     assert res.status is SolveStatus.OPTIMAL, res.message
     np.testing.assert_allclose([m.F[i].q.value for i in m.F], Q_STAR, atol=1e-9)
     assert res.gap == pytest.approx(0.0, abs=1e-7)
-    assert res.extra["mcp_size"] == 4 + named_total       # the lifted total is one more unknown
+    assert res.extra["mcp_size"] == 4 + lifted       # a lifted total is one more unknown
     assert {"analyse", "compile", "solve", "verify"} <= set(res.extra["timings"])
 
 
@@ -116,17 +120,17 @@ def test_microgrid_matches_the_vectorised_solver(n, share):
 
 
 def test_newton_failure_falls_back_to_scholtes_ipopt_and_says_so():
-    m = cournot(True)
+    m = cournot("named")
     res = solve_nash(m, m.F, method="mcp", max_iter=1)
     assert "fell back to kkt (Scholtes-Ipopt)" in res.message and res.ok
     np.testing.assert_allclose([m.F[i].q.value for i in m.F], Q_STAR, atol=1e-5)
-    m2 = cournot(True)
+    m2 = cournot("named")
     no = solve_nash(m2, m2.F, method="mcp", max_iter=1, fallback=False)
     assert no.status is SolveStatus.ITERATION_LIMIT and np.isnan(no.gap)
 
 
 def test_variable_of_no_player_is_named():
-    m = cournot(True)
+    m = cournot("named")
     m.tax = pyo.Var(initialize=1.0)
     m.F[0].profit.set_value(m.F[0].profit.expr - m.tax * m.F[0].q)
     with pytest.raises(ModelError, match="'tax' enters the players' problems but belongs to no player"):
@@ -134,7 +138,7 @@ def test_variable_of_no_player_is_named():
 
 
 def test_unknown_option_is_refused():
-    m = cournot(True)
+    m = cournot("named")
     with pytest.raises(ModelError, match="unknown option"):
         solve_nash(m, m.F, method="mcp", damping=0.5)
 

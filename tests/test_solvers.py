@@ -218,3 +218,31 @@ def test_highs_qp_cycling_is_reported_fast_and_the_engine_falls_back_to_ipopt():
     result = engine.solve()
     assert result.ok and engine.solver_name in ("highs", "ipopt")
     assert pyo.value(agent.objective.expr) == pytest.approx(ipopt_value, rel=1e-6)
+
+
+def test_highs_runs_without_pyomos_output_capture_and_still_takes_options_and_tee(capfd):
+    """QuietHighs skips Pyomo's per-solve stdout/stderr capture (two threads and two fd copies per solve)
+    when nothing is shown; the options still reach HiGHS and tee=True still shows its log."""
+    from gridgames.solvers.highs_quiet import QuietHighs
+
+    def knapsack() -> pyo.ConcreteModel:
+        m = pyo.ConcreteModel()
+        m.x = pyo.Var(range(4), domain=pyo.Binary)
+        m.cap = pyo.Constraint(expr=sum((i + 2) * m.x[i] for i in range(4)) <= 7)
+        m.o = pyo.Objective(expr=sum((i + 3) * m.x[i] for i in range(4)), sense=pyo.maximize)
+        return m
+
+    solver = get_solver("highs", time_limit=30, mip_gap=1e-3)
+    assert isinstance(solver._solver, QuietHighs)
+    capfd.readouterr()
+    r = solver.solve(knapsack())
+    assert r.status is SolveStatus.OPTIMAL and r.objective == pytest.approx(9.0)   # weights 2+5 or 3+4 = 7
+    assert capfd.readouterr().out == ""
+    highs = solver._solver._solver_model
+    def option(name):   # highspy returns (status, value) or the value, by version
+        value = highs.getOptionValue(name)
+        return value[1] if isinstance(value, tuple) else value
+
+    assert option("mip_rel_gap") == pytest.approx(1e-3) and option("time_limit") == 30
+    r = get_solver("highs").solve(knapsack(), tee=True)
+    assert r.status is SolveStatus.OPTIMAL and "HiGHS" in capfd.readouterr().out

@@ -79,7 +79,7 @@ def _cournot(costs, aggregate: bool = True) -> pyo.ConcreteModel:
 
 @pytest.mark.parametrize("method,options", [("gauss-seidel", {}), ("jacobi", {"damping": 0.5})])
 def test_newton_cournot_closed_form(method, options):
-    """Three firms, P = 100 − Q: q_i = (100 − 4 c_i + Σc) / 4 (QP players: Newton only when asked)."""
+    """Three firms, P = 100 − Q: q_i = (100 − 4 c_i + Σc) / 4 (convex QP players: Newton by default)."""
     costs = np.array([10.0, 20.0, 30.0])
     m = _cournot(costs)
     res = solve_nash(m, m.F, method=method, newton=True, tol=1e-10, **options)
@@ -153,3 +153,48 @@ def test_bad_newton_option_is_refused():
     model = build_game(market)
     with pytest.raises(ModelError, match="newton must be"):
         solve_nash(model, model.buyer, method="gauss-seidel", newton="yes")
+
+
+@pytest.mark.parametrize("total_as, lifted", [("named", True), ("inline", True), ("rebuilt", False)])
+def test_a_market_total_written_inline_is_lifted_like_a_named_one(total_as, lifted):
+    """The Cournot total as a named Expression, as one Python expression all payoffs hold, or rebuilt in each
+    payoff: the first two are aggregates (each best response a Newton solve of a convex QP, by default), the
+    third is not (HiGHS on each player with the others fixed); all reach the closed form."""
+    costs = np.array([10.0, 20.0, 30.0, 15.0])
+    m = pyo.ConcreteModel()
+    m.F = pyo.Block(range(4))
+    for i in m.F:
+        m.F[i].q = pyo.Var(bounds=(0, 200), initialize=0.0)
+    total = sum(m.F[j].q for j in m.F)
+    if total_as == "named":
+        m.Q = pyo.Expression(expr=total)
+        total = m.Q
+    for i in m.F:
+        if total_as == "rebuilt":
+            total = sum(m.F[j].q for j in m.F)
+        m.F[i].profit = pyo.Objective(expr=(100 - total) * m.F[i].q - costs[i] * m.F[i].q - 0.5 * m.F[i].q ** 2,
+                                      sense=pyo.maximize)
+    br = BestResponses(players_of(m, m.F), None, None, m)
+    assert (br.tracker is not None) is lifted
+    res = solve_nash(m, m.F, method="gauss-seidel", tol=1e-10)
+    assert res.status is SolveStatus.OPTIMAL, res.message
+    assert (res.extra["best_responses"]["newton_solves"] > 0) is lifted
+    # first-order conditions 100 − Q − q_i − c_i − q_i = 0: q_i = (100 − c_i − Q) / 2, Q = (400 − Σc) / 6
+    Q = (400 - costs.sum()) / 6
+    np.testing.assert_allclose([m.F[i].q.value for i in m.F], (100 - costs - Q) / 2, atol=1e-6)
+
+
+def test_a_response_below_its_bound_by_ipopts_relaxation_is_put_on_the_bound():
+    """Kelly's mechanism from w = 0: the best response to 0 is 'as little as possible', which Ipopt returns
+    1e-8 outside the bound, where a w_i / (w_1 + w_2) payoff is ~1 instead of undefined; on the bound
+    the profile stays undefined and the result says so instead of claiming an equilibrium."""
+    m = pyo.ConcreteModel()
+    m.P = pyo.Block(range(2))
+    for i in range(2):
+        m.P[i].w = pyo.Var(bounds=(0, 10), initialize=0.0)
+    total = m.P[0].w + m.P[1].w
+    for i, a in enumerate((2.0, 1.0)):
+        m.P[i].u = pyo.Objective(expr=a * m.P[i].w / total - m.P[i].w, sense=pyo.maximize)
+    r = solve_nash(m, m.P, method="gauss-seidel")
+    assert r.status is SolveStatus.ERROR and "could not be computed" in r.message
+    assert all(m.P[i].w.value >= 0.0 for i in range(2))

@@ -9,19 +9,34 @@ import pyomo.environ as pyo
 
 from gridgames.models.dispatch.config import DispatchData
 from gridgames.models.dispatch.model import build_dispatch_model
+from gridgames.solvers.errors import UnsupportedModelError
 from gridgames.solvers.registry import get_solver
 
 log = logging.getLogger(__name__)
 
 
 def compare_solvers(data: DispatchData, solvers: list[str]) -> tuple[pd.DataFrame, dict]:
-    """Solve the same dispatch with each solver; one table row per solver."""
+    """Solve the same dispatch with each solver; one table row per solver.
+
+    With several solvers, one that refuses the model (its features do not cover a QP) gets a row with
+    status ``unsupported``; a single named solver's refusal is raised.
+    """
     rows, dispatch = [], {}
     for name in solvers:
         # a fresh model per solver on purpose: re-using one would hand each solver the
         # previous one's optimum as a warm start and make the timing comparison unfair
         model = build_dispatch_model(data)
-        result = get_solver(name).solve(model)
+        try:
+            result = get_solver(name).solve(model)
+        except UnsupportedModelError as exc:
+            if len(solvers) == 1:
+                raise
+            # a registered solver that cannot take this model (an LP-only plug-in on the QP): its row says
+            # so, the others' rows stay
+            log.warning("%s", exc)
+            rows.append({"solver": name, "status": "unsupported", "objective": None, "time_s": np.nan,
+                         "mean_price": np.nan})
+            continue
         prices = [model.dual.get(model.balance[t]) for t in model.T]
         rows.append({
             "solver": name,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,13 +163,18 @@ class AgentSolver:
         return FixedVariables(self.agent.parameters)
 
     @property
-    def nonlinear(self) -> bool:
-        """The target is an NLP or MINLP (classified once, on the target: an aggregative player's small
-        view, not its whole payoff with the market totals)."""
+    def kind(self) -> str:
+        """The target's class (``lp``, ``qp``, ``nlp``, ...), found once, on the target: an aggregative
+        player's small view, not its whole payoff with the market totals."""
         if getattr(self, "_kind", None) is None:
             with self._others_fixed():
                 self._kind = classify(self.target).kind
-        return self._kind in ("nlp", "minlp")
+        return self._kind
+
+    @property
+    def nonlinear(self) -> bool:
+        """The target is an NLP or MINLP."""
+        return self.kind in ("nlp", "minlp")
 
     def _options_for(self, name: str) -> dict:
         """The caller's options, plus ``bound_relax_factor = 0`` for Ipopt on an agent with shared
@@ -280,6 +285,32 @@ def unsolved_followers(agents: list[Agent], leader_variables: list[Any] = (), li
     at = values_text(leader_variables)
     return (f"; solved alone{' at ' + at if at else ''}: " + "; ".join(failed[:3])
             + (f" and {len(failed) - 3} more" if len(failed) > 3 else ""))
+
+
+def impossible_leader_rows(constraints: Iterable[Any], followers: list[Agent], limit: int = 3) -> str:
+    """A diagnosis of an infeasible bilevel model: the leader's rows in its own variables that no point within
+    their bounds can meet (interval arithmetic), e.g. ``p >= 12`` with ``p`` in [0, 10]; ``""`` when none is."""
+    from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
+
+    follower_vars = {id(v) for a in followers for v in a.variables}
+    found = []
+    for con in constraints:
+        if any(id(v) in follower_vars for v in identify_variables(con.body, include_fixed=False)):
+            continue
+        try:
+            low, high = compute_bounds_on_expr(con.body)
+        except Exception:  # noqa: BLE001 - a diagnosis only
+            continue
+        lower, upper = con.lower, con.upper
+        lower = None if lower is None else pyo.value(lower)
+        upper = None if upper is None else pyo.value(upper)
+        if upper is not None and low is not None and low > upper + 1e-9 * (1 + abs(upper)):
+            found.append(f"'{con.name}' (its body is at least {low:.6g} within the variables' bounds, above {upper:.6g})")
+        elif lower is not None and high is not None and high < lower - 1e-9 * (1 + abs(lower)):
+            found.append(f"'{con.name}' (its body is at most {high:.6g} within the variables' bounds, below {lower:.6g})")
+    if not found:
+        return ""
+    return "; the leader's constraint(s) " + ", ".join(found[:limit]) + " cannot hold: the model is infeasible"
 
 
 def _excess(value: float, bound: float, direction: int, scaled: bool) -> float:

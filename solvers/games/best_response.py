@@ -249,7 +249,7 @@ class AggregateAgentSolver(AgentSolver):
         theta[n_p:] = [_fallback_value(v) for v in self.others]
         if not np.all(np.isfinite(theta)):
             bad = [self.others[k].name for k in range(len(self.others)) if not np.isfinite(theta[n_p + k])]
-            bad += [self.aggregates.expressions[j].name for j in self._used if not np.isfinite(theta[j])]
+            bad += [self.aggregates.names[j] for j in self._used if not np.isfinite(theta[j])]
             raise ModelError(f"player '{self.agent.name}' sees non-finite values of {', '.join(bad[:5])}")
         return theta
 

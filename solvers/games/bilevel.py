@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
-from pyomo.common.modeling import unique_component_name
 from pyomo.core.base.block import BlockData
 from pyomo.core.expr.visitor import identify_variables
 
@@ -29,20 +28,23 @@ from gridgames.solvers.games.dual_of import dual_variables, placeholder_bounds_a
 from gridgames.solvers.games.agent_qp import agent_qp, solve_qps
 from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, GLOBAL_OPTIONS, LARGE_QP, AgentSolver,
                                                  RelaxedAgent, constraint_violation, global_best_response,
-                                                 global_solver_if_nonconvex, infeasibility, is_nonlinear,
-                                                 locally_checked, runaway_suspects, unsolved_followers)
+                                                 global_solver_if_nonconvex, impossible_leader_rows, infeasibility,
+                                                 is_nonlinear, locally_checked, runaway_suspects, unsolved_followers)
 from gridgames.solvers.games.kkt import dependent_rows_note
 from gridgames.solvers.games.kkt_methods import (solve_kkt_global, solve_kkt_regularised,
                                                  solve_strong_duality)
 from gridgames.solvers.games.implicit import IMPLICIT_OPTIONS, solve_implicit
+from gridgames.solvers.games.closed_form import solve_closed_form
 from gridgames.solvers.games.nested import solve_nested
 from gridgames.solvers.games.results import AgentCheck, BilevelResult
-from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_tolerances, finish, judge,
-                                          judge_feasibility, judge_local, judge_runaway, VIOLATION_FACTOR)
-from gridgames.solvers.games.structure import Agent, OwnFreePart, analyse_agents, leader_part, values_text
+from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_options, check_tolerances,
+                                          finish, judge, judge_feasibility, judge_local, judge_runaway,
+                                          VIOLATION_FACTOR)
+from gridgames.solvers.games.structure import (Agent, OwnFreePart, _as_blocks, analyse_agents, leader_part,
+                                             values_text)
 from gridgames.solvers.games.terms import NamedTerms
 from gridgames.solvers.games.values import record_values
-from gridgames.solvers.registry import available_solvers, get_solver
+from gridgames.solvers.registry import available_solvers
 from gridgames.solvers.result import SolveResult, SolveStatus
 from gridgames.solvers.validate import check_finite, finite_data_named
 
@@ -148,23 +150,29 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         raise ModelError(f"the model uses dual_of(...) placeholders, which only the KKT methods bind to the "
                          f"followers' multipliers; method '{method}' cannot solve it (use kkt, kkt-bigm, kkt-sos1 "
                          "or strong-duality)")
+    followers = _as_blocks(followers)   # a generator (m.U.values()) is read more than once below
     named = NamedTerms()  # an Expression shared by followers and leader is walked once
     agents = analyse_agents(model, followers, role="follower", named=named)
     leader = leader_part(model, agents, nash_followers=method in NASH_FOLLOWER_METHODS, named=named)
     start = time.perf_counter()
-    allowed = _OPTIONS[method]
-    unknown = set(options) - allowed
-    if unknown:
-        raise ModelError(f"unknown option(s) for method '{method}': {', '.join(sorted(unknown))}; "
-                         f"known: {', '.join(sorted(allowed)) or 'none'}")
+    check_options(method, options, _OPTIONS[method], ("solver", "verify", "gap_tol", "feas_tol", "on_error"))
+    if not isinstance(verify, bool):
+        raise ModelError(f"verify must be True or False, got {verify!r}")
     check_tolerances(gap_tol, options)
+    if method == "implicit" and solver is not None:
+        raise ModelError(f"method 'implicit' takes no solver= (got {solver!r}): its follower responses are Newton "
+                         "solves of their KKT systems and the leader's search is L-BFGS-B; the check re-solves "
+                         "use the default solver of each follower's class")
     if method in ("nested", "implicit"):
         _check_search(method, leader, agents)
     discrete = [v for v in leader.variables if not v.is_continuous()]
     if method == "kkt" and (solver or "ipopt") == "ipopt" and discrete:
+        integer_follower = next((v for a in agents for v in a.variables if not v.is_continuous()), None)
+        use = (f"the follower's '{integer_follower.name}' is integer too, which no KKT method takes: use "
+               "method='nested'" if integer_follower is not None else
+               "use method='kkt-bigm' or 'kkt-sos1' (MILP/MIQP), 'nested', or solver='scip'")
         raise UnsupportedModelError(f"method='kkt' runs Ipopt, which takes continuous variables only; the leader's "
-                                    f"'{discrete[0].name}' is {discrete[0].domain}: use method='kkt-bigm' or "
-                                    "'kkt-sos1' (MILP/MIQP), 'nested', or solver='scip'")
+                                    f"'{discrete[0].name}' is {discrete[0].domain}: {use}")
     stats: dict[str, Any] = {}
     try:
         with finite_data_named(model):
@@ -176,7 +184,7 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         raise
     result = BilevelResult(**{**base.__dict__, "solve_time": time.perf_counter() - start}, method=method)
     if result.status is SolveStatus.INFEASIBLE and method not in ("nested", "implicit"):
-        diagnosis = unsolved_followers(agents, leader.variables)
+        diagnosis = impossible_leader_rows(leader.constraints, agents) or unsolved_followers(agents, leader.variables)
         result.message += diagnosis
         if method == "kkt" and not diagnosis and (solver or "ipopt") == "ipopt":
             # Ipopt's "local infeasibility" on the regularised (nonconvex) KKT problem proves nothing
@@ -224,6 +232,9 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
                 judge_runaway(result, runaway_suspects(agents, lambda i: is_nonlinear(agents[i])),
                               failed=SolveStatus.FOLLOWER_NOT_OPTIMAL, role="follower")
                 result.message += leader_value_at_responses(result, leader, agents, gap_tol)
+        if not leader.variables:
+            result.message += ("; the leader has no free variable (its decisions are fixed or Params): only the "
+                               "followers' problems were solved")
         record_values(result, model, followers=followers)
     return finish(result, on_error)
 
@@ -243,7 +254,7 @@ def _dispatch(model: pyo.Block, leader, agents: list[Agent], method: str, solver
     elif method == "implicit":
         base, stats = solve_implicit(model, leader, agents, **options)
     else:
-        base = _solve_analytic(model, leader, agents, solver=solver, **options)
+        base = solve_closed_form(model, leader, agents, solver=solver, **options)
     return base, stats
 
 
@@ -257,62 +268,6 @@ _OPTIONS: dict[str, set[str]] = {
     "analytic": {"equilibrium", "response", "solver_options"},
     "implicit": IMPLICIT_OPTIONS,
 }
-
-
-def _solve_analytic(model: pyo.Block, leader, agents: list[Agent], *, solver: str | None,
-                    equilibrium: Callable[[pyo.Block], Mapping] | None = None,
-                    response: Callable[[pyo.Block], Mapping] | None = None,
-                    solver_options: dict | None = None) -> SolveResult:
-    """Load a closed-form equilibrium, or optimise the leader over a closed-form response.
-
-    ``equilibrium(model)`` returns ``(variable, value)`` pairs (or a Pyomo
-    ``ComponentMap``) for the leader and follower variables.
-    ``response(model)`` returns ``(follower variable, Pyomo expression of leader
-    variables)`` pairs: the followers' best response; the followers are then
-    replaced by those equalities and the leader's single-level problem is
-    solved (``solver``, Ipopt by default).  (Pyomo variables are not hashable,
-    hence pairs rather than a dict.)
-    """
-    start = time.perf_counter()
-    if (equilibrium is None) == (response is None):
-        raise ModelError("method='analytic' needs exactly one of equilibrium=<fn(model) -> values> "
-                         "or response=<fn(model) -> follower expressions>")
-    if equilibrium is not None:
-        if not callable(equilibrium):
-            raise ModelError(f"method='analytic': equilibrium must be a function model -> [(variable, value), ...], "
-                             f"got {type(equilibrium).__name__}")
-        with PauseGC():
-            for var, value in _pairs(equilibrium(model)):
-                var.set_value(float(value), skip_validation=True)
-        missing = [v.name for a in agents for v in a.variables if v.value is None]
-        if missing:
-            raise ModelError(f"equilibrium() left follower variables without values: {missing[:5]}")
-        return SolveResult(SolveStatus.OPTIMAL, leader.value(),
-                           time.perf_counter() - start, 0, "analytic",
-                           "closed-form equilibrium loaded (the leader's optimality is the closed form's claim: "
-                           "only the followers are checked)")
-    if not callable(response):
-        raise ModelError(f"method='analytic': response must be a function model -> [(follower variable, "
-                         f"expression of leader variables), ...], got {type(response).__name__}")
-    items = _pairs(response(model))
-    blk_name = unique_component_name(model, "_gg_response")
-    model.add_component(blk_name, pyo.Block())
-    blk = model.component(blk_name)
-    blk.fix = pyo.Constraint(range(len(items)), rule=lambda _, i: items[i][0] == items[i][1])
-    for a in agents:
-        for con in a.constraints:
-            con.deactivate()
-        a.objective.deactivate()
-    try:
-        result = get_solver(solver or "ipopt", **(solver_options or {})).solve(model)
-    finally:
-        for a in agents:
-            for con in a.constraints:
-                con.activate()
-            a.objective.activate()
-        model.del_component(blk)
-    result.solve_time = time.perf_counter() - start
-    return result
 
 
 def leader_value_at_responses(result: BilevelResult, leader, agents: list[Agent], gap_tol: float) -> str:
@@ -394,24 +349,6 @@ def _check_undecided(method: str, leader: Any, agents: list[Agent]) -> None:
                              "bounds), so the follower is indifferent to it and, optimistically, the leader picks "
                              f"it; method '{method}' searches the leader's own decisions only: declare it outside "
                              "the follower block (a leader variable) or use kkt-bigm / kkt-sos1")
-
-
-def _pairs(values: Any) -> list[tuple[Any, Any]]:
-    """``(var, value)`` pairs from a ComponentMap, a mapping or an iterable of pairs.
-
-    Raises
-    ------
-    ModelError
-        Anything else (naming what ``equilibrium()`` returned).
-    """
-    try:
-        pairs = list(values.items()) if hasattr(values, "items") else list(values)
-        if all(len(p) == 2 for p in pairs):
-            return pairs
-    except TypeError:
-        pass
-    raise ModelError(f"equilibrium() must return (variable, value) pairs or a mapping variable -> value, "
-                     f"got {type(values).__name__} {values!r:.80}")
 
 
 def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None = None, *,

@@ -233,10 +233,13 @@ class CompiledPlayer:
         def J(z: np.ndarray) -> np.ndarray:
             full = self._full(z[:n_o], theta)
             lam = z[n_o:]
-            jac = self._jac(full)[sides.row]
             n_s = lam.size
             out = np.zeros((n_o + n_s, n_o + n_s))
-            out[:n_o, :n_o] = self._hess(full, self._weights(lam))
+            try:
+                jac = self._jac(full)[sides.row]
+                out[:n_o, :n_o] = self._hess(full, self._weights(lam))
+            except CyIpoptEvaluationError:   # undefined here: solve_mcp takes no step on a NaN matrix
+                return np.full_like(out, np.nan)
             out[:n_o, n_o:] = jac.T * sides.omega
             out[n_o:, :n_o] = sides.c[:, None] * jac
             return out
@@ -245,12 +248,16 @@ class CompiledPlayer:
 
     # ------------------------------------------------------------------ the best response
     def value_at(self, x: np.ndarray, theta: np.ndarray) -> float:
-        """The player's objective (its own sense) at own values ``x`` (all own variables), the others at θ."""
+        """The player's objective (its own sense) at own values ``x`` (all own variables), the others at θ;
+        NaN where it is undefined (``Q^(-1/1.1)`` at a total of 0)."""
         if self.ev is None:
             return float("nan")
         if not self.prepared:
             self.prepare()
-        return self.sense * self.ev.objective(self._full(np.asarray(x, float)[self.own_pos], theta))
+        try:
+            return self.sense * self.ev.objective(self._full(np.asarray(x, float)[self.own_pos], theta))
+        except CyIpoptEvaluationError:
+            return float("nan")
 
     def solve(self, x0: np.ndarray, theta: np.ndarray, *, tol: float = NEWTON_TOL,
               max_iter: int = NEWTON_MAX_ITER) -> Response:

@@ -19,6 +19,7 @@ from pyomo.core.expr.visitor import identify_variables, replace_expressions
 from pyomo.repn.standard_repn import generate_standard_repn
 
 from gridgames.solvers.errors import ModelError
+from gridgames.solvers.games.inline_aggregates import shared_linear_nodes
 from gridgames.solvers.games.structure import _as_blocks, check_agent_blocks, inside_any
 
 
@@ -164,14 +165,16 @@ def _owners(blocks: list[BlockData], variables: list[list]) -> dict[int, int]:
 
 @dataclass
 class Aggregates:
-    """Linear aggregates of several players' variables (named Expressions): ``e = E x + e0``.
+    """Linear aggregates of several players' variables (named Expressions, or shared inline sums): ``e = E x + e0``.
 
     Attributes
     ----------
-    expressions : list of ExpressionData
+    expressions : list of ExpressionData or expression nodes
     rows, vars, coef : entries of E (aggregate index, variable, coefficient)
     const : ndarray
         ``e0``.
+    names : list of str
+        Each aggregate's name for messages.
     """
 
     expressions: list
@@ -179,32 +182,45 @@ class Aggregates:
     vars: list
     coef: np.ndarray
     const: np.ndarray
+    names: list[str] = field(default_factory=list)
 
 
 def find_aggregates(model: pyo.Block, blocks: list[BlockData], owner: dict[int, int],
                     exclude: set[int] | frozenset = frozenset()) -> Aggregates:
-    """Named Expressions outside the player ``blocks``, linear, mixing at least two players' variables.
+    """Named Expressions outside the player ``blocks``, linear, mixing at least two players' variables,
+    then the linear sub-expressions that several players' expressions share
+    (:func:`~gridgames.solvers.games.inline_aggregates.shared_linear_nodes`: a market total written inline).
 
     ``owner`` maps ``id(var)`` to its player's index; an expression using a variable whose id is
     in ``exclude`` (a parameter of the system) is not lifted.
     """
     ids = {id(b) for b in blocks}
-    exprs, rows, vars_, coef, const = [], [], [], [], []
-    for e in model.component_data_objects(pyo.Expression, descend_into=True):
-        if inside_any(e, ids) or e.expr is None:
-            continue
-        repn = generate_standard_repn(e.expr, quadratic=False)
+    exprs, rows, vars_, coef, const, names = [], [], [], [], [], []
+    named = [(e, e.expr, e.name) for e in model.component_data_objects(pyo.Expression, descend_into=True)
+             if not inside_any(e, ids) and e.expr is not None]
+    for e, body, name in named:
+        repn = generate_standard_repn(body, quadratic=False)
         if not repn.is_linear() or len({owner.get(id(v)) for v in repn.linear_vars} - {None}) < 2:
             continue
         if exclude and any(id(v) in exclude for v in repn.linear_vars):
             continue
         j = len(exprs)
         exprs.append(e)
+        names.append(name)
         rows.extend([j] * len(repn.linear_vars))
         vars_.extend(repn.linear_vars)
         coef.extend(float(c) for c in repn.linear_coefs)
         const.append(float(repn.constant))
-    return Aggregates(exprs, np.array(rows, dtype=np.int64), vars_, np.array(coef, float), np.array(const, float))
+    for node, name in shared_linear_nodes(blocks, owner, exclude, named={id(e) for e in exprs}):
+        repn = generate_standard_repn(node, quadratic=False)
+        rows.extend([len(exprs)] * len(repn.linear_vars))
+        exprs.append(node)
+        names.append(name)
+        vars_.extend(repn.linear_vars)
+        coef.extend(float(c) for c in repn.linear_coefs)
+        const.append(float(repn.constant))
+    return Aggregates(exprs, np.array(rows, dtype=np.int64), vars_, np.array(coef, float), np.array(const, float),
+                      names)
 
 
 def lift(expr, substitution: dict[int, object]):

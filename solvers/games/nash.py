@@ -55,16 +55,15 @@ from gridgames.solvers.games.agent_solve import runaway_suspects, unsolved_follo
 from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
                                                  solve_reformulated)
 from gridgames.solvers.games.results import NashResult
-from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_tolerances, finish,
-                                          gap_limit, judge, judge_feasibility, judge_local,
-                                          judge_runaway)
+from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_options, check_tolerances,
+                                          finish, gap_limit, judge, judge_feasibility, judge_local, judge_runaway)
 from gridgames.solvers.games.game_parts import integer_variable, refuse_stray_objectives
 from gridgames.solvers.games.responses import BestResponses, players_of, profile_gaps, refuse_integer
 from gridgames.solvers.games.structure import Agent, OwnFreePart, _as_blocks
 from gridgames.solvers.games.sweeps import GLOBAL_RESTARTS, best_response_iteration
 from gridgames.solvers.games.values import record_values
 from gridgames.solvers.result import SolveResult, SolveStatus
-from gridgames.solvers.validate import check_finite
+from gridgames.solvers.validate import check_finite, finite_data_named
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +307,7 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
         join all players' best responses at one profile into one solve, Jacobi steps and
         the final gap; see :func:`nash_gap`); ``newton`` (iterations: best responses by
         Newton on each player's compiled KKT system, see :func:`nash_gap`; default
-        automatic: the Ipopt players of an aggregative game); ``gap_stop``
+        automatic: the Ipopt and convex-QP players of an aggregative game); ``gap_stop``
         (iterations, default False: also stop when every player's gain from its best
         response in a sweep is at most ``gap_tol · max(1, |its objective|)``); ``variational``,
         ``eps_*``, ``bigm``, ``multiplier_bound`` for ``kkt``; ``pop_size``,
@@ -338,7 +337,8 @@ def solve_nash(model: pyo.Block, players: BlockData | Iterable[BlockData], metho
     # (a bad method or option, or an EPEC without followers, gets its own error below first)
     if method in NASH_METHODS and set(options) <= _OPTIONS[method] and (method != "epec" or followers is not None):
         refuse_stray_objectives(model, players + (_as_blocks(followers) if followers is not None else []))
-    return solve_nash_within(model, players, method, solver, gap_tol=gap_tol, on_error=on_error, **options)
+    with finite_data_named(model):   # a Param without a value deep in a solver's set-up: named, not a ValueError
+        return solve_nash_within(model, players, method, solver, gap_tol=gap_tol, on_error=on_error, **options)
 
 
 def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData], method: str = "gauss-seidel",
@@ -352,10 +352,7 @@ def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData]
     if method not in NASH_METHODS:
         raise ModelError(f"unknown Nash method {method!r}; choose one of {', '.join(NASH_METHODS)}")
     check_on_error(on_error)
-    unknown = set(options) - _OPTIONS[method]
-    if unknown:
-        raise ModelError(f"unknown option(s) for method '{method}': {', '.join(sorted(unknown))}; "
-                         f"known: {', '.join(sorted(_OPTIONS[method]))}")
+    check_options(method, options, _OPTIONS[method], ("solver", "gap_tol", "on_error"))
     check_tolerances(gap_tol, options)
     if method == "mcp":  # assembles its own structure in linear time (players_of walks every expression)
         from gridgames.solvers.games.nash_mcp import solve_nash_mcp
@@ -456,7 +453,7 @@ def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData]
         scale = {a.name: result.player_objectives[a.name] - a.objective_constant(part) for a in agents}
         result.player_gaps = gaps       # inf for a player outside its own feasible set (profile_gaps)
         result.gap = max(gaps.values())
-        judge_feasibility(result, {n: (v, 0.0, scale[n], False) for n, v in infeasible.items()},
+        judge_feasibility(result, {n: (v, gaps[n], scale[n], False) for n, v in infeasible.items()},
                           gap_tol=gap_tol, feas_tol=FEAS_TOL, failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
         judge(result, {n: (g, scale[n]) for n, g in gaps.items()}, gap_tol=gap_tol,
               failed=SolveStatus.NOT_EQUILIBRIUM, role="player")

@@ -93,19 +93,21 @@ class LeaderEvaluator:
         return self._solvers
 
     def narrow(self, lower: np.ndarray, upper: np.ndarray) -> None:
-        """Search a smaller box than the variables' bounds (clipped to them)."""
-        lo, hi = self.bounds()
+        """Search a smaller box than the variables' bounds (clipped to them); it may bound a free variable."""
+        lo, hi, _ = self._own_bounds()
         lower = np.maximum(np.broadcast_to(np.asarray(lower, float), lo.shape), lo)
         upper = np.minimum(np.broadcast_to(np.asarray(upper, float), hi.shape), hi)
         if np.any(lower > upper):
             raise ModelError("search_bounds: a lower bound exceeds the upper bound (after clipping to "
                              "the variables' own bounds)")
+        open_ = [v.name for v, a, b in zip(self.leader.variables, lower, upper) if not (np.isfinite(a) and np.isfinite(b))]
+        if open_:
+            raise ModelError("method='nested' searches a box: search_bounds leaves the leader variables "
+                             + ", ".join(open_[:6]) + (" ..." if len(open_) > 6 else "") + " without a finite bound")
         self._box = (lower, upper)
 
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Finite bounds of the leader's variables (the search box)."""
-        if self._box is not None:
-            return self._box
+    def _own_bounds(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """The leader variables' own bounds (±inf where none) and the names of those not finite."""
         lo, hi, missing = [], [], []
         for v in self.leader.variables:
             lb, ub = v.bounds
@@ -113,10 +115,18 @@ class LeaderEvaluator:
                 missing.append(v.name)
             lo.append(lb if lb is not None else -np.inf)
             hi.append(ub if ub is not None else np.inf)
+        return np.asarray(lo, float), np.asarray(hi, float), missing
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Finite bounds of the leader's variables (the search box)."""
+        if self._box is not None:
+            return self._box
+        lo, hi, missing = self._own_bounds()
         if missing:
             raise ModelError("method='nested' searches a box: give finite bounds to the leader variables "
-                             + ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else ""))
-        return np.asarray(lo, float), np.asarray(hi, float)
+                             + ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")
+                             + " (or search_bounds=(lower, upper))")
+        return lo, hi
 
     def set_leader(self, x: np.ndarray) -> None:
         x = np.where(self.integer_mask, np.round(x), x)

@@ -64,7 +64,7 @@ class BilevelResult(SolveResult):
     Attributes
     ----------
     method : str
-        ``kkt``, ``kkt-bigm``, ``strong-duality``, ``nested`` or ``analytic``.
+        ``kkt``, ``kkt-bigm``, ``kkt-sos1``, ``strong-duality``, ``nested``, ``implicit`` or ``analytic``.
     follower_objectives : dict
         Each follower block's objective value at the returned point.
     follower_checks : list of AgentCheck

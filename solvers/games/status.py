@@ -15,6 +15,7 @@ the agents' re-solves answer (:func:`~gridgames.solvers.verify`,
 """
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
@@ -83,23 +84,36 @@ def judge_feasibility(result: SolveResult, points: Mapping[str, tuple[float, flo
         whether its re-solve was proven optimal.  Failed: a violation above
         ``VIOLATION_FACTOR · feas_tol``, or a certified gap below
         ``−gap_tol · max(1, |value|)`` (the point does better than the agent's
-        proven optimum, so it is outside the agent's feasible set).
+        proven optimum, so it is outside the agent's feasible set).  An uncertified
+        (local) re-solve that much worse than the point did not find the agent's best
+        response, so its gap certifies nothing: an optimal status becomes ``feasible``.
     """
     if not result.status.is_ok:
         return
-    bad = []
+    bad, unreached = [], []
     for name, (violation, gap, value, certified) in points.items():
         if violation > VIOLATION_FACTOR * feas_tol:
             bad.append((name, f"violates its own constraints or bounds by {violation:.3g} at the returned point "
                               f"(tolerance {VIOLATION_FACTOR * feas_tol:.0e})"))
-        elif certified and gap < -gap_limit(value, gap_tol):
-            bad.append((name, f"does better at the returned point than its proven optimum (gap {gap:.3g}): "
-                              "the point is outside its feasible set"))
+        elif gap < -gap_limit(value, gap_tol):
+            if certified:
+                bad.append((name, f"does better at the returned point than its proven optimum (gap {gap:.3g}): "
+                                  "the point is outside its feasible set"))
+            else:
+                unreached.append((name, gap))
     if bad:
         more = f" ({len(bad) - 1} more {role}s)" if len(bad) > 1 else ""
         result.message = (f"{role} '{bad[0][0]}' {bad[0][1]}{more}; the method itself reported "
                           f"{result.status.value}: {result.message}")
         result.status = failed
+    elif unreached and result.status.is_optimal:
+        name, gap = unreached[0]
+        more = f" ({len(unreached) - 1} more {role}s)" if len(unreached) > 1 else ""
+        result.message = (f"{role} '{name}''s re-solve is worse than the returned point by {-gap:.3g}{more}: the "
+                          "local solver did not reach its best response there (a payoff with several local optima, "
+                          "or undefined nearby), so its gap certifies nothing; the method itself reported "
+                          f"{result.status.value}: {result.message}")
+        result.status = SolveStatus.FEASIBLE
 
 
 def judge_local(result: SolveResult, names: Sequence[str], *, role: str) -> None:
@@ -153,6 +167,21 @@ def judge_runaway(result: SolveResult, variables: Mapping[str, Iterable[Any]], *
         result.status = failed
     else:
         result.message += f"; {note}"
+
+
+def check_options(method: str, given: Iterable[str], allowed: Iterable[str], common: Iterable[str]) -> None:
+    """Refuse options the method does not take, naming the closest known ones and the keywords every
+    method takes (``gap_toll`` → did you mean ``gap_tol``?)."""
+    unknown = sorted(set(given) - set(allowed))
+    if not unknown:
+        return
+    known = sorted(set(allowed)) + sorted(set(common))
+    close = {k: difflib.get_close_matches(k, known, n=2) for k in unknown}
+    hints = "; ".join(f"'{k}': did you mean {' or '.join(repr(c) for c in near)}?" for k, near in close.items() if near)
+    raise ModelError(f"unknown option(s) for method '{method}': {', '.join(unknown)}"
+                     + (f" ({hints})" if hints else "")
+                     + f"; known: {', '.join(sorted(set(allowed))) or 'none'}, and for every method: "
+                     + ", ".join(sorted(set(common))))
 
 
 def check_tolerances(gap_tol: float, options: Mapping[str, object]) -> None:

@@ -30,6 +30,7 @@ from pyomo.core.expr.numeric_expr import (DivisionExpression, MonomialTermExpres
 from pyomo.core.expr.numvalue import native_numeric_types
 
 from gridgames.solvers.errors import ModelError
+from gridgames.solvers.validate import finite_data_named
 from gridgames.solvers.games.terms import NamedTerms, QuadraticTerms, quadratic_terms, unfixed_variables
 
 
@@ -206,6 +207,9 @@ def check_agent_blocks(model: BlockData, blocks: Sequence[BlockData], role: str)
 def _as_blocks(agents: BlockData | Iterable[BlockData]) -> list[BlockData]:
     if isinstance(agents, (BlockData, pyo.Block)):
         agents = [agents]
+    elif isinstance(agents, str):   # iterating it would give its letters
+        raise ModelError(f"agents must be Pyomo Blocks (or a list of them), got the string {agents!r}: pass the "
+                         f"block itself (m.{agents}), not its name")
     elif hasattr(agents, "is_component_type") or not hasattr(agents, "__iter__"):
         # a Var, Constraint, ... (iterating a Pyomo component yields its indices, not itself)
         name = getattr(agents, "name", repr(agents))
@@ -269,7 +273,8 @@ def analyse_agents(model: BlockData, agents: BlockData | Iterable[BlockData],
     ids = {id(b) for b in blocks}
     named = NamedTerms() if named is None else named
     result = []
-    with PauseGC():  # the walks allocate many small objects: no cyclic collection over a large model
+    # (a Param without a value: Pyomo logs and raises a ValueError mid-walk; check_finite names the Param)
+    with PauseGC(), finite_data_named(model), LoggingIntercept(StringIO(), "pyomo", logging.ERROR):
         for block in blocks:
             result.append(_analyse_one(block, ids, role, named))
     return result
@@ -281,8 +286,9 @@ def _analyse_one(block: BlockData, ids: set[int], role: str, named: NamedTerms) 
         raise ModelError(f"{role} block '{block.name}' is nested inside another {role} block")
     objectives = _active_objectives(block)
     if len(objectives) != 1:
+        names = f" ({', '.join(repr(o.name) for o in objectives[:5])})" if objectives else ""
         raise ModelError(f"{role} block '{block.name}' must hold exactly one active Objective, "
-                         f"found {len(objectives)}")
+                         f"found {len(objectives)}{names}")
     own = [v for v in block.component_data_objects(pyo.Var, descend_into=True) if not v.fixed]
     if not own:
         raise ModelError(f"{role} block '{block.name}' declares no unfixed variables")
@@ -327,13 +333,17 @@ def leader_part(model: BlockData, followers: Sequence[Agent], *, nash_followers:
     methods that solve such a lower level say so).  ``named``: the walks of
     named Expressions made by :func:`analyse_agents` (reused).
     """
-    with PauseGC():  # loops over every variable of a large model: no cyclic collections meanwhile
+    # loops over every variable of a large model: no cyclic collections meanwhile; data problems named
+    with PauseGC(), finite_data_named(model), LoggingIntercept(StringIO(), "pyomo", logging.ERROR):
         follower_blocks = {id(f.block) for f in followers}
         follower_vars = {id(v) for f in followers for v in f.variables}
         objectives = [o for o in _active_objectives(model) if not inside_any(o, follower_blocks)]
         if len(objectives) != 1:
+            names = ", ".join(f"'{o.name}'" for o in objectives[:5])
+            hint = (f" ({names}: a follower left out of the list? pass every follower block)"
+                    if len(objectives) > 1 else "")
             raise ModelError(f"the leader (everything outside the follower blocks) must have exactly one "
-                             f"active Objective, found {len(objectives)}")
+                             f"active Objective, found {len(objectives)}{hint}")
         constraints = [c for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True)
                        if not inside_any(c, follower_blocks)]
         found: dict[int, VarData] = {}
