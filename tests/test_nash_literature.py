@@ -310,3 +310,43 @@ def test_epec_diagonalisation_at_its_sweep_limit_is_certified_by_the_leaders_gap
     assert r.status.is_optimal, r.message
     x = np.array([m.L[i].x.value for i in range(2)])
     assert x.sum() == pytest.approx(70.0, abs=1e-4) and m.F[1].y.value == pytest.approx(0.0, abs=1e-6)
+
+
+def _pinned_trade() -> pyo.ConcreteModel:
+    """Seller A (p = q, p ≤ 30, wants p = 60) and buyer B (wants r = −90) trade q + r = 0 (a shared equality).
+    The variational equilibrium ties the balance's multiplier: p = q = 30, r = −30, λ = −120 for both."""
+    m = pyo.ConcreteModel()
+    m.A = pyo.Block()
+    m.B = pyo.Block()
+    m.A.p = pyo.Var(bounds=(0, 30), initialize=15)
+    m.A.q = pyo.Var(bounds=(0, None), initialize=15)
+    m.A.link = pyo.Constraint(expr=m.A.p == m.A.q)
+    m.A.cost = pyo.Objective(expr=(m.A.p - 60) ** 2)
+    m.B.r = pyo.Var(bounds=(-150, 0), initialize=-15)
+    m.B.cost = pyo.Objective(expr=(m.B.r + 90) ** 2)
+    m.trade = pyo.Constraint(expr=m.A.q + m.B.r == 0)
+    return m
+
+
+def test_variational_kkt_ties_a_shared_equalitys_multipliers(monkeypatch):
+    """Before, only shared inequalities were tied: kkt(variational=True) returned another generalized
+    equilibrium (p = 0) with no shared multiplier.  Ipopt's answer leaves p 1.5e-7 above its bound, where
+    A's best response is pinned by B's trade and strictly infeasible: the gap re-solves A relaxed by 1e-6."""
+    from gridgames.solvers.games import responses
+
+    relaxed = []
+    original = responses._relaxed_best_response_value
+    monkeypatch.setattr(responses, "_relaxed_best_response_value",
+                        lambda agent, solver: relaxed.append(agent.name) or original(agent, solver))
+    reference = _pinned_trade()
+    mcp = solve_nash(reference, [reference.A, reference.B], method="mcp")
+    m = _pinned_trade()
+    r = solve_nash(m, [m.A, m.B], method="kkt", variational=True)
+    assert r.status is SolveStatus.OPTIMAL and mcp.status is SolveStatus.OPTIMAL, r.message
+    assert (m.A.p.value, m.B.r.value) == pytest.approx((30.0, -30.0), abs=1e-5)
+    assert r.extra["shared_multipliers"]["trade"] == pytest.approx(mcp.extra["shared_multipliers"]["trade"], rel=1e-6)
+    assert mcp.extra["shared_multipliers"]["trade"] == pytest.approx(-120.0, rel=1e-9)
+    assert relaxed == ["A"]
+    m = _pinned_trade()
+    r = solve_nash(m, [m.A, m.B], method="kkt", solver="scip", variational=True)   # global: multipliers too
+    assert r.status is SolveStatus.OPTIMAL and r.extra["shared_multipliers"]["trade"] == pytest.approx(-120.0, rel=1e-6)

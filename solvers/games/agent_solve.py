@@ -219,6 +219,10 @@ class AgentSolver:
             self.translation_time += float(result.extra.get("translation_time", 0.0) or 0.0)
             return result
 
+    def objective_value(self) -> float:
+        """The agent's objective at the current values of its and the others' variables."""
+        return float(pyo.value(self.agent.objective.expr))
+
     def best_response_value(self) -> tuple[float, SolveResult]:
         """The agent's optimal value at the current parameters; its variables are restored."""
         best, result, _ = self.best_response()
@@ -228,7 +232,7 @@ class AgentSolver:
         """As :meth:`best_response_value`, also the response (the agent's variables' values there)."""
         saved = self.agent.snapshot()
         result = self.solve()
-        best = float(pyo.value(self.agent.objective.expr)) if result.ok else float("nan")
+        best = self.objective_value() if result.ok else float("nan")
         response = [v.value for v in self.agent.variables]
         self.agent.restore(saved)
         return best, result, response
@@ -367,12 +371,16 @@ class RelaxedAgent:
     """Context manager: the agent's constraints and bounds relaxed by ``tol`` (plus ``tol × |bound|``).
 
     Used by ``verify`` when a follower is infeasible at the returned point by a
-    solver tolerance: its best response is then computed on the relaxed set,
-    and everything is put back on exit.
+    solver tolerance, and by the Nash gap when a player has no feasible answer at a
+    profile that breaks nothing beyond tolerance (others' strategies that pin it, with
+    Ipopt's 1e-8 bound relaxation): its best response is then computed on the relaxed
+    set, and everything is put back on exit.
     """
 
-    def __init__(self, agent: Agent, tol: float) -> None:
+    def __init__(self, agent: Agent, tol: float, *, shared: bool = False) -> None:
         self.agent, self.tol = agent, tol
+        #: the constraints relaxed: the agent's own, and with ``shared`` the shared ones that bind it
+        self.constraints = list(agent.constraints) + (list(agent.shared) if shared else [])
         self.saved_constraints: list = []
         self.saved_bounds: list = []
 
@@ -381,7 +389,7 @@ class RelaxedAgent:
         return value + direction * self.tol * (1.0 + abs(value))
 
     def __enter__(self) -> RelaxedAgent:
-        for con in self.agent.constraints:
+        for con in self.constraints:
             self.saved_constraints.append((con, con.expr))
             lower = self._widen(con.lower, -1) if con.has_lb() else None
             upper = self._widen(con.upper, +1) if con.has_ub() else None

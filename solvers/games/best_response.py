@@ -257,6 +257,11 @@ class AggregateAgentSolver(AgentSolver):
         """The player's objective evaluated on its view (the others' share as refreshed)."""
         return objective_value(self.target.obj.expr, self.agent.name, self.agent.variables + self.agent.parameters)
 
+    def objective_value(self) -> float:
+        """As :meth:`view_value`: the view holds the player's own variables and Params only, so a payoff that
+        reads a market total of N players costs O(1), not O(N), to evaluate."""
+        return self.view_value()
+
     def solve(self) -> SolveResult:
         """Best response at the current point (aggregates and other variables refreshed).
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,8 +52,7 @@ from pyomo.core.base.block import BlockData
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.games.agent_solve import runaway_suspects, unsolved_followers
-from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
-                                                 solve_reformulated)
+from gridgames.solvers.games.nash_kkt import solve_nash_kkt
 from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_options, check_tolerances,
                                           finish, gap_limit, judge, judge_feasibility, judge_local, judge_runaway)
@@ -145,60 +144,13 @@ def _initial_values(agents: Sequence[Agent]) -> None:
                 v.set_value(lo if lo is not None else (hi if hi is not None else 0.0), skip_validation=True)
 
 
-def _solve_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None, *, variational: bool,
-               eps_start: float, eps_final: float, eps_factor: float, bigm: float | None,
-               multiplier_bound: float | None, solver_options: dict | None) -> SolveResult:
-    """Stack all players' KKT systems; Scholtes/Ipopt or big-M/SCIP."""
-    from pyomo.common.modeling import unique_component_name
-
-    others = [o for o in model.component_data_objects(pyo.Objective, active=True, descend_into=True)
-              if all(o is not a.objective for a in agents)]
-    for o in others:
-        o.deactivate()
-    # shared constraints are primal constraints of the game: they stay active once, in the model
-    name = unique_component_name(model, "_gg_nash_objective")
-    model.add_component(name, pyo.Objective(expr=0.0))
+def _objective_sum(agents: Sequence[Agent]) -> float | None:
+    """The players' objectives summed at the current profile (None where one is undefined), for a result
+    whose gaps could not be computed (not the reformulation's placeholder objective)."""
     try:
-        with Reformulation(model, agents, [a.shared for a in agents], smooth=solver != "scip") as blocks:
-            if variational:
-                _tie_shared_multipliers(blocks)
-            if solver == "scip":   # big-M where bounds are proved, SOS1 elsewhere: global
-                bounds, plans = add_complementarity(model, blocks, bigm=bigm, multiplier_bound=multiplier_bound)
-                return solve_reformulated(model, blocks, "scip", solver_options, bounds, plans)
-            result = run_scholtes(model, blocks, solver or "ipopt", eps_start=eps_start, eps_final=eps_final,
-                                  eps_factor=eps_factor, solver_options=solver_options)
-            result.extra["shared_multipliers"] = shared_multipliers(blocks)
-            return result
-    finally:
-        model.del_component(name)
-        for o in others:
-            o.activate()
-
-
-def _shared_pairs(blocks: Sequence[Any]) -> Iterator[Any]:
-    """Every complementarity pair that comes from a shared constraint, player by player."""
-    for kkt in blocks:
-        shared = {id(c) for c in kkt.agent.shared}
-        yield from (pair for pair in kkt.pairs if id(pair.source) in shared)
-
-
-def shared_multipliers(blocks: Sequence[Any]) -> dict[str, float]:
-    """Each shared constraint's multiplier (the first player's; all equal at a variational equilibrium)."""
-    out: dict[str, float] = {}
-    for pair in _shared_pairs(blocks):
-        if pair.source.name not in out and pair.multiplier.value is not None:
-            out[pair.source.name] = float(pair.multiplier.value)
-    return out
-
-
-def _tie_shared_multipliers(blocks: Sequence[Any]) -> None:
-    """Variational equilibrium: one multiplier per shared constraint side for all players."""
-    by_side: dict[tuple[int, str], list] = {}
-    for pair in _shared_pairs(blocks):
-        by_side.setdefault((id(pair.source), pair.kind), []).append(pair.multiplier)
-    rows = [(ms[0], m) for ms in by_side.values() for m in ms[1:]]
-    if rows:  # lives in the first KKT block, so it is removed with it
-        blocks[0].block.variational = pyo.Constraint(range(len(rows)), rule=lambda _, r: rows[r][0] == rows[r][1])
+        return float(sum(a.value() for a in agents))
+    except ModelError:
+        return None
 
 
 #: the regret of a particle where some player has no best response (pso)
@@ -398,7 +350,7 @@ def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData]
                 agents, br, jacobi=method == "jacobi", tol=float(options.get("tol", 1e-8)),
                 max_iter=int(options.get("max_iter", 500)), damping=damping,
                 adaptive=adaptive,
-                gap_stop=gap_tol if options.get("gap_stop", False) else None)
+                gap_stop=gap_tol if options.get("gap_stop", False) else None, stall_gap=gap_tol)
             history += steps
             if (len(restarts) >= GLOBAL_RESTARTS or not br.global_players
                     or status not in (SolveStatus.OPTIMAL, SolveStatus.ITERATION_LIMIT)):
@@ -416,10 +368,10 @@ def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData]
         base = SolveResult(status, None, 0.0, iterations, br.solvers[0].solver_name, message)
     elif method == "kkt":
         check_finite(model)   # NaN data named here, not as a row of the reformulation
-        base = _solve_kkt(model, agents, solver, variational=bool(options.get("variational", False)),
-                          eps_start=options.get("eps_start", 1e-2), eps_final=options.get("eps_final", 1e-10),
-                          eps_factor=options.get("eps_factor", 1e-4), bigm=options.get("bigm"),
-                          multiplier_bound=options.get("multiplier_bound"), solver_options=solver_options)
+        base = solve_nash_kkt(model, agents, solver, variational=bool(options.get("variational", False)),
+                              eps_start=options.get("eps_start", 1e-2), eps_final=options.get("eps_final", 1e-10),
+                              eps_factor=options.get("eps_factor", 1e-4), bigm=options.get("bigm"),
+                              multiplier_bound=options.get("multiplier_bound"), solver_options=solver_options)
         br = BestResponses(agents, None, None, model, batch, newton=False)
         if base.status in (SolveStatus.INFEASIBLE, SolveStatus.ERROR, SolveStatus.UNBOUNDED):
             base.message += unsolved_followers(agents, role="player")   # which player has no optimum alone
@@ -439,9 +391,10 @@ def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData]
             # e.g. a payoff undefined at the profile (0/0 at a bound): a status, not a traceback
             gaps = None
             result.status = SolveStatus.ERROR
+            other = "" if method == "kkt" else ", or use method='mcp' or 'kkt'"
             result.message += (f"; the Nash gap at the returned profile could not be computed: {exc} (is a "
-                               "payoff undefined there, e.g. 0/0 at a bound? start inside the box, or use "
-                               "method='mcp' or 'kkt')")
+                               f"payoff undefined there, e.g. 0/0 at a bound? start inside the box{other})")
+            result.objective = _objective_sum(agents)
         timings["verify"] = time.perf_counter() - t0
     else:
         gaps = None

@@ -28,7 +28,7 @@ from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.bounds import bounds_arrays
 from gridgames.solvers.errors import GridGamesError, ModelError, UnsupportedModelError
-from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, AgentSolver, global_best_response,
+from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, AgentSolver, RelaxedAgent, global_best_response,
                                                  bound_violation, global_solver_if_nonconvex, violation_of)
 from gridgames.solvers.games.batch import BatchResponses
 from gridgames.solvers.games.best_response import AggregateAgentSolver, AggregateValues
@@ -36,7 +36,7 @@ from gridgames.solvers.games.compiled_player import CompiledPlayer, Response
 from gridgames.solvers.games.game_parts import find_aggregates, find_players
 from gridgames.solvers.games.status import FEAS_TOL, VIOLATION_FACTOR, gap_limit
 from gridgames.solvers.games.structure import Agent
-from gridgames.solvers.result import SolveResult
+from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,11 @@ BATCH_MIN_PLAYERS = 20
 
 
 class _VariableFinder:
-    """Unfixed variables of expressions; a named Expression's are collected once and re-used."""
+    """Unfixed variables of expressions; a named Expression's (or a large sum's) are collected once and re-used."""
+
+    #: a sub-expression with at least this many arguments (a market total written inline, which every payoff
+    #: holds) has its variables collected once and re-used, as a named Expression's are
+    LARGE = 16
 
     def __init__(self) -> None:
         self.named: dict[int, dict[int, Any]] = {}
@@ -57,7 +61,7 @@ class _VariableFinder:
             node = stack.pop()
             if node.__class__ in native_types:
                 continue
-            if node.is_named_expression_type():
+            if node.is_named_expression_type() or (node.is_expression_type() and node.nargs() >= self.LARGE):
                 key = id(node)
                 if key not in self.named:
                     self.named[key] = {id(v): v for v in identify_variables(node, include_fixed=False)}
@@ -432,6 +436,8 @@ class BestResponses:
                 else:
                     current.append(agent.value())
                 value, res = solver.best_response_value()
+                if res.status is SolveStatus.INFEASIBLE:
+                    value, res = _relaxed_best_response_value(agent, solver)
                 best.append(value)
                 results.append(res)
         out = {}
@@ -450,6 +456,19 @@ class BestResponses:
             self.values[agent.name] = float(now)
             out[agent.name] = float(now - value) if agent.sense > 0 else float(value - now)
         return out
+
+
+def _relaxed_best_response_value(agent: Agent, solver: AgentSolver) -> tuple[float, SolveResult]:
+    """A player's best response with its own and shared constraints relaxed by ``FEAS_TOL`` (as ``verify`` does
+    for followers): the others' strategies may pin it (a shared ``q_nm + q_mn = 0``) where a solver's tolerance
+    leaves it just outside its own bounds, with no strict answer."""
+    with RelaxedAgent(agent, FEAS_TOL, shared=True):
+        # a default choice stays one (HiGHS' QP solver fails on such nearly pinned columns; Ipopt then answers)
+        relaxed = AgentSolver(agent, None if solver._chosen_by_default else solver.solver_name, solver.options)
+        value, res = relaxed.best_response_value()
+    if res.ok:
+        res.message += f"; solved with its constraints relaxed by {FEAS_TOL:g} (no strict answer at this profile)"
+    return value, res
 
 
 def violations(agents: Sequence[Agent]) -> tuple[dict[str, float], float]:

@@ -82,9 +82,20 @@ def _sweep_gap(br: BestResponses, agents: Sequence[Agent]) -> float:
 GLOBAL_RESTARTS = 3
 
 
+#: sweeps over which a strategy change that does not fall below STALL_RATIO of its value counts as stalled
+STALL_SWEEPS = 20
+STALL_RATIO = 0.9
+
+
+def _stalled(history: list[float]) -> bool:
+    """The strategy change has not fallen below ``STALL_RATIO`` of its value ``STALL_SWEEPS`` sweeps ago."""
+    return len(history) > STALL_SWEEPS and history[-1] >= STALL_RATIO * history[-1 - STALL_SWEEPS]
+
+
 def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacobi: bool, tol: float,
-                             max_iter: int, damping: float, adaptive: bool = False,
-                             gap_stop: float | None = None) -> tuple[SolveStatus, int, list[float], str]:
+                            max_iter: int, damping: float, adaptive: bool = False,
+                            gap_stop: float | None = None,
+                            stall_gap: float | None = None) -> tuple[SolveStatus, int, list[float], str]:
     """Gauss-Seidel (players update in turn) or Jacobi (all from the same profile).
 
     With ``adaptive`` (Jacobi's default), the damping ω is halved (down to
@@ -99,6 +110,12 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
     started from, and the step is then not taken (that profile is returned); for
     Gauss-Seidel each gain is measured against the profile the player saw in its
     turn.  Either way the caller's final :func:`nash_gap` decides the status.
+
+    With ``stall_gap``, iterates that keep moving by about the same amount for
+    ``STALL_SWEEPS`` sweeps while no best response gains more than ``stall_gap``
+    (relative, as ``gap_stop``) stop the iteration: the best responses are not
+    unique there (a load-shifting game whose players are indifferent between
+    hours), so the profile wanders along a set of equilibria and ``tol`` is never met.
     """
     history: list[float] = []
     profiles: list[np.ndarray] = []      # the last CYCLE_MEMORY profiles, for cycle detection
@@ -151,6 +168,14 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
             return (SolveStatus.OPTIMAL, it, history,
                     f"relative gap of the sweep's best responses {sweep_gap:.2e} <= {gap_stop:.0e} after "
                     f"{it} iterations" + "".join(notes))
+        if stall_gap is not None and _stalled(history):
+            sweep_gap = _sweep_gap(br, agents)
+            if sweep_gap <= stall_gap:
+                return (SolveStatus.OPTIMAL, it, history,
+                        f"the strategies kept moving by ~{change:.2e} per sweep for {STALL_SWEEPS} sweeps while no "
+                        f"best response gained more than {sweep_gap:.2e} x max(1, |its objective|): the best "
+                        f"responses are not unique here (a set of equilibria); stopped after {it} iterations"
+                        + "".join(notes))
         step = np.concatenate(steps)
         if adaptive and damping > MIN_DAMPING and _oscillates(step, previous):
             damping = max(damping / 2.0, MIN_DAMPING)

@@ -1,0 +1,79 @@
+"""``solve_nash(method="kkt")``: every player's KKT conditions stacked into one system.
+
+Scholtes regularisation solved by Ipopt (local), or ``solver="scip"`` with big-M bounds where they are
+proved and SOS1 sets elsewhere (global).  ``variational=True`` ties each shared constraint's multipliers
+(every inequality side's and every equality's) across the players: the variational equilibrium.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyomo.environ as pyo
+
+from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
+                                                 solve_reformulated)
+from gridgames.solvers.games.structure import Agent
+from gridgames.solvers.result import SolveResult
+
+
+def solve_nash_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None, *, variational: bool,
+                   eps_start: float, eps_final: float, eps_factor: float, bigm: float | None,
+                   multiplier_bound: float | None, solver_options: dict | None) -> SolveResult:
+    """Stack all players' KKT systems; Scholtes/Ipopt or big-M/SCIP."""
+    from pyomo.common.modeling import unique_component_name
+
+    others = [o for o in model.component_data_objects(pyo.Objective, active=True, descend_into=True)
+              if all(o is not a.objective for a in agents)]
+    for o in others:
+        o.deactivate()
+    # shared constraints are primal constraints of the game: they stay active once, in the model
+    name = unique_component_name(model, "_gg_nash_objective")
+    model.add_component(name, pyo.Objective(expr=0.0))
+    try:
+        with Reformulation(model, agents, [a.shared for a in agents], smooth=solver != "scip") as blocks:
+            if variational:
+                _tie_shared_multipliers(blocks)
+            if solver == "scip":   # big-M where bounds are proved, SOS1 elsewhere: global
+                bounds, plans = add_complementarity(model, blocks, bigm=bigm, multiplier_bound=multiplier_bound)
+                result = solve_reformulated(model, blocks, "scip", solver_options, bounds, plans)
+            else:
+                result = run_scholtes(model, blocks, solver or "ipopt", eps_start=eps_start, eps_final=eps_final,
+                                      eps_factor=eps_factor, solver_options=solver_options)
+            result.extra["shared_multipliers"] = shared_multipliers(blocks)
+            return result
+    finally:
+        model.del_component(name)
+        for o in others:
+            o.activate()
+
+
+def _shared_multipliers(blocks: Sequence[Any]) -> Iterator[tuple[Any, str, Any]]:
+    """``(shared constraint, side, multiplier)`` for every player's multiplier of a shared constraint: each
+    inequality side's and each equality's (a shared balance ``Σ q = 0``), player by player."""
+    for kkt in blocks:
+        shared = {id(c) for c in kkt.agent.shared}
+        yield from ((pair.source, pair.kind, pair.multiplier) for pair in kkt.pairs if id(pair.source) in shared)
+        yield from ((con, "equality", pi) for con, pi in zip(kkt.equality_sources, kkt.equality_multipliers)
+                    if id(con) in shared)
+
+
+def shared_multipliers(blocks: Sequence[Any]) -> dict[str, float]:
+    """Each shared constraint's multiplier (the first player's; all equal at a variational equilibrium): the
+    λ of ``∇f + λ∇g = 0`` in the minimisation form, as ``mcp`` reports it (an equality's π enters the KKT rows
+    as ``∇f − π∇g``)."""
+    out: dict[str, float] = {}
+    for source, kind, multiplier in _shared_multipliers(blocks):
+        if source.name not in out and multiplier.value is not None:
+            out[source.name] = float(-multiplier.value if kind == "equality" else multiplier.value)
+    return out
+
+
+def _tie_shared_multipliers(blocks: Sequence[Any]) -> None:
+    """Variational equilibrium: one multiplier per shared constraint side (or equality) for all players."""
+    by_side: dict[tuple[int, str], list] = {}
+    for source, kind, multiplier in _shared_multipliers(blocks):
+        by_side.setdefault((id(source), kind), []).append(multiplier)
+    rows = [(ms[0], m) for ms in by_side.values() for m in ms[1:]]
+    if rows:  # lives in the first KKT block, so it is removed with it
+        blocks[0].block.variational = pyo.Constraint(range(len(rows)), rule=lambda _, r: rows[r][0] == rows[r][1])
