@@ -55,70 +55,69 @@ def _merge(a: int, b: int) -> int:
     return a if b == NO_PLAYER else SEVERAL
 
 
-class _Node:
-    """What the pass knows of one sub-expression: degree, whose variables, which players hold it."""
-
-    __slots__ = ("expr", "children", "degree", "owner", "excluded", "players", "where")
-
-    def __init__(self, expr: Any, where: str) -> None:
-        self.expr, self.where = expr, where
-        self.children: list[int] = []
-        self.degree: int | None = 0
-        self.owner, self.excluded = NO_PLAYER, False
-        self.players: set[int] = set()
+def _is_node(expr: Any) -> bool:
+    return expr.__class__ not in native_types and expr.is_expression_type()
 
 
-def _leaf(expr: Any, owner: dict[int, int], exclude: set[int] | frozenset) -> tuple[int, int, bool]:
-    """Degree, owner tag and excluded flag of a leaf (number, Param, variable)."""
-    if type(expr) in native_types or not expr.is_variable_type() or expr.fixed:
-        return 0, NO_PLAYER, False
-    return 1, owner.get(id(expr), NO_PLAYER), id(expr) in exclude
+def _shared_nodes(roots: list[tuple[int, str, Any]], stop: set[int]) -> list[tuple[Any, str]]:
+    """Sub-expressions that the expressions of two or more players hold, in the order first met (an outer
+    one before those inside it).  One cheap pass: a node met again is not walked again."""
+    first: dict[int, int] = {}
+    where: dict[int, tuple[Any, str]] = {}
+    shared: dict[int, None] = {}     # ordered set
+    for player, name, root in roots:
+        stack = [root]
+        while stack:
+            expr = stack.pop()
+            if not _is_node(expr):
+                continue
+            key = id(expr)
+            holder = first.get(key)
+            if holder is not None:
+                if holder != player:
+                    shared[key] = None
+                continue
+            first[key] = player
+            where[key] = (expr, name)
+            if key not in stop:
+                stack.extend(expr.args)
+    return [where[k] for k in shared]
 
 
-def _analyse(roots: list[tuple[int, str, Any]], owner: dict[int, int], exclude: set[int] | frozenset,
-             stop: set[int]) -> dict[int, _Node]:
-    """Every expression node under the roots, each once: children, degree, owners, holding players."""
-    nodes: dict[int, _Node] = {}
-    for player, where, root in roots:
-        if type(root) in native_types or not root.is_expression_type():
-            continue
-        if id(root) in nodes:
-            nodes[id(root)].players.add(player)
-            continue
+class _Degrees:
+    """Polynomial degree, owner tag and excluded flag of sub-expressions, each computed once (post-order)."""
+
+    def __init__(self, owner: dict[int, int], exclude: set[int] | frozenset, stop: set[int]) -> None:
+        self.owner, self.exclude, self.stop = owner, exclude, stop
+        self.memo: dict[int, tuple[int | None, int, bool]] = {}
+
+    def _leaf(self, expr: Any) -> tuple[int | None, int, bool]:
+        if expr.__class__ in native_types or not expr.is_variable_type() or expr.fixed:
+            return 0, NO_PLAYER, False
+        return 1, self.owner.get(id(expr), NO_PLAYER), id(expr) in self.exclude
+
+    def __call__(self, root: Any) -> tuple[int | None, int, bool]:
+        memo = self.memo
         stack = [(root, False)]
         while stack:
             expr, done = stack.pop()
             key = id(expr)
-            if done:
-                node = nodes[key]
-                degrees = []
-                for arg in expr.args:
-                    child = nodes.get(id(arg))
-                    if child is None:
-                        degree, tag, excluded = _leaf(arg, owner, exclude)
-                    else:
-                        degree, tag, excluded = child.degree, child.owner, child.excluded
-                    degrees.append(degree)
-                    node.owner, node.excluded = _merge(node.owner, tag), node.excluded or excluded
-                node.degree = expr._compute_polynomial_degree(degrees)
+            if key in memo and not done:
                 continue
-            if key in nodes:
-                nodes[key].players.add(player)
+            if key in self.stop:   # a named aggregate lifted already: nothing around it is lifted again
+                memo[key] = (None, NO_PLAYER, False)
                 continue
-            node = nodes[key] = _Node(expr, where)
-            node.players.add(player)
-            if key in stop:  # a named aggregate lifted already: nothing around it is lifted again
-                node.degree = None
+            if not done:
+                stack.append((expr, True))
+                stack.extend((arg, False) for arg in expr.args if _is_node(arg) and id(arg) not in memo)
                 continue
-            stack.append((expr, True))
+            degrees, tag, excluded = [], NO_PLAYER, False
             for arg in expr.args:
-                if type(arg) not in native_types and arg.is_expression_type():
-                    node.children.append(id(arg))
-                    if id(arg) not in nodes:
-                        stack.append((arg, False))
-                    else:
-                        nodes[id(arg)].players.add(player)
-    return nodes
+                d, t, x = memo[id(arg)] if _is_node(arg) else self._leaf(arg)
+                degrees.append(d)
+                tag, excluded = _merge(tag, t), excluded or x
+            memo[key] = (expr._compute_polynomial_degree(degrees), tag, excluded)
+        return memo[id(root)]
 
 
 def shared_linear_nodes(blocks: list[BlockData], owner: dict[int, int], exclude: set[int] | frozenset = frozenset(),
@@ -139,23 +138,36 @@ def shared_linear_nodes(blocks: list[BlockData], owner: dict[int, int], exclude:
     Returns
     -------
     list of (expression node, str)
-        Each node with a name for messages (``"the linear expression shared by ... (first in 'F[0].profit')"``).
+        Each node with a name for messages (``"the linear expression of several players' variables in
+        'F[0].profit'"``).
     """
-    roots = _player_roots(blocks)
-    nodes = _analyse(roots, owner, exclude, set(named))
+    stop = set(named)
+    degrees = _Degrees(owner, exclude, stop)
     chosen: list[tuple[Any, str]] = []
-    visited: set[int] = set()
-    stack = [(id(root), False) for _, _, root in roots if id(root) in nodes]
-    while stack:
-        key, shared_above = stack.pop()
-        if key in visited or key in named:
-            continue
-        visited.add(key)
-        node = nodes[key]
-        shared = shared_above or len(node.players) > 1
-        if (shared and node.degree == 1 and node.owner == SEVERAL and not node.excluded
-                and not node.expr.is_named_expression_type()):
-            chosen.append((node.expr, f"the linear expression of several players' variables in '{node.where}'"))
-            continue
-        stack.extend((child, shared) for child in node.children)
+    covered: set[int] = set()
+    for node, where in _shared_nodes(_player_roots(blocks), stop):
+        stack = [node]           # the shared node, or (when it is not linear) the outermost linear parts in it
+        while stack:
+            expr = stack.pop()
+            key = id(expr)
+            if key in covered or key in stop:
+                continue
+            covered.add(key)
+            degree, tag, excluded = degrees(expr)
+            if degree == 1 and tag == SEVERAL and not excluded and not expr.is_named_expression_type():
+                chosen.append((expr, f"the linear expression of several players' variables in '{where}'"))
+                covered.update(_subtree(expr))
+            elif tag == SEVERAL:
+                stack.extend(arg for arg in expr.args if _is_node(arg))
     return chosen
+
+
+def _subtree(expr: Any) -> set[int]:
+    """Ids of the sub-expressions inside ``expr`` (one found shared inside a chosen one is not chosen again)."""
+    out, stack = set(), list(expr.args)
+    while stack:
+        node = stack.pop()
+        if _is_node(node) and id(node) not in out:
+            out.add(id(node))
+            stack.extend(node.args)
+    return out

@@ -24,6 +24,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.numeric_types import native_types
 from pyomo.core.base.block import BlockData
+from pyomo.core.expr.numeric_expr import SumExpression
 from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.bounds import bounds_arrays
@@ -61,7 +62,7 @@ class _VariableFinder:
             node = stack.pop()
             if node.__class__ in native_types:
                 continue
-            if node.is_named_expression_type() or (node.is_expression_type() and node.nargs() >= self.LARGE):
+            if node.is_named_expression_type() or (isinstance(node, SumExpression) and node.nargs() >= self.LARGE):
                 key = id(node)
                 if key not in self.named:
                     self.named[key] = {id(v): v for v in identify_variables(node, include_fixed=False)}
