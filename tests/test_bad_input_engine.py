@@ -208,3 +208,15 @@ def test_kkt_on_integer_leader_and_follower_points_to_the_one_method_that_takes_
     with pytest.raises(UnsupportedModelError, match="'users.q' is integer too, which no KKT method takes: use "
                                                     "method='nested'"):
         solve_bilevel(m, m.users, method="kkt")
+
+
+@pytest.mark.parametrize("method", ["kkt-bigm", "strong-duality"])
+def test_a_follower_unbounded_for_some_leader_decisions_is_explained(method):
+    m = pyo.ConcreteModel()
+    m.p = pyo.Var(bounds=(0, 10))
+    m.f = pyo.Block()
+    m.f.q = pyo.Var(within=pyo.NonNegativeReals)
+    m.f.o = pyo.Objective(expr=(5 - m.p) * m.f.q, sense=pyo.maximize)     # no optimum for p < 5
+    m.L = pyo.Objective(expr=m.p * m.f.q, sense=pyo.maximize)
+    r = solve_bilevel(m, m.f, method=method)
+    assert not r.status.is_ok and "a follower with no optimum for some leader decisions" in r.message

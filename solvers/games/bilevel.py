@@ -194,6 +194,11 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
                                "method='kkt-bigm' (global)")
     if method == "kkt" and result.status in (SolveStatus.ERROR, SolveStatus.INFEASIBLE):
         result.message += dependent_rows_note(agents)
+    if not result.status.is_ok and "unbounded" in result.message and method in ("kkt-bigm", "kkt-sos1",
+                                                                                 "strong-duality"):
+        result.message += ("; the single-level reformulation is unbounded: a follower with no optimum for some "
+                           "leader decisions (a variable with no bound on the side its objective improves), or a "
+                           "leader objective unbounded over the followers' responses: bound that variable")
     result.upper_evaluations = stats.get("upper_evaluations", 1)
     result.lower_evaluations = stats.get("lower_evaluations", 0)
     if stats.get("history"):
