@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -276,3 +277,34 @@ def test_cli_run_of_a_one_day_household(tmp_path):
     comp = pd.read_csv(out / "paper_vs_ours.csv", index_col=0)
     assert comp.loc["peak reduction, one household (%)", "paper"] == 40.13
     assert np.isfinite(comp.loc["weekly bill ($)", "ours"])
+
+
+def test_report_labels_name_the_instances_own_files_and_dates(tmp_path, monkeypatch):
+    """The A0 note and Figure 4's title name the load and price files and the price week actually used."""
+    import shutil
+
+    from gridgames.models.rtp import report as rtp_report
+    from gridgames.models.rtp import study as rtp_study
+    from gridgames.models.rtp.config import load_config
+    shutil.copy(INSTANCES / "data" / "pjm_dayton_hourly.csv", tmp_path / "zone_load.csv")
+    text = (INSTANCES / "rtp_household.toml").read_text()
+    text = (text.replace('load_file = "data/pjm_dayton_hourly.csv"', 'load_file = "zone_load.csv"')
+                .replace('price_file = "data/', f'price_file = "{INSTANCES}/data/')
+                .replace('forecaster = "random-forest"', 'forecaster = "naive-168"')
+                .replace("days = 7", "days = 2"))
+    text = re.sub(r'(?m)^price_week_start = .*$', 'price_week_start = "2022-10-27"', text)
+    path = tmp_path / "labels.toml"
+    path.write_text(text)
+    monkeypatch.setattr(rtp_study, "_household_study", lambda cfg, week, report: None)
+    report = rtp_study.STUDY.solve(("labels", load_config(load_instance(path))), method=None, solver=None,
+                                   options={})
+    note = next(n for n in report.notes if n.startswith("A0 ="))
+    assert "prices_be_dayahead_hourly_2022_2024.csv from 2022-10-27" in note
+    assert "on zone_load.csv (DAYTON_MW) from 2017-07-10" in note and "Belgian" not in note
+    titles = []
+    real = rtp_report.new_figure
+    monkeypatch.setattr(rtp_report, "new_figure", lambda **kw: titles.append(kw["title"]) or real(**kw))
+    rtp_report.plot_prices(tmp_path, np.full((1, 24), 0.1), np.array([0.1, 0.2]), (10.0,), ["2017-07-10"],
+                           "prices.csv from 2022-10-27")
+    assert titles == ["Figure 4: real-time price vs step tariff (load-forecast days; A0 from prices.csv from "
+                      "2022-10-27)"]

@@ -201,10 +201,25 @@ def _assert_edit_names_field(tmp_path, instance: str, loader, edit, field) -> No
     (("capacity = 6.0", "capacity = -6.0"), "[users[1].devices[2]].capacity"),
     (("days = 28", "days = 5000"), "[data].days"),
     (("ga_pop_size = 20", "ga_popsize = 20"), "[solve].ga_popsize"),
+    (('first_day = "2011-12-01"', 'first_day = "2011-12-1"'), "[data].first_day: not a date in the form YYYY-MM-DD"),
+    (('first_day = "2011-12-01"', 'first_day = "2011-12-32"'), "[data].first_day: not a real date"),
+    (('first_day = "2011-12-01"', 'first_day = "2010-01-01"'),
+     "[data].first_day: 2010-01-01 is outside household_openmv_tou_hourly.csv, whose complete days run from "
+     "2011-11-25 to 2012-03-16"),
 ])
 def test_instance_errors_name_the_field(tmp_path, edit, field):
     from gridgames.models.tou.config import load_community
     _assert_edit_names_field(tmp_path, "tou_community.toml", load_community, edit, field)
+
+
+def test_first_day_may_be_a_toml_date(tmp_path):
+    """``first_day = 2011-12-01`` (a TOML date) and ``"2011-12-01"`` give the same days."""
+    text = (ROOT / "instances" / "tou_community.toml").read_text()
+    path = tmp_path / "date.toml"
+    path.write_text(text.replace('first_day = "2011-12-01"', "first_day = 2011-12-01", 1))
+    by_date = load_community(load_instance(path))
+    by_text = load_community(load_instance(ROOT / "instances" / "tou_community.toml"))
+    assert by_date.base_days == by_text.base_days and by_date.base_days[0] == "2011-12-01"
 
 
 def test_city_seller_days_are_written_and_a_rerun_resumes(tmp_path):

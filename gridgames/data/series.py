@@ -13,23 +13,32 @@ The policy
   missing hour is **linearly interpolated**; a longer gap or a NaN value is an
   error naming the file and row.  The same PJM file therefore gives the same
   series to every family (before, RTP averaged and the microgrid forecast loop
-  kept the first reading: up to 59 MW apart on the repeated hours).
+  kept the first reading: up to 59 MW apart on the repeated hours).  Stamps
+  with UTC offsets (``2017-11-05T01:00:00-04:00``) are read at the wall-clock
+  time they write; all stamps of a file have an offset or none does.
 * **Household files** (:mod:`gridgames.data.households`): turned into complete
   local days only; a day with a missing, repeated or NaN hour is left out.
 * **Values below a floor**: a reader given ``min_value`` (loads: 0) refuses any
   value below it, naming the row (a negative load is a data error, not a
   forecastable value).
 * **Daily means** (``daily_means``; the RTP clearing price): a day is averaged
-  only when it is complete (at least 23 readings, the spring clock-change
-  day); a partial day is an error naming the day and how many hours it has.
-* **Repeated local stamps** are the autumn clock change only: exactly two
-  readings of one hour on a Sunday in October or November.  Any other
-  duplicate is an error naming the rows.
+  only when it has exactly its local-clock hours (23, 24 or 25 on clock-change
+  days), each once; a day with a missing or repeated hour is an error naming
+  the day and the hour.  Stamps with UTC offsets tell a clock-change day by
+  themselves; stamps without need the file's time zone (``tz``), or every
+  day must have the 24 hours 00-23.
+* **Repeated local stamps** (naive stamps) are the autumn clock change only:
+  exactly two readings of the repeated hour of that year's fall-back night in
+  the file's time zone (``tz``; the stamp of the hour's start, or of its end
+  for hour-ending files such as PJM's), one such stamp per night.  With UTC
+  offsets a repeated wall-clock stamp must name two different instants.  Any
+  other duplicate is an error naming the rows.
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -37,6 +46,15 @@ import pandas as pd
 from gridgames.data.errors import InstanceError
 
 log = logging.getLogger(__name__)
+
+#: Time zone of naive local-clock stamps unless a reader is told otherwise: the shipped local-clock
+#: file (PJM Dayton) is US Eastern.
+LOCAL_TZ = "America/New_York"
+
+#: A UTC offset (or ``Z``) right after a time of day, at the end of a stamp (``...01:00:00-05:00``).
+_OFFSET = r"(?<=\d:\d\d)(?::\d\d(?:\.\d*)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$"
+#: The same, splitting the stamp into its wall-clock part (group 1) and the offset.
+_WALL = r"^(.*\d:\d\d(?::\d\d(?:\.\d*)?)?)\s*(?:Z|[+-]\d\d(?::?\d\d)?)$"
 
 
 def _read_columns(path: Path, columns: tuple[str, ...], field_name: str) -> pd.DataFrame:
@@ -83,21 +101,93 @@ def _below(path: Path, frame: pd.DataFrame, time_column: str, value_column: str,
             for i in low[:1]]
 
 
-def _bad_repeats(path: Path, stamps: pd.Series) -> list[str]:
-    """Repeated local stamps that are not the autumn clock change (two readings, Sunday, Oct/Nov)."""
+def _zone(tz: str, where: str) -> ZoneInfo:
+    """``tz`` as a :class:`~zoneinfo.ZoneInfo`; an InstanceError naming ``where`` when it is not an IANA name."""
+    try:
+        return ZoneInfo(str(tz))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InstanceError([f"{where}: unknown time zone {tz!r} (an IANA name such as 'America/New_York')"],
+                            where) from None
+
+
+def _ambiguous(stamp: pd.Timestamp, zone: ZoneInfo) -> bool:
+    """True when the naive wall-clock ``stamp`` happens twice in ``zone`` (the fall-back hour)."""
+    wall = stamp.to_pydatetime()
+    return wall.replace(tzinfo=zone, fold=0).utcoffset() > wall.replace(tzinfo=zone, fold=1).utcoffset()
+
+
+def _fall_back_stamp(stamp: pd.Timestamp, zone: ZoneInfo) -> bool:
+    """True when ``stamp`` labels the repeated hour of a fall-back night in ``zone``.
+
+    The label is the hour's start (hour-beginning files) or its end (hour-ending files:
+    PJM writes the repeated US hour 01:00-02:00 as ``02:00``).
+    """
+    return _ambiguous(stamp, zone) or _ambiguous(stamp - pd.Timedelta(hours=1), zone)
+
+
+def _bad_repeats(path: Path, stamps: pd.Series, zone: ZoneInfo) -> list[str]:
+    """Repeated naive stamps that are not the autumn clock change of ``zone``.
+
+    Allowed: two readings of the fall-back hour's stamp (:func:`_fall_back_stamp`), one such
+    stamp per night.  Anything else is named by its CSV rows (header = row 1).
+    """
     counts = stamps.value_counts()
-    repeated = counts[counts > 1]
-    bad = repeated[(repeated > 2) | ~(repeated.index.month.isin((10, 11)) & (repeated.index.day_of_week == 6))]
+    repeated = counts[counts > 1].sort_index()
+    ok = np.array([n == 2 and _fall_back_stamp(t, zone) for t, n in repeated.items()], dtype=bool)
+    nights = pd.Series(repeated.index.normalize()[ok])
+    ok[ok] = ~nights.duplicated(keep=False).to_numpy()      # two repeated stamps in one night: neither is
+    bad = repeated.index[~ok]
     if bad.empty:
         return []
-    stamp = bad.index.min()
+    stamp = bad.min()
     rows = (np.flatnonzero((stamps == stamp).to_numpy()) + 2).tolist()
     return [f"{path.name} rows {', '.join(map(str, rows))}: duplicate timestamp {stamp} ({bad.size} "
-            "duplicated stamps in all; only the autumn clock change may repeat an hour)"]
+            f"duplicated stamps in all; only the repeated hour of the autumn clock change in {zone.key} may "
+            "appear twice)"]
+
+
+def _wall_clock(path: Path, frame: pd.DataFrame, time_column: str) -> tuple[pd.Series, pd.Series | None, list[str]]:
+    """The naive wall-clock stamps of a local-time column, and their UTC instants when the stamps carry offsets.
+
+    Returns
+    -------
+    wall : Series
+        Naive stamps (NaT where unparsable): the time written, offset left out.
+    utc : Series or None
+        The instants (``None`` when no stamp has an offset).
+    problems : list of str
+        Stamps with and without offsets mixed in one file (naming the first row of the fewer kind).
+    """
+    text = frame[time_column].astype(str).str.strip()
+    marked = text.str.contains(_OFFSET, regex=True)
+    if not marked.any():
+        return pd.to_datetime(text.where(frame[time_column].notna()), errors="coerce"), None, []
+    if not marked.all():
+        odd = ~marked if marked.sum() >= (~marked).sum() else marked
+        i = odd.index[odd.to_numpy()][0]              # frame rows keep the file's RangeIndex labels
+        kind = "has no UTC offset" if odd is not marked else "has a UTC offset"
+        return (pd.Series(pd.NaT, index=frame.index), None,
+                [f"{path.name} row {i + 2}: timestamp {_cell(frame[time_column].loc[i])} {kind}, unlike "
+                 f"{int(odd.size - odd.sum())} other rows (all stamps need an offset, or none)"])
+    utc = pd.to_datetime(text, utc=True, errors="coerce")
+    wall = pd.to_datetime(text.str.replace(_WALL, r"\1", regex=True), errors="coerce")
+    return wall.where(utc.notna()), utc, []
+
+
+def _same_instants(path: Path, frame: pd.DataFrame, time_column: str, utc: pd.Series) -> list[str]:
+    """Stamps with offsets naming one instant twice (a true duplicate, not a clock change), by CSV row."""
+    dup = utc.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return []
+    first = utc[dup].min()
+    rows = (np.flatnonzero((utc == first).to_numpy()) + 2).tolist()
+    return [f"{path.name} rows {', '.join(map(str, rows))}: duplicate timestamp "
+            f"{frame[time_column].iloc[rows[0] - 2]} (the same instant {first} more than once; "
+            f"{int(utc[dup].nunique())} such instants in all)"]
 
 
 def read_local_hourly(path: str | Path, time_column: str, value_column: str, *,
-                      field_name: str = "data", min_value: float | None = None) -> pd.Series:
+                      field_name: str = "data", min_value: float | None = None, tz: str = LOCAL_TZ) -> pd.Series:
     """An hourly series with wall-clock (naive local) stamps, clock changes repaired by the module's policy.
 
     Parameters
@@ -110,29 +200,39 @@ def read_local_hourly(path: str | Path, time_column: str, value_column: str, *,
         The instance field that named this file, used in error messages.
     min_value : float, optional
         Values below it are refused (loads: 0).
+    tz : str
+        IANA time zone of naive stamps: only the repeated hour of its autumn clock change may
+        appear twice (default :data:`LOCAL_TZ`, the shipped PJM file's).  Stamps with UTC
+        offsets need no zone: a repeated wall-clock stamp must name two different instants.
 
     Returns
     -------
     pandas.Series
-        Float values on a regular hourly naive :class:`~pandas.DatetimeIndex`:
+        Float values on a regular hourly naive (wall-clock) :class:`~pandas.DatetimeIndex`:
         repeated hours averaged, single missing hours interpolated.
 
     Raises
     ------
     InstanceError
-        Missing file or column, NaN value, unparsable stamp, or a gap of more than one hour.
+        Missing file or column, NaN value, unparsable stamp, a duplicate other than the
+        autumn clock change, stamps with and without UTC offsets mixed, or a gap of more
+        than one hour.
 
     Examples
     --------
     >>> load = read_local_hourly(dataset_path("pjm_dayton"), "Datetime", "DAYTON_MW")   # doctest: +SKIP
     """
     path = Path(path)
+    zone = _zone(tz, f"{field_name} ({path.name})")
     frame = _read_columns(path, (time_column, value_column), field_name)
-    stamps = pd.to_datetime(frame[time_column], errors="coerce")
+    stamps, utc, problems = _wall_clock(path, frame, time_column)
     values = pd.to_numeric(frame[value_column], errors="coerce")
-    problems = _row_problems(path, frame, time_column, value_column, stamps, values)
     if not problems:
-        problems = _below(path, frame, time_column, value_column, values, min_value) + _bad_repeats(path, stamps)
+        problems = _row_problems(path, frame, time_column, value_column, stamps, values)
+    if not problems:
+        repeats = (_bad_repeats(path, stamps, zone) if utc is None
+                   else _same_instants(path, frame, time_column, utc))
+        problems = _below(path, frame, time_column, value_column, values, min_value) + repeats
     if problems:
         raise InstanceError(problems, f"{field_name} ({path.name})")
     series = pd.Series(values.to_numpy(float), index=pd.DatetimeIndex(stamps, name=time_column), name=value_column)
@@ -182,7 +282,16 @@ def read_series_csv(path: str | Path, time_column: str, value_column: str, *,
     path = Path(path)
     where = f"{field_name} ({path.name})"
     frame = _read_columns(path, (time_column, value_column), field_name)
-    stamps = pd.to_datetime(frame[time_column], errors="coerce", utc=utc)
+    if utc:
+        stamps = pd.to_datetime(frame[time_column], errors="coerce", utc=True)
+    else:
+        wall, instants, problems = _wall_clock(path, frame, time_column)
+        if problems or (instants is not None and instants.notna().any()
+                        and (wall - instants.dt.tz_localize(None)).nunique() > 1):
+            raise InstanceError(problems or [f"{path.name}: the timestamps of {time_column!r} carry different "
+                                             "UTC offsets; a series read without utc needs one offset or none"],
+                                where)
+        stamps = pd.to_datetime(frame[time_column], errors="coerce")
     values = pd.to_numeric(frame[value_column], errors="coerce")
     problems = _row_problems(path, frame, time_column, value_column, stamps, values)
     problems += [] if problems else _below(path, frame, time_column, value_column, values, min_value)
@@ -198,9 +307,9 @@ def read_series_csv(path: str | Path, time_column: str, value_column: str, *,
         problems.append(f"{path.name} row {rows[0]}: duplicate timestamp {series.index[dup][0]}"
                         + (f" ({dup.sum()} duplicates in all)" if dup.sum() > 1 else ""))
     if freq is not None and len(series) > 1:
-        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).to_timedelta64()
-        deltas = np.diff(series.index.to_numpy())
-        gaps = np.flatnonzero((deltas != step) & (deltas != np.timedelta64(0)))  # dups reported above
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+        deltas = series.index[1:] - series.index[:-1]      # a TimedeltaIndex, tz-aware index or not
+        gaps = np.flatnonzero((deltas != step) & (deltas != pd.Timedelta(0)))  # dups reported above
         if gaps.size:
             i = gaps[0]
             problems.append(f"{path.name} row {order[i + 1] + 2}: gap in the {freq} series between "
@@ -211,12 +320,63 @@ def read_series_csv(path: str | Path, time_column: str, value_column: str, *,
     return series
 
 
+def _offset_day(day: str, wall: pd.Series, utc: pd.Series, rows: np.ndarray) -> list[str]:
+    """What keeps ``day`` (readings at file rows ``rows``, stamps with UTC offsets) from being complete.
+
+    Complete: the readings are distinct instants one hour apart, from local 00:00 to 23:00
+    (so 23, 24 or 25 of them: the offsets tell a clock-change day).
+    """
+    inst = utc.iloc[rows]
+    dup = inst.duplicated(keep=False).to_numpy()
+    if dup.any():
+        twice = rows[dup]
+        return [f"the reading of {wall.iloc[twice[0]]} (UTC {inst.iloc[int(np.flatnonzero(dup)[0])]}) more than "
+                f"once (rows {', '.join(str(r + 2) for r in twice[:4])})"]
+    order = np.argsort(inst.to_numpy(), kind="stable")
+    at, local = inst.iloc[order], wall.iloc[rows[order]]
+    out = []
+    if local.iloc[0].strftime("%H:%M") != "00:00":
+        out.append(f"nothing from 00:00 until {local.iloc[0].strftime('%H:%M')}")
+    step = (at.iloc[1:].to_numpy() - at.iloc[:-1].to_numpy()) / pd.Timedelta(hours=1)
+    for k in np.flatnonzero(step != 1.0)[:3]:
+        out.append(f"{local.iloc[k]} and {local.iloc[k + 1]} are {step[k]:g} h apart, not 1 h")
+    if local.iloc[-1].strftime("%H:%M") != "23:00":
+        out.append(f"nothing after {local.iloc[-1].strftime('%H:%M')}")
+    return out
+
+
+def _naive_day(day: str, wall: pd.Series, rows: np.ndarray, tz: str | None) -> list[str]:
+    """What keeps ``day`` (naive wall-clock readings at file rows ``rows``) from being complete.
+
+    Complete: each wall-clock hour of the day in ``tz`` once, the repeated autumn hour twice
+    (23, 24 or 25 readings); without ``tz``, the 24 hours 00:00-23:00 once each.
+    """
+    start = pd.Timestamp(day)
+    if tz is None:
+        expected = pd.date_range(start, periods=24, freq="h")
+    else:
+        ends = [t.tz_localize(tz, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
+                for t in (start, start + pd.Timedelta(days=1))]          # hours counted in UTC
+        expected = pd.date_range(*ends, freq="h", inclusive="left").tz_convert(tz).tz_localize(None)
+    got = pd.Series(wall.iloc[rows].to_numpy(), index=rows + 2)
+    want, have = pd.Series(expected).value_counts(), got.value_counts()
+    missing = [t for t in want.index.sort_values() if have.get(t, 0) < want[t]]
+    extra = [t for t in have.index.sort_values() if have[t] > want.get(t, 0)]
+    out = [f"no reading of {t.strftime('%H:%M')}" for t in missing[:3]]
+    out += [f"{have[t]} readings of {t} (rows {', '.join(map(str, got.index[got == t][:4]))})" for t in extra[:3]]
+    return out
+
+
 def daily_means(path: str | Path, time_column: str, value_column: str, days: pd.DatetimeIndex, *,
-                field_name: str = "data", min_hours: int = 23) -> np.ndarray:
-    """The mean value of each local calendar day in ``days``; a partial day is refused.
+                field_name: str = "data", tz: str | None = None) -> np.ndarray:
+    """The mean value of each local calendar day in ``days``; a day that is not complete is refused.
 
     The day of a reading is the date written in its stamp (``2022-01-01T05:00:00+01:00``
-    belongs to 1 January whatever the offset), so local-time files keep their days.
+    belongs to 1 January whatever the offset), so local-time files keep their days.  A
+    complete day has exactly its local-clock hours, each once: 24, or 23 / 25 on a
+    clock-change day.  Stamps with UTC offsets show a clock change by themselves (the
+    readings must be distinct instants one hour apart from 00:00 to 23:00); naive stamps
+    need ``tz`` to allow one (without it every day must have the 24 hours 00:00-23:00).
 
     Parameters
     ----------
@@ -228,14 +388,15 @@ def daily_means(path: str | Path, time_column: str, value_column: str, days: pd.
         The wanted days.
     field_name : str
         The instance field that named this file, used in error messages.
-    min_hours : int
-        Fewest readings a complete day has (23: the spring clock-change day).
+    tz : str, optional
+        IANA time zone of naive stamps (not needed for stamps with UTC offsets).
 
     Raises
     ------
     InstanceError
-        Missing file or column, a NaN or unparsable stamp (by row), a day with no
-        readings or fewer than ``min_hours`` (naming the day and its count).
+        Missing file or column, a NaN or unparsable stamp (by row), stamps with and
+        without offsets mixed, a day with no readings, a missing hour, or a repeated
+        hour (naming the day, its count and the hour or rows).
 
     Examples
     --------
@@ -243,25 +404,40 @@ def daily_means(path: str | Path, time_column: str, value_column: str, days: pd.
     ...                  pd.date_range("2022-01-03", periods=7))                 # doctest: +SKIP
     """
     path = Path(path)
+    where = f"{field_name} ({path.name})"
+    if tz is not None:
+        tz = _zone(tz, where).key
     frame = _read_columns(path, (time_column, value_column), field_name)
-    text = frame[time_column].astype(str)
-    stamps = pd.to_datetime(text.str[:19], errors="coerce")
+    text = frame[time_column].astype(str).str.strip()
     values = pd.to_numeric(frame[value_column], errors="coerce")
     day_of = text.str[:10]
     wanted = [d.strftime("%Y-%m-%d") for d in days]
     rows = day_of.isin(wanted)
     # only the wanted days' rows are checked (row numbers stay the file's)
-    problems = _row_problems(path, frame, time_column, value_column, stamps.where(rows, pd.Timestamp(0)),
-                             values.where(rows, 0.0))
-    counts = day_of[rows].value_counts()
-    for day in wanted:
-        n = int(counts.get(day, 0))
-        if n < min_hours:
-            problems.append(f"{path.name}: {day} has {n} hourly readings of {value_column!r}; a complete day "
-                            f"has at least {min_hours} (a daily mean of a partial day is refused)")
+    wall, utc, problems = _wall_clock(path, frame[rows.to_numpy()], time_column)
+    wall = wall.reindex(frame.index)
+    utc = None if utc is None else utc.reindex(frame.index)
+    if not problems:
+        problems = _row_problems(path, frame, time_column, value_column, wall.where(rows, pd.Timestamp(0)),
+                                 values.where(rows, 0.0))
     if problems:
-        raise InstanceError(problems, f"{field_name} ({path.name})")
-    return np.array([values[(day_of == day).to_numpy()].mean() for day in wanted])
+        raise InstanceError(problems, where)
+    for day in wanted:
+        at = np.flatnonzero((day_of == day).to_numpy())
+        if at.size == 0:
+            problems.append(f"{path.name}: {day} has 0 hourly readings of {value_column!r} (a daily mean of a "
+                            "missing day is refused)")
+            continue
+        why = _naive_day(day, wall, at, tz) if utc is None else _offset_day(day, wall, utc, at)
+        if why:
+            hint = ("; the stamps carry no UTC offset and no time zone is known, so a clock-change day needs "
+                    "offsets in the stamps" if utc is None and tz is None and 23 <= at.size <= 25 else "")
+            problems.append(f"{path.name}: {day} has {at.size} hourly readings of {value_column!r}, not its "
+                            f"local-clock hours once each: {'; '.join(why)} (a daily mean of an incomplete day is "
+                            f"refused{hint})")
+    if problems:
+        raise InstanceError(problems, where)
+    return np.array([values.iloc[np.flatnonzero((day_of == day).to_numpy())].mean() for day in wanted])
 
 
 def _cell(value: object) -> str:

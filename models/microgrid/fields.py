@@ -67,12 +67,16 @@ FIELDS = Schema(
               range=">= 100"),
         Field("forecast", "load_file", "file", REQUIRED, help="hourly load CSV (path or shipped dataset name)",
               example="pjm_dayton"),
-        Field("forecast", "time_column", "string", "Datetime", help="column of local time stamps"),
+        Field("forecast", "time_column", "string", "Datetime", help="column of local time stamps (wall clock, "
+              "or ISO 8601 with UTC offsets)"),
+        Field("forecast", "timezone", "string", "America/New_York", help="IANA time zone of stamps without "
+              "offsets: only its autumn clock-change hour may repeat"),
         Field("forecast", "load_column", "string", "DAYTON_MW", units="MW", help="column of the load"),
         Field("forecast", "forecaster", "string", "lstm", help="forecaster of the average price"),
         Field("margins", "n_buyers", "integer", 10, help="buyers of the margin stage's market", range="1 to 200"),
-        Field("margins", "method", "string", "joint", choices=("joint",),
-              help="EPEC method of the sellers' margin stage (models/microgrid/margins.py)"),
+        Field("margins", "method", "string", "diagonalisation", choices=("diagonalisation", "joint"),
+              help="EPEC method of the sellers' margin stage: each seller's MPEC in turn, or all sellers' "
+                   "conditions stacked (models/microgrid/margins.py)"),
         Field("margins", "gap_tol", "number", 1e-3, help="relative leaders' gap accepted as an equilibrium",
               range="> 0"),
         Field("margins", "numpy_reference", "boolean", True,

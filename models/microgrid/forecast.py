@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridgames.data.series import read_local_hourly
-from gridgames.models.instance import Checker, Instance
+from gridgames.data.series import LOCAL_TZ, read_local_hourly
+from gridgames.models.instance import Checker, Instance, InstanceError
 from gridgames.models.microgrid.config import MAX_BUYERS, Market, MarketSource
 from gridgames.models.microgrid.solve import MarketSolution, buyer_payoffs, equilibrium
 
@@ -72,6 +72,7 @@ def forecast_loop(market: Market, load: pd.Series, *, periods: int = 24, history
     load : pandas.Series
         Hourly load; only its shape (divided by its mean) is used.
     periods, history_hours : int
+        Hours played and hours of history before them (``load`` needs their sum at least).
     forecaster : str
         A :func:`gridgames.forecasting.get_forecaster` name (the paper's ``lstm``).
 
@@ -82,6 +83,9 @@ def forecast_loop(market: Market, load: pd.Series, *, periods: int = 24, history
     """
     from gridgames.forecasting import get_forecaster
 
+    if len(load) < history_hours + periods:
+        raise InstanceError([f"forecast loop: the load has {len(load)} hours; history_hours + periods = "
+                             f"{history_hours} + {periods} = {history_hours + periods} are needed"], "forecast loop")
     window = load.iloc[-(history_hours + periods):]
     scales = (window / window.mean()).to_numpy()
     prices = equilibrium_prices(market, scales[:history_hours])
@@ -130,6 +134,7 @@ def forecast_settings(chk: Checker, explicit_buyers: int | None = None) -> dict[
                 "history_hours": chk.number("forecast", "history_hours", 336, ge=100, integer=True),
                 "load_file": chk.string("forecast", "load_file"),
                 "time_column": chk.string("forecast", "time_column", "Datetime"),
+                "timezone": chk.timezone("forecast", "timezone", LOCAL_TZ),
                 "load_column": chk.string("forecast", "load_column", "DAYTON_MW"),
                 "forecaster": chk.string("forecast", "forecaster", "lstm")}
     chk.unknown_keys("forecast", [k for k in settings if k != "buyers_note"])
@@ -165,7 +170,14 @@ def forecast_loop_from_config(instance: Instance, source: MarketSource,
     n, periods, hours, name = cfg["n_buyers"], cfg["periods"], cfg["history_hours"], cfg["forecaster"]
     file, tcol, vcol = cfg["load_file"], cfg["time_column"], cfg["load_column"]
     # clock changes in the PJM file: the data layer's policy (repeated hour averaged, missing hour interpolated)
-    load = read_local_hourly(instance.resolve(file), tcol, vcol, field_name="[forecast].load_file", min_value=0.0)
+    path = instance.resolve(file)
+    load = read_local_hourly(path, tcol, vcol, field_name="[forecast].load_file", min_value=0.0,
+                             tz=cfg.get("timezone") or LOCAL_TZ)
+    need = int(hours) + int(periods)
+    if len(load) < need:
+        raise InstanceError([f"[forecast].load_file: {path.name} has {len(load)} hours ({load.index[0]} to "
+                             f"{load.index[-1]}); history_hours + periods = {hours} + {periods} = {need} hours "
+                             "are needed"], "[forecast]")
     table = forecast_loop(source.market(int(n)), load, periods=int(periods),
                           history_hours=int(hours), forecaster=name)
     err = table["forecast_error_pct"].abs()

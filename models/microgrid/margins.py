@@ -307,7 +307,7 @@ def margins_settings(chk: Checker, explicit_buyers: int | None = None) -> dict[s
     defaults to their number and is cut to it (noted in the report).
 
     Keys: ``n_buyers`` (market size of the margin stage, default 10), ``method``
-    (``joint``), ``gap_tol`` (relative leaders' gap accepted, default 1e-3) and
+    (``diagonalisation``, the default, or ``joint``), ``gap_tol`` (relative leaders' gap accepted, default 1e-3) and
     ``numpy_reference`` (also run the numpy diagonalisation, default true).
     """
     if "margins" not in chk.data:

@@ -12,10 +12,14 @@ def _save(fig, path: Path) -> Path:
     return save_figure(fig, path, dpi=120)
 
 
-def plot_prices(out: Path, rtp: np.ndarray, step_prices: np.ndarray, step_edges: tuple, dates: list[str]) -> Path:
-    """Figure 4: the week's real-time prices and the step tariff's block prices ($/kWh)."""
-    fig, ax = new_figure(title="Figure 4: real-time price vs step tariff (load-forecast days; A0 from the 2023 "
-                               "price week)", xlabel=label("Day", "date"), ylabel=label("Price", "$/MWh"),
+def plot_prices(out: Path, rtp: np.ndarray, step_prices: np.ndarray, step_edges: tuple, dates: list[str],
+                a0_source: str = "the price file") -> Path:
+    """Figure 4: the week's real-time prices and the step tariff's block prices ($/kWh).
+
+    ``a0_source`` names where the daily A0 came from (file and first day), for the title.
+    """
+    fig, ax = new_figure(title=f"Figure 4: real-time price vs step tariff (load-forecast days; A0 from "
+                               f"{a0_source})", xlabel=label("Day", "date"), ylabel=label("Price", "$/MWh"),
                          figsize=(9, 4))
     hours = np.arange(rtp.size)
     ax.step(hours, 1000 * rtp.ravel(), where="post", label="real-time price (eq. 4)")

@@ -180,7 +180,7 @@ def _household_study(cfg: RTPConfig, week: WeekPrices, report: RunReport) -> Non
     ]
 
     def plots(out: Path) -> list[Path]:
-        return [plot_prices(out, week.rtp, week.step_prices, cfg.step_edges, week.dates),
+        return [plot_prices(out, week.rtp, week.step_prices, cfg.step_edges, week.dates, _a0_source(cfg)),
                 plot_consumption(out, np.concatenate([p.load for p in prefs]),
                                  np.concatenate([p.load for p in plans]),
                                  "Figure 7: daily consumption, step tariff vs real-time price", "fig7_consumption.png"),
@@ -188,6 +188,12 @@ def _household_study(cfg: RTPConfig, week: WeekPrices, report: RunReport) -> Non
                 plot_fronts(out, cmp.fronts, (cmp.weighted.f1, cmp.weighted.f2))]
 
     report.plotters.append(plots)
+
+
+def _a0_source(cfg: RTPConfig) -> str:
+    """Where the daily A0 comes from, for labels: the price file and its first day."""
+    name = cfg.price_file.name if cfg.price_file is not None else "the price file"
+    return f"{name} from {cfg.price_week_start}"
 
 
 def _district_study(cfg: RTPConfig, week: WeekPrices, report: RunReport) -> None:
@@ -216,7 +222,7 @@ def _district_study(cfg: RTPConfig, week: WeekPrices, report: RunReport) -> None
                             + ", ".join(f"{n} {why}" for why, n in sorted(res.chunks_redone.items())))
 
     def plots(out: Path) -> list[Path]:
-        return [plot_prices(out, week.rtp, week.step_prices, cfg.step_edges, week.dates),
+        return [plot_prices(out, week.rtp, week.step_prices, cfg.step_edges, week.dates, _a0_source(cfg)),
                 plot_consumption(out, res.load_pref.ravel(), res.load_plan.ravel(),
                                  f"District of {cfg.households} households: own schedule vs RTP plan",
                                  "district_consumption.png")]
@@ -251,9 +257,10 @@ class RTPStudy(Study):
              "RTP max ($/MWh)": 1000 * week.rtp.max(axis=1),
              "forecast MAPE (%)": 100 * np.mean(np.abs(week.forecast - week.actual) / week.actual, axis=1)},
             index=pd.Index(week.dates, name="day"))
-        report.notes.append(f"A0 = daily mean Belgian day-ahead price from {cfg.price_week_start} (the paper's "
-                            f"PJM Dayton 2019 prices are not available) × {cfg.eur_to_usd} USD/EUR; load forecast: "
-                            f"{cfg.forecaster} on PJM Dayton from {cfg.week_start}")
+        report.notes.append(f"A0 = daily mean day-ahead price ({cfg.price_column}) of {_a0_source(cfg)} "
+                            f"(the paper's PJM Dayton 2019 prices are not available) × {cfg.eur_to_usd} USD/EUR; "
+                            f"load forecast: {cfg.forecaster} on {cfg.load_file.name} ({cfg.load_column}) "
+                            f"from {cfg.week_start}")
         if cfg.households == 1:
             _household_study(cfg, week, report)
         else:

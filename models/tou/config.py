@@ -18,7 +18,7 @@ import numpy as np
 from gridgames.models.households.model import Household
 from gridgames.models.households.config import household_from_dict
 from gridgames.models.instance import Checker, Instance, InstanceError
-from gridgames.data.households import SOURCES, daily_profiles
+from gridgames.data.households import SOURCES, daily_profiles, parse_first_day
 from gridgames.models.tou.fields import EXACT_METHODS, FIELDS, METHODS
 from gridgames.models.tou.model import TouParams
 
@@ -174,7 +174,13 @@ def load_community(instance: Instance) -> TouCommunity:
         chk.fail("[followers].devices", "must be an array of tables ([[followers.devices]])")
         shared = []
     src = chk.string("data", "source", choices=sorted(SOURCES))
-    first = chk.string("data", "first_day", None)
+    first = chk.raw("data", "first_day", None)
+    if first is not None:
+        try:
+            first = parse_first_day(first, "[data]")
+        except InstanceError as exc:
+            chk.problems += exc.problems
+            first = None
     ndays = chk.number("data", "days", 28, integer=True, gt=1)
     scale = chk.number("data", "scenario_scale", 1.0, ge=0)
     exact = chk.string("solve", "exact_method", "strong-duality", choices=EXACT_METHODS)

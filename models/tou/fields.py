@@ -55,8 +55,8 @@ FIELDS = Schema(
         *device_fields("followers.devices"),
         Field("data", "source", "string", REQUIRED, choices=tuple(sorted(SOURCES)), variant=_COM,
               help="real household load files of the base profiles", example="openmv"),
-        Field("data", "first_day", "date", None, variant=_COM, help="first day of the profiles (absent: the "
-              "file's first)"),
+        Field("data", "first_day", "date", None, variant=_COM, help="first day of the profiles, a TOML date or "
+              "\"YYYY-MM-DD\" within the file's complete days (absent: the file's first)"),
         Field("data", "days", "integer", 28, variant=_COM, units="days", help="days of profiles (scenarios)",
               range="> 1"),
         Field("data", "scenario_scale", "number", 1.0, variant=_COM, help="scale of the load scenarios",
