@@ -308,3 +308,40 @@ def test_report_labels_name_the_instances_own_files_and_dates(tmp_path, monkeypa
                            "prices.csv from 2022-10-27")
     assert titles == ["Figure 4: real-time price vs step tariff (load-forecast days; A0 from prices.csv from "
                       "2022-10-27)"]
+
+
+def test_a_naive_price_file_needs_its_time_zone_for_a_clock_change_day(tmp_path):
+    """The shipped Belgian prices with their UTC offsets cut off: 2023-03-26 (spring forward in Brussels) has
+    23 hours, which only the file's zone can vouch for; the means equal those of the file with offsets."""
+    import pandas as pd
+
+    from gridgames.data.errors import InstanceError
+    from gridgames.data.bundled import dataset_path
+    from gridgames.models.rtp.config import daily_clearing_prices
+
+    frame = pd.read_csv(dataset_path("prices_be_dayahead"))
+    frame = frame[(frame.hour_start_local >= "2023-03-24") & (frame.hour_start_local < "2023-03-31")]
+    with_offsets = tmp_path / "offsets.csv"
+    frame.to_csv(with_offsets, index=False)
+    naive = tmp_path / "naive.csv"
+    frame.assign(hour_start_local=frame.hour_start_local.str.slice(0, 19)).to_csv(naive, index=False)
+    args = ("hour_start_local", "price_eur_per_mwh", "2023-03-24", 7, 1.0)
+    reference = daily_clearing_prices(with_offsets, *args)
+    np.testing.assert_allclose(daily_clearing_prices(naive, *args, tz="Europe/Brussels"), reference, rtol=1e-12)
+    with pytest.raises(InstanceError, match=r"2023-03-26 has 23 hourly readings.*\[data\]\.price_timezone"):
+        daily_clearing_prices(naive, *args)
+
+
+def test_the_files_time_zones_are_read_from_the_instance(tmp_path):
+    from gridgames.data.errors import InstanceError
+    from gridgames.models.instance import load_instance
+    from gridgames.models.rtp.config import load_config
+
+    path = tmp_path / "tz.toml"
+    path.write_text('model = "rtp"\nname = "tz"\n[data]\nload_file = "pjm_dayton"\nprice_file = "prices_be_dayahead"\n'
+                    'price_timezone = "Europe/Brussels"\n')
+    cfg = load_config(load_instance(path))
+    assert (cfg.load_timezone, cfg.price_timezone) == ("America/New_York", "Europe/Brussels")
+    path.write_text(path.read_text() + 'load_timezone = "Mars/Olympus"\n')
+    with pytest.raises(InstanceError, match=r"\[data\]\.load_timezone: unknown time zone 'Mars/Olympus'"):
+        load_config(load_instance(path))

@@ -430,8 +430,9 @@ def daily_means(path: str | Path, time_column: str, value_column: str, days: pd.
             continue
         why = _naive_day(day, wall, at, tz) if utc is None else _offset_day(day, wall, utc, at)
         if why:
-            hint = ("; the stamps carry no UTC offset and no time zone is known, so a clock-change day needs "
-                    "offsets in the stamps" if utc is None and tz is None and 23 <= at.size <= 25 else "")
+            hint = ("; the stamps carry no UTC offset and no time zone is known: name the file's zone (RTP: "
+                    "[data].price_timezone) or write offsets in the stamps"
+                    if utc is None and tz is None and 23 <= at.size <= 25 else "")
             problems.append(f"{path.name}: {day} has {at.size} hourly readings of {value_column!r}, not its "
                             f"local-clock hours once each: {'; '.join(why)} (a daily mean of an incomplete day is "
                             f"refused{hint})")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridgames.data.series import daily_means, read_local_hourly
+from gridgames.data.series import LOCAL_TZ, daily_means, read_local_hourly
 from gridgames.models.instance import Checker, Instance, InstanceError
 from gridgames.models.rtp.pricing import PriceRule, rtp_prices
 from gridgames.models.rtp.appliances import ApplianceSpec, check_appliances, library
@@ -34,6 +34,10 @@ class RTPConfig:
     price_file: Path | None = None
     price_time: str = "hour_start_local"
     price_column: str = "price_eur_per_mwh"
+    #: IANA time zones of each file's stamps without a UTC offset: which hour may repeat at the autumn clock
+    #: change (load), which hours a clock-change day has (price; None: every day must have 00:00-23:00)
+    load_timezone: str = LOCAL_TZ
+    price_timezone: str | None = None
     week_start: str = "2017-07-10"
     price_week_start: str = "2023-07-10"
     days: int = 7
@@ -71,6 +75,8 @@ def load_config(instance: Instance) -> RTPConfig:
     cfg.price_file = instance.resolve(chk.string(d, "price_file") or "missing")
     cfg.price_time = chk.string(d, "price_time", cfg.price_time)
     cfg.price_column = chk.string(d, "price_column", cfg.price_column)
+    cfg.load_timezone = chk.timezone(d, "load_timezone", cfg.load_timezone)
+    cfg.price_timezone = chk.timezone(d, "price_timezone", None)
     cfg.week_start = chk.string(d, "week_start", cfg.week_start)
     cfg.price_week_start = chk.string(d, "price_week_start", cfg.price_week_start)
     cfg.days = chk.number(d, "days", cfg.days, integer=True, ge=1, le=7)
@@ -170,14 +176,15 @@ class WeekPrices:
 
 
 def daily_clearing_prices(path: Path, time_col: str, value_col: str, first_day: str, days: int,
-                          eur_to_usd: float) -> np.ndarray:
+                          eur_to_usd: float, tz: str | None = None) -> np.ndarray:
     """A0 per day ($/kWh): mean day-ahead price of each complete local calendar day × rate / 1000.
 
-    The data layer's :func:`~gridgames.data.series.daily_means` refuses a partial day
-    (fewer than 23 hours), a NaN or an unparsable stamp, naming the day or row.
+    The data layer's :func:`~gridgames.data.series.daily_means` refuses a day without each of its
+    local hours once (``tz``: the zone of stamps without a UTC offset), a NaN or an unparsable stamp,
+    naming the day or row.
     """
     means = daily_means(path, time_col, value_col, pd.date_range(first_day, periods=days, freq="D"),
-                        field_name="[data].price_file")
+                        field_name="[data].price_file", tz=tz)
     return means * eur_to_usd / 1000.0
 
 
@@ -186,9 +193,9 @@ def week_prices(cfg: RTPConfig) -> WeekPrices:
     from gridgames.forecasting.api import day_ahead_forecast
 
     load = read_local_hourly(cfg.load_file, cfg.load_time, cfg.load_column, field_name="[data].load_file",
-                             min_value=0.0)
+                             min_value=0.0, tz=cfg.load_timezone)
     a0 = daily_clearing_prices(cfg.price_file, cfg.price_time, cfg.price_column, cfg.price_week_start,
-                               cfg.days, cfg.eur_to_usd)
+                               cfg.days, cfg.eur_to_usd, tz=cfg.price_timezone)
     dates, fc, act = [], [], []
     params = {"n_estimators": cfg.n_estimators} if cfg.forecaster == "random-forest" else {}
     first = pd.Timestamp(cfg.week_start) - pd.Timedelta(days=cfg.history_days)

@@ -21,6 +21,10 @@ FIELDS = Schema(
               example="prices_be_dayahead"),
         Field("data", "price_time", "string", _C.price_time, help="column of local hour stamps"),
         Field("data", "price_column", "string", _C.price_column, units="EUR/MWh", help="column of the price"),
+        Field("data", "load_timezone", "string", _C.load_timezone, help="IANA time zone of load stamps without "
+              "a UTC offset (only its autumn clock-change hour may repeat)"),
+        Field("data", "price_timezone", "string", None, help="IANA time zone of price stamps without a UTC "
+              "offset (its clock-change days have 23 / 25 hours; without it every day needs 00:00-23:00)"),
         Field("data", "week_start", "date", _C.week_start, help="first day of the load week forecast"),
         Field("data", "price_week_start", "date", _C.price_week_start,
               help="first day of the price week (clearing price A0 per day)"),
