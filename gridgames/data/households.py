@@ -9,7 +9,7 @@ Three real household series ship in ``instances/data`` (see PROVENANCE.md):
   absent on spring-forward days and hour 1 repeated on fall-back days;
   PROVENANCE.md 3a) columns (2012-06 to 2015-10);
 * ``household_uci_sceaux_2007h1_15min.csv`` — one French household, 15-min
-  mean kW (2007 H1), averaged to hours.
+  mean kW (2007 H1), averaged to hours (an hour needs all four quarters).
 
 :func:`daily_profiles` turns any of them into an ``(days, 24)`` array of kW
 (hour 0 = 00:00-01:00 local), keeping only complete days: a day with a
@@ -52,7 +52,10 @@ def _hourly(source: str, path: Path) -> pd.Series:
         df = pd.read_csv(path, usecols=["interval_start_local", "global_active_power_kw"])
         s = pd.Series(df["global_active_power_kw"].to_numpy(float),
                       index=pd.to_datetime(df["interval_start_local"]))
-        return s.resample("h").mean()
+        hours = s.resample("h")
+        # an hour is its four quarter-hours' mean; one with a quarter missing or NaN is not known (its day is
+        # then left out), never the mean of what is there
+        return hours.mean().where(hours.count() == 4)
     raise InstanceError([f"unknown household data source {source!r}; known: {', '.join(SOURCES)}"])
 
 
