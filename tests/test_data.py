@@ -260,3 +260,22 @@ def test_naive_series_reader_refuses_mixed_utc_offsets(tmp_path):
     stamps = ["2017-11-05T00:00:00-04:00", "2017-11-05T01:00:00-04:00", "2017-11-05T01:00:00-05:00"]
     with pytest.raises(InstanceError, match=r"prices.csv: the timestamps of 'stamp' carry different UTC offsets"):
         read_series_csv(_prices(tmp_path, stamps), "stamp", "price", utc=False, freq=None)
+
+
+def test_a_uci_hour_short_of_a_quarter_leaves_its_day_out(tmp_path):
+    """The UCI file is 15-minute means: an hour is the mean of its four quarters, and an hour with a quarter
+    missing (or NaN) is not known, so its day is not a complete profile (before: averaged from the rest)."""
+    import pandas as pd
+
+    from gridgames.data.households import SOURCES, daily_profiles
+
+    stamps = pd.date_range("2007-01-01", periods=3 * 96, freq="15min")
+    power = np.arange(stamps.size, dtype=float) % 7 + 1.0
+    frame = pd.DataFrame({"interval_start_local": stamps.strftime("%Y-%m-%dT%H:%M:%S"),
+                          "global_active_power_kw": power})
+    frame.loc[5, "global_active_power_kw"] = np.nan          # 2007-01-01 01:15
+    frame = frame.drop(index=96 + 10)                         # 2007-01-02 02:30
+    frame.to_csv(tmp_path / SOURCES["uci"], index=False)
+    profiles, days = daily_profiles("uci", data_dir=tmp_path)
+    assert days == ["2007-01-03"]
+    np.testing.assert_allclose(profiles[0], power[192:].reshape(24, 4).mean(axis=1))
