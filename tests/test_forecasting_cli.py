@@ -83,3 +83,23 @@ def test_comparison_scores_bpa_forecast_over_the_test_hours():
          - frame["actual"]["2019-05-31":"2019-06-02"].to_numpy()).__abs__().mean())
     assert set(PAPER_TABLE6) == {"arima", "sarima", "sarima-ann"}
     assert "naive-24" in format_comparison(comp)
+
+
+def test_cli_reads_a_local_clock_csv_with_local_time(tmp_path, capsys):
+    """A PJM-style file (wall-clock stamps, the autumn hour written twice) is refused as UTC (a duplicate)
+    and read with --local-time; on a 24-hour periodic series naive-24 equals the actuals."""
+    import numpy as np
+
+    stamps = pd.date_range("2021-10-01", "2021-11-20 23:00", freq="h")
+    values = 1000.0 + 100.0 * np.sin(np.arange(stamps.size) * 2 * np.pi / 24)
+    frame = pd.DataFrame({"Datetime": stamps.strftime("%Y-%m-%d %H:%M:%S"), "MW": values})
+    repeat = frame.index[frame.Datetime == "2021-11-07 01:00:00"][0]     # fall back in New York
+    frame = pd.concat([frame.iloc[:repeat + 1], frame.iloc[[repeat]].assign(MW=2000.0), frame.iloc[repeat + 1:]])
+    csv = tmp_path / "local.csv"
+    frame.to_csv(csv, index=False)
+    args = ["forecast", str(csv), "--time-column", "Datetime", "--value-column", "MW", "--model", "naive-24",
+            "--test-days", "3", "--out", str(tmp_path / "out")]
+    assert cli.main(args) != 0 and "duplicate" in capsys.readouterr().err
+    assert cli.main(args + ["--local-time", "America/New_York"]) == 0
+    fc = pd.read_csv(tmp_path / "out" / "forecast_day.csv", index_col=0)
+    assert len(fc) == 72 and np.allclose(fc["naive-24"], fc["actual"], atol=1e-9)   # a 24 h periodic series

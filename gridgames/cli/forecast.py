@@ -21,6 +21,7 @@ from gridgames.io import check_output_dir
 from gridgames.forecasting.api import available_forecasters, needs_reference
 from gridgames.forecasting.comparison import TABLE6_MODELS, compare_models, format_comparison, plot_comparison
 from gridgames.data.bpat import BPAT_TZ, FORECAST_COLUMN, is_bpat_csv, load_bpat_eia930
+from gridgames.data.series import read_local_hourly
 from gridgames.forecasting.validation import ForecastError
 from gridgames.models.instance import InstanceError, read_series_csv
 
@@ -56,6 +57,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reference-column",
                    help="column of a published forecast in a generic CSV (scored, and corrected by "
                         "bpa-corrected)")
+    p.add_argument("--local-time", metavar="TZ",
+                   help="the generic CSV's stamps are wall-clock time in TZ without UTC offsets (the PJM files: "
+                        "America/New_York): read by the local-clock policy (the autumn repeated hour averaged, "
+                        "a single missing hour interpolated) instead of as UTC")
     p.add_argument("--calendar-tz",
                    help=f"local time zone of the calendar features (default {BPAT_TZ} for BPAT files, "
                         "else the series' own)")
@@ -128,11 +133,13 @@ def load_source(args: argparse.Namespace) -> tuple[pd.Series, pd.Series | None, 
         return _bpat(path)
     if not (args.time_column and args.value_column):
         raise ForecastError(f"{path.name}: not a BPAT file; give --time-column and --value-column")
-    series = read_series_csv(path, args.time_column, args.value_column, field_name=path.name)
-    ref = None
-    if args.reference_column:
-        ref = read_series_csv(path, args.time_column, args.reference_column,
-                              field_name=f"{path.name} --reference-column")
+    def read(column: str, field: str) -> pd.Series:
+        if args.local_time:
+            return read_local_hourly(path, args.time_column, column, field_name=field, tz=args.local_time)
+        return read_series_csv(path, args.time_column, column, field_name=field)
+
+    series = read(args.value_column, path.name)
+    ref = read(args.reference_column, f"{path.name} --reference-column") if args.reference_column else None
     return series, None, ref, path.name
 
 
