@@ -352,3 +352,29 @@ def test_implicit_scan_reevaluates_its_best_point_from_its_own_response(monkeypa
     r = solve_bilevel(m, [m.f[i] for i in range(3)], method="implicit", scan=9)
     assert r.status is SolveStatus.LOCALLY_OPTIMAL, r.message
     assert r.objective == pytest.approx(24.5, abs=1e-6)
+
+
+def test_shared_balances_with_variables_on_both_sides_bind_the_right_players():
+    """Hourly balances Σ_b d[b, t] == g[seller(t), t] with 20 buyers: each seller is bound by its own hours.
+    A constraint's body with variables on both sides is a new Pyomo object at each access; a cache keyed by
+    its id (freed at once, the id re-used by the next body) gave every balance to one seller."""
+    from gridgames.solvers.games.responses import players_of
+
+    hours, sellers = range(24), 5
+    who = {t: (3 * t + 1) % sellers for t in hours}
+    m = pyo.ConcreteModel()
+    m.S = pyo.Block(range(sellers))
+    m.B = pyo.Block(range(20))
+    for s in m.S:
+        m.S[s].g = pyo.Var(hours, bounds=(0, 100))
+        m.S[s].obj = pyo.Objective(expr=sum((s + 1) * m.S[s].g[t] ** 2 for t in hours))
+    for b in m.B:
+        m.B[b].d = pyo.Var(hours, bounds=(0, 10))
+        m.B[b].obj = pyo.Objective(expr=sum((m.B[b].d[t] - 5) ** 2 for t in hours))
+    m.bal = pyo.Constraint(hours, rule=lambda m, t: sum(m.B[b].d[t] for b in m.B) == m.S[who[t]].g[t])
+    agents = players_of(m, list(m.S.values()) + list(m.B.values()))
+    for s in range(sellers):
+        assert sorted(c.index() for c in agents[s].shared) == [t for t in hours if who[t] == s]
+    res = solve_nash(m, list(m.S.values()) + list(m.B.values()), method="mcp")
+    assert res.status is SolveStatus.OPTIMAL, res.message
+    assert max(abs(pyo.value(m.bal[t].body)) for t in hours) < 1e-9

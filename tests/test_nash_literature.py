@@ -350,3 +350,27 @@ def test_variational_kkt_ties_a_shared_equalitys_multipliers(monkeypatch):
     m = _pinned_trade()
     r = solve_nash(m, [m.A, m.B], method="kkt", solver="scip", variational=True)   # global: multipliers too
     assert r.status is SolveStatus.OPTIMAL and r.extra["shared_multipliers"]["trade"] == pytest.approx(-120.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("options", [{"method": "mcp"}, {"method": "kkt", "variational": True},
+                                     {"method": "kkt", "variational": True, "solver": "scip"}])
+def test_shared_multipliers_of_lower_ranged_and_equality_rows_follow_one_convention(options):
+    """Three players, f_i = ½ w_i (x_i − t_i)², shared x0 + x1 ≥ 6, 1 ≤ x0 − x2 ≤ 2 (upper side binds),
+    x1 − x2 = 1: all active at x = (3.5, 2.5, 1.5); the λ of ∇f + Σ λ∇g = 0 solve Gᵀλ = −∇f."""
+    t, w = np.array([3.0, 2.0, 0.0]), np.array([1.0, 2.0, 3.0])
+    m = pyo.ConcreteModel()
+    m.P = pyo.Block(range(3))
+    for i in range(3):
+        m.P[i].x = pyo.Var(bounds=(-10, 10))
+        m.P[i].obj = pyo.Objective(expr=0.5 * w[i] * (m.P[i].x - t[i]) ** 2)
+    x = [m.P[i].x for i in range(3)]
+    m.low = pyo.Constraint(expr=x[0] + x[1] >= 6)
+    m.rng = pyo.Constraint(expr=pyo.inequality(1, x[0] - x[2], 2))
+    m.eq = pyo.Constraint(expr=x[1] - x[2] == 1)
+    star = np.array([3.5, 2.5, 1.5])
+    lam = np.linalg.solve(np.array([[1, 1, 0], [1, 0, -1], [0, 1, -1.0]]).T, -w * (star - t))   # -3, 2.5, 2
+    r = solve_nash(m, m.P, **options)
+    assert r.status is SolveStatus.OPTIMAL, r.message
+    assert [v.value for v in x] == pytest.approx(star, abs=1e-5)
+    got = r.extra["shared_multipliers"]
+    assert [got["low"], got["rng"], got["eq"]] == pytest.approx(lam, abs=1e-5)

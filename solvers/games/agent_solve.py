@@ -309,9 +309,11 @@ def impossible_leader_rows(constraints: Iterable[Any], followers: list[Agent], l
         lower = None if lower is None else pyo.value(lower)
         upper = None if upper is None else pyo.value(upper)
         if upper is not None and low is not None and low > upper + 1e-9 * (1 + abs(upper)):
-            found.append(f"'{con.name}' (its body is at least {low:.6g} within the variables' bounds, above {upper:.6g})")
+            found.append(f"'{con.name}' (its body is at least {low:.6g} within the variables' bounds, "
+                         f"above {upper:.6g})")
         elif lower is not None and high is not None and high < lower - 1e-9 * (1 + abs(lower)):
-            found.append(f"'{con.name}' (its body is at most {high:.6g} within the variables' bounds, below {lower:.6g})")
+            found.append(f"'{con.name}' (its body is at most {high:.6g} within the variables' bounds, "
+                         f"below {lower:.6g})")
     if not found:
         return ""
     return "; the leader's constraint(s) " + ", ".join(found[:limit]) + " cannot hold: the model is infeasible"

@@ -48,31 +48,38 @@ def solve_nash_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None
             o.activate()
 
 
-def _shared_multipliers(blocks: Sequence[Any]) -> Iterator[tuple[Any, str, Any]]:
-    """``(shared constraint, side, multiplier)`` for every player's multiplier of a shared constraint: each
-    inequality side's and each equality's (a shared balance ``Σ q = 0``), player by player."""
-    for kkt in blocks:
+def _shared_multipliers(blocks: Sequence[Any]) -> Iterator[tuple[int, Any, str, Any]]:
+    """``(player, shared constraint, side, multiplier)`` for every player's multiplier of a shared constraint:
+    each inequality side's (``upper``, ``lower``) and each equality's (a shared balance ``Σ q = 0``)."""
+    for i, kkt in enumerate(blocks):
         shared = {id(c) for c in kkt.agent.shared}
-        yield from ((pair.source, pair.kind, pair.multiplier) for pair in kkt.pairs if id(pair.source) in shared)
-        yield from ((con, "equality", pi) for con, pi in zip(kkt.equality_sources, kkt.equality_multipliers)
+        yield from ((i, pair.source, pair.kind, pair.multiplier) for pair in kkt.pairs if id(pair.source) in shared)
+        yield from ((i, con, "equality", pi) for con, pi in zip(kkt.equality_sources, kkt.equality_multipliers)
                     if id(con) in shared)
+
+
+#: sign of a side's multiplier in ``∇f + λ∇g = 0``
+#: (the KKT rows hold ``∇f + μ_up∇g − μ_low∇g − π∇g``)
+_SIDE_SIGN = {"upper": 1.0, "lower": -1.0, "equality": -1.0}
 
 
 def shared_multipliers(blocks: Sequence[Any]) -> dict[str, float]:
     """Each shared constraint's multiplier (the first player's; all equal at a variational equilibrium): the
-    λ of ``∇f + λ∇g = 0`` in the minimisation form, as ``mcp`` reports it (an equality's π enters the KKT rows
-    as ``∇f − π∇g``)."""
+    λ of ``∇f + λ∇g = 0`` in the minimisation form, both sides of a ranged row summed, as ``mcp`` reports
+    it (negative for a binding ``≥`` row)."""
     out: dict[str, float] = {}
-    for source, kind, multiplier in _shared_multipliers(blocks):
-        if source.name not in out and multiplier.value is not None:
-            out[source.name] = float(-multiplier.value if kind == "equality" else multiplier.value)
+    first: dict[str, int] = {}
+    for player, source, kind, multiplier in _shared_multipliers(blocks):
+        if first.setdefault(source.name, player) != player or multiplier.value is None:
+            continue
+        out[source.name] = out.get(source.name, 0.0) + _SIDE_SIGN[kind] * float(multiplier.value)
     return out
 
 
 def _tie_shared_multipliers(blocks: Sequence[Any]) -> None:
     """Variational equilibrium: one multiplier per shared constraint side (or equality) for all players."""
     by_side: dict[tuple[int, str], list] = {}
-    for source, kind, multiplier in _shared_multipliers(blocks):
+    for _, source, kind, multiplier in _shared_multipliers(blocks):
         by_side.setdefault((id(source), kind), []).append(multiplier)
     rows = [(ms[0], m) for ms in by_side.values() for m in ms[1:]]
     if rows:  # lives in the first KKT block, so it is removed with it

@@ -100,7 +100,8 @@ class LeaderEvaluator:
         if np.any(lower > upper):
             raise ModelError("search_bounds: a lower bound exceeds the upper bound (after clipping to "
                              "the variables' own bounds)")
-        open_ = [v.name for v, a, b in zip(self.leader.variables, lower, upper) if not (np.isfinite(a) and np.isfinite(b))]
+        open_ = [v.name for v, a, b in zip(self.leader.variables, lower, upper)
+                 if not (np.isfinite(a) and np.isfinite(b))]
         if open_:
             raise ModelError("method='nested' searches a box: search_bounds leaves the leader variables "
                              + ", ".join(open_[:6]) + (" ..." if len(open_) > 6 else "") + " without a finite bound")

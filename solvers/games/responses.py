@@ -53,7 +53,9 @@ class _VariableFinder:
     LARGE = 16
 
     def __init__(self) -> None:
-        self.named: dict[int, dict[int, Any]] = {}
+        #: id -> (the node, its variables): the node is held so that its id is never reused while cached (a
+        #: constraint's ``body`` with variables on both sides is a new object at each access, freed at once)
+        self.named: dict[int, tuple[Any, dict[int, Any]]] = {}
 
     def __call__(self, expr: Any) -> dict[int, Any]:
         found: dict[int, Any] = {}
@@ -65,8 +67,8 @@ class _VariableFinder:
             if node.is_named_expression_type() or (isinstance(node, SumExpression) and node.nargs() >= self.LARGE):
                 key = id(node)
                 if key not in self.named:
-                    self.named[key] = {id(v): v for v in identify_variables(node, include_fixed=False)}
-                found.update(self.named[key])
+                    self.named[key] = (node, {id(v): v for v in identify_variables(node, include_fixed=False)})
+                found.update(self.named[key][1])
             elif node.is_expression_type():
                 stack.extend(node.args)
             elif node.is_variable_type() and not node.fixed:

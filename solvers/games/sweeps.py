@@ -83,13 +83,36 @@ GLOBAL_RESTARTS = 3
 
 
 #: sweeps over which a strategy change that does not fall below STALL_RATIO of its value counts as stalled
+#: (a contraction factor above 0.9995 per sweep also stalls by this test: STALL_GAP then decides)
 STALL_SWEEPS = 20
-STALL_RATIO = 0.9
+STALL_RATIO = 0.99
+#: a stalled iteration stops only when the Nash gap *at the profile* (every player re-solved) is at most this,
+#: relative (and within gap_tol): a slowly contracting game also stalls by the ratio test, with small gains
+#: in the sweep while the profile is still far from its equilibrium (60 Cournot firms: sweep gains 1e-5,
+#: Nash gap 3e-4); a profile that only jitters within the best responses' accuracy has a gap of ~0
+STALL_GAP = 1e-12
 
 
-def _stalled(history: list[float]) -> bool:
-    """The strategy change has not fallen below ``STALL_RATIO`` of its value ``STALL_SWEEPS`` sweeps ago."""
-    return len(history) > STALL_SWEEPS and history[-1] >= STALL_RATIO * history[-1 - STALL_SWEEPS]
+def _stalled(history: list[float], checked: int) -> bool:
+    """The strategy change has not fallen below ``STALL_RATIO`` of its value ``STALL_SWEEPS`` sweeps ago, and
+    the profile's gap was last checked (iteration ``checked``) at least that long ago."""
+    n = len(history)
+    return (n > STALL_SWEEPS and n - checked >= STALL_SWEEPS
+            and history[-1] >= STALL_RATIO * history[-1 - STALL_SWEEPS])
+
+
+def _profile_gap(br: BestResponses, agents: Sequence[Agent]) -> float:
+    """The Nash gap at the current profile, each player's gain relative to ``max(1, |f_i − c_i|)`` (inf when a
+    best response fails there)."""
+    try:
+        gaps = br.gaps()
+    except ModelError:
+        return float("inf")
+    part = OwnFreePart()
+    relative = [abs(gaps[a.name]) / max(1.0, abs(br.values[a.name] - part(a.objective.expr,
+                                                                          {id(v) for v in a.variables})))
+                for a in agents]
+    return float(max(relative)) if relative and all(np.isfinite(relative)) else float("inf")
 
 
 def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacobi: bool, tol: float,
@@ -112,12 +135,14 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
     turn.  Either way the caller's final :func:`nash_gap` decides the status.
 
     With ``stall_gap``, iterates that keep moving by about the same amount for
-    ``STALL_SWEEPS`` sweeps while no best response gains more than ``stall_gap``
-    (relative, as ``gap_stop``) stop the iteration: the best responses are not
-    unique there (a load-shifting game whose players are indifferent between
-    hours), so the profile wanders along a set of equilibria and ``tol`` is never met.
+    ``STALL_SWEEPS`` sweeps stop the iteration when the Nash gap at the profile
+    (every player re-solved, relative as ``gap_stop``) is at most
+    ``min(stall_gap, STALL_GAP)``: the best responses then move only within their
+    own accuracy (a load-shifting game whose HiGHS responses jitter by 7.6e-7 each
+    sweep at a gap of 0) or along a set of equilibria, and ``tol`` is never met.
     """
     history: list[float] = []
+    checked = 0                          # iteration of the last stall check of the profile's gap
     profiles: list[np.ndarray] = []      # the last CYCLE_MEMORY profiles, for cycle detection
     previous: np.ndarray | None = None
     notes: list[str] = []
@@ -168,14 +193,15 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
             return (SolveStatus.OPTIMAL, it, history,
                     f"relative gap of the sweep's best responses {sweep_gap:.2e} <= {gap_stop:.0e} after "
                     f"{it} iterations" + "".join(notes))
-        if stall_gap is not None and _stalled(history):
-            sweep_gap = _sweep_gap(br, agents)
-            if sweep_gap <= stall_gap:
+        if stall_gap is not None and _stalled(history, checked):
+            checked = it
+            profile_gap = _profile_gap(br, agents)
+            if profile_gap <= min(stall_gap, STALL_GAP):
                 return (SolveStatus.OPTIMAL, it, history,
-                        f"the strategies kept moving by ~{change:.2e} per sweep for {STALL_SWEEPS} sweeps while no "
-                        f"best response gained more than {sweep_gap:.2e} x max(1, |its objective|): the best "
-                        f"responses are not unique here (a set of equilibria); stopped after {it} iterations"
-                        + "".join(notes))
+                        f"the Nash gap of the profile is {profile_gap:.1e} x max(1, |its objective|) while the "
+                        f"strategies kept moving by ~{change:.2e} per sweep for {STALL_SWEEPS} sweeps (best responses "
+                        "accurate only to about that, a set of equilibria, or a very slow contraction): stopped "
+                        f"after {it} iterations" + "".join(notes))
         step = np.concatenate(steps)
         if adaptive and damping > MIN_DAMPING and _oscillates(step, previous):
             damping = max(damping / 2.0, MIN_DAMPING)
