@@ -1,4 +1,4 @@
-"""Registers the built-in backends (imported once by the registry)."""
+"""The built-in backends: :func:`register_builtins` puts them in the registry (the registry calls it on first use)."""
 from __future__ import annotations
 
 from typing import Any
@@ -35,22 +35,6 @@ def _scipy_available() -> bool:
     return True
 
 
-# Every built-in runs gridgames.solvers.validate.validate_model itself (checks_model=True).
-register_solver("highs", HighsSolver, package=HighsSolver.package, features=HighsSolver.features,
-                description="HiGHS via highspy (Pyomo contrib interface): LP, convex QP, MILP",
-                checks_model=True)
-register_solver("ipopt", _ipopt, package="cyipopt-wheels",
-                features={"lp", "qp", "nlp", "duals"}, is_available=_ipopt_available,
-                description="Ipopt via cyipopt, gridgames' own Pyomo bridge: continuous NLP, local",
-                checks_model=True)
-register_solver("scip", ScipSolver, package=ScipSolver.package, features=ScipSolver.features,
-                description="SCIP via pyscipopt (Pyomo scip_direct): MILP, MIQP, MINLP, global",
-                checks_model=True)
-register_solver("scipy", _scipy, package="scipy", features={"lp", "qp", "milp", "nlp"},
-                is_available=_scipy_available, checks_model=True,
-                description="scipy.optimize (HiGHS LP/MILP, SLSQP NLP): the papers' baseline")
-
-
 def _clarabel(**options: Any):
     from gridgames.solvers.clarabel import ClarabelSolver
     return ClarabelSolver(**options)
@@ -61,6 +45,22 @@ def _clarabel_available() -> bool:
     return available()
 
 
-register_solver("clarabel", _clarabel, package="clarabel", features={"lp", "qp", "duals"},
-                is_available=_clarabel_available, checks_model=True,
-                description="Clarabel (interior-point conic): LP and convex QP, global certificate")
+def register_builtins() -> None:
+    """Register HiGHS, Ipopt, SCIP, scipy and Clarabel (replacing any entry of the same name)."""
+    # Every built-in runs gridgames.solvers.validate.validate_model itself (checks_model=True).
+    register_solver("highs", HighsSolver, package=HighsSolver.package, features=HighsSolver.features,
+                    description="HiGHS via highspy (Pyomo contrib interface): LP, convex QP, MILP",
+                    checks_model=True, replace=True)
+    register_solver("ipopt", _ipopt, package="cyipopt-wheels",
+                    features={"lp", "qp", "nlp", "duals"}, is_available=_ipopt_available,
+                    description="Ipopt via cyipopt, gridgames' own Pyomo bridge: continuous NLP, local",
+                    checks_model=True, replace=True)
+    register_solver("scip", ScipSolver, package=ScipSolver.package, features=ScipSolver.features,
+                    description="SCIP via pyscipopt (Pyomo scip_direct): MILP, MIQP, MINLP, global",
+                    checks_model=True, replace=True)
+    register_solver("scipy", _scipy, package="scipy", features={"lp", "qp", "milp", "nlp"},
+                    is_available=_scipy_available, checks_model=True, replace=True,
+                    description="scipy.optimize (HiGHS LP/MILP, SLSQP NLP): the papers' baseline")
+    register_solver("clarabel", _clarabel, package="clarabel", features={"lp", "qp", "duals"},
+                    is_available=_clarabel_available, checks_model=True, replace=True,
+                    description="Clarabel (interior-point conic): LP and convex QP, global certificate")

@@ -179,7 +179,8 @@ def _ensure_builtins() -> None:
     if not _REGISTRY and not _LOADING:
         _LOADING.append(True)
         try:
-            from gridgames.solvers import builtins  # noqa: F401  (registers on import)
+            from gridgames.solvers.builtins import register_builtins
+            register_builtins()
             _load_entry_points()
         finally:
             _LOADING.clear()
