@@ -324,9 +324,10 @@ class CheckedSolver:
         return result
 
 
-#: a plug-in's point may break a bound or row by this much (relative to 1 + |bound|), the engine's own tolerance
+#: a plug-in's point may break a bound or row by this much (relative to ``1 + |bound|``), the engine's own tolerance
 CLAIM_VIOLATION_TOL = 1e-4
-#: and its reported objective may differ from the model's objective at its point by this much (x max(1, |value|))
+#: and its reported objective may differ from the model's objective at its point by this much
+#: (times ``max(1, |value|)``)
 CLAIM_OBJECTIVE_TOL = 1e-6
 
 
