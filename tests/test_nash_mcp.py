@@ -16,6 +16,7 @@ from gridgames.models.microgrid.model import build_game, requests
 from gridgames.models.microgrid.solve import buyer_payoffs, equilibrium, nash_gaps
 from gridgames.solvers import ModelError, SolveStatus, solve_nash
 from gridgames.solvers.games.stacked_kkt import StackedKKT
+from cournot_games import cournot as cournot_game
 
 A, B = 100.0, 1.0
 COSTS = np.array([10.0, 20.0, 30.0, 15.0])
@@ -23,21 +24,8 @@ Q_STAR = (A - (len(COSTS) + 1) * COSTS + COSTS.sum()) / ((len(COSTS) + 1) * B)  
 
 
 def cournot(total_as: str) -> pyo.ConcreteModel:
-    """The 4-firm Cournot game with the market total ``named`` (an Expression), ``inline`` (one Python
-    expression every payoff holds) or ``rebuilt`` (a new sum inside each payoff)."""
-    m = pyo.ConcreteModel()
-    m.F = pyo.Block(range(len(COSTS)))
-    for i in m.F:
-        m.F[i].q = pyo.Var(bounds=(0, 200), initialize=0.0)
-    total = sum(m.F[j].q for j in m.F)
-    if total_as == "named":
-        m.Q = pyo.Expression(expr=total)
-        total = m.Q
-    for i in m.F:
-        if total_as == "rebuilt":
-            total = sum(m.F[j].q for j in m.F)
-        m.F[i].profit = pyo.Objective(expr=(A - B * total) * m.F[i].q - COSTS[i] * m.F[i].q, sense=pyo.maximize)
-    return m
+    """The 4-firm Cournot game, P = 100 − Q (:func:`cournot_games.cournot`)."""
+    return cournot_game(COSTS, total_as, a=A, b=B)
 
 
 @pytest.mark.parametrize("total_as, lifted", [("named", 1), ("inline", 1), ("rebuilt", 0)])

@@ -12,6 +12,7 @@ from gridgames.models.microgrid.config import MarketSpec
 from gridgames.models.microgrid.model import build_game, requests
 from gridgames.models.microgrid.solve import nash_gaps
 from gridgames.solvers.errors import ModelError
+from cournot_games import cournot
 from microgrid_games import N, TIGHT, load_requests, payoff_scale, small_market
 from gridgames.solvers.games.compiled_player import CompiledPlayer
 from gridgames.solvers.games.nash import nash_gap, players_of, solve_nash
@@ -65,23 +66,11 @@ def test_newton_jacobi_uncapacitated_matches_numpy():
     assert np.abs(r - ref.r).max() < 1e-5
 
 
-def _cournot(costs, aggregate: bool = True) -> pyo.ConcreteModel:
-    m = pyo.ConcreteModel()
-    n = len(costs)
-    m.F = pyo.Block(range(n))
-    for i in range(n):
-        m.F[i].q = pyo.Var(bounds=(0, 200), initialize=0.0)
-    m.Q = pyo.Expression(expr=sum(m.F[i].q for i in range(n)))
-    for i in range(n):
-        m.F[i].profit = pyo.Objective(expr=(100.0 - m.Q) * m.F[i].q - costs[i] * m.F[i].q, sense=pyo.maximize)
-    return m
-
-
 @pytest.mark.parametrize("method,options", [("gauss-seidel", {}), ("jacobi", {"damping": 0.5})])
 def test_newton_cournot_closed_form(method, options):
     """Three firms, P = 100 − Q: q_i = (100 − 4 c_i + Σc) / 4 (convex QP players: Newton by default)."""
     costs = np.array([10.0, 20.0, 30.0])
-    m = _cournot(costs)
+    m = cournot(costs)
     res = solve_nash(m, m.F, method=method, newton=True, tol=1e-10, **options)
     assert res.status.is_optimal, res.message
     assert res.extra["best_responses"]["newton_solves"] > 0
@@ -161,19 +150,7 @@ def test_a_market_total_written_inline_is_lifted_like_a_named_one(total_as, lift
     payoff: the first two are aggregates (each best response a Newton solve of a convex QP, by default), the
     third is not (HiGHS on each player with the others fixed); all reach the closed form."""
     costs = np.array([10.0, 20.0, 30.0, 15.0])
-    m = pyo.ConcreteModel()
-    m.F = pyo.Block(range(4))
-    for i in m.F:
-        m.F[i].q = pyo.Var(bounds=(0, 200), initialize=0.0)
-    total = sum(m.F[j].q for j in m.F)
-    if total_as == "named":
-        m.Q = pyo.Expression(expr=total)
-        total = m.Q
-    for i in m.F:
-        if total_as == "rebuilt":
-            total = sum(m.F[j].q for j in m.F)
-        m.F[i].profit = pyo.Objective(expr=(100 - total) * m.F[i].q - costs[i] * m.F[i].q - 0.5 * m.F[i].q ** 2,
-                                      sense=pyo.maximize)
+    m = cournot(costs, total_as, own_quadratic=0.5)
     br = BestResponses(players_of(m, m.F), None, None, m)
     assert (br.tracker is not None) is lifted
     res = solve_nash(m, m.F, method="gauss-seidel", tol=1e-10)
