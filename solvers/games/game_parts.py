@@ -19,7 +19,7 @@ from pyomo.core.expr.visitor import identify_variables, replace_expressions
 from pyomo.repn.standard_repn import generate_standard_repn
 
 from gridgames.solvers.errors import ModelError
-from gridgames.solvers.games.inline_aggregates import shared_linear_nodes
+from gridgames.solvers.games.inline_aggregates import player_parts, shared_linear_nodes
 from gridgames.solvers.games.structure import _as_blocks, check_agent_blocks, inside_any
 
 
@@ -186,13 +186,14 @@ class Aggregates:
 
 
 def find_aggregates(model: pyo.Block, blocks: list[BlockData], owner: dict[int, int],
-                    exclude: set[int] | frozenset = frozenset()) -> Aggregates:
+                    exclude: set[int] | frozenset = frozenset(), parts: list | None = None) -> Aggregates:
     """Named Expressions outside the player ``blocks``, linear, mixing at least two players' variables,
     then the linear sub-expressions that several players' expressions share
     (:func:`~gridgames.solvers.games.inline_aggregates.shared_linear_nodes`: a market total written inline).
 
     ``owner`` maps ``id(var)`` to its player's index; an expression using a variable whose id is
-    in ``exclude`` (a parameter of the system) is not lifted.
+    in ``exclude`` (a parameter of the system) is not lifted.  ``parts``: each player's objective and
+    constraints when the caller has them (else read from the blocks).
     """
     ids = {id(b) for b in blocks}
     exprs, rows, vars_, coef, const, names = [], [], [], [], [], []
@@ -211,7 +212,8 @@ def find_aggregates(model: pyo.Block, blocks: list[BlockData], owner: dict[int, 
         vars_.extend(repn.linear_vars)
         coef.extend(float(c) for c in repn.linear_coefs)
         const.append(float(repn.constant))
-    for node, name in shared_linear_nodes(blocks, owner, exclude, named={id(e) for e in exprs}):
+    parts = player_parts(blocks) if parts is None else parts
+    for node, name in shared_linear_nodes(parts, owner, exclude, named={id(e) for e in exprs}):
         repn = generate_standard_repn(node, quadratic=False)
         rows.extend([len(exprs)] * len(repn.linear_vars))
         exprs.append(node)

@@ -28,6 +28,7 @@ Expression.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pyomo.environ as pyo
@@ -38,14 +39,19 @@ from pyomo.core.expr.numvalue import native_types
 NO_PLAYER, SEVERAL = -1, -2
 
 
-def _player_roots(blocks: list[BlockData]) -> list[tuple[int, str, Any]]:
-    """``(player, component name, expression)`` of every active objective and constraint body in the blocks."""
+def player_parts(blocks: Sequence[BlockData]) -> list[tuple[Any, list]]:
+    """Each player block's active objective(s) and constraints, when the caller has not listed them."""
+    return [(list(b.component_data_objects(pyo.Objective, active=True, descend_into=True)),
+             list(b.component_data_objects(pyo.Constraint, active=True, descend_into=True))) for b in blocks]
+
+
+def _player_roots(parts: Sequence[tuple[Any, Sequence]]) -> list[tuple[int, Any, Any]]:
+    """``(player, component, expression)`` of each player's objective(s) and constraint bodies."""
     roots = []
-    for i, block in enumerate(blocks):
-        for obj in block.component_data_objects(pyo.Objective, active=True, descend_into=True):
-            roots.append((i, obj.name, obj.expr))
-        for con in block.component_data_objects(pyo.Constraint, active=True, descend_into=True):
-            roots.append((i, con.name, con.body))
+    for i, (objectives, constraints) in enumerate(parts):
+        for obj in objectives if isinstance(objectives, (list, tuple)) else [objectives]:
+            roots.append((i, obj, obj.expr))
+        roots.extend((i, con, con.body) for con in constraints)
     return roots
 
 
@@ -59,17 +65,22 @@ def _is_node(expr: Any) -> bool:
     return expr.__class__ not in native_types and expr.is_expression_type()
 
 
-def _shared_nodes(roots: list[tuple[int, str, Any]], stop: set[int]) -> list[tuple[Any, str]]:
+def _shared_nodes(roots: list[tuple[int, Any, Any]], stop: set[int]) -> list[tuple[Any, Any]]:
     """Sub-expressions that the expressions of two or more players hold, in the order first met (an outer
-    one before those inside it).  One cheap pass: a node met again is not walked again."""
+    one before those inside it).  One cheap pass: a node met again is not walked again, and whether a class
+    is an expression node is asked once per class (this pass runs on every game, aggregative or not)."""
     first: dict[int, int] = {}
-    where: dict[int, tuple[Any, str]] = {}
+    where: dict[int, tuple[Any, Any]] = {}
     shared: dict[int, None] = {}     # ordered set
-    for player, name, root in roots:
+    is_node: dict[type, bool] = {cls: False for cls in native_types}
+    for player, component, root in roots:
         stack = [root]
         while stack:
             expr = stack.pop()
-            if not _is_node(expr):
+            node = is_node.get(expr.__class__)
+            if node is None:
+                node = is_node[expr.__class__] = expr.is_expression_type()
+            if not node:
                 continue
             key = id(expr)
             holder = first.get(key)
@@ -78,7 +89,7 @@ def _shared_nodes(roots: list[tuple[int, str, Any]], stop: set[int]) -> list[tup
                     shared[key] = None
                 continue
             first[key] = player
-            where[key] = (expr, name)
+            where[key] = (expr, component)
             if key not in stop:
                 stack.extend(expr.args)
     return [where[k] for k in shared]
@@ -120,14 +131,16 @@ class _Degrees:
         return memo[id(root)]
 
 
-def shared_linear_nodes(blocks: list[BlockData], owner: dict[int, int], exclude: set[int] | frozenset = frozenset(),
+def shared_linear_nodes(parts: Sequence[tuple[Any, Sequence]], owner: dict[int, int],
+                        exclude: set[int] | frozenset = frozenset(),
                         named: set[int] | frozenset = frozenset()) -> list[tuple[Any, str]]:
     """The outermost linear sub-expressions of several players' variables that several players' expressions hold.
 
     Parameters
     ----------
-    blocks : list of BlockData
-        The players.
+    parts : sequence of (objective, constraints)
+        Each player's objective (or list of objectives) and constraints (:func:`player_parts` reads them
+        from the blocks).
     owner : dict
         ``id(var)`` → the index of its player.
     exclude : set of int
@@ -145,7 +158,7 @@ def shared_linear_nodes(blocks: list[BlockData], owner: dict[int, int], exclude:
     degrees = _Degrees(owner, exclude, stop)
     chosen: list[tuple[Any, str]] = []
     covered: set[int] = set()
-    for node, where in _shared_nodes(_player_roots(blocks), stop):
+    for node, where in _shared_nodes(_player_roots(parts), stop):
         stack = [node]           # the shared node, or (when it is not linear) the outermost linear parts in it
         while stack:
             expr = stack.pop()
@@ -155,7 +168,7 @@ def shared_linear_nodes(blocks: list[BlockData], owner: dict[int, int], exclude:
             covered.add(key)
             degree, tag, excluded = degrees(expr)
             if degree == 1 and tag == SEVERAL and not excluded and not expr.is_named_expression_type():
-                chosen.append((expr, f"the linear expression of several players' variables in '{where}'"))
+                chosen.append((expr, f"the linear expression of several players' variables in '{where.name}'"))
                 covered.update(_subtree(expr))
             elif tag == SEVERAL:
                 stack.extend(arg for arg in expr.args if _is_node(arg))

@@ -179,7 +179,8 @@ class BestResponses:
         aggregates = None
         if model is not None:  # aggregative game: players share templates, re-solves only change Params
             owner = {id(v): i for i, a in enumerate(self.agents) for v in a.variables}
-            aggregates = find_aggregates(model, [a.block for a in self.agents], owner)
+            aggregates = find_aggregates(model, [a.block for a in self.agents], owner,
+                                         parts=[(a.objective, a.constraints) for a in self.agents])
         if aggregates is not None and aggregates.expressions:
             self.tracker = AggregateValues(aggregates)
             self.solvers = [AggregateAgentSolver(a, solver, options, pool, aggregates, self.tracker) for a in agents]

@@ -143,7 +143,8 @@ class StackedKKT:
         self.timings["analyse"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        lifted = find_aggregates(model, game.blocks, owner, exclude=set(self._param_ids))
+        lifted = find_aggregates(model, game.blocks, owner, exclude=set(self._param_ids),
+                                 parts=list(zip(game.objectives, game.constraints)))
         self.scratch = scratch = pyo.ConcreteModel(name="stacked KKT rows")
         scratch.t = pyo.Var(range(len(lifted.expressions)))
         sub = {id(e): scratch.t[j] for j, e in enumerate(lifted.expressions)}
