@@ -336,9 +336,15 @@ def _claim_problem(model: Any, result: SolveResult) -> str | None:
     objective the model's objective does not have at those values (None when nothing is)."""
     import pyomo.environ as pyo
 
+    def value(expr: Any) -> float | None:   # None where undefined (log of a negative, 0/0): not judged here
+        try:
+            return pyo.value(expr, exception=False)
+        except (ArithmeticError, ValueError, TypeError):
+            return None
+
     worst, where = 0.0, ""
     for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
-        body = pyo.value(con.body, exception=False)
+        body = value(con.body)
         for bound, sign in ((con.lower, 1.0), (con.upper, -1.0)):
             b = pyo.value(bound) if bound is not None else None
             if b is None or body is None:
@@ -357,9 +363,9 @@ def _claim_problem(model: Any, result: SolveResult) -> str | None:
         return f"its values break {where}"
     objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
     if len(objectives) == 1:
-        value = pyo.value(objectives[0].expr, exception=False)
-        if value is not None and abs(value - result.objective) > CLAIM_OBJECTIVE_TOL * max(1.0, abs(value)):
-            return (f"it reported the objective {result.objective:.6g} while '{objectives[0].name}' is {value:.6g} "
+        at = value(objectives[0].expr)
+        if at is not None and abs(at - result.objective) > CLAIM_OBJECTIVE_TOL * max(1.0, abs(at)):
+            return (f"it reported the objective {result.objective:.6g} while '{objectives[0].name}' is {at:.6g} "
                     "at its values")
     return None
 

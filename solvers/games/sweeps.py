@@ -193,7 +193,8 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
             return (SolveStatus.OPTIMAL, it, history,
                     f"relative gap of the sweep's best responses {sweep_gap:.2e} <= {gap_stop:.0e} after "
                     f"{it} iterations" + "".join(notes))
-        if stall_gap is not None and _stalled(history, checked):
+        # (not with players re-checked by SCIP: each gap would cost their global re-solves)
+        if stall_gap is not None and not br.global_players and _stalled(history, checked):
             checked = it
             profile_gap = _profile_gap(br, agents)
             if profile_gap <= min(stall_gap, STALL_GAP):
