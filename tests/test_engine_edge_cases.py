@@ -358,7 +358,7 @@ def test_shared_balances_with_variables_on_both_sides_bind_the_right_players():
     """Hourly balances Σ_b d[b, t] == g[seller(t), t] with 20 buyers: each seller is bound by its own hours.
     A constraint's body with variables on both sides is a new Pyomo object at each access; a cache keyed by
     its id (freed at once, the id re-used by the next body) gave every balance to one seller."""
-    from gridgames.solvers.games.responses import players_of
+    from gridgames.solvers.games.players import players_of
 
     hours, sellers = range(24), 5
     who = {t: (3 * t + 1) % sellers for t in hours}

@@ -298,13 +298,19 @@ def _log_player(m: pyo.Block) -> None:
     m.u = pyo.Objective(expr=pyo.log(1 + m.y), sense=pyo.maximize)
 
 
-def test_a_player_whose_problem_is_unbounded_is_not_an_equilibrium():
-    # before: gauss-seidel "optimal" with gap 0 at y = 1.3e8, where Ipopt's gradient test stops
+def _unbounded_and_monopolist() -> pyo.ConcreteModel:
+    """Player A with the unbounded log payoff beside a monopolist B (q* = 50)."""
     m = pyo.ConcreteModel()
     m.A, m.B = pyo.Block(), pyo.Block()
     _log_player(m.A)
     m.B.q = pyo.Var(bounds=(0, 100))
     m.B.u = pyo.Objective(expr=(100 - m.B.q) * m.B.q, sense=pyo.maximize)
+    return m
+
+
+def test_a_player_whose_problem_is_unbounded_is_not_an_equilibrium():
+    # before: gauss-seidel "optimal" with gap 0 at y = 1.3e8, where Ipopt's gradient test stops
+    m = _unbounded_and_monopolist()
     r = solve_nash(m, [m.A, m.B], method="gauss-seidel")
     assert r.status is SolveStatus.NOT_EQUILIBRIUM, r.message
     assert "player 'A''s problem looks unbounded: its variable 'A.y'" in r.message
@@ -410,11 +416,7 @@ def test_a_large_variable_held_by_a_constraint_is_not_called_unbounded():
 
 def test_the_unbounded_verdict_is_not_undone_by_the_iteration_limit_upgrade():
     # before: gauss-seidel with max_iter=1 said locally_optimal ("looks unbounded" and "an equilibrium")
-    m = pyo.ConcreteModel()
-    m.A, m.B = pyo.Block(), pyo.Block()
-    _log_player(m.A)
-    m.B.q = pyo.Var(bounds=(0, 100))
-    m.B.u = pyo.Objective(expr=(100 - m.B.q) * m.B.q, sense=pyo.maximize)
+    m = _unbounded_and_monopolist()
     r = solve_nash(m, [m.A, m.B], method="gauss-seidel", max_iter=1)
     assert r.status is SolveStatus.NOT_EQUILIBRIUM, r.message
     assert r.message.startswith("player 'A''s problem looks unbounded")

@@ -57,7 +57,8 @@ from gridgames.solvers.games.results import NashResult
 from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_options, check_tolerances,
                                           finish, gap_limit, judge, judge_feasibility, judge_local, judge_runaway)
 from gridgames.solvers.games.game_parts import integer_variable, refuse_stray_objectives
-from gridgames.solvers.games.responses import BestResponses, players_of, profile_gaps, refuse_integer
+from gridgames.solvers.games.players import players_of, refuse_integer
+from gridgames.solvers.games.responses import BestResponses, profile_gaps
 from gridgames.solvers.games.structure import Agent, OwnFreePart, _as_blocks
 from gridgames.solvers.games.sweeps import GLOBAL_RESTARTS, best_response_iteration
 from gridgames.solvers.games.values import record_values
