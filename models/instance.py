@@ -46,6 +46,20 @@ def _field_path(section: str | None, key: str) -> str:
     return f"[{section}].{key}" if section else key
 
 
+def name_entries(bad: Iterable[int], values: Any, what: str, shown: int = 5) -> str:
+    """Every bad entry of a list named: ``entry 1 is not finite (nan)`` or
+    ``entries 1 (nan), 4 (inf) of 6 are not finite`` (the first ``shown`` listed)."""
+    bad = [int(i) for i in bad]
+    values = list(values)
+    if len(bad) == 1:
+        shown_value = f"({values[bad[0]]!r})" if what.startswith("is ") else f"got {values[bad[0]]!r}"
+        return f"entry {bad[0]} {what}{' ' if what.startswith('is ') else ', '}{shown_value}"
+    listed = ", ".join(f"{i} ({values[i]!r})" for i in bad[:shown])
+    more = f" and {len(bad) - shown} more" if len(bad) > shown else ""
+    verb = "are" + what[2:] if what.startswith("is ") else what
+    return f"entries {listed}{more} of {len(values)} {verb}"
+
+
 class Checker:
     """Collects validation problems instead of raising at the first one.
 
@@ -142,34 +156,33 @@ class Checker:
         path = _field_path(section, key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = [value]
-        if not isinstance(value, list) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        if not isinstance(value, list):
             self.fail(path, f"must be a list of numbers, got {value!r}")
             return None
+        not_numbers = [i for i, v in enumerate(value) if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if not_numbers:
+            self.fail(path, f"must be a list of numbers: {name_entries(not_numbers, value, 'is not a number')}")
+            return None
         arr = np.asarray(value, dtype=float)
-        bad = np.flatnonzero(~np.isfinite(arr))
-        if bad.size:
-            self.fail(path, f"entry {bad[0]} is not finite ({float(arr[bad[0]])})")
-            return None
-        big = np.flatnonzero(np.abs(arr) > MAX_MAGNITUDE)
-        if big.size:
-            self.fail(path, f"entry {big[0]} must be at most {MAX_MAGNITUDE:g} in magnitude, got {arr[big[0]]:g}")
-            return None
-        if integer and not np.all(arr == np.round(arr)):
-            i = int(np.flatnonzero(arr != np.round(arr))[0])
-            self.fail(path, f"entry {i} must be a whole number, got {value[i]!r}")
-            return None
+        checks = [(~np.isfinite(arr), "is not finite"),
+                  (np.abs(arr) > MAX_MAGNITUDE, f"must be at most {MAX_MAGNITUDE:g} in magnitude")]
+        if integer:
+            checks.append((arr != np.round(arr), "must be a whole number"))
+        for bound, word in ((ge, ">="), (gt, ">"), (le, "<=")):
+            if bound is not None:
+                mask = {">=": arr < bound, ">": arr <= bound, "<=": arr > bound}[word]
+                checks.append((mask, f"must be {word} {bound:g}"))
+        finite = np.isfinite(arr)
+        failed = False
+        for n, (mask, what) in enumerate(checks):
+            bad = np.flatnonzero(mask if n == 0 else mask & finite).tolist()
+            if bad:
+                self.fail(path, name_entries(bad, value, what))
+                failed = True
         if length is not None and arr.size != length:
             self.fail(path, f"must have {length} entries, got {arr.size}")
-            return None
-        for bound, mask, word in ((ge, arr < (ge if ge is not None else 0), ">="),
-                                  (gt, arr <= (gt if gt is not None else 0), ">"),
-                                  (le, arr > (le if le is not None else 0), "<=")):
-            if bound is not None and mask.any():
-                i = int(np.flatnonzero(mask)[0])
-                self.fail(path, f"entry {i} must be {word} {bound:g}, got {arr[i]:g}")
-                return None
-        return arr
+            failed = True
+        return None if failed else arr
 
     def string(self, section: str | None, key: str, default: Any = _MISSING, *,
                choices: Iterable[str] | None = None) -> Any:

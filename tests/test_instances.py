@@ -32,6 +32,19 @@ def test_checker_reports_every_problem_with_its_path():
     assert str(err.value).startswith("demo.toml: 5 problems")
 
 
+def test_a_list_field_names_every_bad_entry_and_every_kind_of_problem():
+    values = [1.0, float("nan"), -1.0, 2.0, float("inf"), -3.0, -4.0, -5.0, -6.0, -7.0]
+    chk = Checker({"users": {"w": values, "v": [1, "x", True]}}, "demo.toml")
+    assert chk.numbers("users", "w", ge=0, length=3) is None
+    assert chk.numbers("users", "v") is None
+    assert chk.problems == [
+        "[users].w: entries 1 (nan), 4 (inf) of 10 are not finite",
+        "[users].w: entries 2 (-1.0), 5 (-3.0), 6 (-4.0), 7 (-5.0), 8 (-6.0) and 1 more of 10 must be >= 0",
+        "[users].w: must have 3 entries, got 10",
+        "[users].v: must be a list of numbers: entries 1 ('x'), 2 (True) of 3 are not a number",
+    ]
+
+
 def write_csv(tmp_path: Path, lines: list[str]) -> Path:
     path = tmp_path / "series.csv"
     path.write_text("\n".join(["time,value"] + lines) + "\n")

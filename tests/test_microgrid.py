@@ -193,7 +193,7 @@ def test_empty_availability_names_the_buyer():
 
 
 def test_bad_seller_data_names_the_field():
-    with pytest.raises(InstanceError, match=r"\[sellers\]\.C: entry 0 must be >= 0"):
+    with pytest.raises(InstanceError, match=r"\[sellers\].C: entry 0 must be >= 0"):
         Market(G=[10.0], c=[50.0], eps=[5.0], A=[60.0], B=[0.1], C=[-1.0], X=[5.0], w=[300.0],
                avail=[[True]])
 

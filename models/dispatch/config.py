@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from gridgames.models.dispatch.fields import FIELDS
-from gridgames.models.instance import Checker, Instance, read_series_csv
+from gridgames.models.instance import Checker, Instance, name_entries, read_series_csv
 from gridgames.solvers.errors import GridGamesError
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def load_dispatch_instance(instance: Instance) -> DispatchData:
     if pmin is not None and pmax is not None and len(pmin) == len(pmax):
         bad = np.flatnonzero(pmin > pmax)
         chk.check(bad.size == 0, "[generators].pmin",
-                  f"entry {bad[0] if bad.size else 0} exceeds pmax" if bad.size else "")
+                  name_entries(bad, pmin.tolist(), "exceeds pmax") if bad.size else "")
     file = chk.string("data", "file")
     time_col = chk.string("data", "time_column", FIELDS.default("data", "time_column"))
     value_col = chk.string("data", "value_column", FIELDS.default("data", "value_column"))

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from gridgames.models.instance import Checker, InstanceError
+from gridgames.models.instance import Checker, InstanceError, name_entries
 
 
 # --------------------------------------------------------------------------
@@ -234,11 +234,13 @@ def validate(market: Market) -> None:
                                   ("B", market.B, market.B >= 0, ">= 0 (price nondecreasing)"),
                                   ("C", market.C, market.C >= 0, ">= 0 (price convex)"),
                                   ("X", market.X, market.X > 0, "> 0"), ("w", market.w, market.w > 0, "> 0")):
-        if arr.shape and arr.size and not np.all(np.isfinite(arr)):
-            problems.append(f"{_where(name)}.{name}: entries must be finite")
-        elif arr.shape and arr.size and not np.all(cond):
-            i = int(np.flatnonzero(~cond)[0])
-            problems.append(f"{_where(name)}.{name}: entry {i} must be {word}, got {arr[i]:g}")
+        flat = arr.ravel().tolist() if arr.shape else []
+        if flat and not np.all(np.isfinite(arr)):
+            problems.append(f"{_where(name)}.{name}: "
+                            + name_entries(np.flatnonzero(~np.isfinite(arr.ravel())), flat, "is not finite"))
+        elif flat and not np.all(cond):
+            problems.append(f"{_where(name)}.{name}: "
+                            + name_entries(np.flatnonzero(~cond.ravel()), flat, f"must be {word}"))
     if not problems and market.avail.shape == (N, M):
         empty = np.flatnonzero(~market.avail.any(axis=1))
         if empty.size:

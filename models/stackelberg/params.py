@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridgames.models.instance import InstanceError
+from gridgames.models.instance import InstanceError, name_entries
 from gridgames.solvers.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class DayData:
         for name, arr in (("orl", orl), ("d", d)):
             bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0)) if arr.ndim == 1 else []
             if len(bad):
-                problems.append(f"{name}: entry {bad[0]} must be finite and >= 0, got {arr[bad[0]]!r}")
+                problems.append(f"{name}: " + name_entries(bad, arr.tolist(), "must be finite and >= 0"))
         if problems:
             raise InstanceError(problems, f"day {self.label}")
         object.__setattr__(self, "orl", orl)
