@@ -111,12 +111,16 @@ class NotQuadraticError(UnsupportedModelError):
     """A term that is not linear/quadratic in the agent's own variables (``kkt`` may still take it)."""
 
 
-def analyse_quadratic_agent(agent: Agent, constraints: list | None = None) -> tuple[object, list]:
+def analyse_quadratic_agent(agent: Agent, constraints: list | None = None, *,
+                            objective: bool = True) -> tuple[object, list]:
     """Standard representations of the agent's objective and constraints, checked.
 
     With the agent's parameters fixed, the objective must be linear or quadratic
     and the constraints linear in the agent's own variables (coefficients may
     depend on the parameters), with no integer variables and a convex objective.
+
+    ``objective=False`` leaves the objective out (its gradient and convexity come from elsewhere:
+    lifted totals); the objective repn returned is then None.
 
     Returns
     -------
@@ -133,8 +137,9 @@ def analyse_quadratic_agent(agent: Agent, constraints: list | None = None) -> tu
             raise _unsupported(agent, f"variable '{v.name}' is integer")
     constraints = agent.constraints if constraints is None else constraints
     with FixedVariables(agent.parameters):
-        repn = generate_standard_repn(agent.objective.expr, quadratic=True, compute_values=False)
-        if repn.nonlinear_expr is not None:
+        repn = generate_standard_repn(agent.objective.expr, quadratic=True, compute_values=False) \
+            if objective else None
+        if repn is not None and repn.nonlinear_expr is not None:
             raise _not_quadratic(agent, f"objective term '{repn.nonlinear_expr}' is not linear or quadratic "
                                       "in the agent's own variables")
         con_repns = []
@@ -144,7 +149,8 @@ def analyse_quadratic_agent(agent: Agent, constraints: list | None = None) -> tu
                 raise _not_quadratic(agent, f"constraint '{con.name}' is nonlinear in the agent's own "
                                           f"variables ('{crepn.nonlinear_expr}')")
             con_repns.append((con, crepn))
-    _check_convex(agent, repn)
+    if repn is not None:
+        _check_convex(agent, repn)
     return repn, con_repns
 
 
@@ -287,18 +293,23 @@ def nonconvexity(agent: Agent) -> str | None:
 
 
 def build_kkt_block(model: pyo.Block, agent: Agent, name: str,
-                    shared_constraints: list | None = None, *, smooth: bool = False) -> KKTBlock:
+                    shared_constraints: list | None = None, *, smooth: bool = False,
+                    objective_gradient: list[list] | None = None) -> KKTBlock:
     """Attach the agent's stationarity conditions and multipliers to ``model.<name>``.
 
     Complementarity is *not* added here; each method adds it its own way
     from :attr:`KKTBlock.pairs`.  ``smooth=True`` also takes smooth convex
     nonlinear agents (exact symbolic gradients, sampled convexity; see the
-    module docstring); the default refuses them.
+    module docstring); the default refuses them.  ``objective_gradient``
+    replaces the objective's terms of each stationarity row (the same
+    derivative written through lifted totals,
+    :mod:`~gridgames.solvers.games.kkt_lifting`); the checks stay on the
+    agent's own objective.
     """
     constraints = list(agent.constraints) + list(shared_constraints or [])
     blk = pyo.Block(concrete=True)
     try:
-        repn, con_repns = analyse_quadratic_agent(agent, constraints)
+        repn, con_repns = analyse_quadratic_agent(agent, constraints, objective=objective_gradient is None)
     except NotQuadraticError:
         if not smooth:
             raise
@@ -308,11 +319,14 @@ def build_kkt_block(model: pyo.Block, agent: Agent, name: str,
     else:
         model.add_component(name, blk)
         kkt = KKTBlock(agent, blk)
-        grad = _quadratic_gradient(agent, repn)
         index = {id(v): i for i, v in enumerate(agent.variables)}
         terms = [(con, *_linear_terms(agent, con, crepn, index)) for con, crepn in con_repns]
-        kkt.linear_agent = not repn.quadratic_vars
-        kkt.objective_constant = agent.sense * repn.constant
+        if repn is not None:
+            grad = _quadratic_gradient(agent, repn)
+            kkt.linear_agent = not repn.quadratic_vars
+            kkt.objective_constant = agent.sense * repn.constant
+    if objective_gradient is not None:
+        grad = [list(terms) for terms in objective_gradient]
     n = len(agent.variables)
 
     # One slack/multiplier pair per one-sided inequality and per finite variable bound.

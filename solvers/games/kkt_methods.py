@@ -55,19 +55,24 @@ class Reformulation:
     tightened.  ``shared[i]`` lists constraints outside agent i's
     block that also bind it (generalized Nash games).  ``smooth=True``
     (the local ``kkt`` method) also takes smooth convex nonlinear agents.
+    ``gradients[i]``, when given, is agent i's objective gradient written
+    through lifted totals (:mod:`~gridgames.solvers.games.kkt_lifting`).
     """
 
     def __init__(self, model: pyo.Block, agents: Sequence[Agent],
-                 shared: Sequence[Sequence[Any]] | None = None, *, smooth: bool = False) -> None:
+                 shared: Sequence[Sequence[Any]] | None = None, *, smooth: bool = False,
+                 gradients: Sequence[list | None] | None = None) -> None:
         self.model, self.followers, self.smooth = model, agents, smooth
         self.shared = shared or [[] for _ in agents]
+        self.gradients = gradients or [None for _ in agents]
         self.blocks: list[KKTBlock] = []
         self.saved_bounds: list = []
 
     def __enter__(self) -> list[KKTBlock]:
-        for i, (f, shared) in enumerate(zip(self.followers, self.shared)):
+        for i, (f, shared, gradient) in enumerate(zip(self.followers, self.shared, self.gradients)):
             name = unique_component_name(self.model, f"_gg_kkt_{i}")
-            self.blocks.append(build_kkt_block(self.model, f, name, shared_constraints=shared, smooth=self.smooth))
+            self.blocks.append(build_kkt_block(self.model, f, name, shared_constraints=shared, smooth=self.smooth,
+                                               objective_gradient=gradient))
             f.objective.deactivate()
         bind_duals(self.model, self.blocks)
         return self.blocks

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyomo.environ as pyo
 
+from gridgames.solvers.games.kkt_lifting import lift_totals, lifted_objective_gradient
 from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
                                                  solve_reformulated)
 from gridgames.solvers.games.structure import Agent
@@ -30,8 +31,12 @@ def solve_nash_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None
     # shared constraints are primal constraints of the game: they stay active once, in the model
     name = unique_component_name(model, "_gg_nash_objective")
     model.add_component(name, pyo.Objective(expr=0.0))
+    totals = None
     try:
-        with Reformulation(model, agents, [a.shared for a in agents], smooth=solver != "scip") as blocks:
+        totals = lift_totals(model, agents, bounded=solver == "scip")   # sparse stationarity rows
+        gradients = None if totals is None else [lifted_objective_gradient(a, totals) for a in agents]
+        with Reformulation(model, agents, [a.shared for a in agents], smooth=solver != "scip",
+                           gradients=gradients) as blocks:
             if variational:
                 _tie_shared_multipliers(blocks)
             if solver == "scip":   # big-M where bounds are proved, SOS1 elsewhere: global
@@ -41,8 +46,12 @@ def solve_nash_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None
                 result = run_scholtes(model, blocks, solver or "ipopt", eps_start=eps_start, eps_final=eps_final,
                                       eps_factor=eps_factor, solver_options=solver_options)
             result.extra["shared_multipliers"] = shared_multipliers(blocks)
+            if totals is not None:
+                result.extra["lifted_totals"] = list(totals.names)
             return result
     finally:
+        if totals is not None:
+            totals.remove()
         model.del_component(name)
         for o in others:
             o.activate()
