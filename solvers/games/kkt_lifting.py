@@ -31,7 +31,6 @@ from pyomo.repn.standard_repn import generate_standard_repn
 
 from gridgames.solvers.convexity import is_convex, quadratic_hessian
 from gridgames.solvers.games.game_parts import find_aggregates, lift
-from gridgames.solvers.games.smooth import symbolic_gradient
 from gridgames.solvers.games.structure import Agent, FixedVariables
 
 
