@@ -70,3 +70,4 @@ def test_shared_capacity_with_a_lifted_total_gives_the_variational_equilibrium()
     lam = (3 * 100.0 - sum(costs) - 4 * 60.0) / 3
     np.testing.assert_allclose(quantities(m), [100.0 - c - 60.0 - lam for c in costs], atol=1e-5)
     assert res.extra["shared_multipliers"]["cap"] == pytest.approx(lam, abs=1e-5)
+

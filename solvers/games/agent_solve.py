@@ -379,29 +379,35 @@ class RelaxedAgent:
     set, and everything is put back on exit.
     """
 
-    def __init__(self, agent: Agent, tol: float, *, shared: bool = False) -> None:
-        self.agent, self.tol = agent, tol
+    def __init__(self, agent: Agent, tol: float, *, shared: bool = False, to_current: bool = False) -> None:
+        self.agent, self.tol, self.to_current = agent, tol, to_current
         #: the constraints relaxed: the agent's own, and with ``shared`` the shared ones that bind it
         self.constraints = list(agent.constraints) + (list(agent.shared) if shared else [])
         self.saved_constraints: list = []
         self.saved_bounds: list = []
 
-    def _widen(self, bound, direction: int):
+    def _widen(self, bound, direction: int, current: float | None = None):
+        """``bound`` moved outwards by ``tol (1 + |bound|)``; with ``to_current``, also by how far the current
+        value lies beyond it (so the current point is feasible, with no more room than ``tol`` allows)."""
         value = pyo.value(bound)
-        return value + direction * self.tol * (1.0 + abs(value))
+        beyond = 0.0
+        if self.to_current and current is not None:
+            beyond = max(0.0, direction * (current - value))
+        return value + direction * (beyond + self.tol * (1.0 + abs(value)))
 
     def __enter__(self) -> RelaxedAgent:
         for con in self.constraints:
             self.saved_constraints.append((con, con.expr))
-            lower = self._widen(con.lower, -1) if con.has_lb() else None
-            upper = self._widen(con.upper, +1) if con.has_ub() else None
+            body = pyo.value(con.body, exception=False) if self.to_current else None
+            lower = self._widen(con.lower, -1, body) if con.has_lb() else None
+            upper = self._widen(con.upper, +1, body) if con.has_ub() else None
             con.set_value((lower, con.body, upper))
         for v in self.agent.variables:
             self.saved_bounds.append((v, v.lower, v.upper))   # expressions: a mutable Param bound stays one
             if v.has_lb():
-                v.setlb(self._widen(v.lb, -1))
+                v.setlb(self._widen(v.lb, -1, v.value))
             if v.has_ub():
-                v.setub(self._widen(v.ub, +1))
+                v.setub(self._widen(v.ub, +1, v.value))
         return self
 
     def __exit__(self, *exc: object) -> None:

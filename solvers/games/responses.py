@@ -328,7 +328,16 @@ class BestResponses:
             current, best, results = answer.current, answer.best, answer.results
         else:
             current, best, results = [], [], []
+            # a player whose rows the profile breaks (by a solver's tolerance) is judged on its rows relaxed to
+            # the profile: a strict re-solve would have to repair the others' excess and look like a loss
+            broken = {name for name, v in violations(self.agents)[0].items() if v > RELAX_TRIGGER}
             for i, (agent, solver) in enumerate(zip(self.agents, self.solvers)):
+                if agent.name in broken:
+                    current.append(agent.value())
+                    value, res = _relaxed_best_response_value(agent, solver)
+                    best.append(value)
+                    results.append(res)
+                    continue
                 newton = self._newton_response(i) if self._newton[i] else None
                 if newton is not None:
                     current.append(newton.current)
@@ -363,16 +372,26 @@ class BestResponses:
         return out
 
 
+#: room a relaxed gap check adds beyond the current point, relative to ``1 + |bound|``
+RELAX_ROOM = 1e-12
+#: a player's rows broken by more than this (relative to ``1 + |bound|``) at the profile: its gap is checked on
+#: them relaxed to the profile
+RELAX_TRIGGER = 1e-12
+
+
 def _relaxed_best_response_value(agent: Agent, solver: AgentSolver) -> tuple[float, SolveResult]:
-    """A player's best response with its own and shared constraints relaxed by ``FEAS_TOL`` (as ``verify`` does
-    for followers): the others' strategies may pin it (a shared ``q_nm + q_mn = 0``) where a solver's tolerance
-    leaves it just outside its own bounds, with no strict answer."""
-    with RelaxedAgent(agent, FEAS_TOL, shared=True):
+    """A player's best response with its own and shared constraints relaxed just enough to hold its current
+    strategy: the others' strategies may pin it (a shared ``q_nm + q_mn = 0``) where a solver's tolerance
+    leaves it just outside its own bounds, or fill a shared cap 1e-8 beyond its bound, with no strict answer.
+    Each side moves to the current value plus :data:`RELAX_ROOM`: more room would be counted as a gain
+    (an idle firm at a shared cap relaxed by 1e-6 x (1 + 200) gained 0.1)."""
+    with RelaxedAgent(agent, RELAX_ROOM, shared=True, to_current=True):
         # a default choice stays one (HiGHS' QP solver fails on such nearly pinned columns; Ipopt then answers)
         relaxed = AgentSolver(agent, None if solver._chosen_by_default else solver.solver_name, solver.options)
         value, res = relaxed.best_response_value()
     if res.ok:
-        res.message += f"; solved with its constraints relaxed by {FEAS_TOL:g} (no strict answer at this profile)"
+        res.message += "; solved with its constraints relaxed to hold its current strategy (no strict answer at " \
+                       "this profile)"
     return value, res
 
 
