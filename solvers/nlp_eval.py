@@ -23,6 +23,11 @@ from gridgames.solvers.nlp_compile import CompiledNLP, TermGroup
 logger = logging.getLogger(__name__)
 
 
+def _bincount(index: np.ndarray, weights: np.ndarray, minlength: int) -> np.ndarray:
+    """``np.bincount`` that stays float when empty (numpy returns int64 then, which SLSQP refuses)."""
+    return np.bincount(index, weights=weights, minlength=minlength).astype(float, copy=False)
+
+
 def _slots(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unique (row, col) pairs and, for each input pair, its slot number."""
     keys = rows.astype(np.int64) * n + cols.astype(np.int64)
@@ -117,7 +122,7 @@ class NLPEvaluator:
         for g in nlp.groups:
             vals = g.data.evaluate().reshape(g.size, g.fn.n_p)
             self.pcols[id(g)] = [np.ascontiguousarray(vals[:, k]) for k in range(g.fn.n_p)]
-        self._jac_base = np.bincount(self._jac_lin_slots, weights=self.con_lin, minlength=self.jac_nnz)
+        self._jac_base = _bincount(self._jac_lin_slots, weights=self.con_lin, minlength=self.jac_nnz)
         self._hq_obj = self.obj_quad * self._obj_quad_diag
         self._hq_con = self.con_quad * self._con_quad_diag
         self.iterations = 0
@@ -149,7 +154,7 @@ class NLPEvaluator:
             for g in self.obj_groups:
                 for d in g.fn.grad(*self._args(g, x)):
                     w.append(self.sense * g.fn.full(d, g.size))
-        out = np.bincount(self._grad_cols, weights=np.concatenate(w), minlength=self.n)
+        out = _bincount(self._grad_cols, weights=np.concatenate(w), minlength=self.n)
         if not np.all(np.isfinite(out)):
             raise CyIpoptEvaluationError("objective gradient is not finite")
         return out
@@ -161,7 +166,7 @@ class NLPEvaluator:
         with np.errstate(all="ignore"):
             for g in self.con_groups:
                 w.append(g.fn.full(g.fn.value(*self._args(g, x)), g.size))
-        out = np.bincount(self._g_rows, weights=np.concatenate(w), minlength=self.m)
+        out = _bincount(self._g_rows, weights=np.concatenate(w), minlength=self.m)
         if not np.all(np.isfinite(out)):
             raise CyIpoptEvaluationError("constraint values are not finite")
         return out
@@ -179,7 +184,7 @@ class NLPEvaluator:
             for g in self.con_groups:
                 for d in g.fn.grad(*self._args(g, x)):
                     w.append(g.fn.full(d, g.size))
-        out = self._jac_base + np.bincount(self._jac_dyn_slots, weights=np.concatenate(w),
+        out = self._jac_base + _bincount(self._jac_dyn_slots, weights=np.concatenate(w),
                                            minlength=self.jac_nnz)
         if not np.all(np.isfinite(out)):
             raise CyIpoptEvaluationError("Jacobian is not finite")
@@ -200,7 +205,7 @@ class NLPEvaluator:
                 mult = obj_factor * self.sense if g.is_objective else lagrange[g.rows]
                 for d in g.fn.hess(*self._args(g, x)):
                     w.append(mult * g.fn.full(d, g.size))
-        out = np.bincount(self._hess_slots, weights=np.concatenate(w), minlength=self.hess_nnz)
+        out = _bincount(self._hess_slots, weights=np.concatenate(w), minlength=self.hess_nnz)
         if not np.all(np.isfinite(out)):
             raise CyIpoptEvaluationError("Hessian is not finite")
         return out

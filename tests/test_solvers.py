@@ -246,3 +246,17 @@ def test_highs_runs_without_pyomos_output_capture_and_still_takes_options_and_te
     assert option("mip_rel_gap") == pytest.approx(1e-3) and option("time_limit") == 30
     r = get_solver("highs").solve(knapsack(), tee=True)
     assert r.status is SolveStatus.OPTIMAL and "HiGHS" in capfd.readouterr().out
+
+
+def test_scipy_takes_a_feasibility_problem():
+    """A constant objective (a feasibility problem, as the kkt method builds) gave SLSQP an int64 gradient."""
+    from gridgames.solvers import get_solver
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 5), initialize=1)
+    m.y = pyo.Var(bounds=(0, 5), initialize=1)
+    m.c = pyo.Constraint(expr=m.x * m.y >= 2)
+    m.o = pyo.Objective(expr=0.0)
+    res = get_solver("scipy").solve(m)
+    assert res.ok, res.message
+    assert m.x.value * m.y.value >= 2 - 1e-6

@@ -44,7 +44,7 @@ from gridgames.solvers.games.kkt import KKTBlock
 from gridgames.solvers.games.kkt_methods import Reformulation
 from gridgames.solvers.games.modes import Scholtes
 from gridgames.solvers.games.smooth import symbolic_gradient
-from gridgames.solvers.games.structure import Agent
+from gridgames.solvers.games.structure import Agent, bound_of
 from gridgames.solvers.registry import get_solver
 from gridgames.solvers.result import SolveResult
 
@@ -92,8 +92,8 @@ def _leader_conditions(blk: pyo.Block, k: int, leader: Agent, others: set[int], 
             ineq.append(con.body - con.lower)
         if con.has_ub():
             ineq.append(con.upper - con.body)
-    bounds = [(v - v.lower, j, 1.0) for j, v in enumerate(z) if v.has_lb()] + \
-             [(v.upper - v, j, -1.0) for j, v in enumerate(z) if v.has_ub()]
+    bounds = [(v - bound_of(v, "lower"), j, 1.0) for j, v in enumerate(z) if v.has_lb()] + \
+             [(bound_of(v, "upper") - v, j, -1.0) for j, v in enumerate(z) if v.has_ub()]
     nu = pyo.Var(range(len(eq)), initialize=0.0)
     alpha = pyo.Var(range(len(ineq) + len(bounds)), within=pyo.NonNegativeReals, initialize=0.0)
     blk.add_component(f"nu_{k}", nu)

@@ -44,7 +44,7 @@ from pyomo.repn.standard_repn import generate_standard_repn
 from gridgames.solvers.convexity import convexity_defect, quadratic_hessian
 from gridgames.solvers.errors import ModelError, UnsupportedModelError
 from gridgames.solvers.games.smooth import sampled_convexity_violation, symbolic_gradient
-from gridgames.solvers.games.structure import Agent, FixedVariables
+from gridgames.solvers.games.structure import Agent, FixedVariables, bound_of
 
 _CONVEXITY_TOL = 1e-9
 
@@ -347,9 +347,9 @@ def build_kkt_block(model: pyo.Block, agent: Agent, name: str,
                           0.0 if rest is None else -(con.upper - rest)))
     for i, v in enumerate(agent.variables):
         if v.has_lb():
-            specs.append((v - v.lower, [(i, 1.0)], v, "lb", v.lower))
+            specs.append((v - bound_of(v, "lower"), [(i, 1.0)], v, "lb", bound_of(v, "lower")))
         if v.has_ub():
-            specs.append((v.upper - v, [(i, -1.0)], v, "ub", -v.upper))
+            specs.append((bound_of(v, "upper") - v, [(i, -1.0)], v, "ub", -bound_of(v, "upper")))
 
     blk.mu = pyo.Var(range(len(specs)), within=pyo.NonNegativeReals, initialize=0.0)
     blk.pi = pyo.Var(range(len(eq_specs)), initialize=0.0)

@@ -367,6 +367,16 @@ def leader_part(model: BlockData, followers: Sequence[Agent], *, nash_followers:
     return LeaderPart(list(found.values()), objectives[0], constraints, terms)
 
 
+def bound_of(v: VarData, side: str) -> Any:
+    """``v.lower`` / ``v.upper`` for a reformulation row: a mutable Param bound stays an expression, but
+    a domain combined with bounds (``within=NonNegativeReals, bounds=(0, 80)``, which Pyomo states as
+    ``max(0, 0)``) becomes its number, since solver interfaces such as SCIP's cannot translate it."""
+    term = v.lower if side == "lower" else v.upper
+    if type(term).__name__ in ("NPV_MaxExpression", "NPV_MinExpression"):
+        return v.lb if side == "lower" else v.ub
+    return term
+
+
 def fixing_value(v: VarData) -> float:
     """The value :class:`FixedVariables` fixes ``v`` at: its value, else its lower bound, upper bound or 0."""
     if v.value is not None:

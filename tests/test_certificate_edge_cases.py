@@ -1,4 +1,4 @@
-"""Nash gaps at profiles a solver leaves just outside a constraint, and of integer players."""
+"""Certificates at the edges: gaps at profiles a solver leaves just outside a row, integer players, SCIP bounds."""
 from __future__ import annotations
 
 import numpy as np
@@ -58,3 +58,20 @@ def test_an_integer_player_is_solved_to_its_optimum_not_the_mip_solvers_default_
     res = solve_nash(m, [m.P1, m.P2], method="gauss-seidel")
     assert str(res.status) == "optimal", res.message
     assert pyo.value(m.P1.o) == pytest.approx(best, abs=1e-3)
+
+
+@pytest.mark.parametrize("method", ["kkt-sos1", "kkt-bigm"])
+def test_a_follower_variable_with_a_domain_and_bounds_reaches_scip(method):
+    """``within=NonNegativeReals, bounds=(0, 5)`` makes Pyomo's ``y.lower`` the expression max(0, 0), which
+    SCIP's interface cannot translate (status error, blaming abs()/Expr_if, before)."""
+    from gridgames.solvers import solve_bilevel
+
+    m = pyo.ConcreteModel()
+    m.p = pyo.Var(bounds=(0, 10))
+    m.f = pyo.Block()
+    m.f.y = pyo.Var(within=pyo.NonNegativeReals, bounds=(0, 5))
+    m.f.o = pyo.Objective(expr=(m.f.y - m.p) ** 2)
+    m.o = pyo.Objective(expr=(m.p - 3) ** 2 + m.f.y)     # y = p: min (p − 3)² + p at p = 2.5
+    res = solve_bilevel(m, m.f, method=method)
+    assert str(res.status) == "optimal", res.message
+    assert m.p.value == pytest.approx(2.5, abs=1e-2) and res.objective == pytest.approx(2.75, abs=1e-4)
