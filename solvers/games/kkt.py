@@ -180,9 +180,10 @@ def _check_convex(agent: Agent, repn) -> None:
     if smallest < -_CONVEXITY_TOL * max(1.0, float(np.abs(coef).max())):
         t = int(np.argmin(np.where(diagonal, coef, -np.abs(coef))))
         a, b = repn.quadratic_vars[t]
-        sense = "minimisation" if agent.sense > 0 else "maximisation"
-        raise _unsupported(agent, f"the objective is not convex for a {sense}: its Hessian has eigenvalue "
-                                  f"{smallest:.4g} (look at the term {coef[t] * agent.sense:+.4g}*{a.name}*{b.name})")
+        shape, sense = ("convex", "minimisation") if agent.sense > 0 else ("concave", "maximisation")
+        raise _unsupported(agent, f"the objective is not {shape} for a {sense}: its Hessian has eigenvalue "
+                                  f"{smallest * agent.sense:.4g} (look at the term {coef[t] * agent.sense:+.4g}"
+                                  f"*{a.name}*{b.name})")
 
 
 def _is_constant(expr) -> bool:

@@ -215,6 +215,7 @@ def solve_nash_mcp(model: pyo.Block, players: BlockData | Iterable[BlockData], s
         judge_runaway(result, runaway_suspects(responses.agents, lambda i: responses.solvers[i].nonlinear),
                       failed=SolveStatus.NOT_EQUILIBRIUM, role="player")
     result.best_response_solves = len(gaps)
+    result.extra["gap_tol"] = gap_tol      # the summary's tolerance column, as judge() records it
     result.solve_time = time.perf_counter() - start
     timings["total"] = result.solve_time
     return result

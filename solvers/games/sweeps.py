@@ -185,8 +185,8 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
         if period and not (jacobi and adaptive and damping > MIN_DAMPING):
             return (SolveStatus.ITERATION_LIMIT, it, history,
                     f"the iterates cycle with period {period} (iteration {it} repeats iteration {it - period}): "
-                    "best responses alone do not reach an equilibrium from here; try method='mcp' or 'kkt' "
-                    "(their equilibrium, if one exists) or damping < 1" + "".join(notes))
+                    "best responses alone do not reach an equilibrium from here; " + _cycle_hint(agents, jacobi)
+                    + "".join(notes))
         profiles = (profiles + [profile])[-CYCLE_MEMORY:]
         sweep_gap = _sweep_gap(br, agents) if not jacobi and gap_stop is not None else None
         if sweep_gap is not None and sweep_gap <= gap_stop:
@@ -213,3 +213,13 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
         f"no convergence in {max_iter} iterations" + "".join(notes)
         + ("; with many players best responses move slowly (Cournot: the contraction factor nears 1): "
            "method='mcp' solves all players' KKT conditions at once" if len(agents) > 10 else ""))
+
+
+def _cycle_hint(agents: Sequence[Agent], jacobi: bool) -> str:
+    """What to try when the iterates cycle: the KKT methods and damping need continuous players."""
+    if any(not v.is_continuous() for a in agents for v in a.variables):
+        return ("with integer players a pure equilibrium may not exist at all: "
+                + ("try method='gauss-seidel' (players in turn), " if jacobi else "")
+                + "start from another profile, or enumerate the profiles it cycles through (the KKT methods "
+                  "and damping need continuous players)")
+    return "try method='mcp' or 'kkt' (their equilibrium, if one exists) or damping < 1"
