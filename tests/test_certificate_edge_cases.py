@@ -75,3 +75,16 @@ def test_a_follower_variable_with_a_domain_and_bounds_reaches_scip(method):
     res = solve_bilevel(m, m.f, method=method)
     assert str(res.status) == "optimal", res.message
     assert m.p.value == pytest.approx(2.5, abs=1e-2) and res.objective == pytest.approx(2.75, abs=1e-4)
+
+
+def test_a_heuristic_answer_says_when_its_followers_were_checked_locally_only():
+    from gridgames.solvers.games.status import judge_local
+    from gridgames.solvers.result import SolveResult, SolveStatus
+
+    res = SolveResult(SolveStatus.FEASIBLE, 1.0, 0.1, 1, "ga", "pymoo GA")
+    judge_local(res, ["f"], role="follower")
+    assert res.status is SolveStatus.FEASIBLE
+    assert "follower 'f' is nonlinear" in res.message and "nearby only" in res.message
+    res = SolveResult(SolveStatus.OPTIMAL, 1.0, 0.1, 1, "ipopt", "done")
+    judge_local(res, ["f"], role="follower")
+    assert res.status is SolveStatus.LOCALLY_OPTIMAL

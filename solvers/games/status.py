@@ -123,9 +123,14 @@ def judge_local(result: SolveResult, names: Sequence[str], *, role: str) -> None
     Their gaps are within tolerance, but a local solver's re-solve of a problem
     not proved convex cannot rule out a better response elsewhere.
     """
-    if not result.status.is_optimal or not names:
+    if not names or not result.status.is_ok:
         return
     shown = ", ".join(f"'{n}'" for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    if not result.status.is_optimal:   # feasible (a heuristic's answer): its gap needs the same caveat
+        result.message += (f"; {role} {shown} {'is' if len(names) == 1 else 'are'} nonlinear, not proved convex, "
+                           "and re-solved by a local solver: a gap of 0 rules out a better response nearby "
+                           "only (pass solver='scip' to verify globally)")
+        return
     result.status = SolveStatus.LOCALLY_OPTIMAL
     result.message += (f"; locally optimal only: {role} {shown} {'is' if len(names) == 1 else 'are'} nonlinear, "
                        "not proved convex, and re-solved by a local solver (pass solver='scip' to verify "
