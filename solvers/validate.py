@@ -222,6 +222,9 @@ def _active(model: pyo.Block) -> Iterable[Any]:
     yield from model.component_data_objects(pyo.Constraint, active=True, descend_into=True)
 
 
+_NON_FINITE = "non-finite data in the model: "
+
+
 @contextlib.contextmanager
 def finite_data_named(model: pyo.Block) -> Iterator[None]:
     """Turn a library's error on non-finite data (e.g. Pyomo refusing a constraint with a NaN bound
@@ -231,7 +234,9 @@ def finite_data_named(model: pyo.Block) -> Iterator[None]:
     """
     try:
         yield
-    except GridGamesError:
+    except GridGamesError as exc:
+        if str(exc).startswith(_NON_FINITE):
+            check_finite(model)    # found in a solver's own copy (a view, lifted rows): name the user's component
         raise
     except (ValueError, ArithmeticError):
         check_finite(model)    # raises ModelError naming the non-finite data, if that is the cause
@@ -272,7 +277,7 @@ def check_finite(model: pyo.Block, mc: ModelClass | None = None) -> None:
             else classify(model).variables  # a walk stopped early: not every variable was collected
         problems += _variable_problems(variables)
     if problems:
-        raise ModelError("non-finite data in the model: " + "; ".join(problems[:MAX_LISTED])
+        raise ModelError(_NON_FINITE + "; ".join(problems[:MAX_LISTED])
                          + ("; ..." if len(problems) > MAX_LISTED else ""))
 
 

@@ -88,3 +88,22 @@ def test_a_heuristic_answer_says_when_its_followers_were_checked_locally_only():
     res = SolveResult(SolveStatus.OPTIMAL, 1.0, 0.1, 1, "ipopt", "done")
     judge_local(res, ["f"], role="follower")
     assert res.status is SolveStatus.LOCALLY_OPTIMAL
+
+
+def test_a_term_in_a_variable_the_follower_cannot_move_does_not_loosen_its_tolerance():
+    """Follower min 1e6·y1 + (1 + 0.1x)·y2 with y1 == 1: its best y2 is 0.  A response y2 = 5 loses
+    (1 + 0.5)·5 = 7.5; scaled by |f| ≈ 1e6 the tolerance was 10 and the answer passed."""
+    from gridgames.solvers import solve_bilevel
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 5), initialize=1)
+    m.f = pyo.Block()
+    m.f.y1 = pyo.Var(bounds=(0, 2))
+    m.f.y2 = pyo.Var(bounds=(0, 5))
+    m.f.e = pyo.Constraint(expr=m.f.y1 == 1)
+    m.f.obj = pyo.Objective(expr=1e6 * m.f.y1 + (1 + 0.1 * m.x) * m.f.y2)
+    m.F = pyo.Objective(expr=m.f.y2, sense=pyo.maximize)
+    res = solve_bilevel(m, m.f, method="analytic", response=lambda mm: [(mm.f.y1, 1.0 + 0 * mm.x), (mm.f.y2, mm.x)])
+    assert str(res.status) == "follower_not_optimal", res.message
+    assert res.follower_gap == pytest.approx(7.5, rel=1e-6)
+    assert "not at its optimum" in res.message

@@ -211,9 +211,10 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         result.status = SolveStatus.FEASIBLE
         result.message += " (a heuristic: optimality not certified)"
     with PauseGC():  # Python loops over every variable: no cyclic collections over a large model
-        # an iteration limit without an objective: the search found no point to load (nested, no feasible
-        # candidate)
-        if result.status.has_point and not (result.status is SolveStatus.ITERATION_LIMIT and result.objective is None):
+        # an iteration or time limit without an objective: no point was loaded (nested with no feasible
+        # candidate; SCIP stopped with "noSolution"): the variables hold leftovers, not an answer
+        no_point = result.status in (SolveStatus.ITERATION_LIMIT, SolveStatus.TIME_LIMIT) and result.objective is None
+        if result.status.has_point and not no_point:
             if method != "analytic" or result.objective is None:  # analytic evaluated it at these very values
                 result.objective = leader.value()
             if verify:
@@ -306,9 +307,10 @@ def leader_value_at_responses(result: BilevelResult, leader, agents: list[Agent]
     if not shift > gap_tol * max(1.0, abs(result.objective)):
         return ""
     result.extra["leader_value_at_responses"] = moved
+    why = ("a follower is not at its optimum (above)" if result.status is SolveStatus.FOLLOWER_NOT_OPTIMAL
+           else "a flat or non-unique follower optimum, so the reported value is uncertain by at least that much")
     return (f"; at the followers' re-solved responses the leader's objective is {moved:.10g} "
-            f"({shift / max(1.0, abs(result.objective)):.2g} relative from the reported value): a flat or "
-            "non-unique follower optimum, so the reported value is uncertain by at least that much")
+            f"({shift / max(1.0, abs(result.objective)):.2g} relative from the reported value): {why}")
 
 
 def _check_search(method: str, leader: Any, agents: list[Agent]) -> None:

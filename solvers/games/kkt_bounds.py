@@ -105,6 +105,7 @@ def _bound_by_relaxation(model: pyo.Block, blocks: Sequence[KKTBlock], out: list
         with RangeLP(model) as lp:
             n_lp = 0
             for kkt, bounds in zip(blocks, out):
+                partners = exclusive_partners(kkt)
                 for k, pair in enumerate(kkt.pairs):
                     if not need(pair):
                         continue
@@ -112,7 +113,9 @@ def _bound_by_relaxation(model: pyo.Block, blocks: Sequence[KKTBlock], out: list
                         values = getattr(bounds, kind)
                         if math.isfinite(values[k]) or expr.polynomial_degree() not in (0, 1):
                             continue
-                        status, value = lp.extreme(expr, -1)
+                        partner = kkt.pairs[partners[k]].multiplier if kind == "multiplier" and k in partners \
+                            else None
+                        status, value = _extreme_with_partner_at_zero(lp, expr, partner)
                         n_lp += 1
                         if status is SolveStatus.INFEASIBLE:
                             log.info("the relaxation is infeasible: the bilevel problem has no solution")
@@ -125,6 +128,45 @@ def _bound_by_relaxation(model: pyo.Block, blocks: Sequence[KKTBlock], out: list
     finally:
         for con in nonlinear:
             con.activate()
+
+
+def exclusive_partners(kkt: KKTBlock) -> dict[int, int]:
+    """Pair index → the other side of the same variable or ranged row, when the two multipliers are never
+    both positive: the lower and upper bounds differ, so one of the two slacks is positive at any point."""
+    sides: dict[tuple[int, str], int] = {}
+    for k, pair in enumerate(kkt.pairs):
+        group = "bound" if pair.kind in ("lb", "ub") else "row"
+        sides[(id(pair.source), group, pair.kind)] = k
+    out = {}
+    for (source, group, kind), k in sides.items():
+        other = {"lb": "ub", "ub": "lb", "lower": "upper", "upper": "lower"}[kind]
+        j = sides.get((source, group, other))
+        if j is not None and _strict_range(kkt.pairs[k].source, group):
+            out[k] = j
+    return out
+
+
+def _strict_range(source: Any, group: str) -> bool:
+    """The source's lower bound is strictly below its upper bound."""
+    if group == "bound":
+        lo, hi = source.lb, source.ub
+    else:
+        lo, hi = pyo.value(source.lower, exception=False), pyo.value(source.upper, exception=False)
+    return lo is not None and hi is not None and lo < hi
+
+
+def _extreme_with_partner_at_zero(lp: RangeLP, expr: Any, partner: Any) -> tuple[SolveStatus, float | None]:
+    """``max expr`` over the relaxation, with ``partner`` (the other side's multiplier) held at 0 when given:
+    valid since the two are never both positive, and it closes the ray ``μ_lb = μ_ub → ∞`` of a variable
+    with both bounds that leaves the LP unbounded otherwise."""
+    if partner is None:
+        return lp.extreme(expr, -1)
+    saved = partner.ub
+    partner.setub(0.0)
+    try:
+        return lp.extreme(expr, -1)
+    finally:
+        partner.setub(saved)
 
 
 def _interval(expr: Any) -> tuple[float, float]:

@@ -267,6 +267,18 @@ def _check_modes(modes: Mapping | None, blocks: Sequence[KKTBlock] = ()) -> None
 GLOBAL_MIP_GAP = 1e-5
 
 
+def _unbounded_hint(blocks: Sequence[KKTBlock]) -> str:
+    """Why a global solve may stall: follower variables without a finite bound (no big-M can be proved for
+    their pairs, and SCIP branches on their products with leader variables over an infinite range)."""
+    free = [v.name for k in blocks for v in k.agent.variables if v.lb is None or v.ub is None]
+    if not free:
+        return ""
+    shown = ", ".join(f"'{n}'" for n in free[:3]) + (f" and {len(free) - 3} more" if len(free) > 3 else "")
+    return (f"; follower variable(s) {shown} have no finite bound on some side: give them the physical "
+            "limits they have (a capacity, a maximum demand), which lets the engine prove big-M bounds and "
+            "SCIP branch on a finite range")
+
+
 def solve_reformulated(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str | None,
                        solver_options: dict | None, bounds: Sequence[PairBounds] = (),
                        plans: Sequence[dict[str, list[int]]] = ()) -> SolveResult:
@@ -296,6 +308,8 @@ def solve_reformulated(model: pyo.Block, blocks: Sequence[KKTBlock], solver: str
         result.extra["complementarity_modes"] = {"bigm": n_bigm, "sos1": n_sos}
         if n_sos:
             result.message += f"; {n_sos} complementarity pair(s) as SOS1 sets, {n_bigm} big-M"
+            if not result.status.is_ok:
+                result.message += _unbounded_hint(blocks)
     ratios = [pyo.value(p.multiplier) / M for k, b in zip(blocks, bounds) for p, M in zip(k.pairs, b.multiplier)
               if 0 < M < math.inf and p.multiplier.value is not None]
     if ratios:

@@ -28,6 +28,7 @@ from pyomo.core.base.var import VarData
 from pyomo.core.expr.numeric_expr import (DivisionExpression, MonomialTermExpression, NegationExpression,
                                           ProductExpression, SumExpression)
 from pyomo.core.expr.numvalue import native_numeric_types
+from pyomo.core.expr.visitor import identify_variables
 
 from gridgames.solvers.errors import ModelError
 from gridgames.solvers.validate import finite_data_named
@@ -155,9 +156,25 @@ class Agent:
         instance to every agent of a solve).
 
         Gap tolerances scale with the objective's value *without* it: such a term
-        changes no decision, so it must not loosen the certificate.
+        changes no decision, so it must not loosen the certificate.  An own variable the
+        agent cannot move counts with it: equal bounds, or an equality row of that one
+        variable (``y1 == 1``: a ``1e6·y1`` term loosened the tolerance to 10 and hid a
+        gain of 7.5).
         """
-        return (part or OwnFreePart())(self.objective.expr, {id(v) for v in self.variables})
+        pinned = self.pinned_variables()
+        return (part or OwnFreePart())(self.objective.expr, {id(v) for v in self.variables if id(v) not in pinned})
+
+    def pinned_variables(self) -> set[int]:
+        """Ids of own variables with equal bounds or set alone by one of the agent's equality rows."""
+        own = {id(v) for v in self.variables}
+        pinned = {id(v) for v in self.variables if v.lb is not None and v.lb == v.ub}
+        for con in self.constraints:
+            if not con.equality:
+                continue
+            present = [v for v in identify_variables(con.body, include_fixed=False) if id(v) in own]
+            if len(present) == 1 and con.body.polynomial_degree() == 1:   # y1 == 1, y1 == x (a parameter)
+                pinned.add(id(present[0]))
+        return pinned
 
     def snapshot(self) -> list[float | None]:
         return [v.value for v in self.variables]
