@@ -200,7 +200,8 @@ def format_comparison(comp: Comparison) -> str:
     lines = [f"Table 6 comparison, {label}: test {s['test_start']} .. {s['test_end']} "
              f"({s['n_forecasts']} forecasts), rolling window {s['window_days']} days"
              + (f" ({longer} days)" if longer else "")
-             + f", refit every {s['cycle'] or 'never (update only)'}", head, "-" * len(head)]
+             + (f", refit every {s['cycle']} origins" if s['cycle'] else ", fitted once (then updated only)"),
+             head, "-" * len(head)]
 
     def fmt(v: float, spec: str, width: int) -> str:
         return f"{v:{width}{spec}}" if np.isfinite(v) else f"{'-':>{width}}"

@@ -148,8 +148,9 @@ class Checker:
     def numbers(self, section: str | None, key: str, default: Any = _MISSING, *,
                 length: int | None = None, ge: float | None = None,
                 gt: float | None = None, le: float | None = None,
-                integer: bool = False) -> np.ndarray | None:
-        """A list of finite numbers (optionally of a given length, sign, upper bound; whole numbers)."""
+                integer: bool = False, min_length: int = 0) -> np.ndarray | None:
+        """A list of finite numbers (optionally of a given length or at least ``min_length``, sign, upper
+        bound; whole numbers)."""
         value = self.raw(section, key, default)
         if value is None:
             return None
@@ -181,6 +182,9 @@ class Checker:
                 failed = True
         if length is not None and arr.size != length:
             self.fail(path, f"must have {length} entries, got {arr.size}")
+            failed = True
+        if arr.size < min_length:
+            self.fail(path, f"must have at least {min_length} entr{'y' if min_length == 1 else 'ies'}, got {arr.size}")
             failed = True
         return None if failed else arr
 

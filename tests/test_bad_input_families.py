@@ -192,6 +192,18 @@ def test_dispatch_generator_lists_checked(tmp_path, key, value):
                    f"[generators].{key}")
 
 
+def test_dispatch_needs_a_generator(tmp_path):
+    text = shipped("dispatch")
+    for key in ("a", "b", "pmin", "pmax", "ramp"):
+        text = set_key(text, "generators", key, "[]")
+    assert_refused("dispatch", text, tmp_path, "[generators].a", "at least 1 entry")
+
+
+def test_microgrid_capacity_range_must_be_positive(tmp_path):
+    assert_refused("microgrid", set_key(shipped("microgrid"), "market", "capacity", "[0.0, 0.0]"), tmp_path,
+                   "[market].capacity", "must be > 0")
+
+
 # ---------------------------------------------------------------------------
 # 1. Stackelberg: bound consistency, the closed form says infeasible
 # ---------------------------------------------------------------------------
@@ -328,7 +340,7 @@ def test_microgrid_misspelled_section_names_the_known_ones(tmp_path):
 
 @pytest.mark.parametrize("value, needle", [("[200.7]", "whole number"), ("[200, 0]", "> 0"),
                                            ("[200, 10000000]", "<= 100000"), ('["200"]', "list of numbers"),
-                                           ("[200, nan]", "not finite")])
+                                           ("[200, nan]", "not finite"), ("[]", "at least 1 entry")])
 def test_microgrid_buyer_counts_checked(tmp_path, value, needle):
     assert_refused("microgrid", set_key(shipped("microgrid"), "market", "buyer_counts", value), tmp_path,
                    "[market].buyer_counts", needle)

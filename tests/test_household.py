@@ -330,3 +330,16 @@ def test_miqp_epigraph_form_matches_the_quadratic_form():
     controllable = sum(exact.device_power[d.name] for d in devs if d.controllable)
     shift = controllable - h.controllable_baseline()
     assert np.abs(shift).max() <= 0.15 * h.reference_kw() + 1e-7     # the 15 % limit (of 3.4+3+3+4+1.5 kW)
+
+
+def test_a_window_past_the_horizon_is_refused_not_cut():
+    """``departure = 30`` on a 24 h day was silently cut to 24 (a midnight deadline)."""
+    bad = {"household": {"name": "h", "devices": [
+        {"type": "ev", "name": "car", "capacity": 40, "p_max": 7, "arrival": 18, "departure": 30,
+         "energy_arrival": 10, "energy_departure": 30},
+        {"type": "interruptible", "name": "wash", "energy": 2, "p_max": 1, "start": 8, "end": 26}]}}
+    with pytest.raises(InstanceError) as info:
+        household_from_dict(bad, source="demo.toml")
+    text = str(info.value)
+    assert "[household.devices[0]].departure: must be <= the horizon (24 h), got 30" in text
+    assert "[household.devices[1]].end: must be <= the horizon (24 h), got 26" in text

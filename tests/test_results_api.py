@@ -232,3 +232,18 @@ def test_run_instance_out_writes_the_report(tmp_path):
 def test_docstring_examples_run(module):
     failed, attempted = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert attempted > 0 and failed == 0
+
+
+def test_result_files_follow_the_umask_not_owner_only(tmp_path):
+    """mkstemp's 0600 stayed on every CSV and report through the atomic rename."""
+    import os
+
+    from gridgames.models.report import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "r.csv", "a,b\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.csv").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "r.csv").read_text() == "a,b\n"

@@ -198,7 +198,7 @@ def _assert_edit_names_field(tmp_path, instance: str, loader, edit, field) -> No
     (("valley_hours = [0, 1, 2, 3, 4, 5, 6, 7, 23]", "valley_hours = [0, 1, 2, 3, 4, 5, 6, 7, 8, 23]"),
      "[seller].peak_hours: hour 8"),
     (("comfort = 400", "comfort = -1"), "[followers].comfort"),
-    (("capacity = 6.0", "capacity = -6.0"), "[users[1].devices[2]].capacity"),
+    (("capacity = 6.0", "capacity = -6.0"), "[users[1].devices[0]].capacity"),
     (("days = 28", "days = 5000"), "[data].days"),
     (("ga_pop_size = 20", "ga_popsize = 20"), "[solve].ga_popsize"),
     (('first_day = "2011-12-01"', 'first_day = "2011-12-1"'), "[data].first_day: not a date in the form YYYY-MM-DD"),

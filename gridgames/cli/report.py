@@ -11,7 +11,7 @@ from gridgames.cli.boundary import cli_errors
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help=SUBCOMMANDS["report"])
+    p = sub.add_parser("report", help=SUBCOMMANDS["report"], description=SUBCOMMANDS["report"])
     p.add_argument("results", type=Path, metavar="RESULTS_DIR", help="folder written by `gridgames bench`")
     p.add_argument("--markdown", type=Path,
                    help="write the markdown here instead of RESULTS_DIR/report.md (figures/ goes beside it), "

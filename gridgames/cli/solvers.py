@@ -9,7 +9,9 @@ from gridgames.solvers.registry import list_solvers
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("solvers", help="list solvers and whether each is available")
+    p = sub.add_parser("solvers", help="list solvers and whether each is available",
+                       description="List every registered solver (built-in and plug-in), the problem classes it "
+                                   "takes and whether it is available on this machine.")
     p.set_defaults(func=run)
 
 

@@ -38,7 +38,7 @@ def load_dispatch_instance(instance: Instance) -> DispatchData:
     """Validate the ``[generators]`` and ``[data]`` sections; all problems at once."""
     chk: Checker = instance.checker()
     chk.declared_keys(FIELDS)
-    a = chk.numbers("generators", "a", ge=0)
+    a = chk.numbers("generators", "a", ge=0, min_length=1)   # the fleet's size: every list must match it
     n = None if a is None else len(a)
     b = chk.numbers("generators", "b", length=n)
     pmin = chk.numbers("generators", "pmin", length=n, ge=0)

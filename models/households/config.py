@@ -89,6 +89,20 @@ def _device(chk: Checker, section: str) -> Device | None:
     return cls(name=name, **values)
 
 
+#: device fields that are hours of the day: they must fall inside the horizon (a window is not wrapped)
+_HOUR_FIELDS = ("start", "end", "arrival", "departure", "preferred_start")
+
+
+def _within_horizon(chk: Checker, section: str, item: dict[str, Any], horizon: float) -> None:
+    """Hours past the horizon are refused: ``departure = 30`` on a 24 h day was cut to 24 without a word."""
+    for key in _HOUR_FIELDS:
+        value = item.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > horizon:
+            chk.fail(f"[{section}].{key}", f"must be <= the horizon ({horizon:g} h), got {value:g}: windows are not "
+                                           "wrapped past its end (plan an overnight stay as arrival 0 .. departure, "
+                                           "or lengthen the horizon)")
+
+
 def _cross_checks(chk: Checker, section: str, d: dict[str, Any]) -> None:
     """Relations between fields of one device (each reported at its field path; invalid fields skipped)."""
     path = f"[{section}]"
@@ -166,8 +180,12 @@ def _base_load(chk: Checker, section: str, grid: TimeGrid | None, base_dir: Path
 
 
 def household_from_dict(data: dict[str, Any], *, section: str = "household", source: str = "household",
-                        base_dir: str | Path | None = None) -> Household:
+                        base_dir: str | Path | None = None, device_labels: list[str] | None = None) -> Household:
     """Build a :class:`Household` from a parsed TOML document holding ``[section]``.
+
+    ``device_labels`` names each device's table in problems when the devices were gathered from
+    several places of the file (shared ``[[followers.devices]]`` and a user's own); by default
+    ``section.devices[i]``.
 
     Raises
     ------
@@ -203,9 +221,11 @@ def household_from_dict(data: dict[str, Any], *, section: str = "household", sou
         chk.fail(f"[{section}].devices", "must be an array of tables ([[household.devices]])")
         items = []
     for i, item in enumerate(items):
-        label = f"{section}.devices[{i}]"
+        label = device_labels[i] if device_labels is not None else f"{section}.devices[{i}]"
         sub = Checker({label: item}, source)
         device = _device(sub, label)
+        if grid is not None:
+            _within_horizon(sub, label, item, grid.horizon)
         chk.problems += sub.problems
         if device is not None:
             devices.append(device)

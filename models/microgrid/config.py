@@ -335,8 +335,8 @@ def market_spec_from_checker(chk: Checker) -> tuple[MarketSpec, list[int], int]:
     chk.section(sec)
     base = MarketSpec()
 
-    def pair(key: str, default: tuple) -> tuple:
-        got = chk.numbers(sec, key, list(default), length=2, ge=0)
+    def pair(key: str, default: tuple) -> tuple:   # a capacity of 0 leaves a seller nothing to sell
+        got = chk.numbers(sec, key, list(default), length=2, **({"gt": 0} if key == "capacity" else {"ge": 0}))
         return tuple(float(v) for v in got) if got is not None else default
 
     spec = MarketSpec(
@@ -350,7 +350,8 @@ def market_spec_from_checker(chk: Checker) -> tuple[MarketSpec, list[int], int]:
         availability=tuple(int(v) for v in pair("availability", base.availability)),
         satisfaction=chk.string(sec, "satisfaction", base.satisfaction, choices=["log", "quadratic"]) or "log",
         kappa=chk.number(sec, "kappa", base.kappa, gt=1) or base.kappa)
-    counts = chk.numbers(sec, "buyer_counts", [200, 400, 600, 800, 1000], gt=0, le=MAX_BUYERS, integer=True)
+    counts = chk.numbers(sec, "buyer_counts", [200, 400, 600, 800, 1000], gt=0, le=MAX_BUYERS, integer=True,
+                         min_length=1)
     seed = chk.number(sec, "seed", 0, ge=0, integer=True) or 0
     from gridgames.models.microgrid.fields import FIELDS  # noqa: PLC0415  (fields import MarketSpec from here)
     chk.declared_keys(FIELDS, [sec])

@@ -74,7 +74,7 @@ def plot_ir_sweep(out: Path, sweep: pd.DataFrame, day_label: str, *, paper: bool
         if marks["break_even"]:
             ax.axvspan(*marks["break_even"], color="tab:red", alpha=0.25,
                        label="paper: equals price-only")
-        ax.set(title=f"{fig_no}: {quantity.lower()}", xlabel=label("Incentive rate ir", "$/MWh"),
+        ax.set(title=f"{fig_no}: {quantity}", xlabel=label("Incentive rate ir", "$/MWh"),
                ylabel=label(quantity, unit))
         place_legend(ax, fontsize=7)
     return save_figure(fig, Path(out) / "fig11_14_ir_sweep.png")

@@ -140,10 +140,12 @@ def _users(chk: Checker, shared: list[dict], followers: dict[str, Any], base: np
         profile = own_base if own_base is not None else base
         if profile is not None:
             table["base_load"] = [float(v) * base_scale for v in profile]
+        labels = ([f"followers.devices[{j}]" for j in range(len(shared))]
+                  + [f"{label}.devices[{j}]" for j in range(len(own))])
         try:
-            out.append(household_from_dict({label: table}, section=label, source=source))
-        except InstanceError as exc:
-            chk.problems += exc.problems
+            out.append(household_from_dict({label: table}, section=label, source=source, device_labels=labels))
+        except InstanceError as exc:   # a shared device's problem is the same for every user: once
+            chk.problems += [p for p in exc.problems if p not in chk.problems]
             continue
         weights.append(float(weight))
         scales.append(float(scale))
