@@ -481,3 +481,13 @@ def test_an_unknown_solver_is_refused_even_by_a_method_that_uses_none(tmp_path):
     # before: stackelberg's analytic method ran and reported "solver bogus"
     with pytest.raises(GridGamesError, match="unknown solver 'bogus'"):
         run_instance(INSTANCES / "stackelberg_bpat.toml", solver="bogus")
+
+
+@pytest.mark.parametrize("key, value, needle", [("load_file", '"nothere.csv"', "no such file"),
+                                                ("load_column", '"NOPE_MW"', "is not a column")])
+def test_microgrid_forecast_file_checked_at_load(tmp_path, key, value, needle):
+    """Checked when the instance loads, not after every market of the run is solved."""
+    text = shipped("microgrid")
+    if "[forecast]" not in text:
+        text += '\n[forecast]\nload_file = "pjm_dayton"\n'
+    assert_refused("microgrid", set_key(text, "forecast", key, value), tmp_path, f"[forecast].{key}", needle)

@@ -141,6 +141,28 @@ def forecast_settings(chk: Checker, explicit_buyers: int | None = None) -> dict[
     return settings
 
 
+def check_load_file(chk: Checker, resolve: Any, cfg: dict[str, Any]) -> None:
+    """``[forecast].load_file`` exists and has the time and load columns, checked when the instance loads
+    (not after every market of the run is solved)."""
+    file = cfg.get("load_file")
+    if not file:
+        return
+    path = resolve(file)
+    if not path.is_file():
+        chk.fail("[forecast].load_file", f"no such file: {path}")
+        return
+    try:
+        with open(path, encoding="utf-8") as handle:
+            header = [c.strip().strip('"') for c in handle.readline().split(",")]
+    except (OSError, UnicodeDecodeError) as exc:
+        chk.fail("[forecast].load_file", f"cannot read {path.name}: {exc}")
+        return
+    for key in ("time_column", "load_column"):
+        column = cfg.get(key)
+        if column and column not in header:
+            chk.fail(f"[forecast].{key}", f"{column!r} is not a column of {path.name} (columns: {', '.join(header)})")
+
+
 def buyers_within(chk: Checker, section: str, default: int, largest: int, explicit: int | None) -> int | None:
     """``[section].n_buyers``, taken from the explicit ``[buyers]`` arrays when there are some.
 

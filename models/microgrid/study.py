@@ -30,7 +30,7 @@ from gridgames.models.microgrid.baselines import Outcome, from_solution, load_tr
 from gridgames.models.microgrid.config import (MAX_SMALL_BUYERS, Market, MarketSource, MarketSpec,
                                                explicit_arrays, market_spec_from_checker)
 from gridgames.models.microgrid.fields import FIELDS
-from gridgames.models.microgrid.forecast import forecast_settings
+from gridgames.models.microgrid.forecast import check_load_file, forecast_settings
 from gridgames.models.microgrid.margins import margins_settings, margins_table
 from gridgames.models.microgrid.model import ENGINE_METHODS, solve_engine, solve_pso
 from gridgames.models.microgrid.report import figure_tables, market_notes, method_answer, plot_figures, short_error
@@ -165,6 +165,7 @@ class MicrogridStudy(Study):
         if not isinstance(compare, list) or any(not isinstance(m, str) or m not in METHODS for m in compare):
             chk.fail("[methods].compare", f"must be a list of methods from {', '.join(METHODS)}, got {compare!r}")
         forecast_cfg = forecast_settings(chk, source.n_buyers)
+        check_load_file(chk, instance.resolve, forecast_cfg)
         margins_cfg = margins_settings(chk, source.n_buyers)
         chk.raise_if_any()
         return MicrogridConfig(instance, spec, counts, seed, share, offpeak, list(compare), int(n_small),
