@@ -81,11 +81,12 @@ def seller_params(chk: Checker, section: str = "seller") -> dict[str, Any] | Non
         key = f"{name}_hours"
         if name == "shoulder" and key not in chk.section(section, required=False):
             continue
-        hours = chk.numbers(section, key, ge=0)
+        hours = chk.numbers(section, key, ge=0, le=23, integer=True)
         if hours is None:
             continue
-        if not all(float(h).is_integer() and h < 24 for h in hours):
-            chk.fail(f"[{section}].{key}", "must be whole hours 0-23")
+        twice = sorted({int(h) for h in hours if list(hours).count(h) > 1})
+        if twice:
+            chk.fail(f"[{section}].{key}", f"hour(s) {', '.join(map(str, twice))} listed twice")
             continue
         periods[name] = [int(h) for h in hours]
     if len(periods) >= 2:
