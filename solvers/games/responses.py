@@ -328,9 +328,10 @@ class BestResponses:
             current, best, results = answer.current, answer.best, answer.results
         else:
             current, best, results = [], [], []
-            # a player whose rows the profile breaks (by a solver's tolerance) is judged on its rows relaxed to
-            # the profile: a strict re-solve would have to repair the others' excess and look like a loss
-            broken = {name for name, v in violations(self.agents)[0].items() if v > RELAX_TRIGGER}
+            # a player bound by a shared row the profile breaks (by a solver's tolerance) is judged on its rows
+            # relaxed to the profile: a strict re-solve would have to repair the others' excess and look like a
+            # loss (its own bounds and rows it can repair alone: a loss of its own tolerance only)
+            broken = _bound_by_broken_shared_rows(self.agents)
             for i, (agent, solver) in enumerate(zip(self.agents, self.solvers)):
                 if agent.name in broken:
                     current.append(agent.value())
@@ -377,6 +378,13 @@ RELAX_ROOM = 1e-12
 #: a player's rows broken by more than this (relative to ``1 + |bound|``) at the profile: its gap is checked on
 #: them relaxed to the profile
 RELAX_TRIGGER = 1e-12
+
+
+def _bound_by_broken_shared_rows(agents: Sequence[Agent]) -> set[str]:
+    """Names of the players bound by a shared constraint violated beyond :data:`RELAX_TRIGGER` (relative)."""
+    shared = {id(c): c for a in agents for c in a.shared}
+    broken = {k for k, c in shared.items() if violation_of(c, scaled=True) > RELAX_TRIGGER}
+    return {a.name for a in agents if any(id(c) in broken for c in a.shared)} if broken else set()
 
 
 def _relaxed_best_response_value(agent: Agent, solver: AgentSolver) -> tuple[float, SolveResult]:
