@@ -110,8 +110,11 @@ class PyomoLegacySolver:
                        alternatives="Try 'highs' (LP/QP/MILP), 'scip' (MIQP/MINLP) or 'ipopt' (NLP).")
         options = {**self.options, **translate_options(self.pyomo_name, overrides)}
         start = time.perf_counter()
+        # a sub-block (a player's block, a view) has no ``solutions`` store to load from afterwards: Pyomo loads
+        # the point itself then (and raises on a status without one, a status here)
+        own_store = hasattr(model, "solutions")
         try:
-            res = self._solver.solve(model, tee=tee, load_solutions=False, options=options)
+            res = self._solver.solve(model, tee=tee, load_solutions=not own_store, options=options)
         except Exception as exc:  # noqa: BLE001 - a plug-in failure (bad option, crash) is a status
             first = (str(exc).strip().splitlines() or [""])[0]
             log.warning("%s raised %s: %s", self.name, type(exc).__name__, first)
@@ -120,8 +123,9 @@ class PyomoLegacySolver:
         tc = res.solver.termination_condition
         status = _LEGACY_STATUS.get(tc, SolveStatus.ERROR)
         objective = None
-        if status.is_ok and len(res.solution) > 0:
-            model.solutions.load_from(res)
+        if status.is_ok and (len(res.solution) > 0 or not own_store):
+            if own_store:
+                model.solutions.load_from(res)
             obj = next(model.component_data_objects(pyo.Objective, active=True))
             objective = pyo.value(obj)
             if not math.isfinite(objective):

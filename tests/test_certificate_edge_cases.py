@@ -107,3 +107,53 @@ def test_a_term_in_a_variable_the_follower_cannot_move_does_not_loosen_its_toler
     assert str(res.status) == "follower_not_optimal", res.message
     assert res.follower_gap == pytest.approx(7.5, rel=1e-6)
     assert "not at its optimum" in res.message
+
+
+def test_a_looser_mip_gap_the_caller_gives_leaves_the_equilibrium_uncertified():
+    from gridgames.solvers import solve_nash
+
+    m = knapsack_game()
+    res = solve_nash(m, [m.P1, m.P2], method="gauss-seidel", solver_options={"mip_gap": 1e-3})
+    assert str(res.status) == "feasible", res.message
+    assert "mip_gap you gave" in res.message
+
+
+def test_a_pinned_term_of_size_1e9_does_not_turn_rounding_into_a_gain():
+    """P0 earns 1e9·y1 with y1 set by its own row 3·y1 − 0.003·q1 == 3.0000001 (an exp term makes it an Ipopt
+    player): the rounding of y1 between profile and re-solve (~1e-12) is ~1e-3 of payoff, which the tolerance
+    must cover (review 10: not_equilibrium / feasible when the pinned term left the scale entirely)."""
+    from gridgames.solvers import solve_nash
+
+    m = pyo.ConcreteModel()
+    m.F = pyo.Block(range(2))
+    for i in range(2):
+        m.F[i].q = pyo.Var(bounds=(0, 10), initialize=1)
+    m.F[0].y1 = pyo.Var(bounds=(0, 3), initialize=1)
+    m.F[0].pin = pyo.Constraint(expr=3 * m.F[0].y1 - 0.003 * m.F[1].q == 3.0000001)
+    m.F[0].profit = pyo.Objective(expr=1e9 * m.F[0].y1 + 2 * m.F[0].q - 0.1 * m.F[0].q ** 2
+                                  - 0.01 * m.F[0].q * m.F[1].q + 1e-4 * pyo.exp(0.1 * m.F[0].q), sense=pyo.maximize)
+    m.F[1].profit = pyo.Objective(expr=m.F[1].q - 0.1 * m.F[1].q ** 2 - 0.01 * m.F[0].q * m.F[1].q,
+                                  sense=pyo.maximize)
+    for method in ("gauss-seidel", "jacobi"):
+        res = solve_nash(m, m.F, method=method)
+        assert res.status.is_optimal, (method, res.message)
+
+
+def test_a_pyomo_passthrough_solver_answers_for_a_player_block():
+    """A player's block is not a model: Pyomo's legacy solvers have no ``solutions`` store on it (an
+    AttributeError before)."""
+    from gridgames.solvers import solve_nash
+
+    if not _pyomo_solver("highs"):
+        pytest.skip("Pyomo's highs is not available")
+    m = cournot([10.0, 20.0], "named")
+    res = solve_nash(m, m.F, method="gauss-seidel", solver="pyomo:highs")
+    assert str(res.status) == "optimal", res.message
+    assert [m.F[i].q.value for i in m.F] == pytest.approx([100 / 3, 70 / 3], abs=1e-5)
+
+
+def _pyomo_solver(name: str) -> bool:
+    try:
+        return bool(pyo.SolverFactory(name).available(exception_flag=False))
+    except Exception:  # noqa: BLE001 - an availability probe
+        return False

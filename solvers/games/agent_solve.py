@@ -68,6 +68,8 @@ GLOBAL_OPTIONS = {"time_limit": GLOBAL_TIME_LIMIT}
 #: default gap_tol: a 60-item knapsack player stopped 9.0 short of its best, 441,660 against 441,669, and the
 #: sweeps said optimal); 100 times below the default gap_tol, so the gain it can hide is within tolerance
 BEST_RESPONSE_MIP_GAP = 1e-7
+#: built-in solvers whose MILP answers stop at a relative MIP gap (scipy's MILP is HiGHS inside)
+_MIP_GAP_SOLVERS = ("highs", "scip", "scipy")
 
 
 def global_solver_if_nonconvex(agent: Agent, chosen: str | None = None) -> tuple[str | None, str]:
@@ -184,11 +186,12 @@ class AgentSolver:
         """The caller's options, plus ``bound_relax_factor = 0`` for Ipopt on an agent with shared
         constraints (Ipopt otherwise relaxes bounds by 1e-8 and may return a point that overshoots
         a shared cap, which leaves the next player of a Gauss-Seidel sweep with an infeasible problem)
-        and :data:`BEST_RESPONSE_MIP_GAP` for HiGHS or SCIP on an integer agent."""
+        and :data:`BEST_RESPONSE_MIP_GAP` for HiGHS, SCIP or scipy on an integer agent (a looser one the
+        caller gives is kept, with a warning)."""
         options = dict(self.options or {})
         if name == "ipopt" and self.agent.shared:
             options.setdefault("bound_relax_factor", 0.0)
-        if name in ("highs", "scip") and self.kind in ("milp", "minlp"):
+        if name in _MIP_GAP_SOLVERS and any(not v.is_continuous() for v in self.agent.variables):
             options.setdefault("mip_gap", BEST_RESPONSE_MIP_GAP)
         return options
 

@@ -241,7 +241,7 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
         if not leader.variables:
             result.message += ("; the leader has no free variable (its decisions are fixed or Params): only the "
                                "followers' problems were solved")
-        record_values(result, model, followers=followers)
+        record_values(result, model, followers=followers, loaded=False if no_point else None)
     return finish(result, on_error)
 
 

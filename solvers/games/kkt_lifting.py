@@ -96,7 +96,9 @@ def lift_totals(model: pyo.Block, agents: Sequence[Agent], *, bounded: bool = Fa
         definitions.append(LinearExpression(constant=constant, linear_coefs=[c for _, c in free],
                                             linear_vars=[v for v, _ in free]))
     blk.define = pyo.Constraint(range(len(keep)), rule=lambda _, k: blk.t[k] - definitions[k] == 0.0)
-    return LiftedTotals(model, blk, substitution, weights, [found.names[j] for j, _ in keep])
+    names = [found.names[j] for j, _ in keep]
+    names = [f"{n} (#{k + 1})" if names.count(n) > 1 else n for k, n in enumerate(names)]  # inline sums of one payoff
+    return LiftedTotals(model, blk, substitution, weights, names)
 
 
 def _implied_bound(constant: float, free: list, *, lower: bool) -> float | None:

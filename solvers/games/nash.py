@@ -434,6 +434,11 @@ def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData]
         result.status = SolveStatus.LOCALLY_OPTIMAL
         result.message += (f"; SCIP stopped at its time limit for {', '.join(repr(n) for n in br.uncertified[:3])}: "
                            "their gains are lower bounds, a better response far away is not excluded")
+    loose = br.loose_mip_gap()
+    if loose and result.status.is_optimal:
+        result.status = SolveStatus.FEASIBLE
+        result.message += (f"; the best responses of {', '.join(repr(n) for n in loose[:3])} stop at the "
+                           "mip_gap you gave, looser than the gap tolerance: their gains are not certified")
     result.best_response_solves = br.solves
     result.extra["best_responses"] = br.report()
     if br.fallbacks:

@@ -23,8 +23,9 @@ import pyomo.environ as pyo
 
 from gridgames.solvers.bounds import bounds_arrays
 from gridgames.solvers.errors import GridGamesError, ModelError
-from gridgames.solvers.games.agent_solve import (GLOBAL_CHECKS, AgentSolver, RelaxedAgent, global_best_response,
-                                                 bound_violation, global_solver_if_nonconvex, violation_of)
+from gridgames.solvers.games.agent_solve import (BEST_RESPONSE_MIP_GAP, GLOBAL_CHECKS, AgentSolver, RelaxedAgent,
+                                                 bound_violation, global_best_response, global_solver_if_nonconvex,
+                                                 violation_of)
 from gridgames.solvers.games.batch import BatchResponses
 from gridgames.solvers.games.best_response import AggregateAgentSolver, AggregateValues
 from gridgames.solvers.games.compiled_player import CompiledPlayer, Response
@@ -180,6 +181,12 @@ class BestResponses:
         for followers)."""
         return [a.name for s, a in zip(self.solvers, self.agents)
                 if s.solver_name != "scip" and a.name not in self.global_players and s.nonlinear]
+
+    def loose_mip_gap(self) -> list[str]:
+        """Integer players whose best responses stop at a caller's MIP gap above ``LOOSE_MIP_GAP``."""
+        return [a.name for s, a in zip(self.solvers, self.agents)
+                if (s.options or {}).get("mip_gap", 0.0) > LOOSE_MIP_GAP
+                and any(not v.is_continuous() for v in a.variables)]
 
     def report(self) -> dict[str, Any]:
         """How the best responses were computed (for ``result.extra["best_responses"]``)."""
@@ -373,6 +380,8 @@ class BestResponses:
         return out
 
 
+#: a caller's relative MIP gap above this leaves integer players' gains uncertified (ten times the default)
+LOOSE_MIP_GAP = 10 * BEST_RESPONSE_MIP_GAP
 #: room a relaxed gap check adds beyond the current point, relative to ``1 + |bound|``
 RELAX_ROOM = 1e-12
 #: a player's rows broken by more than this (relative to ``1 + |bound|``) at the profile: its gap is checked on

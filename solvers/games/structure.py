@@ -41,6 +41,10 @@ def _has_variables(expr: Any) -> bool:
         and next(iter(unfixed_variables(expr)), None) is not None
 
 
+#: share of the pinned own variables' terms kept in a gap tolerance's scale (see Agent.objective_constant)
+PINNED_WEIGHT = 1e-2
+
+
 class OwnFreePart:
     """The value of an objective's top-level terms that involve none of the agent's own variables.
 
@@ -156,13 +160,21 @@ class Agent:
         instance to every agent of a solve).
 
         Gap tolerances scale with the objective's value *without* it: such a term
-        changes no decision, so it must not loosen the certificate.  An own variable the
-        agent cannot move counts with it: equal bounds, or an equality row of that one
-        variable (``y1 == 1``: a ``1e6·y1`` term loosened the tolerance to 10 and hid a
-        gain of 7.5).
+        changes no decision, so it must not loosen the certificate.  The terms of own
+        variables the agent cannot move (equal bounds, or an equality row of that one
+        variable) count at :data:`PINNED_WEIGHT` only: a ``1e6·y1`` term with ``y1 == 1``
+        loosened the tolerance to 10 and hid a gain of 7.5, but such a term still carries
+        the solvers' rounding (2.5e-12 on ``y1`` is 2.5e-3 on ``1e9·y1``), which the
+        tolerance must cover.
         """
+        part = part or OwnFreePart()
+        own = {id(v) for v in self.variables}
+        constant = part(self.objective.expr, own)
         pinned = self.pinned_variables()
-        return (part or OwnFreePart())(self.objective.expr, {id(v) for v in self.variables if id(v) not in pinned})
+        if not pinned:
+            return constant
+        with_pinned = part(self.objective.expr, own - pinned)   # the pinned terms counted as constant
+        return constant + (1.0 - PINNED_WEIGHT) * (with_pinned - constant)
 
     def pinned_variables(self) -> set[int]:
         """Ids of own variables with equal bounds or set alone by one of the agent's equality rows."""
