@@ -274,7 +274,7 @@ def _unbounded_hint(blocks: Sequence[KKTBlock]) -> str:
     if not free:
         return ""
     shown = ", ".join(f"'{n}'" for n in free[:3]) + (f" and {len(free) - 3} more" if len(free) > 3 else "")
-    return (f"; follower variable(s) {shown} have no finite bound on some side: give them the physical "
+    return (f"; variable(s) {shown} of the lower level have no finite bound on some side: give them the physical "
             "limits they have (a capacity, a maximum demand), which lets the engine prove big-M bounds and "
             "SCIP branch on a finite range")
 
