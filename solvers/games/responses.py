@@ -335,31 +335,26 @@ class BestResponses:
             current, best, results = answer.current, answer.best, answer.results
         else:
             current, best, results = [], [], []
-            # a player bound by a shared row the profile breaks (by a solver's tolerance) is judged on its rows
-            # relaxed to the profile: a strict re-solve would have to repair the others' excess and look like a
-            # loss (its own bounds and rows it can repair alone: a loss of its own tolerance only)
+            # a player bound by a shared row the profile breaks (by a solver's tolerance) and losing by its strict
+            # re-solve is judged on its rows relaxed to the profile: the strict one had to repair the others'
+            # excess (only such players: a fresh model each, which would cost O(N²) for all of them)
             broken = _bound_by_broken_shared_rows(self.agents)
             for i, (agent, solver) in enumerate(zip(self.agents, self.solvers)):
-                if agent.name in broken:
-                    current.append(agent.value())
-                    value, res = _relaxed_best_response_value(agent, solver)
-                    best.append(value)
-                    results.append(res)
-                    continue
                 newton = self._newton_response(i) if self._newton[i] else None
                 if newton is not None:
-                    current.append(newton.current)
-                    best.append(newton.value)
-                    results.append(newton.result)
-                    continue
-                if isinstance(solver, AggregateAgentSolver):
-                    solver.refresh()
-                    current.append(solver.view_value())
+                    now, value, res = newton.current, newton.value, newton.result
                 else:
-                    current.append(agent.value())
-                value, res = solver.best_response_value()
-                if res.status is SolveStatus.INFEASIBLE:
+                    if isinstance(solver, AggregateAgentSolver):
+                        solver.refresh()
+                        now = solver.view_value()
+                    else:
+                        now = agent.value()
+                    value, res = solver.best_response_value()
+                if res.status is SolveStatus.INFEASIBLE or (
+                        agent.name in broken and res.ok
+                        and (value - now) * agent.sense > REPAIR_LOSS * max(1.0, abs(now))):
                     value, res = _relaxed_best_response_value(agent, solver)
+                current.append(now)
                 best.append(value)
                 results.append(res)
         out = {}
@@ -382,6 +377,9 @@ class BestResponses:
 
 #: a caller's relative MIP gap above this leaves integer players' gains uncertified (ten times the default)
 LOOSE_MIP_GAP = 10 * BEST_RESPONSE_MIP_GAP
+#: a loss (relative to ``max(1, |objective|)``) of a player's strict re-solve at a profile breaking a shared row
+#: it is bound by, from which its gap is checked on its rows relaxed to the profile instead
+REPAIR_LOSS = 1e-7
 #: room a relaxed gap check adds beyond the current point, relative to ``1 + |bound|``
 RELAX_ROOM = 1e-12
 #: a player's rows broken by more than this (relative to ``1 + |bound|``) at the profile: its gap is checked on
