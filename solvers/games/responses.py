@@ -30,7 +30,7 @@ from gridgames.solvers.games.batch import BatchResponses
 from gridgames.solvers.games.best_response import AggregateAgentSolver, AggregateValues
 from gridgames.solvers.games.compiled_player import CompiledPlayer, Response
 from gridgames.solvers.games.game_parts import find_aggregates
-from gridgames.solvers.games.status import FEAS_TOL, VIOLATION_FACTOR, gap_limit
+from gridgames.solvers.games.status import FEAS_TOL, GAP_TOL, VIOLATION_FACTOR, gap_limit
 from gridgames.solvers.games.structure import Agent
 from gridgames.solvers.result import SolveResult, SolveStatus
 
@@ -378,8 +378,10 @@ class BestResponses:
 #: a caller's relative MIP gap above this leaves integer players' gains uncertified (ten times the default)
 LOOSE_MIP_GAP = 10 * BEST_RESPONSE_MIP_GAP
 #: a loss (relative to ``max(1, |objective|)``) of a player's strict re-solve at a profile breaking a shared row
-#: it is bound by, from which its gap is checked on its rows relaxed to the profile instead
-REPAIR_LOSS = 1e-7
+#: it is bound by, from which its gap is checked on its rows relaxed to the profile instead: the default gap
+#: tolerance, since a smaller loss passes the certificate anyway (a 300-firm Scholtes answer overfilling its
+#: cap sent every firm to a fresh model, 11 s, for losses of 2e-6 relative)
+REPAIR_LOSS = GAP_TOL
 #: room a relaxed gap check adds beyond the current point, relative to ``1 + |bound|``
 RELAX_ROOM = 1e-12
 #: a player's rows broken by more than this (relative to ``1 + |bound|``) at the profile: its gap is checked on
