@@ -11,6 +11,7 @@ from typing import Any
 
 import pyomo.environ as pyo
 
+from gridgames.solvers.games.game_parts import lift
 from gridgames.solvers.games.kkt_lifting import lift_totals, lifted_objective_gradient
 from gridgames.solvers.games.kkt_methods import (Reformulation, add_complementarity, run_scholtes,
                                                  solve_reformulated)
@@ -39,6 +40,10 @@ def solve_nash_kkt(model: pyo.Block, agents: Sequence[Agent], solver: str | None
                            gradients=gradients) as blocks:
             if variational:
                 _tie_shared_multipliers(blocks)
+            if totals is not None and solver != "scip":   # a shared cap's slack through its total: 2 entries, not N
+                for kkt in blocks:
+                    for pair in kkt.pairs:
+                        pair.slack = lift(pair.slack, totals.substitution)
             if solver == "scip":   # big-M where bounds are proved, SOS1 elsewhere: global
                 bounds, plans = add_complementarity(model, blocks, bigm=bigm, multiplier_bound=multiplier_bound)
                 result = solve_reformulated(model, blocks, "scip", solver_options, bounds, plans)
