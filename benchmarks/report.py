@@ -90,6 +90,7 @@ def _plot_gap_vs_time(family: str, frame: pd.DataFrame, figures: Path) -> Path |
     ax.set(xscale="log", yscale="log", xlabel="wall time (s)", ylabel="relative gap to reference",
            title=f"{family}: gap vs time (gaps below {floor:g} drawn at {floor:g})")
     ax.grid(True, which="both", alpha=0.3)
+    ax.margins(0.08)   # markers at the extremes stay whole
     ax.legend(fontsize=8)
     return _save(fig, figures / f"{family}-gap-vs-time.png")
 

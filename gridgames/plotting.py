@@ -211,10 +211,27 @@ def _move_legend_outside(ax: Any, renderer: Any) -> None:
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(offset, 1.0), borderaxespad=0.0, fontsize=size)
 
 
-def _crowded(labels: list[Any], renderer: Any) -> bool:
-    boxes = sorted((t.get_window_extent(renderer) for t in labels if t.get_visible() and t.get_text()),
-                   key=lambda b: b.x0)
+def _crowded(labels: list[Any], renderer: Any, vertical: bool = False) -> bool:
+    boxes = [t.get_window_extent(renderer) for t in labels if t.get_visible() and t.get_text()]
+    if vertical:
+        boxes = sorted(boxes, key=lambda b: b.y0)
+        return any(min(a.y1, b.y1) - max(a.y0, b.y0) > 0.5 for a, b in zip(boxes, boxes[1:]))
+    boxes = sorted(boxes, key=lambda b: b.x0)
     return any(min(a.x1, b.x1) - max(a.x0, b.x0) > 0.5 for a, b in zip(boxes, boxes[1:]))
+
+
+def _drop_crowded_minor_labels(ax: Any, renderer: Any) -> bool:
+    """Remove an axis's minor tick labels (a log axis labels 3×10⁻¹, 4×10⁻¹ ... over a short range) when they
+    overlap each other or the major labels; whether any were removed."""
+    from matplotlib.ticker import NullFormatter
+
+    changed = False
+    for axis, vertical in ((ax.xaxis, False), (ax.yaxis, True)):
+        minor = [t for t in axis.get_ticklabels(minor=True) if t.get_visible() and t.get_text()]
+        if minor and _crowded(minor + list(axis.get_ticklabels()), renderer, vertical):
+            axis.set_minor_formatter(NullFormatter())
+            changed = True
+    return changed
 
 
 def _grow_to_fit(fig: Any, renderer: Any) -> bool:
@@ -233,7 +250,8 @@ def settle_layout(fig: Any, rect: tuple[float, float, float, float] | None = Non
     """Lay out ``fig`` and repair what would make it unfit for a paper.
 
     Up to ``rounds`` times: ``tight_layout``; an axes legend that covers data
-    of its axes (or of their twins) moves to the right of them; x tick labels
+    of its axes (or of their twins) moves to the right of them; minor tick labels
+    that overlap (a log axis over a short range) are dropped; x tick labels
     that overlap are rotated (45°, then 90°); if some text still sticks out of
     the figure (a figure legend, long labels), the figure is enlarged by that much.
     """
@@ -247,6 +265,9 @@ def settle_layout(fig: Any, rect: tuple[float, float, float, float] | None = Non
                 if any(_covers_data(o, box) for o in _siblings(ax)):
                     _move_legend_outside(ax, renderer)
                     changed = True
+            if ax.axison and _drop_crowded_minor_labels(ax, renderer):
+                changed = True
+                continue
             ticks = ax.get_xticklabels()
             if ax.axison and _crowded(ticks, renderer):
                 angle = 90 if any(t.get_rotation() == 45 for t in ticks) else 45

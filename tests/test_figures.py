@@ -269,3 +269,19 @@ def test_every_shipped_instance_is_rendered_or_excused():
     rendered = {c for c in FAST if c in CASES} | {"rtp_household"}
     missing = sorted(set(instance_names()) - rendered - set(NOT_RENDERED))
     assert not missing, f"shipped instances whose figures no test renders: {missing}"
+
+
+def test_crowded_minor_tick_labels_of_a_short_log_axis_are_dropped(tmp_path):
+    """A log axis over 0.26-4.3 s labels its minor ticks 3×10⁻¹, 4×10⁻¹ ... on top of each other (review 9)."""
+    from gridgames.plotting import settle_layout
+
+    fig, ax = pyplot().subplots(figsize=(6, 4))
+    ax.scatter([0.26, 1.55, 4.3], [5e-16, 4e-8, 1.7e-9])
+    ax.set(xscale="log", yscale="log", xlabel="wall time (s)", ylabel="gap")
+    settle_layout(fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True) if t.get_visible() and t.get_text()]
+    boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.x0)
+    assert all(min(a.x1, b.x1) - max(a.x0, b.x0) <= 0.5 for a, b in zip(boxes, boxes[1:]))
+    pyplot().close(fig)
