@@ -141,7 +141,8 @@ def test_nonconvex_follower_rejected_with_block_and_term():
     m.f.obj.deactivate()
     m.f.bad = pyo.Objective(expr=10 * m.f.q + m.f.q ** 2 - m.p * m.f.q, sense=pyo.maximize)
     for method in ("kkt", "kkt-bigm"):
-        with pytest.raises(UnsupportedModelError, match=r"f: the objective is not concave for a maximisation.*eigenvalue 2 .*f\.q.*nested"):
+        with pytest.raises(UnsupportedModelError,
+                           match=r"f: the objective is not concave for a maximisation.*eigenvalue 2 .*f\.q.*nested"):
             solve_bilevel(m, m.f, method=method)
 
 

@@ -55,7 +55,8 @@ def test_lifted_rows_are_sparse():
 
 def test_a_payoff_convex_through_the_total_is_still_refused_with_its_term():
     m = cournot([10.0, 12.0, 14.0], "named", b=-1.0)   # price rising in the total: q² enters with +1
-    with pytest.raises(UnsupportedModelError, match=r"F\[0\].*not concave for a maximisation.*eigenvalue 2 .*F\[0\]\.q\*F\[0\]\.q"):
+    with pytest.raises(UnsupportedModelError,
+                       match=r"F\[0\].*not concave for a maximisation.*eigenvalue 2 .*F\[0\]\.q\*F\[0\]\.q"):
         solve_nash(m, m.F, method="kkt")
 
 
