@@ -45,6 +45,10 @@ class Forecaster(ABC):
         """
         y = check_series(series, min_length=self.min_history, name=self.name,
                          why=self._min_history_reason())
+        if pd.Timedelta(y.index.freq) != pd.Timedelta(hours=1):
+            raise ForecastError(f"{self.name}: the series steps {pd.Timedelta(y.index.freq)}, the forecasters count "
+                                "hours (seasons of 24 and 168 steps, day-long windows): average it to hourly values "
+                                "first (series.resample('h').mean())")
         with blas_threads():
             return self._fit(y)
 

@@ -18,7 +18,7 @@ from gridgames.forecasting.api import accepts, get_forecaster, needs_reference
 from gridgames.forecasting.backtest import BacktestResult, day_ahead, hour_ahead, rolling_backtest, stamp
 from gridgames.forecasting.metrics import METRICS, evaluate
 from gridgames.forecasting.validation import ForecastError, check_series
-from gridgames.plotting import pyplot, save_figure
+from gridgames.plotting import label, place_legend, pyplot, save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -194,10 +194,10 @@ def format_comparison(comp: Comparison) -> str:
     t = comp.table
     head = (f"{'model':<14} {'MAE':>8} {'MAPE%':>6} {'MSE':>10} {'RMSE':>7} {'R2':>6} |"
             f" {'paper MAE':>9} {'MAPE%':>6} {'MSE':>8} {'RMSE':>6} {'R2':>4} | {'fit s':>6} {'roll s':>6}")
-    label = "day-ahead (24 h issued at 00:00)" if comp.horizon == "day" else "hour-ahead (rolling every hour)"
+    what = "day-ahead (24 h issued at 00:00)" if comp.horizon == "day" else "hour-ahead (rolling every hour)"
     s = comp.split
     longer = ", ".join(f"{k} {v}" for k, v in s.get("model_windows", {}).items())
-    lines = [f"Table 6 comparison, {label}: test {s['test_start']} .. {s['test_end']} "
+    lines = [f"Table 6 comparison, {what}: test {s['test_start']} .. {s['test_end']} "
              f"({s['n_forecasts']} forecasts), rolling window {s['window_days']} days"
              + (f" ({longer} days)" if longer else "")
              + (f", refit every {s['cycle']} origins" if s['cycle'] else ", fitted once (then updated only)"),
@@ -215,16 +215,23 @@ def format_comparison(comp: Comparison) -> str:
     return "\n".join(lines)
 
 
-def plot_comparison(comp: Comparison, path: str | Path) -> Path:
-    """Write a PNG of the forecasts against the actual values."""
+def plot_comparison(comp: Comparison, path: str | Path, *, quantity: str = "Demand",
+                    unit: str | None = None) -> Path:
+    """Write a PNG of the forecasts against the actual values.
+
+    ``quantity`` and ``unit`` label the value axis (``Demand (MW)``); the time axis names the
+    series' time zone.
+    """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(12, 4.5))
     f = comp.forecasts
     ax.plot(f.index, f["actual"], color="black", lw=1.6, label="actual")
     for col in f.columns.drop("actual"):
         ax.plot(f.index, f[col], lw=0.9, label=col)
-    ax.set_ylabel("demand")
+    ax.set_ylabel(label(quantity, unit))
+    tz = getattr(f.index, "tz", None)
+    ax.set_xlabel(f"Time ({tz})" if tz is not None else "Time (local clock)")
     ax.set_title(f"{comp.horizon}-ahead forecasts vs actual")
-    ax.legend(ncol=4, fontsize=8)
+    place_legend(ax, ncol=4)
     fig.autofmt_xdate()
     return save_figure(fig, path)

@@ -119,7 +119,7 @@ def test_a_looser_mip_gap_the_caller_gives_leaves_the_equilibrium_uncertified():
     m = knapsack_game()
     res = solve_nash(m, [m.P1, m.P2], method="gauss-seidel", solver_options={"mip_gap": 1e-3})
     assert str(res.status) == "feasible", res.message
-    assert "mip_gap you gave" in res.message
+    assert "the mip_gap you gave" in res.message
 
 
 def test_a_pinned_term_of_size_1e9_does_not_turn_rounding_into_a_gain():
@@ -161,3 +161,21 @@ def _pyomo_solver(name: str) -> bool:
         return bool(pyo.SolverFactory(name).available(exception_flag=False))
     except Exception:  # noqa: BLE001 - an availability probe
         return False
+
+
+def test_a_solver_whose_mip_gap_gridgames_cannot_set_leaves_integer_gains_uncertified():
+    """A custom backend stops at its own MIP gap (HiGHS: 1e-4, ten times gap_tol): its integer players'
+    gains, and an integer follower's re-solve, are not certified; ``pyomo:highs`` gets the 1e-7 gap."""
+    from gridgames.solvers import get_solver, register_solver, solve_nash, verify
+    from gridgames.solvers.games.agent_solve import AgentSolver
+    from gridgames.solvers.games.players import players_of
+
+    register_solver("test-own-highs", lambda **options: get_solver("highs"), features={"lp", "qp", "milp"},
+                    replace=True)
+    m = knapsack_game()
+    res = solve_nash(m, [m.P1, m.P2], method="gauss-seidel", solver="test-own-highs")
+    assert str(res.status) == "feasible", res.message
+    assert "gridgames cannot set" in res.message
+    assert not verify(m, [m.P1], solver="test-own-highs")[0].certified
+    agent = players_of(m, [m.P1, m.P2])[0]
+    assert AgentSolver(agent, "pyomo:highs")._options_for("pyomo:highs")["mip_gap"] == 1e-7

@@ -86,8 +86,9 @@ def test_comparison_scores_bpa_forecast_over_the_test_hours():
 
 
 def test_cli_reads_a_local_clock_csv_with_local_time(tmp_path, capsys):
-    """A PJM-style file (wall-clock stamps, the autumn hour written twice) is refused as UTC (a duplicate)
-    and read with --local-time; on a 24-hour periodic series naive-24 equals the actuals."""
+    """A PJM-style file (wall-clock stamps, the autumn hour written twice) is refused as UTC (no offset: read
+    as UTC every reading would shift by the local offset) and read with --local-time; on a 24-hour periodic
+    series naive-24 equals the actuals."""
     import numpy as np
 
     stamps = pd.date_range("2021-10-01", "2021-11-20 23:00", freq="h")
@@ -99,7 +100,9 @@ def test_cli_reads_a_local_clock_csv_with_local_time(tmp_path, capsys):
     frame.to_csv(csv, index=False)
     args = ["forecast", str(csv), "--time-column", "Datetime", "--value-column", "MW", "--model", "naive-24",
             "--test-days", "3", "--out", str(tmp_path / "out")]
-    assert cli.main(args) != 0 and "duplicate" in capsys.readouterr().err
+    assert cli.main(args) != 0
+    err = capsys.readouterr().err
+    assert "row 2: timestamp '2021-10-01 00:00:00' has no UTC offset" in err and "--local-time" in err
     assert cli.main(args + ["--local-time", "America/New_York"]) == 0
     fc = pd.read_csv(tmp_path / "out" / "forecast_day.csv", index_col=0)
     assert len(fc) == 72 and np.allclose(fc["naive-24"], fc["actual"], atol=1e-9)   # a 24 h periodic series

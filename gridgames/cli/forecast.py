@@ -28,6 +28,23 @@ from gridgames.models.instance import InstanceError, read_series_csv
 logger = logging.getLogger(__name__)
 
 
+
+def _count(minimum: int):
+    """An argparse type: an integer >= ``minimum`` (a negative day count would index from the series' start)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+_at_least_one = _count(1)
+_non_negative = _count(0)
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``forecast`` subcommand."""
     p = subparsers.add_parser(
@@ -44,12 +61,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="day-ahead (24 h issued at 00:00) or hour-ahead (rolling each hour)")
     p.add_argument("--out", metavar="DIR", help="write forecasts, metrics and a plot here")
     p.add_argument("--test-start", help="first forecast hour (default: --test-days before the end)")
-    p.add_argument("--test-days", type=int, default=30, help="days in the test period (default 30)")
-    p.add_argument("--window-days", type=int, default=42,
+    p.add_argument("--test-days", type=_at_least_one, default=30, help="days in the test period (default 30)")
+    p.add_argument("--window-days", type=_at_least_one, default=42,
                    help="rolling window in days of the ARIMA family and naive models (default 42)")
-    p.add_argument("--ml-window-days", type=int, default=120,
+    p.add_argument("--ml-window-days", type=_at_least_one, default=120,
                    help="rolling window of lstm and random-forest in days (default 120)")
-    p.add_argument("--cycle", type=int, default=0,
+    p.add_argument("--cycle", type=_non_negative, default=0,
                    help="rolling cycle: refit every N forecasts (default 0: fit once, then update)")
     p.add_argument("--series", help="[data] key of the series in an instance TOML")
     p.add_argument("--time-column", help="time column of a generic CSV")
@@ -61,6 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="the generic CSV's stamps are wall-clock time in TZ without UTC offsets (the PJM files: "
                         "America/New_York): read by the local-clock policy (the autumn repeated hour averaged, "
                         "a single missing hour interpolated) instead of as UTC")
+    p.add_argument("--unit", help="unit of the series, for the plot's value axis (default: MW for BPAT files)")
     p.add_argument("--calendar-tz",
                    help=f"local time zone of the calendar features (default {BPAT_TZ} for BPAT files, "
                         "else the series' own)")
@@ -204,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
         if out:
             comp.forecasts.to_csv(out / f"forecast_{horizon}.csv")
             comp.table.to_csv(out / f"metrics_{horizon}.csv")
-            png = plot_comparison(comp, out / f"forecast_{horizon}.png")
+            png = plot_comparison(comp, out / f"forecast_{horizon}.png", quantity=args.value_column or "Demand",
+                                  unit=args.unit or ("MW" if actual is not None else None))
             print(f"wrote {out / f'forecast_{horizon}.csv'}, {out / f'metrics_{horizon}.csv'}, {png}")
     print("Paper values: Table 6 of Symmetry 2023, 15, 443 (split not published); "
           "see docs/forecasting.md for why ours differ.")

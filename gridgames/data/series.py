@@ -209,7 +209,9 @@ def read_local_hourly(path: str | Path, time_column: str, value_column: str, *,
     -------
     pandas.Series
         Float values on a regular hourly naive (wall-clock) :class:`~pandas.DatetimeIndex`:
-        repeated hours averaged, single missing hours interpolated.
+        repeated hours averaged, readings within an hour (15-minute data) averaged to it
+        (a mean power: kW, MW; energy per interval must be converted first), single
+        missing hours interpolated.
 
     Raises
     ------
@@ -235,8 +237,11 @@ def read_local_hourly(path: str | Path, time_column: str, value_column: str, *,
         problems = _below(path, frame, time_column, value_column, values, min_value) + repeats
     if problems:
         raise InstanceError(problems, f"{field_name} ({path.name})")
-    series = pd.Series(values.to_numpy(float), index=pd.DatetimeIndex(stamps, name=time_column), name=value_column)
-    series = series.groupby(level=0).mean().sort_index()
+    index = pd.DatetimeIndex(stamps, name=time_column)
+    series = pd.Series(values.to_numpy(float), index=index, name=value_column)
+    # readings within an hour (15-minute data) are averaged to it, as repeated hours are: a mean power (kW, MW)
+    series = series.groupby(index.floor("h")).mean().sort_index()
+    series.index.name = time_column
     step = np.diff(series.index.to_numpy()) / np.timedelta64(1, "h")
     long = np.flatnonzero(step > 2)
     if long.size:
@@ -264,7 +269,9 @@ def read_series_csv(path: str | Path, time_column: str, value_column: str, *,
     field_name : str
         The instance field that named this file, used in error messages.
     utc : bool
-        Parse timestamps as UTC (``...Z`` strings) or leave them naive.
+        Parse timestamps as UTC instants, each written with its offset (``...Z``,
+        ``...+01:00``; a stamp without one is refused: read as UTC it would shift
+        local readings silently), or leave them naive.
     min_value : float, optional
         Values below it are refused (loads: 0).
 
@@ -283,6 +290,16 @@ def read_series_csv(path: str | Path, time_column: str, value_column: str, *,
     where = f"{field_name} ({path.name})"
     frame = _read_columns(path, (time_column, value_column), field_name)
     if utc:
+        text = frame[time_column].astype(str).str.strip()
+        naive = (frame[time_column].notna() & ~text.str.contains(_OFFSET, regex=True)
+                 & pd.to_datetime(text, errors="coerce", format="mixed").notna())   # unparsable: named below
+        if naive.any():   # parsed as UTC they would shift every reading by the local offset, silently
+            i = naive.index[naive.to_numpy()][0]
+            raise InstanceError([f"{path.name} row {i + 2}: timestamp {_cell(frame[time_column].loc[i])} has no UTC "
+                                 f"offset ({int(naive.sum())} such rows): {field_name} reads UTC instants, written "
+                                 "with their offset ('2019-01-01T00:00:00Z', '2019-01-01T01:00:00+01:00'); local wall-clock "
+                                 "stamps need their time zone (gridgames forecast: --local-time TZ; an instance "
+                                 "file: convert them)"], where)
         stamps = pd.to_datetime(frame[time_column], errors="coerce", utc=True)
     else:
         wall, instants, problems = _wall_clock(path, frame, time_column)
@@ -310,7 +327,13 @@ def read_series_csv(path: str | Path, time_column: str, value_column: str, *,
         step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
         deltas = series.index[1:] - series.index[:-1]      # a TimedeltaIndex, tz-aware index or not
         gaps = np.flatnonzero((deltas != step) & (deltas != pd.Timedelta(0)))  # dups reported above
-        if gaps.size:
+        short = np.flatnonzero((deltas < step) & (deltas != pd.Timedelta(0)))
+        if short.size:
+            i = short[0]
+            problems.append(f"{path.name} row {order[i + 1] + 2}: readings {deltas[i]} apart ({series.index[i]}, "
+                            f"{series.index[i + 1]}; {short.size} such steps), closer than the series' {freq} "
+                            "spacing: average the data to that step first")
+        elif gaps.size:
             i = gaps[0]
             problems.append(f"{path.name} row {order[i + 1] + 2}: gap in the {freq} series between "
                             f"{series.index[i]} and {series.index[i + 1]}"

@@ -53,6 +53,8 @@ def load_dispatch_instance(instance: Instance) -> DispatchData:
     value_col = chk.string("data", "value_column", FIELDS.default("data", "value_column"))
     day = chk.string("data", "day")
     tz = chk.timezone("data", "timezone", FIELDS.default("data", "timezone"))
+    convention = chk.string("data", "day_convention", FIELDS.default("data", "day_convention"),
+                            choices=("label", "interval"))
     if day is not None:
         try:
             dt.date.fromisoformat(day)
@@ -61,7 +63,8 @@ def load_dispatch_instance(instance: Instance) -> DispatchData:
     chk.raise_if_any()
     series = read_series_csv(instance.resolve(file), time_col, value_col, field_name="[data].file", min_value=0.0)
     local = series.tz_convert(tz)
-    load = local[local.index.strftime("%Y-%m-%d") == day]
+    dated = local.index - pd.Timedelta(hours=1) if convention == "interval" else local.index  # hour-ending: its start
+    load = local[dated.strftime("%Y-%m-%d") == day]
     if load.empty:
         raise GridGamesError(f"{instance.path}: [data].day: {day!r} is not in the data "
                              f"({local.index[0].date()} to {local.index[-1].date()})")

@@ -23,9 +23,13 @@ FIELDS = Schema(
               "file or a shipped dataset's name", example="eia930_bpat_2019"),
         Field("data", "time_column", "string", "hour_ending_utc", help="column of UTC time stamps"),
         Field("data", "value_column", "string", "demand_mw_cleaned", units="MW", help="column of the load"),
-        Field("data", "day", "date", REQUIRED, help="the local calendar day dispatched (YYYY-MM-DD)",
-              example="2019-06-12"),
+        Field("data", "day", "date", REQUIRED, help="the local calendar day dispatched (YYYY-MM-DD), its hours "
+              "chosen by day_convention", example="2019-06-12"),
         Field("data", "timezone", "string", "America/Los_Angeles", help="IANA time zone of the day"),
+        Field("data", "day_convention", "string", "label", choices=("label", "interval"),
+              help="'label': the rows whose local stamp is dated day (an hour-ending file: 00:00 … 23:00, the "
+              "first hour belonging to the day before); 'interval': the hours whose interval lies inside the "
+              "day (hour-ending stamps 01:00 … 00:00 of the next day)"),
     ),
     sections={"generators": "one entry per generator in every list (equal lengths)",
               "data": "the hourly load to serve"},

@@ -183,8 +183,15 @@ def daily_clearing_prices(path: Path, time_col: str, value_col: str, first_day: 
     local hours once (``tz``: the zone of stamps without a UTC offset), a NaN or an unparsable stamp,
     naming the day or row.
     """
-    means = daily_means(path, time_col, value_col, pd.date_range(first_day, periods=days, freq="D"),
-                        field_name="[data].price_file", tz=tz)
+    dates = pd.date_range(first_day, periods=days, freq="D")
+    means = np.asarray(daily_means(path, time_col, value_col, dates, field_name="[data].price_file", tz=tz), float)
+    bad = np.flatnonzero(~(means > 0))
+    if bad.size:   # found here, before any forecast is fitted
+        listed = ", ".join(f"{dates[i]:%Y-%m-%d} ({means[i]:.4g})" for i in bad[:5])
+        raise InstanceError([f"[data].price_week_start: {first_day}: the mean day-ahead price of {bad.size} day(s) "
+                             f"in {Path(path).name} is not positive: {listed}; the RTP rule scales every hour by "
+                             "the day's clearing price A0 > 0 (negative prices occur on windy, sunny days): "
+                             "choose another week"], "RTP data")
     return means * eur_to_usd / 1000.0
 
 

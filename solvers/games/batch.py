@@ -87,6 +87,8 @@ class BatchResponses:
     solvers: Sequence[AggregateAgentSolver]
     options: dict
     check: bool = False
+    #: the joint solve's backend (default: the players')
+    backend: str | None = None
     fallbacks: list[str] = field(default_factory=list)
     joint_solves: int = 0
     time: float = 0.0
@@ -100,7 +102,7 @@ class BatchResponses:
         rows = [c for s in self.solvers for c in s.target.rows.values()]
         if rows:
             self.model.rows = pyo.Reference(rows)
-        self._backend = self.solvers[0]._backend(self.solvers[0].solver_name, self.options)
+        self._backend = self.solvers[0]._backend(self.backend or self.solvers[0].solver_name, self.options)
 
     def solve(self) -> BatchAnswer:
         """Best responses of all players at the current profile; the profile is left unchanged.

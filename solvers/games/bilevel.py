@@ -37,6 +37,7 @@ from gridgames.solvers.games.implicit import IMPLICIT_OPTIONS, solve_implicit
 from gridgames.solvers.games.closed_form import solve_closed_form
 from gridgames.solvers.games.nested import solve_nested
 from gridgames.solvers.games.results import AgentCheck, BilevelResult
+from gridgames.solvers.scaling import scaling_note
 from gridgames.solvers.games.status import (FEAS_TOL, GAP_TOL, check_on_error, check_options, check_tolerances,
                                           finish, judge, judge_feasibility, judge_local, judge_runaway,
                                           VIOLATION_FACTOR)
@@ -186,7 +187,11 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     if result.status is SolveStatus.INFEASIBLE and method not in ("nested", "implicit"):
         diagnosis = impossible_leader_rows(leader.constraints, agents) or unsolved_followers(agents, leader.variables)
         result.message += diagnosis
-        if method == "kkt" and not diagnosis and (solver or "ipopt") == "ipopt":
+        badly_scaled = "" if diagnosis else scaling_note(model)
+        if badly_scaled:   # a solver's absolute tolerances, not a proof (a pricing model in Wh: "proven" infeasible)
+            result.status = SolveStatus.ERROR
+            result.message += f"; {result.solver} reported infeasible, but {badly_scaled[2:]}"
+        elif method == "kkt" and not diagnosis and (solver or "ipopt") == "ipopt":
             # Ipopt's "local infeasibility" on the regularised (nonconvex) KKT problem proves nothing
             result.status = SolveStatus.ERROR
             result.message += ("; Ipopt stopped at a point of local infeasibility of the regularised KKT problem, "
@@ -194,6 +199,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
                                "method='kkt-bigm' (global)")
     if method == "kkt" and result.status in (SolveStatus.ERROR, SolveStatus.INFEASIBLE):
         result.message += dependent_rows_note(agents)
+    if result.status is SolveStatus.TIME_LIMIT and method in ("kkt-bigm", "kkt-sos1", "strong-duality"):
+        result.message += scaling_note(model)   # a 2-hour pricing model in Wh kept SCIP busy past 10 s
     if not result.status.is_ok and "unbounded" in result.message and method in ("kkt-bigm", "kkt-sos1",
                                                                                  "strong-duality"):
         result.message += ("; the single-level reformulation is unbounded: a follower with no optimum for some "
@@ -383,8 +390,9 @@ def verify_followers(model: pyo.Block, agents: list[Agent], solver: str | None =
         if why:     # SCIP, time-limited; its incumbent or the local answer when it stops
             best, res, response, certified = global_best_response(agent)
         else:
-            best, res, response = AgentSolver(agent, name).best_response()
-            certified = res.status is SolveStatus.OPTIMAL
+            solver_ = AgentSolver(agent, name)
+            best, res, response = solver_.best_response()
+            certified = res.status is SolveStatus.OPTIMAL and not solver_.mip_gap_unknown
         relaxed = False
         if not res.ok:
             with RelaxedAgent(agent, feas_tol):

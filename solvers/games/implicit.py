@@ -70,7 +70,8 @@ from gridgames.solvers.games.agent_solve import unsolved_followers
 from gridgames.solvers.games.implicit_checks import (active_set, regularity, strict_convexity,
                                                      strict_monotonicity)
 from gridgames.solvers.games.implicit_search import (FLAT_SCAN, MAX_KINK_ESCAPES, ResponseFailed, TrustBox,
-                                                     escape_kink, is_flat, projected_gradient, scan_diagonal)
+                                                     escape_kink, feasible_start, is_flat, projected_gradient,
+                                                     scan_diagonal)
 from gridgames.solvers.games.mcp import solve_mcp
 from gridgames.solvers.games.multipliers import estimate_multipliers
 from gridgames.solvers.games.stacked_kkt import StackedKKT
@@ -344,8 +345,16 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
     x0 = _start(leader, lb, ub)
     reduced = ReducedProblem(system, objective, follower_tol=follower_tol, follower_max_iter=follower_max_iter)
     history: list[float] = []
+    start_note = ""
     try:
-        val0, grad0 = reduced(x0)
+        try:
+            val0, grad0 = reduced(x0)
+        except ResponseFailed as exc:   # no response at the start: from the nearest leader point that has one
+            x1 = feasible_start(model, leader.variables, x0)
+            if x1 is None or np.array_equal(x1, x0):
+                raise
+            val0, grad0 = reduced(x1)
+            x0, start_note = x1, f"; started from the nearest leader point with a follower response ({exc})"
     except ResponseFailed as exc:
         nash = nash_followers(agents)
         if not nash:
@@ -440,7 +449,7 @@ def solve_implicit(model: pyo.Block, leader: LeaderPart, agents: list[Agent], *,
     system.load(z)
     objective_value = objective.sense * val
     summary = (f"L-BFGS-B: {opt_message}; {iterations} iterations, {reduced.solves} follower solves; "
-               f"projected gradient {pg:.2e} (tolerance {pg_tol:.1e})")
+               f"projected gradient {pg:.2e} (tolerance {pg_tol:.1e}){start_note}")
     if trust.restrictions:
         summary += (f"; {trust.restrictions} restart(s) from the last good point inside a narrowed box after a "
                     "follower response failed")

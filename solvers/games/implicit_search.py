@@ -8,7 +8,9 @@
   one-sided derivative looked stationary;
 * :func:`scan_diagonal`: the best of ``n`` points along the box diagonal (the
   ``scan=`` option);
-* :func:`projected_gradient`: the stationarity measure over the box.
+* :func:`projected_gradient`: the stationarity measure over the box;
+* :func:`feasible_start`: the leader point nearest the start at which the
+  followers' constraints can hold (when they cannot at the start).
 
 ``reduced`` below is the method's
 :class:`~gridgames.solvers.games.implicit.ReducedProblem`: a callable
@@ -20,6 +22,10 @@ import logging
 from typing import Any
 
 import numpy as np
+import pyomo.environ as pyo
+from pyomo.common.modeling import unique_component_name
+
+from gridgames.solvers.errors import GridGamesError
 
 log = logging.getLogger("gridgames.solvers.games.implicit")
 
@@ -163,3 +169,33 @@ def is_flat(reduced: Any, x: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> bool
     except ResponseFailed:
         return False
     return abs(moved - val) <= 1e-12 * max(1.0, abs(val))
+
+
+def feasible_start(model: pyo.Block, leader_variables: list, x0: np.ndarray) -> np.ndarray | None:
+    """The leader point nearest ``x0`` (least squares, in the leader's box) at which every follower's
+    constraints hold together, by one solve of the model with its objectives replaced; None when there is
+    none or the solve fails.  The followers' variables keep that solve's values (a start for Newton).
+
+    Bard's (1988) first example: the follower is feasible only for x ≥ 1, the leader's box starts at 0.
+    """
+    from gridgames.solvers.games.agent_solve import default_solver_for
+    from gridgames.solvers.registry import get_solver
+
+    objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    name = unique_component_name(model, "_gg_feasible_start")
+    for o in objectives:
+        o.deactivate()
+    model.add_component(name, pyo.Objective(expr=sum((v - float(x)) ** 2 for v, x in zip(leader_variables, x0))))
+    try:
+        result = get_solver(default_solver_for(model)).solve(model)
+    except GridGamesError as exc:
+        log.info("implicit: no feasible start found (%s)", exc)
+        return None
+    finally:
+        model.del_component(name)
+        for o in objectives:
+            o.activate()
+    if not result.ok or any(v.value is None for v in leader_variables):
+        log.info("implicit: no feasible start found (%s: %s)", result.status, result.message)
+        return None
+    return np.array([v.value for v in leader_variables], float)

@@ -86,9 +86,10 @@ def nash_gap(model: pyo.Block, players: BlockData | Iterable[BlockData], solver:
     solver : str, optional
         Solver for the best responses (default chosen per player class).
     batch : bool, optional
-        Solve all players' best responses as one separable model (one Ipopt call;
-        :mod:`~gridgames.solvers.games.batch`): None (default) from 20 players on
-        in an aggregative game solved by Ipopt, True whenever possible, False never.
+        Solve all players' best responses as one separable model (one Ipopt call, or
+        one HiGHS call for LP/QP players; :mod:`~gridgames.solvers.games.batch`): None
+        (default) from 20 players on in an aggregative game of continuous players
+        solved by Ipopt or HiGHS, True whenever possible, False never.
         A player the joint answer does not stand for is re-solved alone.
     newton : bool, default False
         Best responses by Newton on each player's compiled KKT system, certified
@@ -437,8 +438,9 @@ def solve_nash_within(model: pyo.Block, players: BlockData | Iterable[BlockData]
     loose = br.loose_mip_gap()
     if loose and result.status.is_optimal:
         result.status = SolveStatus.FEASIBLE
-        result.message += (f"; the best responses of {', '.join(repr(n) for n in loose[:3])} stop at the "
-                           "mip_gap you gave, looser than the gap tolerance: their gains are not certified")
+        result.message += (f"; the best responses of {', '.join(repr(n) for n in loose[:3])} stop at a MIP gap "
+                           "looser than the gap tolerance (the mip_gap you gave, or a solver's own default that "
+                           "gridgames cannot set): their gains are not certified")
     result.best_response_solves = br.solves
     result.extra["best_responses"] = br.report()
     if br.fallbacks:

@@ -23,8 +23,8 @@ import pyomo.environ as pyo
 
 from gridgames.solvers.bounds import bounds_arrays
 from gridgames.solvers.errors import GridGamesError, ModelError
-from gridgames.solvers.games.agent_solve import (BEST_RESPONSE_MIP_GAP, GLOBAL_CHECKS, AgentSolver, RelaxedAgent,
-                                                 bound_violation, global_best_response, global_solver_if_nonconvex,
+from gridgames.solvers.games.agent_solve import (BEST_RESPONSE_MIP_GAP, GLOBAL_CHECKS, LARGE_QP, AgentSolver,
+                                                 RelaxedAgent, bound_violation, global_best_response, global_solver_if_nonconvex,
                                                  violation_of)
 from gridgames.solvers.games.batch import BatchResponses
 from gridgames.solvers.games.best_response import AggregateAgentSolver, AggregateValues
@@ -32,6 +32,7 @@ from gridgames.solvers.games.compiled_player import CompiledPlayer, Response
 from gridgames.solvers.games.game_parts import find_aggregates
 from gridgames.solvers.games.status import FEAS_TOL, GAP_TOL, VIOLATION_FACTOR, gap_limit
 from gridgames.solvers.games.structure import Agent
+from gridgames.solvers.registry import available_solvers
 from gridgames.solvers.result import SolveResult, SolveStatus
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ class BestResponses:
         The game; needed to find its aggregates (market totals as named Expressions).
     batch : bool, optional
         Join all players' best responses at one profile into one solve: None (default)
-        when the game is aggregative, every player is solved by Ipopt, there are at
+        when the game is aggregative, every player is solved by Ipopt (or every one by
+        HiGHS as an LP/QP), there are at
         least :data:`BATCH_MIN_PLAYERS` and Newton best responses are off; True whenever
         the game allows it (and then in place of Newton); False never.
     newton : bool, optional
@@ -131,8 +133,13 @@ class BestResponses:
         if self.tracker is None:
             return "the game has no aggregates (market totals as named Expressions)"
         names = {s.solver_name for s in self.solvers}
-        if names != {"ipopt"}:
-            return f"the players are solved by {', '.join(sorted(map(str, names)))}, not by ipopt alone"
+        if names == {"highs"}:
+            integer = next((s for s in self.solvers if s.kind not in ("lp", "qp")), None)
+            if integer is not None:   # a relative MIP gap of the joint problem bounds no single player's gap
+                return f"player '{integer.agent.name}' is a {integer.kind.upper()} (joint solves: LP/QP players only)"
+        elif names != {"ipopt"}:
+            return (f"the players are solved by {', '.join(sorted(map(str, names)))}, not by ipopt alone "
+                    "(nor by highs alone)")
         options = {repr(sorted(s.check_options().items())) for s in self.solvers}
         if len(options) > 1:
             return "the players' solver options differ"
@@ -183,10 +190,10 @@ class BestResponses:
                 if s.solver_name != "scip" and a.name not in self.global_players and s.nonlinear]
 
     def loose_mip_gap(self) -> list[str]:
-        """Integer players whose best responses stop at a caller's MIP gap above ``LOOSE_MIP_GAP``."""
+        """Integer players whose best responses stop at a caller's MIP gap above ``LOOSE_MIP_GAP``, or at a
+        solver's own MIP gap gridgames cannot set (:attr:`AgentSolver.mip_gap_unknown`)."""
         return [a.name for s, a in zip(self.solvers, self.agents)
-                if (s.options or {}).get("mip_gap", 0.0) > LOOSE_MIP_GAP
-                and any(not v.is_continuous() for v in a.variables)]
+                if s.integer and ((s.options or {}).get("mip_gap", 0.0) > LOOSE_MIP_GAP or s.mip_gap_unknown)]
 
     def report(self) -> dict[str, Any]:
         """How the best responses were computed (for ``result.extra["best_responses"]``)."""
@@ -199,11 +206,23 @@ class BestResponses:
                 "newton_compile_time": self.compile_time, "newton_fallbacks": self.newton_fallbacks}
 
     def _joint_solver(self, kind: str) -> BatchResponses:
-        """The joint model for iterations (``strict``) or gap checks (``check``), built on first use."""
+        """The joint model for iterations (``strict``) or gap checks (``check``), built on first use.
+
+        HiGHS players chosen by default are joined into one Ipopt solve when their joint QP has more than
+        ``LARGE_QP`` variables (HiGHS' active-set QP solver slows down steeply with size).
+        """
         if kind not in self._joint:
             first = self.solvers[0]
-            options = first.check_options() if kind == "check" else first._options_for(first.solver_name)
-            self._joint[kind] = BatchResponses(self.solvers, options, check=kind == "check")
+            name = first.solver_name
+            if (name == "highs" and all(s._chosen_by_default for s in self.solvers) and "ipopt" in available_solvers()
+                    and any(s.kind == "qp" for s in self.solvers)
+                    and sum(len(s.agent.variables) for s in self.solvers) > LARGE_QP):
+                name = "ipopt"
+            options = first._options_for(name)
+            if kind == "check" and name == "ipopt" and any(s.agent.shared for s in self.solvers) \
+                    and "bound_relax_factor" not in (first.options or {}):
+                options["bound_relax_factor"] = 1e-12   # as AggregateAgentSolver.check_options
+            self._joint[kind] = BatchResponses(self.solvers, options, check=kind == "check", backend=name)
         return self._joint[kind]
 
     def sync(self) -> None:
@@ -332,13 +351,9 @@ class BestResponses:
         self.sync()
         if self.batched:
             answer = self._joint_solver("check").solve()
-            current, best, results = answer.current, answer.best, answer.results
+            current, best, results = list(answer.current), list(answer.best), list(answer.results)
         else:
             current, best, results = [], [], []
-            # a player bound by a shared row the profile breaks (by a solver's tolerance) and losing by its strict
-            # re-solve is judged on its rows relaxed to the profile: the strict one had to repair the others'
-            # excess (only such players: a fresh model each, which would cost O(N²) for all of them)
-            broken = _bound_by_broken_shared_rows(self.agents)
             for i, (agent, solver) in enumerate(zip(self.agents, self.solvers)):
                 newton = self._newton_response(i) if self._newton[i] else None
                 if newton is not None:
@@ -350,13 +365,20 @@ class BestResponses:
                     else:
                         now = agent.value()
                     value, res = solver.best_response_value()
-                if res.status is SolveStatus.INFEASIBLE or (
-                        agent.name in broken and res.ok
-                        and (value - now) * agent.sense > REPAIR_LOSS * max(1.0, abs(now))):
-                    value, res = _relaxed_best_response_value(agent, solver)
                 current.append(now)
                 best.append(value)
                 results.append(res)
+        # a player bound by a shared row the profile breaks (by a solver's tolerance) and losing by its strict
+        # re-solve is judged on its rows relaxed to the profile: the strict one had to repair the others'
+        # excess (only such players: a fresh model each, which would cost O(N²) for all of them); a batched
+        # check names a player infeasible alone (its own rows) as having no best response
+        broken = _bound_by_broken_shared_rows(self.agents)
+        for i, (agent, solver) in enumerate(zip(self.agents, self.solvers)):
+            res, now, value = results[i], current[i], best[i]
+            if (res.status is SolveStatus.INFEASIBLE and (not self.batched or agent.name in broken)) or (
+                    agent.name in broken and res.ok
+                    and (value - now) * agent.sense > REPAIR_LOSS * max(1.0, abs(now))):
+                best[i], results[i] = _relaxed_best_response_value(agent, solver)
         out = {}
         self.values = {}
         self.uncertified = []

@@ -201,6 +201,10 @@ def check_tolerances(gap_tol: float, options: Mapping[str, object]) -> None:
     """
     if not (isinstance(gap_tol, numbers.Real) and math.isfinite(gap_tol) and gap_tol >= 0):
         raise ModelError(f"gap_tol must be a finite number >= 0, got {gap_tol!r}")
+    given = options.get("solver_options")
+    if given is not None and not (isinstance(given, Mapping) and all(isinstance(k, str) for k in given)):
+        raise ModelError(f"solver_options must be a dict of option names to values (e.g. {{'time_limit': 60}}), "
+                         f"got {given!r}")
     tol = options.get("tol")
     if tol is not None and not (isinstance(tol, numbers.Real) and math.isfinite(tol) and tol > 0):
         raise ModelError(f"tol must be a finite number > 0, got {tol!r}")

@@ -42,15 +42,20 @@ def _failure_hint(agent: Agent, res: SolveResult, jacobi: bool) -> str:
     if res.status is not SolveStatus.INFEASIBLE:
         return ""
     others = {id(v) for v in agent.parameters}   # an own constraint that reads other players' strategies couples too
-    coupling = list(agent.shared) + [c for c in agent.constraints
-                                     if any(id(v) in others for v in identify_variables(c.body, include_fixed=False))]
-    if not coupling:
+    own = [c for c in agent.constraints if any(id(v) in others for v in identify_variables(c.body, include_fixed=False))]
+    if not agent.shared and not own:
         return ""
-    names = ", ".join(c.name for c in coupling[:3])
-    how = ("the players moved together (Jacobi) and left the feasible set of the shared constraint(s) "
-           if jacobi else "the other players' strategies leave no room in the shared constraint(s) ")
-    return (f"; {how}{names}, so this player has no feasible answer: use method='gauss-seidel' from a "
-            "feasible start, 'mcp' (the variational equilibrium) or 'kkt'")
+    parts = []
+    if agent.shared:
+        parts.append("the shared constraint(s) " + ", ".join(c.name for c in agent.shared[:3]))
+    if own:
+        parts.append("its own constraint(s) on the others' strategies " + ", ".join(c.name for c in own[:3]))
+    how = ("the players moved together (Jacobi) and left no room in " if jacobi
+           else "the other players' strategies leave no room in ")
+    cure = ("'mcp' (the variational equilibrium) or 'kkt'" if not own
+            else "'kkt' or 'mcp' (they solve every player's conditions at once)")
+    return (f"; {how}{' and '.join(parts)}, so this player has no feasible answer: use method='gauss-seidel' "
+            f"from a feasible start, {cure}")
 
 
 #: profiles kept to recognise a cycle of the iterates (periods 2 .. CYCLE_MEMORY)
@@ -91,6 +96,10 @@ STALL_RATIO = 0.99
 #: in the sweep while the profile is still far from its equilibrium (60 Cournot firms: sweep gains 1e-5,
 #: Nash gap 3e-4); a profile that only jitters within the best responses' accuracy has a gap of ~0
 STALL_GAP = 1e-12
+#: ... or when it is at most this fraction of ``gap_tol`` and has not halved since the previous stall check
+#: (20 sweeps before): a profile drifting along a set of equilibria by a solver's feasibility tolerance keeps
+#: a small constant gap (3 players, two shared rows: 1.8e-8 per sweep at a gap of 2.2e-7, 500 sweeps run)
+STALL_SETTLED = 1e-2
 
 
 def _stalled(history: list[float], checked: int) -> bool:
@@ -139,10 +148,13 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
     (every player re-solved, relative as ``gap_stop``) is at most
     ``min(stall_gap, STALL_GAP)``: the best responses then move only within their
     own accuracy (a load-shifting game whose HiGHS responses jitter by 7.6e-7 each
-    sweep at a gap of 0) or along a set of equilibria, and ``tol`` is never met.
+    sweep at a gap of 0) or along a set of equilibria, and ``tol`` is never met;
+    also when that gap is at most ``STALL_SETTLED · stall_gap`` and has not halved
+    since the previous such check (a drift at a constant small gap).
     """
     history: list[float] = []
     checked = 0                          # iteration of the last stall check of the profile's gap
+    last_gap = float("inf")              # the profile's gap at that check
     profiles: list[np.ndarray] = []      # the last CYCLE_MEMORY profiles, for cycle detection
     previous: np.ndarray | None = None
     notes: list[str] = []
@@ -197,7 +209,9 @@ def best_response_iteration(agents: Sequence[Agent], br: BestResponses, *, jacob
         if stall_gap is not None and not br.global_players and _stalled(history, checked):
             checked = it
             profile_gap = _profile_gap(br, agents)
-            if profile_gap <= min(stall_gap, STALL_GAP):
+            settled = profile_gap <= STALL_SETTLED * stall_gap and profile_gap >= 0.5 * last_gap
+            last_gap = profile_gap
+            if profile_gap <= min(stall_gap, STALL_GAP) or settled:
                 return (SolveStatus.OPTIMAL, it, history,
                         f"the Nash gap of the profile is {profile_gap:.1e} x max(1, |its objective|) while the "
                         f"strategies kept moving by ~{change:.2e} per sweep for {STALL_SWEEPS} sweeps (best responses "
