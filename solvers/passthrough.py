@@ -45,6 +45,9 @@ _LEGACY_STATUS = {
     LegacyTC.maxTimeLimit: SolveStatus.TIME_LIMIT,
 }
 
+#: Pyomo plug-ins running HiGHS (its option names are known; its thread pool is per process)
+_HIGHS_PLUGINS = ("highs", "appsi_highs")
+
 #: Problem classes claimed in listings for a plug-in whose features are unknown.
 UNKNOWN_FEATURES: frozenset[str] = frozenset()
 
@@ -101,6 +104,9 @@ class PyomoLegacySolver:
         #: None: the plug-in's problem classes are not known (then not checked)
         self.declared_features = facts.features
         self.features = facts.features if facts.features is not None else UNKNOWN_FEATURES
+        if pyomo_name in _HIGHS_PLUGINS:   # HiGHS lists its options: a misspelled one is refused here
+            from gridgames.solvers.options import check_names, highs_option_names
+            check_names(self.name, options, highs_option_names())
         self.options = translate_options(pyomo_name, options)
         self._solver = pyo.SolverFactory(pyomo_name)
 
@@ -109,6 +115,9 @@ class PyomoLegacySolver:
         validate_model(model, self.name, self.declared_features,
                        alternatives="Try 'highs' (LP/QP/MILP), 'scip' (MIQP/MINLP) or 'ipopt' (NLP).")
         options = {**self.options, **translate_options(self.pyomo_name, overrides)}
+        if self.pyomo_name in _HIGHS_PLUGINS and options.get("threads") is not None:
+            from gridgames.solvers.pyomo_backend import _highs_scheduler   # one HiGHS thread pool per process
+            _highs_scheduler(int(options["threads"]))
         start = time.perf_counter()
         # a sub-block (a player's block, a view) has no ``solutions`` store to load from afterwards: Pyomo loads
         # the point itself then (and raises on a status without one, a status here)
@@ -131,8 +140,10 @@ class PyomoLegacySolver:
             if not math.isfinite(objective):
                 check_finite(model)
                 status, objective = SolveStatus.ERROR, None
-        return SolveResult(status, objective, time.perf_counter() - start, None, self.name,
-                           str(res.solver.message or tc))
+        message = str(res.solver.message or "")
+        if message.strip() in ("", "<undefined>", "None"):   # Pyomo's placeholder: say what is known instead
+            message = f"termination condition: {tc}"
+        return SolveResult(status, objective, time.perf_counter() - start, None, self.name, message)
 
 
 def pyomo_passthrough_info(pyomo_name: str):

@@ -272,6 +272,8 @@ class HighsSolver(PyomoContribSolver):
     options_url = "https://ergo-code.github.io/HiGHS/stable/options/definitions/"
     native_option_names = staticmethod(highs_option_names)
     _try_option = staticmethod(highs_setter)
+    #: the QP regularisation of the last checked model (None: HiGHS' default)
+    _qp_regularization: float | None = None
 
     def solve(self, model: pyo.Block, *, tee: bool = False, check: bool = True, **kwargs: Any) -> SolveResult:
         # HiGHS' active-set QP solver can cycle on degenerate QPs whose Hessian
@@ -280,16 +282,19 @@ class HighsSolver(PyomoContribSolver):
         # limit of 50 iterations per row and column reports the cycling as
         # ITERATION_LIMIT in a fraction of a second, so a caller can switch to
         # Ipopt (the game engine does, see agent_solve.AgentSolver).
-        # HiGHS adds 1e-7·‖x‖² to a QP's objective (qp_regularization_value): with Hessian entries of order
-        # 1e-6 (a Cournot game in kW) its "optimal" point was 5 % off, certified by the same solver; exact
-        # without it (LP and MILP ignore the option)
-        if "qp_regularization_value" not in {**self.options, **kwargs}:
-            kwargs["qp_regularization_value"] = 0.0
         if check:
             mc = classify(model)
             if mc.kind == "qp" and "qp_iteration_limit" not in {**self.options, **kwargs}:
                 kwargs["qp_iteration_limit"] = max(10_000, 50 * (mc.n_vars + mc.n_constraints))
             self.check_model(model, mc)
+            if mc.kind == "qp":
+                # HiGHS adds 1e-7·‖x‖² to a QP (qp_regularization_value; without it, it fails on a semidefinite
+                # Hessian): next to Hessian entries of 2e-6 (a Cournot game in kW) its "optimal" point was 5 %
+                # off. The term is scaled down with the smallest entry (re-solves of this model keep it).
+                smallest = _refuse_dropped_hessian(model)
+                self._qp_regularization = QP_REGULARIZATION * min(1.0, smallest) if smallest else None
+        if "qp_regularization_value" not in {**self.options, **kwargs} and self._qp_regularization is not None:
+            kwargs["qp_regularization_value"] = self._qp_regularization
         if self.threads is not None:
             _highs_scheduler(self.threads)
         result = super().solve(model, tee=tee, check=False, **kwargs)
@@ -348,6 +353,30 @@ class ScipSolver(PyomoContribSolver):
 from gridgames.solvers.passthrough import PyomoLegacySolver, pyomo_passthrough_info  # noqa: E402
 
 __all__ = ["HighsSolver", "ScipSolver", "PyomoLegacySolver", "SolverNotAvailableError", "pyomo_passthrough_info"]
+
+
+#: HiGHS' default ``qp_regularization_value``, used as it is next to Hessian entries of 1 or more
+QP_REGULARIZATION = 1e-7
+
+
+def _refuse_dropped_hessian(model: pyo.Block) -> float | None:
+    """The smallest nonzero absolute quadratic coefficient of the objective (None: none), refused when HiGHS would
+    silently drop it (below its ``small_matrix_value``, 1e-9): a Cournot game in kW with payoffs in M$
+    (entries 2e-12) was solved as an LP, every firm at q = 0, ``optimal``.
+
+    Raises
+    ------
+    UnsupportedModelError
+    """
+    from gridgames.solvers.errors import UnsupportedModelError
+    from gridgames.solvers.scaling import HIGHS_SMALL, smallest_hessian_entry
+
+    smallest = smallest_hessian_entry(model)
+    if smallest is not None and smallest < HIGHS_SMALL:
+        raise UnsupportedModelError(f"highs drops quadratic objective coefficients below {HIGHS_SMALL:g}, and this "
+                                    f"objective has one of {smallest:.1e}: it would solve another problem; restate "
+                                    "the model in units that bring its coefficients nearer 1, or use solver='ipopt'")
+    return smallest
 
 
 def _words(name: str) -> str:

@@ -23,7 +23,7 @@ WIDE_SPREAD = 1e10
 
 
 def coefficient_range(model: pyo.Block) -> tuple[float, float] | None:
-    """Smallest and largest nonzero |coefficient| (linear, quadratic, constant and row bounds) of the active
+    """Smallest and largest nonzero absolute coefficient (linear, quadratic, constant and row bounds) of the active
     objectives and constraints; None when there is none or a term is not polynomial of degree ≤ 2."""
     values: list[float] = []
     parts = [(o.expr, ()) for o in model.component_data_objects(pyo.Objective, active=True, descend_into=True)]
@@ -51,3 +51,17 @@ def scaling_note(model: pyo.Block) -> str:
     return (f"; the model is badly scaled: coefficients from {low:.1e} to {high:.1e} (a spread of {high / low:.0e}), "
             "where solvers' absolute tolerances (1e-9 to 1e-6) can make a feasible model look infeasible or stop "
             "at a wrong point: restate it in units that bring its coefficients within about 1e-4 to 1e4")
+
+
+#: HiGHS drops matrix and Hessian entries below this (its ``small_matrix_value``)
+HIGHS_SMALL = 1e-9
+
+
+def smallest_hessian_entry(model: pyo.Block) -> float | None:
+    """The smallest nonzero absolute quadratic coefficient of the active objective (None: no quadratic term)."""
+    objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    if len(objectives) != 1:
+        return None
+    repn = generate_standard_repn(objectives[0].expr, quadratic=True, compute_values=True)
+    found = [abs(float(c)) for c in repn.quadratic_coefs if float(c) != 0.0]
+    return min(found) if found else None

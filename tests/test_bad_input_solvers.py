@@ -20,6 +20,7 @@ from scipy import optimize
 from gridgames.solvers import (GridGamesError, ModelError, SolveResult, SolveStatus, UnknownSolverError,
                                UnsupportedModelError, get_solver, register_solver)
 from gridgames.solvers.registry import _REGISTRY, list_solvers
+from gridgames.solvers.errors import SolverOptionError
 
 NAN, INF = float("nan"), float("inf")
 
@@ -358,6 +359,16 @@ def test_installed_passthrough_refuses_what_it_cannot_solve_and_solves_its_own_c
     # (x - 1)^2 + y with x + y >= 4, x <= 3: y = 4 - x, (x - 1)^2 - x + 4 -> x = 1.5, value 0.25 + 2.5 = 2.75
     result = get_solver("pyomo:highs").solve(small_qp())
     assert result.ok and result.objective == pytest.approx(2.75, abs=1e-6)
+
+
+@pytest.mark.parametrize("plugin", ["pyomo:highs", "pyomo:appsi_highs"])
+def test_highs_plugins_check_option_names_and_take_a_thread_count(plugin):
+    """A misspelled HiGHS option was ignored silently; threads=1 ended 'error' with the message '<undefined>'
+    (HiGHS keeps one thread pool per process)."""
+    with pytest.raises(SolverOptionError, match=r"unknown option 'presolv' \(did you mean 'presolve'"):
+        get_solver(plugin, presolv="off")
+    result = get_solver(plugin, threads=1).solve(small_lp())
+    assert result.ok and result.objective == pytest.approx(10.0) and "<undefined>" not in result.message
 
 
 def test_unknown_features_are_said_unknown():

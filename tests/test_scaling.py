@@ -9,14 +9,14 @@ from gridgames.solvers.scaling import coefficient_range, scaling_note
 
 
 def test_highs_solves_a_qp_with_a_small_hessian_exactly():
-    """max (0.1 − 2e-6·q)·q − 0.02/… in kW: HiGHS' default 1e-7 regularisation moved the optimum from
-    q = 25,000 to 23,810 and called it optimal."""
+    """max 0.1·q − 2e-6·q² in kW: HiGHS' default 1e-7 regularisation moved the optimum from q = 25,000 to
+    23,810 and called it optimal; scaled with the smallest Hessian entry it is 5e-8 relative away."""
     m = pyo.ConcreteModel()
     m.q = pyo.Var(bounds=(0, 1e6))
     m.o = pyo.Objective(expr=0.1 * m.q - 2e-6 * m.q ** 2, sense=pyo.maximize)
     res = get_solver("highs").solve(m)
     assert str(res.status) == "optimal"
-    assert pyo.value(m.q) == pytest.approx(25_000.0, rel=1e-9)
+    assert pyo.value(m.q) == pytest.approx(25_000.0, rel=1e-6)
 
 
 def _pricing_in_wh():
@@ -64,3 +64,18 @@ def test_solver_options_must_be_a_dict(given):
         solve_nash(m, m.P, solver_options=given)
     with pytest.raises(ModelError, match="solver_options must be a dict"):
         solve_bilevel(m, m.P[0], method="kkt", solver_options=given)
+
+
+def test_highs_refuses_a_hessian_it_would_drop_and_the_engine_picks_ipopt():
+    """HiGHS drops quadratic coefficients below 1e-9: in kW with M$ payoffs (2e-12) it solved an LP instead."""
+    from gridgames.solvers.errors import UnsupportedModelError
+    from gridgames.solvers.games.agent_solve import default_solver_for
+
+    m = pyo.ConcreteModel()
+    m.q = pyo.Var(bounds=(0, 1e6))
+    m.o = pyo.Objective(expr=1e-7 * m.q - 2e-12 * m.q ** 2, sense=pyo.maximize)
+    with pytest.raises(UnsupportedModelError, match=r"highs drops .* 2\.0e-12"):
+        get_solver("highs").solve(m)
+    assert default_solver_for(m) == "ipopt"
+    res = get_solver("ipopt").solve(m)
+    assert pyo.value(m.q) == pytest.approx(25_000.0, rel=1e-6), res.message

@@ -25,10 +25,17 @@ def _hours(day: DayData) -> np.ndarray:
     return np.arange(1, day.n + 1)
 
 
+def _hour_label(day: DayData) -> str:
+    """The hour axis: clock hours on a 24-hour day, numbered periods on a clock-change day (23 or 25)."""
+    if day.n == 24:
+        return label("Hour ending", "h")
+    return label(f"Hourly period of the day (1-{day.n}: a clock-change day)")
+
+
 def plot_load_and_price(out: Path, day: DayData, load: np.ndarray, price: np.ndarray,
                         ir: float, r: float) -> Path:
     """Figures 8-9: original vs optimised load, price on a second axis."""
-    fig, ax = new_figure(title=f"Load and price, {day.label}", xlabel=label("Hour ending", "h"),
+    fig, ax = new_figure(title=f"Load and price, {day.label}", xlabel=_hour_label(day),
                          ylabel=label("Load", "MW"), figsize=(8, 4.2))
     h = _hours(day)
     ax.plot(h, day.orl, color="saddlebrown", marker="o", ms=3, label="original load orl")
@@ -43,7 +50,7 @@ def plot_load_and_price(out: Path, day: DayData, load: np.ndarray, price: np.nda
 
 def plot_load_by_ir(out: Path, day: DayData, loads: dict[float, np.ndarray]) -> Path:
     """Figure 10: load curves for several incentive rates."""
-    fig, ax = new_figure(title=f"Peak shaving for several ir, {day.label}", xlabel=label("Hour ending", "h"),
+    fig, ax = new_figure(title=f"Peak shaving for several ir, {day.label}", xlabel=_hour_label(day),
                          ylabel=label("Load", "MW"), figsize=(8, 4.2))
     h = _hours(day)
     ax.plot(h, day.orl, color="saddlebrown", lw=2, label="original")

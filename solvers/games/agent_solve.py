@@ -48,11 +48,19 @@ def default_solver_for(block: pyo.Block, *, global_: bool = False) -> str:
         return "scip" if "scip" in have else "ipopt"
     if global_ or kind in ("miqp", "minlp") or (kind == "nlp" and "ipopt" not in have):
         return "scip"
-    if kind == "qp" and mc.n_vars > LARGE_QP and "ipopt" in have:
+    if kind == "qp" and "ipopt" in have and (mc.n_vars > LARGE_QP or _hessian_too_small_for_highs(block)):
         return "ipopt"
     if kind in ("lp", "qp", "milp") and "highs" in have:
         return "highs"
     return "ipopt" if "ipopt" in have else "scip"
+
+
+def _hessian_too_small_for_highs(block: pyo.Block) -> bool:
+    """HiGHS would drop some quadratic coefficient of the objective (below its ``small_matrix_value``)."""
+    from gridgames.solvers.scaling import HIGHS_SMALL, smallest_hessian_entry
+
+    smallest = smallest_hessian_entry(block)
+    return smallest is not None and smallest < HIGHS_SMALL
 
 
 #: up to this many agents, ``verify`` and the Nash gap test each nonlinear agent for convexity (sampled

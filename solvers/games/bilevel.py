@@ -156,7 +156,8 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     agents = analyse_agents(model, followers, role="follower", named=named)
     leader = leader_part(model, agents, nash_followers=method in NASH_FOLLOWER_METHODS, named=named)
     start = time.perf_counter()
-    check_options(method, options, _OPTIONS[method], ("solver", "verify", "gap_tol", "feas_tol", "on_error"))
+    check_options(method, options, _OPTIONS[method], ("verify", "gap_tol", "feas_tol", "on_error")
+                  + (("solver",) if method != "implicit" else ()))   # implicit refuses solver= (below)
     if not isinstance(verify, bool):
         raise ModelError(f"verify must be True or False, got {verify!r}")
     check_tolerances(gap_tol, options)
