@@ -291,8 +291,9 @@ def read_series_csv(path: str | Path, time_column: str, value_column: str, *,
     frame = _read_columns(path, (time_column, value_column), field_name)
     if utc:
         text = frame[time_column].astype(str).str.strip()
-        naive = (frame[time_column].notna() & ~text.str.contains(_OFFSET, regex=True)
-                 & pd.to_datetime(text, errors="coerce", format="mixed").notna())   # unparsable: named below
+        naive = frame[time_column].notna() & ~text.str.contains(_OFFSET, regex=True)
+        if naive.any():   # only those that parse (an unparsable stamp is named below)
+            naive[naive] = pd.to_datetime(text[naive], errors="coerce", format="mixed").notna().to_numpy(bool)
         if naive.any():   # parsed as UTC they would shift every reading by the local offset, silently
             i = naive.index[naive.to_numpy()][0]
             raise InstanceError([f"{path.name} row {i + 2}: timestamp {_cell(frame[time_column].loc[i])} has no UTC "
