@@ -76,13 +76,10 @@ def get_forecaster(name: str, **params) -> Forecaster:
         raise ForecastError(f"forecaster {name!r}: {exc}") from None
 
 
-def _next_day(start: pd.Timestamp) -> pd.Timestamp:
-    """The same wall-clock time a day later; when that time is repeated (a day starting at hour-ending 01:00
-    before the autumn clock change) its first instant, when it is skipped the next one that exists."""
-    if start.tz is None:
-        return start + pd.DateOffset(days=1)
-    wall = start.tz_localize(None) + pd.DateOffset(days=1)
-    return wall.tz_localize(start.tz, ambiguous=True, nonexistent="shift_forward")
+def _localize(wall: pd.Timestamp, tz: object) -> pd.Timestamp:
+    """A wall-clock time in ``tz``: a repeated one (the autumn night) its first instant (hour-ending stamps), a
+    skipped one (the spring night) the next instant that exists."""
+    return wall.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
 
 
 def day_ahead_forecast(series: pd.Series, day: object, model: str, *, history_days: int = 42,
@@ -131,9 +128,12 @@ def day_ahead_forecast(series: pd.Series, day: object, model: str, *, history_da
         raise ForecastError(f"day_ahead_forecast: not a date: {day!r}") from None
     if y.index.tz is None and local.tz is not None:
         raise ForecastError(f"day_ahead_forecast: day {local} has a time zone but the series index is naive")
-    if y.index.tz is not None and local.tz is None:   # a repeated hour: its first instant (hour-ending stamps)
-        local = local.tz_localize(y.index.tz, ambiguous=True, nonexistent="shift_forward")
-    local_end = _next_day(local)  # wall-clock: 23 or 25 hours across DST
+    if local.tz is None:   # the same wall-clock time a day later: 23 or 25 hours across a clock change
+        local_end = local + pd.DateOffset(days=1)
+        if y.index.tz is not None:
+            local, local_end = _localize(local, y.index.tz), _localize(local_end, y.index.tz)
+    else:
+        local_end = _localize(local.tz_localize(None) + pd.DateOffset(days=1), local.tz)
     start = local if y.index.tz is None else local.tz_convert(y.index.tz)
     day_end = local_end if y.index.tz is None else local_end.tz_convert(y.index.tz)
     n_steps = int((day_end - start) / step)

@@ -272,8 +272,9 @@ class HighsSolver(PyomoContribSolver):
     options_url = "https://ergo-code.github.io/HiGHS/stable/options/definitions/"
     native_option_names = staticmethod(highs_option_names)
     _try_option = staticmethod(highs_setter)
-    #: the QP regularisation of the last checked model (None: HiGHS' default)
+    #: the QP regularisation of the last checked model (None: HiGHS' default), and that model's id
     _qp_regularization: float | None = None
+    _hessian_of: int | None = None
 
     def solve(self, model: pyo.Block, *, tee: bool = False, check: bool = True, **kwargs: Any) -> SolveResult:
         # HiGHS' active-set QP solver can cycle on degenerate QPs whose Hessian
@@ -291,8 +292,10 @@ class HighsSolver(PyomoContribSolver):
                 # HiGHS adds 1e-7·‖x‖² to a QP (qp_regularization_value; without it, it fails on a semidefinite
                 # Hessian): next to Hessian entries of 2e-6 (a Cournot game in kW) its "optimal" point was 5 %
                 # off. The term is scaled down with the smallest entry (re-solves of this model keep it).
-                smallest = _refuse_dropped_hessian(model)
-                self._qp_regularization = QP_REGULARIZATION * min(1.0, smallest) if smallest else None
+                if self._hessian_of != id(model):   # once per model: a persistent re-solve changes data only
+                    smallest = _refuse_dropped_hessian(model)
+                    self._qp_regularization = QP_REGULARIZATION * min(1.0, smallest) if smallest else None
+                    self._hessian_of = id(model)
         if "qp_regularization_value" not in {**self.options, **kwargs} and self._qp_regularization is not None:
             kwargs["qp_regularization_value"] = self._qp_regularization
         if self.threads is not None:

@@ -22,11 +22,14 @@ TINY = 1e-7
 WIDE_SPREAD = 1e10
 
 
-def coefficient_range(model: pyo.Block) -> tuple[float, float] | None:
+def coefficient_range(model: pyo.Block, skip: tuple = ()) -> tuple[float, float] | None:
     """Smallest and largest nonzero absolute coefficient (linear, quadratic, constant and row bounds) of the active
-    objectives and constraints; None when there is none or a term is not polynomial of degree ≤ 2."""
+    objectives (but those in ``skip``) and constraints; None when there is none or a term is not polynomial of
+    degree ≤ 2."""
     values: list[float] = []
-    parts = [(o.expr, ()) for o in model.component_data_objects(pyo.Objective, active=True, descend_into=True)]
+    left_out = {id(o) for o in skip}
+    parts = [(o.expr, ()) for o in model.component_data_objects(pyo.Objective, active=True, descend_into=True)
+             if id(o) not in left_out]
     parts += [(c.body, (c.lower, c.upper))
               for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True)]
     for expr, bounds in parts:
@@ -39,10 +42,11 @@ def coefficient_range(model: pyo.Block) -> tuple[float, float] | None:
     return (min(values), max(values)) if values else None
 
 
-def scaling_note(model: pyo.Block) -> str:
+def scaling_note(model: pyo.Block, skip: tuple = ()) -> str:
     """``"; the model is badly scaled: ..."`` when :func:`coefficient_range` finds a coefficient below
-    :data:`TINY` or a spread above :data:`WIDE_SPREAD`; ``""`` otherwise."""
-    found = coefficient_range(model)
+    :data:`TINY` or a spread above :data:`WIDE_SPREAD`; ``""`` otherwise.  ``skip``: objectives left out
+    (a bilevel leader's cannot make the model infeasible; its followers' become rows of the reformulation)."""
+    found = coefficient_range(model, skip)
     if found is None:
         return ""
     low, high = found

@@ -93,11 +93,11 @@ def test_infeasible_player_in_a_batch_is_reported():
     _infeasible_buyer(model, 4)
     br = BestResponses(players_of(model, model.buyer), None, None, model, batch=True)
     assert br.batched
-    with pytest.raises(ModelError, match=r"buyer\[4\]"):
-        br.gaps()
+    br.gaps()    # the joint solve fails, each player is re-solved alone; buyer[4] on its rows relaxed to the profile
     assert any("buyer[4]" in line and "re-solved alone" in line for line in br.fallbacks)
-    with pytest.raises(ModelError, match=r"buyer\[4\].*no best response"):
-        nash_gap(model, model.buyer, batch=True)
+    gaps = nash_gap(model, model.buyer, batch=True)   # as without batching: the profile breaks its own row
+    assert gaps[model.buyer[4].name] == float("inf")
+    assert gaps == nash_gap(model, model.buyer, batch=False)
 
 
 def test_infeasible_player_stops_a_batched_jacobi_with_its_name():

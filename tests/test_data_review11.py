@@ -99,3 +99,35 @@ def test_forecast_test_days_must_be_positive(days, capsys):
     with pytest.raises(SystemExit):
         cli.main(["forecast", "x.csv", "--test-days", days])
     assert "--test-days: must be at least 1" in capsys.readouterr().err
+
+
+def test_quarter_hours_of_the_autumn_night_and_incomplete_hours(tmp_path):
+    """The repeated hour of a 15-minute file is four repeated stamps (refused before as duplicates); an hour
+    with fewer quarters than the others is missing (interpolated), not the mean of what is left."""
+    wall = pd.date_range("2021-10-30", "2021-11-01 23:45", freq="15min")
+    stamps = list(wall.strftime("%Y-%m-%d %H:%M:%S"))
+    at = stamps.index("2021-10-31 02:45:00") + 1          # Paris falls back at 03:00: 02:00-02:45 again
+    stamps = stamps[:at] + stamps[at - 4:at] + stamps[at:]
+    values = np.full(len(stamps), 2.0)
+    frame = pd.DataFrame({"t": stamps, "kw": values})
+    frame = frame[~frame.t.isin(["2021-11-01 05:15:00", "2021-11-01 05:30:00", "2021-11-01 05:45:00"])]
+    frame.loc[frame.t == "2021-11-01 05:00:00", "kw"] = 10.0
+    path = tmp_path / "q.csv"
+    frame.to_csv(path, index=False)
+    hourly = read_local_hourly(path, "t", "kw", tz="Europe/Paris")
+    assert len(hourly) == 72 and np.allclose(hourly.to_numpy(), 2.0)
+
+
+def test_utc_suffixes_are_offsets(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_text("t,v\n2020-01-01 00:00:00 UTC,1\n2020-01-01 01:00:00 GMT,2\n")
+    assert list(read_series_csv(path, "t", "v")) == [1.0, 2.0]
+
+
+def test_a_day_starting_at_a_skipped_hour_has_23_steps():
+    index = pd.date_range("2022-02-20", "2022-03-20", freq="h", tz="America/Los_Angeles")
+    y = pd.Series(1000.0 + np.arange(index.size) % 24, index=index)
+    days = [day_ahead_forecast(y, pd.Timestamp(f"2022-03-{d} 02:00"), "naive-24") for d in (12, 13, 14)]
+    assert [len(d) for d in days] == [24, 23, 24]
+    assert days[1].index[0] == days[0].index[-1] + pd.Timedelta(hours=1)
+    assert days[2].index[0] == days[1].index[-1] + pd.Timedelta(hours=1)

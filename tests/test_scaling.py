@@ -79,3 +79,16 @@ def test_highs_refuses_a_hessian_it_would_drop_and_the_engine_picks_ipopt():
     assert default_solver_for(m) == "ipopt"
     res = get_solver("ipopt").solve(m)
     assert pyo.value(m.q) == pytest.approx(25_000.0, rel=1e-6), res.message
+
+
+def test_a_tiny_leader_coefficient_leaves_a_proof_of_infeasibility_alone():
+    """The leader needs y >= 5, the follower always picks y = 1: infeasible, whatever the leader's objective."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 1))
+    m.f = pyo.Block()
+    m.f.y = pyo.Var(bounds=(0, 10))
+    m.f.o = pyo.Objective(expr=(m.f.y - 1) ** 2 + m.x * m.f.y * 0)
+    m.need = pyo.Constraint(expr=m.f.y >= 5)
+    m.F = pyo.Objective(expr=m.x + 1e-8 * m.f.y)
+    res = solve_bilevel(m, m.f, method="kkt-sos1")
+    assert str(res.status) == "infeasible", res.message

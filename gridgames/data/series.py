@@ -52,9 +52,9 @@ log = logging.getLogger(__name__)
 LOCAL_TZ = "America/New_York"
 
 #: A UTC offset (or ``Z``) right after a time of day, at the end of a stamp (``...01:00:00-05:00``).
-_OFFSET = r"(?<=\d:\d\d)(?::\d\d(?:\.\d*)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$"
+_OFFSET = r"(?<=\d:\d\d)(?::\d\d(?:\.\d*)?)?\s*(?:Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)$"
 #: The same, splitting the stamp into its wall-clock part (group 1) and the offset.
-_WALL = r"^(.*\d:\d\d(?::\d\d(?:\.\d*)?)?)\s*(?:Z|[+-]\d\d(?::?\d\d)?)$"
+_WALL = r"^(.*\d:\d\d(?::\d\d(?:\.\d*)?)?)\s*(?:Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)$"
 
 
 def _read_columns(path: Path, columns: tuple[str, ...], field_name: str) -> pd.DataFrame:
@@ -128,14 +128,15 @@ def _fall_back_stamp(stamp: pd.Timestamp, zone: ZoneInfo) -> bool:
 def _bad_repeats(path: Path, stamps: pd.Series, zone: ZoneInfo) -> list[str]:
     """Repeated naive stamps that are not the autumn clock change of ``zone``.
 
-    Allowed: two readings of the fall-back hour's stamp (:func:`_fall_back_stamp`), one such
-    stamp per night.  Anything else is named by its CSV rows (header = row 1).
+    Allowed: two readings of each stamp of the fall-back hour (:func:`_fall_back_stamp`; four stamps
+    in a 15-minute file), one such hour per night.  Anything else is named by its CSV rows (header = row 1).
     """
     counts = stamps.value_counts()
     repeated = counts[counts > 1].sort_index()
     ok = np.array([n == 2 and _fall_back_stamp(t, zone) for t, n in repeated.items()], dtype=bool)
-    nights = pd.Series(repeated.index.normalize()[ok])
-    ok[ok] = ~nights.duplicated(keep=False).to_numpy()      # two repeated stamps in one night: neither is
+    allowed = repeated.index[ok]
+    hours = pd.Series(allowed.floor("h")).groupby(allowed.normalize()).transform("nunique")
+    ok[ok] = (hours == 1).to_numpy()      # repeated stamps of two different hours in one night: none is
     bad = repeated.index[~ok]
     if bad.empty:
         return []
@@ -210,8 +211,8 @@ def read_local_hourly(path: str | Path, time_column: str, value_column: str, *,
     pandas.Series
         Float values on a regular hourly naive (wall-clock) :class:`~pandas.DatetimeIndex`:
         repeated hours averaged, readings within an hour (15-minute data) averaged to it
-        (a mean power: kW, MW; energy per interval must be converted first), single
-        missing hours interpolated.
+        (a mean power: kW, MW; energy per interval must be converted first; an hour with
+        fewer readings than most is missing), single missing hours interpolated.
 
     Raises
     ------
@@ -239,8 +240,11 @@ def read_local_hourly(path: str | Path, time_column: str, value_column: str, *,
         raise InstanceError(problems, f"{field_name} ({path.name})")
     index = pd.DatetimeIndex(stamps, name=time_column)
     series = pd.Series(values.to_numpy(float), index=index, name=value_column)
-    # readings within an hour (15-minute data) are averaged to it, as repeated hours are: a mean power (kW, MW)
-    series = series.groupby(index.floor("h")).mean().sort_index()
+    # readings within an hour (15-minute data) are averaged to it, as repeated hours are: a mean power (kW, MW);
+    # an hour with fewer readings than most hours have is missing (a single one is interpolated, below)
+    hourly = series.groupby(index.floor("h"))
+    counts = hourly.size()
+    series = hourly.mean()[counts >= counts.mode().iloc[0]].sort_index()
     series.index.name = time_column
     step = np.diff(series.index.to_numpy()) / np.timedelta64(1, "h")
     long = np.flatnonzero(step > 2)

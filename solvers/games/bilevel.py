@@ -188,7 +188,7 @@ def solve_bilevel(model: pyo.Block, followers: BlockData | Iterable[BlockData], 
     if result.status is SolveStatus.INFEASIBLE and method not in ("nested", "implicit"):
         diagnosis = impossible_leader_rows(leader.constraints, agents) or unsolved_followers(agents, leader.variables)
         result.message += diagnosis
-        badly_scaled = "" if diagnosis else scaling_note(model)
+        badly_scaled = "" if diagnosis else scaling_note(model, skip=(leader.objective,))
         if badly_scaled:   # a solver's absolute tolerances, not a proof (a pricing model in Wh: "proven" infeasible)
             result.status = SolveStatus.ERROR
             result.message += f"; {result.solver} reported infeasible, but {badly_scaled[2:]}"

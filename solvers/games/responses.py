@@ -137,6 +137,9 @@ class BestResponses:
             integer = next((s for s in self.solvers if s.kind not in ("lp", "qp")), None)
             if integer is not None:   # a relative MIP gap of the joint problem bounds no single player's gap
                 return f"player '{integer.agent.name}' is a {integer.kind.upper()} (joint solves: LP/QP players only)"
+            if self._joint_backend() is None:
+                return (f"a joint QP of more than {LARGE_QP} variables is slow in HiGHS' active-set solver, and "
+                        "solver='highs' was named (the default would join them in one Ipopt solve)")
         elif names != {"ipopt"}:
             return (f"the players are solved by {', '.join(sorted(map(str, names)))}, not by ipopt alone "
                     "(nor by highs alone)")
@@ -213,17 +216,24 @@ class BestResponses:
         """
         if kind not in self._joint:
             first = self.solvers[0]
-            name = first.solver_name
-            if (name == "highs" and all(s._chosen_by_default for s in self.solvers) and "ipopt" in available_solvers()
-                    and any(s.kind == "qp" for s in self.solvers)
-                    and sum(len(s.agent.variables) for s in self.solvers) > LARGE_QP):
-                name = "ipopt"
+            name = self._joint_backend()
             options = first._options_for(name)
             if kind == "check" and name == "ipopt" and any(s.agent.shared for s in self.solvers) \
                     and "bound_relax_factor" not in (first.options or {}):
                 options["bound_relax_factor"] = 1e-12   # as AggregateAgentSolver.check_options
             self._joint[kind] = BatchResponses(self.solvers, options, check=kind == "check", backend=name)
         return self._joint[kind]
+
+    def _joint_backend(self) -> str | None:
+        """The backend of a joint solve: the players' own, but Ipopt for a joint QP of more than ``LARGE_QP``
+        variables of HiGHS players chosen by default; None when a named HiGHS would face such a QP."""
+        name = self.solvers[0].solver_name
+        if name != "highs" or not any(s.kind == "qp" for s in self.solvers) \
+                or sum(len(s.agent.variables) for s in self.solvers) <= LARGE_QP:
+            return name
+        if all(s._chosen_by_default for s in self.solvers) and "ipopt" in available_solvers():
+            return "ipopt"
+        return None
 
     def sync(self) -> None:
         """Re-read the aggregates from the variables (after values changed outside :meth:`move`).
@@ -370,12 +380,12 @@ class BestResponses:
                 results.append(res)
         # a player bound by a shared row the profile breaks (by a solver's tolerance) and losing by its strict
         # re-solve is judged on its rows relaxed to the profile: the strict one had to repair the others'
-        # excess (only such players: a fresh model each, which would cost O(N²) for all of them); a batched
-        # check names a player infeasible alone (its own rows) as having no best response
+        # excess (only such players: a fresh model each, which would cost O(N²) for all of them); so is a player
+        # infeasible alone (the profile breaks its own rows: its gap is then inf, see profile_gaps)
         broken = _bound_by_broken_shared_rows(self.agents)
         for i, (agent, solver) in enumerate(zip(self.agents, self.solvers)):
             res, now, value = results[i], current[i], best[i]
-            if (res.status is SolveStatus.INFEASIBLE and (not self.batched or agent.name in broken)) or (
+            if res.status is SolveStatus.INFEASIBLE or (
                     agent.name in broken and res.ok
                     and (value - now) * agent.sense > REPAIR_LOSS * max(1.0, abs(now))):
                 best[i], results[i] = _relaxed_best_response_value(agent, solver)
