@@ -24,8 +24,8 @@ import pyomo.environ as pyo
 from gridgames.solvers.bounds import bounds_arrays
 from gridgames.solvers.errors import GridGamesError, ModelError
 from gridgames.solvers.games.agent_solve import (BEST_RESPONSE_MIP_GAP, GLOBAL_CHECKS, LARGE_QP, AgentSolver,
-                                                 RelaxedAgent, bound_violation, global_best_response, global_solver_if_nonconvex,
-                                                 violation_of)
+                                                 RelaxedAgent, bound_violation, global_best_response,
+                                                 global_solver_if_nonconvex, violation_of)
 from gridgames.solvers.games.batch import BatchResponses
 from gridgames.solvers.games.best_response import AggregateAgentSolver, AggregateValues
 from gridgames.solvers.games.compiled_player import CompiledPlayer, Response

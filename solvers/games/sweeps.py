@@ -42,7 +42,8 @@ def _failure_hint(agent: Agent, res: SolveResult, jacobi: bool) -> str:
     if res.status is not SolveStatus.INFEASIBLE:
         return ""
     others = {id(v) for v in agent.parameters}   # an own constraint that reads other players' strategies couples too
-    own = [c for c in agent.constraints if any(id(v) in others for v in identify_variables(c.body, include_fixed=False))]
+    own = [c for c in agent.constraints
+           if any(id(v) in others for v in identify_variables(c.body, include_fixed=False))]
     if not agent.shared and not own:
         return ""
     parts = []
