@@ -303,8 +303,8 @@ def read_series_csv(path: str | Path, time_column: str, value_column: str, *,
             raise InstanceError([f"{path.name} row {i + 2}: timestamp {_cell(frame[time_column].loc[i])} has no UTC "
                                  f"offset ({int(naive.sum())} such rows): {field_name} reads UTC instants, written "
                                  "with their offset ('2019-01-01T00:00:00Z', '2019-01-01T01:00:00+01:00'); local "
-                                 "wall-clock stamps need their time zone (gridgames forecast: --local-time TZ; an instance "
-                                 "file: convert them)"], where)
+                                 "wall-clock stamps need their time zone (gridgames forecast: --local-time TZ; an "
+                                 "instance file: convert them)"], where)
         stamps = pd.to_datetime(frame[time_column], errors="coerce", utc=True)
     else:
         wall, instants, problems = _wall_clock(path, frame, time_column)
